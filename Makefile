@@ -1,0 +1,115 @@
+# govmesh — the community-governance event mesh.
+# `make run` and `make test` do all set-up themselves on a fresh machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ROOT        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV        := $(ROOT)/.venv
+PY          := $(VENV)/bin/python
+DATA        := $(ROOT)/.data
+SERVICES    := intake dispatch
+PACKAGES    := contracts runtime $(addprefix services/,$(SERVICES))
+
+# An operator points the mesh at the city's own Kafka by setting KAFKA_BOOTSTRAP_SERVERS;
+# then no local broker is started or stopped.
+EXTERNAL_KAFKA := $(KAFKA_BOOTSTRAP_SERVERS)
+KAFKA_PORT  ?= 9092
+export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(KAFKA_PORT)
+
+# The test suite gets its own broker and PostgreSQL, beside a running `make run` mesh.
+TEST_KAFKA_PORT ?= 19092
+TEST_PG_PORT    ?= 15432
+TEST_ENV := KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_DATA_DIR=$(DATA)/test/kafka \
+            PG_PORT=$(TEST_PG_PORT) PG_DATA_DIR=$(DATA)/test/postgres
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
+	@command -v python3 >/dev/null || { apt-get update && apt-get install -y python3 python3-venv; }
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## Create the virtualenv and install every package (editable)
+
+.PHONY: kafka-up
+kafka-up: ## Start the local Kafka broker (KRaft, jars from Maven Central) unless KAFKA_BOOTSTRAP_SERVERS is set
+ifeq ($(EXTERNAL_KAFKA),)
+	KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh start
+else
+	@echo "Using the existing Kafka at $(EXTERNAL_KAFKA)"
+endif
+
+.PHONY: kafka-down
+kafka-down: ## Stop the local Kafka broker started by kafka-up
+ifeq ($(EXTERNAL_KAFKA),)
+	KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh stop
+endif
+
+.PHONY: postgres-up
+postgres-up: ## Start a project PostgreSQL 15 (port 15432, one database per service)
+	infra/postgres/postgres.sh start
+
+.PHONY: postgres-down
+postgres-down: ## Stop the project PostgreSQL
+	infra/postgres/postgres.sh stop
+
+.PHONY: topics
+topics: install ## Create every topic of the contracts registry (idempotent)
+	$(VENV)/bin/govmesh-topics --wait 60
+
+.PHONY: run
+run: install kafka-up topics ## Set up and run the mesh (SQLite per service, real Kafka), then print where it is
+	$(PY) infra/mesh.py start $(SERVICES)
+
+.PHONY: status
+status: ## Show which services run and are ready
+	@$(PY) infra/mesh.py status $(SERVICES) || true
+	@-infra/kafka/kafka.sh status
+
+.PHONY: stop
+stop: ## Stop exactly what `make run` started
+	@if [ -x $(PY) ]; then $(PY) infra/mesh.py stop $(SERVICES); fi
+	@$(MAKE) --no-print-directory kafka-down
+
+.PHONY: logs
+logs: ## Follow the services' logs
+	tail -F $(DATA)/logs/*.log
+
+.PHONY: test
+test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432) and run every test
+	@status=0; \
+	$(TEST_ENV) infra/kafka/kafka.sh start && $(TEST_ENV) infra/postgres/postgres.sh start || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	  $(TEST_ENV) GOVMESH_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \
+	  GOVMESH_TEST_POSTGRES=postgresql://mesh:mesh@127.0.0.1:$(TEST_PG_PORT) \
+	  $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
+	fi; \
+	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
+	exit $$status
+
+.PHONY: lint
+lint: install ## ruff (lint + format check), mypy, import-linter
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+.PHONY: format
+format: install ## Format the code with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+.PHONY: contracts
+contracts: install ## Regenerate the committed JSON Schemas and the AsyncAPI document
+	$(PY) -m govmesh_contracts.schemas write
+	$(PY) -m govmesh_contracts.asyncapi write
+
+.PHONY: clean
+clean: stop ## Stop everything and delete the data folder (keeps the Kafka jar cache)
+	find $(DATA) -mindepth 1 -maxdepth 1 ! -name lib -exec rm -rf {} +

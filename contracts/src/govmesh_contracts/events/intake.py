@@ -1,0 +1,31 @@
+"""Events produced by intake, the one door (一门受理)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from govmesh_contracts.events.base import Event, Location
+
+
+class CaseReceived(Event):
+    """A matter was accepted at the one door and became a case.
+
+    Personal data is minimised: the reporter is a reference into intake, never a
+    name, phone or ID number."""
+
+    event_type: ClassVar[str] = "gov.intake.case.received"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    case_number: str = Field(description="Human-readable case number, unique and sortable.")
+    matter_code: str = Field(description="Matter type code from intake's taxonomy.")
+    channel: str = Field(description="Where the matter came in: window, hotline, terminal, api, open311, video.")
+    description: str
+    location: Location | None = None
+    address: str | None = None
+    received_at: datetime
+    reporter_ref: str | None = Field(default=None, description="Opaque reference to the reporter held by intake.")

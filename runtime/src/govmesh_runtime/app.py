@@ -1,0 +1,212 @@
+"""The service application: FastAPI app, lifespan wiring, health, metrics, middleware.
+
+A service calls ``create_app`` from its bootstrap with its settings, routers and
+consumer specs. Lifespan order: logging → database (+ migrations) → producer →
+outbox relay → consumers; shutdown (SIGTERM via uvicorn) runs it backwards so
+in-flight work is committed or left for redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.routing import Match
+
+from govmesh_runtime import metrics
+from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
+from govmesh_runtime.db import Database
+from govmesh_runtime.kafka import ProducerHolder
+from govmesh_runtime.logging import configure_logging, get_logger
+from govmesh_runtime.relay import OutboxRelay
+from govmesh_runtime.settings import ServiceSettings
+from govmesh_runtime.tracing import child_of, current_traceparent, trace_id
+from govmesh_runtime.uow import UnitOfWork
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything a request or handler needs from the plumbing; held on ``app.state.runtime``."""
+
+    settings: ServiceSettings
+    db: Database
+    producer: ProducerHolder
+    relay: OutboxRelay
+    consumers: list[EventConsumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def uow(
+        self, *, correlation_id: str | None = None, causation_id: str | None = None, traceparent: str | None = None
+    ) -> UnitOfWork:
+        return UnitOfWork(
+            self.db.sessions,
+            source=f"/govmesh/{self.settings.service_name}",
+            correlation_id=correlation_id,
+            causation_id=causation_id,
+            traceparent=traceparent if traceparent is not None else current_traceparent.get(),
+            on_commit=self.relay.notify,
+        )
+
+
+def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSpec]) -> Runtime:
+    db = Database(settings.resolved_database_url())
+    producer = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+    relay = OutboxRelay(
+        db.sessions,
+        producer,
+        batch_size=settings.relay_batch_size,
+        poll_interval_s=settings.relay_poll_interval_s,
+        retention_s=settings.outbox_retention_s,
+    )
+    runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay)
+    if settings.consumers_enabled:
+        runtime.consumers = [
+            EventConsumer(
+                spec,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                uow_factory=runtime.uow,
+                producer=producer,
+                max_retries=settings.consumer_max_retries,
+                retry_backoff_s=settings.consumer_retry_backoff_s,
+                batch_size=settings.consumer_batch_size,
+            )
+            for spec in consumer_specs
+        ]
+    return runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def create_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    description: str,
+    version: str,
+    routers: Sequence[APIRouter],
+    consumers: Sequence[ConsumerSpec] = (),
+    migrations: Path | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+    on_ready: Callable[[Runtime], Any] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        runtime = build_runtime(settings, consumers)
+        app.state.runtime = runtime
+        if migrations is not None and settings.migrate_on_start:
+            await runtime.db.migrate(migrations)
+        if on_ready is not None:
+            await on_ready(runtime)
+        runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+        for consumer in runtime.consumers:
+            runtime.tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.spec.name}"))
+        log.info("service_started", port=settings.port, database=runtime.db.url.split("://")[0])
+        try:
+            yield
+        finally:
+            log.info("service_stopping")
+            for consumer in runtime.consumers:
+                consumer.stop()
+            runtime.relay.stop()
+            _, pending = await asyncio.wait(runtime.tasks, timeout=10) if runtime.tasks else (set(), set())
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await runtime.producer.close()
+            await runtime.db.dispose()
+            log.info("service_stopped")
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, openapi_tags=openapi_tags)
+    app.middleware("http")(_observe_request)
+    app.include_router(_health_router())
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _route_template(request: Request) -> str:
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+    return "unmatched"
+
+
+async def _observe_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
+    """Bind correlation and trace ids for the request's logs and events; record metrics."""
+    traceparent = child_of(request.headers.get("traceparent"))
+    token = current_traceparent.set(traceparent)
+    correlation_id = request.headers.get("x-correlation-id")
+    structlog.contextvars.bind_contextvars(trace_id=trace_id(traceparent), correlation_id=correlation_id)
+    started = time.perf_counter()
+    route = _route_template(request)
+    status = 500
+    try:
+        response: Response = await call_next(request)
+        status = response.status_code
+        response.headers["traceparent"] = traceparent
+        return response
+    finally:
+        if route not in ("/metrics", "/healthz", "/readyz"):
+            log.info(
+                "http_request",
+                method=request.method,
+                route=route,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+        if route != "/metrics":
+            metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+            metrics.HTTP_DURATION.labels(request.method, route).observe(time.perf_counter() - started)
+        current_traceparent.reset(token)
+        structlog.contextvars.unbind_contextvars("trace_id", "correlation_id")
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process answers.")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database reachable, Kafka producer connected, consumers assigned.")
+    async def readyz(request: Request) -> JSONResponse:
+        runtime = get_runtime(request)
+        checks = {
+            "database": await runtime.db.ping(),
+            "kafka_producer": runtime.producer.connected or await _try_connect(runtime.producer),
+            "consumers": all(c.ready for c in runtime.consumers),
+        }
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics.", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _try_connect(producer: ProducerHolder) -> bool:
+    try:
+        await asyncio.wait_for(producer.get(), timeout=2)
+        return True
+    except Exception:
+        return False

@@ -1,0 +1,38 @@
+"""Prometheus metrics of the shared plumbing (one process = one service).
+
+Labels are bounded: routes are templates, topics and event types come from the
+contracts registry, outcomes are a fixed set. Never a case id or a person.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter("govmesh_http_requests_total", "HTTP requests answered.", ["method", "route", "status"])
+HTTP_DURATION = Histogram(
+    "govmesh_http_request_duration_seconds",
+    "HTTP request duration.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+HANDLER_DURATION = Histogram(
+    "govmesh_handler_duration_seconds",
+    "Duration of one handler run, by outcome (ok, error).",
+    ["handler", "outcome"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+EVENTS_CONSUMED = Counter(
+    "govmesh_events_consumed_total",
+    "Kafka records taken by a consumer, by outcome (processed, duplicate, ignored, dead_lettered).",
+    ["consumer", "topic", "outcome"],
+)
+CONSUMER_LAG = Gauge(
+    "govmesh_consumer_lag_messages",
+    "Records behind the partition's high watermark.",
+    ["consumer", "topic", "partition"],
+)
+EVENTS_PUBLISHED = Counter("govmesh_events_published_total", "Outbox events acknowledged by Kafka.", ["topic"])
+OUTBOX_BACKLOG = Gauge("govmesh_outbox_backlog", "Outbox rows not yet published.")
+OUTBOX_OLDEST_AGE = Gauge("govmesh_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox row.")
+RELAY_ERRORS = Counter("govmesh_outbox_relay_errors_total", "Failed outbox publish attempts.")
+DLQ_MESSAGES = Counter("govmesh_dlq_messages_total", "Records sent to a dead-letter topic.", ["topic"])

@@ -1,0 +1,69 @@
+"""Alembic helpers shared by every service's migrations.
+
+``run_env()`` is the whole body of a service's ``env.py``; ``create_plumbing_tables()``
+is called from each service's first revision (the outbox and inbox tables are the same
+everywhere, and written out here so a later model change needs a new revision).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import context, op
+from sqlmodel import SQLModel
+
+_BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def run_env() -> None:
+    config = context.config
+    url = config.get_main_option("sqlalchemy.url")
+    if context.is_offline_mode():
+        context.configure(url=url, target_metadata=SQLModel.metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    engine = sa.create_engine(str(url), poolclass=sa.pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=SQLModel.metadata,
+            # SQLite cannot ALTER most things; batch mode recreates the table instead.
+            render_as_batch=connection.dialect.name == "sqlite",
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+def create_plumbing_tables() -> None:
+    op.create_table(
+        "outbox",
+        sa.Column("id", _BIGINT_ID, primary_key=True, autoincrement=True),
+        sa.Column("event_id", sa.String(64), nullable=False, unique=True),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("key", sa.String(200), nullable=False),
+        sa.Column("headers", sa.Text, nullable=False),
+        sa.Column("payload", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_outbox_unsent", "outbox", ["sent_at", "id"])
+    op.create_table(
+        "inbox",
+        sa.Column("id", _BIGINT_ID, primary_key=True, autoincrement=True),
+        sa.Column("consumer", sa.String(100), nullable=False),
+        sa.Column("event_id", sa.String(200), nullable=False),
+        sa.Column("event_type", sa.String(200), nullable=False),
+        sa.Column("topic", sa.String(200), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("consumer", "event_id", name="uq_inbox_consumer_event"),
+    )
+
+
+def drop_plumbing_tables() -> None:
+    op.drop_table("inbox")
+    op.drop_index("ix_outbox_unsent", table_name="outbox")
+    op.drop_table("outbox")

@@ -1,0 +1,147 @@
+"""The outbox relay: publishes committed outbox rows to Kafka in id order.
+
+At least once: a row is marked sent only after Kafka acknowledged it (acks=all), so
+a crash between the two publishes it again; consumers drop the duplicate by event id.
+One relay runs per service database (several instances of a service would need a
+leader lock; see runtime/README.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from govmesh_runtime import metrics
+from govmesh_runtime.kafka import ProducerHolder
+from govmesh_runtime.logging import get_logger
+from govmesh_runtime.tables import OutboxMessage
+
+log = get_logger(__name__)
+_MAX_BACKOFF_S = 5.0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        producer: ProducerHolder,
+        *,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.5,
+        retention_s: float = 7 * 24 * 3600,
+    ) -> None:
+        self._sessions = sessions
+        self._producer = producer
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._retention = timedelta(seconds=retention_s)
+        self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self.last_error: str | None = None
+
+    def notify(self) -> None:
+        """Called after a commit that wrote outbox rows: publish now instead of at the next poll."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        last_prune = datetime.min.replace(tzinfo=UTC)
+        while not self._stopping.is_set():
+            self._wakeup.clear()
+            try:
+                published = await self.publish_pending()
+                self.last_error = None
+                backoff = 0.1
+            except Exception as exc:
+                metrics.RELAY_ERRORS.inc()
+                self.last_error = repr(exc)
+                log.warning("outbox_publish_failed", error=repr(exc), retry_in_s=backoff)
+                await self._producer.reset()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                continue
+            if datetime.now(UTC) - last_prune > timedelta(hours=1):
+                last_prune = datetime.now(UTC)
+                await self._prune()
+            if published < self._batch_size:
+                await self._sleep(self._poll_interval_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=seconds)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unsent rows; return how many were published.
+
+        The database is not held while waiting for Kafka (on SQLite a transaction
+        holds the one write lock): read, publish, then mark sent in a second transaction."""
+        async with self._sessions() as session:
+            rows = list(
+                (
+                    await session.exec(
+                        select(OutboxMessage)
+                        .where(col(OutboxMessage.sent_at).is_(None))
+                        .order_by(col(OutboxMessage.id))
+                        .limit(self._batch_size)
+                    )
+                ).all()
+            )
+            await self._update_backlog_gauges(session, rows)
+            await session.commit()
+        if not rows:
+            return 0
+        producer = await self._producer.get()
+        # send() only enqueues; awaiting the futures waits for the broker's acks.
+        futures = [
+            await producer.send(
+                row.topic,
+                value=row.payload.encode(),
+                key=row.key.encode(),
+                headers=[(name, value.encode()) for name, value in json.loads(row.headers)],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*futures)
+        async with self._sessions() as session:
+            ids = [row.id for row in rows]
+            await session.execute(
+                sa.update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=datetime.now(UTC))
+            )
+            await session.commit()
+        for row in rows:
+            metrics.EVENTS_PUBLISHED.labels(row.topic).inc()
+        return len(rows)
+
+    async def _update_backlog_gauges(self, session: AsyncSession, rows: list[OutboxMessage]) -> None:
+        count = (
+            await session.execute(
+                sa.select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+            )
+        ).scalar_one()
+        metrics.OUTBOX_BACKLOG.set(count)
+        oldest = rows[0].created_at if rows else None
+        metrics.OUTBOX_OLDEST_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
+
+    async def _prune(self) -> None:
+        try:
+            async with self._sessions() as session:
+                await session.execute(
+                    sa.delete(OutboxMessage).where(
+                        col(OutboxMessage.sent_at).is_not(None),
+                        col(OutboxMessage.sent_at) < datetime.now(UTC) - self._retention,
+                    )
+                )
+                await session.commit()
+        except Exception:
+            log.warning("outbox_prune_failed", exc_info=True)

@@ -1,0 +1,58 @@
+"""Settings shared by every service, read from the environment.
+
+Per-service values use the service's prefix (``INTAKE_PORT``, ``DISPATCH_DATABASE_URL``);
+mesh-wide values have none (``KAFKA_BOOTSTRAP_SERVERS``, ``GOVMESH_DATA_DIR``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    # The repository's .data folder when run from a checkout; the working directory otherwise.
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "Makefile").exists() and (parent / "contracts").is_dir():
+            return parent / ".data"
+    return Path.cwd() / ".data"
+
+
+class ServiceSettings(BaseSettings):
+    """Subclass per service with ``env_prefix`` set and the service's defaults."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = Field(default="", description="SQLAlchemy URL; empty = SQLite file under the data dir.")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir, validation_alias=AliasChoices("GOVMESH_DATA_DIR", "data_dir")
+    )
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+    migrate_on_start: bool = True
+    consumers_enabled: bool = True
+
+    # Outbox relay
+    relay_batch_size: int = 500
+    relay_poll_interval_s: float = 0.5
+    outbox_retention_s: float = 7 * 24 * 3600
+
+    # Consumer loop
+    consumer_max_retries: int = 3
+    consumer_retry_backoff_s: float = 0.2
+    consumer_batch_size: int = 200
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        db_dir = self.data_dir / "db"
+        db_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite+aiosqlite:///{db_dir / (self.service_name + '.sqlite')}"

@@ -1,0 +1,52 @@
+"""The outbox and inbox tables every service has in its own database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from govmesh_runtime.types import utc_column
+
+# BIGINT autoincrement on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
+BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An event written in the same transaction as the state change that caused it.
+
+    The relay publishes unsent rows in id order and then sets ``sent_at``."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_unsent", "sent_at", "id"),)
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigIntId, primary_key=True, autoincrement=True))
+    event_id: str = Field(max_length=64, unique=True)
+    event_type: str = Field(max_length=200)
+    topic: str = Field(max_length=200)
+    key: str = Field(max_length=200)
+    headers: str = Field(sa_column=sa.Column(sa.Text, nullable=False), description="JSON list of [name, value] pairs")
+    payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class InboxMessage(SQLModel, table=True):
+    """An event a consumer has applied; the unique key makes a redelivery a no-op."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (sa.UniqueConstraint("consumer", "event_id", name="uq_inbox_consumer_event"),)
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigIntId, primary_key=True, autoincrement=True))
+    consumer: str = Field(max_length=100)
+    event_id: str = Field(max_length=200)
+    event_type: str = Field(max_length=200)
+    topic: str = Field(max_length=200)
+    partition: int
+    offset: int = Field(sa_column=sa.Column("offset", sa.BigInteger, nullable=False))
+    processed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())

@@ -1,0 +1,1 @@
+"""Dispatch domain: plain Python, no I/O."""

@@ -1,0 +1,107 @@
+"""Shared fixtures: the real Kafka broker and PostgreSQL, started if they are not up.
+
+A test that needs Kafka or PostgreSQL gets them or fails loudly; it never skips.
+`make test` starts both before pytest; run alone, pytest starts them here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from govmesh_runtime.kafka import ensure_topics
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / ".data" / "test"
+KAFKA = os.environ.get("GOVMESH_TEST_KAFKA", "127.0.0.1:19092")
+POSTGRES = os.environ.get("GOVMESH_TEST_POSTGRES", "postgresql://mesh:mesh@127.0.0.1:15432")
+
+
+def _port_open(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _kafka_env() -> dict[str, str]:
+    return {**os.environ, "KAFKA_PORT": KAFKA.rsplit(":", 1)[1], "KAFKA_DATA_DIR": str(TEST_DATA / "kafka")}
+
+
+def kafka_script(command: str) -> None:
+    """Run infra/kafka/kafka.sh for the test broker; fail the test loudly if it fails."""
+    result = subprocess.run(
+        [str(ROOT / "infra/kafka/kafka.sh"), command], env=_kafka_env(), capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0:
+        pytest.fail(f"kafka.sh {command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    if not _port_open(KAFKA):
+        kafka_script("start")
+    if not _port_open(KAFKA):
+        pytest.fail(f"Kafka is not reachable at {KAFKA} after start")
+    asyncio.run(ensure_topics(KAFKA))
+    return KAFKA
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    address = POSTGRES.rsplit("@", 1)[1]
+    if not _port_open(address):
+        env = {**os.environ, "PG_PORT": address.rsplit(":", 1)[1], "PG_DATA_DIR": str(TEST_DATA / "postgres")}
+        result = subprocess.run(
+            [str(ROOT / "infra/postgres/postgres.sh"), "start"], env=env, capture_output=True, text=True, timeout=600
+        )
+        if result.returncode != 0:
+            pytest.fail(f"postgres.sh start failed:\n{result.stdout}\n{result.stderr}")
+    with psycopg.connect(f"{POSTGRES}/postgres", connect_timeout=5) as conn:
+        conn.execute("SELECT 1")
+    return POSTGRES
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for one test (dropped afterwards)."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"{postgres_server}/{name}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store suite runs once per backend: embedded SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite'}"
+    url: str = request.getfixturevalue("fresh_postgres_url")
+    return url
+
+
+@pytest.fixture
+async def test_topic(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """A topic (and its .dlq) of its own, so a test sees only its own records."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    name = f"test.t{uuid.uuid4().hex[:12]}.v1"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 3, 1), NewTopic(name + ".dlq", 1, 1)])
+        yield name
+    finally:
+        await admin.close()

@@ -1,0 +1,301 @@
+"""The CloudEvents envelope as Kafka headers, and the codec built on it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from govmesh_contracts import (
+    EVENT_TYPES,
+    CaseDispatched,
+    CaseReceived,
+    DecodeError,
+    Envelope,
+    EnvelopeError,
+    Event,
+    Location,
+    decode,
+    encode,
+    envelope_for,
+    topic_for,
+)
+
+CASE_ID = uuid.UUID("0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10")
+AT = datetime(2025, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+# One sample per event type; a new event type must add its sample here.
+SAMPLES: dict[str, Event] = {
+    CaseReceived.event_type: CaseReceived(
+        case_id=CASE_ID,
+        case_number="2025-0301-000017",
+        matter_code="ENV-NOISE",
+        channel="hotline",
+        description="Construction noise after 22:00 (施工噪音)",
+        location=Location(lat=30.2741, lon=120.1551),
+        address="No. 8 West Lake Road",
+        received_at=AT,
+        reporter_ref="rep-4411",
+    ),
+    CaseDispatched.event_type: CaseDispatched(
+        case_id=CASE_ID,
+        grid_code="330106001001",
+        handled_by="grid-worker",
+        dispatched_at=AT + timedelta(minutes=5),
+    ),
+}
+
+
+def _envelope(**overrides: object) -> Envelope:
+    fields: dict[str, object] = {
+        "id": "evt-1",
+        "source": "/govmesh/intake",
+        "type": CaseReceived.event_type,
+        "time": AT,
+        "subject": str(CASE_ID),
+        "dataschema": "https://govmesh.example/schemas/gov.intake.case.received.json",
+        "correlationid": "evt-0",
+        "causationid": "evt-0",
+        "traceparent": TRACEPARENT,
+    }
+    fields.update(overrides)
+    return Envelope.model_validate(fields)
+
+
+def _headers(**replace: bytes | None) -> list[tuple[str, bytes]]:
+    """The headers of a valid envelope, with some replaced (None drops the header)."""
+    headers = dict(_envelope().to_headers())
+    for name, value in replace.items():
+        if value is None:
+            headers.pop(name, None)
+        else:
+            headers[name] = value
+    return list(headers.items())
+
+
+def test_every_event_type_has_a_sample() -> None:
+    assert set(SAMPLES) == set(EVENT_TYPES)
+    for event_type, event in SAMPLES.items():
+        assert isinstance(event, EVENT_TYPES[event_type])
+
+
+# --- envelope ---------------------------------------------------------------------------------
+
+
+def test_envelope_round_trips_through_headers() -> None:
+    envelope = _envelope()
+    headers = envelope.to_headers()
+    assert Envelope.from_headers(headers) == envelope
+    assert Envelope.from_headers(tuple(headers)) == envelope  # aiokafka hands headers over as a tuple
+
+
+def test_headers_use_the_ce_prefix_and_utf8() -> None:
+    headers = dict(_envelope().to_headers())
+    assert headers["ce_id"] == b"evt-1"
+    assert headers["ce_type"] == b"gov.intake.case.received"
+    assert headers["ce_specversion"] == b"1.0"
+    assert headers["ce_subject"] == str(CASE_ID).encode()
+    assert headers["ce_traceparent"] == TRACEPARENT.encode()
+    assert datetime.fromisoformat(headers["ce_time"].decode()) == AT
+    assert "ce_datacontenttype" not in headers
+
+
+def test_unset_attributes_are_absent_headers() -> None:
+    headers = dict(_envelope(subject=None, causationid=None, traceparent=None, dataschema=None).to_headers())
+    assert {"ce_subject", "ce_causationid", "ce_traceparent", "ce_dataschema"}.isdisjoint(headers)
+
+
+def test_datacontenttype_maps_to_the_content_type_header() -> None:
+    headers = dict(_envelope().to_headers())
+    assert headers["content-type"] == b"application/json"
+    parsed = Envelope.from_headers(_headers(**{"content-type": b"application/cloudevents+json"}))
+    assert parsed.datacontenttype == "application/cloudevents+json"
+    # Without the header the binding's default applies.
+    assert Envelope.from_headers(_headers(**{"content-type": None})).datacontenttype == "application/json"
+
+
+def test_non_ce_headers_and_unknown_extensions_are_ignored() -> None:
+    headers = [*_headers(), ("x-retry", b"3"), ("ce_partitionkey", b"abc")]
+    assert Envelope.from_headers(headers) == _envelope()
+
+
+def test_time_is_normalised_to_utc() -> None:
+    plus8 = timezone(timedelta(hours=8))
+    parsed = Envelope.from_headers(_headers(ce_time=b"2025-03-01T16:30:15.123456+08:00"))
+    assert parsed.time == AT
+    assert parsed.time.tzinfo == UTC
+    assert _envelope(time=AT.astimezone(plus8)).time.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    ("replace", "message"),
+    [
+        ({"ce_specversion": None}, "ce_specversion must be '1.0', got None"),
+        ({"ce_specversion": b"0.3"}, "ce_specversion must be '1.0', got '0.3'"),
+        ({"ce_time": b"2025-03-01T08:30:15"}, "time must be timezone-aware"),
+        ({"ce_time": b"yesterday"}, "time"),
+        ({"ce_id": None}, "'id'"),
+        ({"ce_id": b""}, "'id'"),
+        ({"ce_source": None}, "'source'"),
+        ({"ce_type": None}, "'type'"),
+        ({"ce_subject": b"\xff\xfe"}, "header is not UTF-8"),
+    ],
+    ids=[
+        "specversion-missing",
+        "specversion-wrong",
+        "time-naive",
+        "time-garbage",
+        "id-missing",
+        "id-empty",
+        "source-missing",
+        "type-missing",
+        "not-utf8",
+    ],
+)
+def test_invalid_headers_raise_envelope_error(replace: dict[str, bytes | None], message: str) -> None:
+    with pytest.raises(EnvelopeError) as excinfo:
+        Envelope.from_headers(_headers(**replace))
+    assert message in str(excinfo.value)
+
+
+def test_invalid_traceparent_is_dropped_and_a_valid_one_kept() -> None:
+    new = Envelope.new(source="/govmesh/intake", type=CaseReceived.event_type, traceparent="not-a-traceparent")
+    assert new.traceparent is None
+    upper = TRACEPARENT.upper()  # W3C trace context is lowercase hex
+    assert Envelope.new(source="/x", type=CaseReceived.event_type, traceparent=upper).traceparent is None
+    assert Envelope.new(source="/x", type=CaseReceived.event_type, traceparent=TRACEPARENT).traceparent == TRACEPARENT
+
+    assert Envelope.from_headers(_headers(ce_traceparent=b"00-garbage")).traceparent is None
+    assert Envelope.from_headers(_headers()).traceparent == TRACEPARENT
+
+
+def test_correlation_id_defaults_to_the_event_id() -> None:
+    first = Envelope.new(source="/govmesh/intake", type=CaseReceived.event_type)
+    assert first.correlationid == first.id
+    assert first.causationid is None
+    follow_up = Envelope.new(
+        source="/govmesh/dispatch",
+        type=CaseDispatched.event_type,
+        correlationid=first.correlationid,
+        causationid=first.id,
+    )
+    assert follow_up.correlationid == first.id
+    assert follow_up.causationid == first.id
+    assert follow_up.id != first.id
+
+
+def test_new_envelope_has_a_fresh_id_and_an_aware_utc_time() -> None:
+    a = Envelope.new(source="/govmesh/intake", type=CaseReceived.event_type)
+    b = Envelope.new(source="/govmesh/intake", type=CaseReceived.event_type)
+    assert a.id != b.id
+    uuid.UUID(a.id)
+    assert a.time.tzinfo == UTC
+    assert a.specversion == "1.0"
+
+
+def test_envelope_is_frozen_and_closed() -> None:
+    envelope = _envelope()
+    with pytest.raises(ValueError, match="frozen"):
+        envelope.id = "other"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="Extra inputs are not permitted"):
+        _envelope(unknown="x")
+
+
+# --- codec ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", sorted(SAMPLES))
+def test_encode_decode_round_trip(event_type: str) -> None:
+    event = SAMPLES[event_type]
+    envelope = envelope_for(event, source="/govmesh/test", traceparent=TRACEPARENT)
+    record = encode(event, envelope)
+
+    assert record.topic == topic_for(type(event)).name
+    assert record.key == str(CASE_ID).encode()  # the aggregate id
+    headers = dict(record.headers)
+    assert headers["ce_type"] == event_type.encode()
+    assert headers["ce_subject"] == str(CASE_ID).encode()
+    assert headers["ce_dataschema"] == f"https://govmesh.example/schemas/{event_type}.json".encode()
+    assert json.loads(record.value)["case_id"] == str(CASE_ID)
+
+    decoded_envelope, decoded = decode(record.headers, record.value)
+    assert decoded_envelope == envelope
+    assert decoded == event
+    assert type(decoded) is type(event)
+
+
+def _record_parts(event: Event) -> tuple[list[tuple[str, bytes]], bytes]:
+    record = encode(event, envelope_for(event, source="/govmesh/test"))
+    return record.headers, record.value
+
+
+def test_decode_unknown_type() -> None:
+    headers, value = _record_parts(SAMPLES[CaseReceived.event_type])
+    headers = [(k, b"gov.intake.case.teleported" if k == "ce_type" else v) for k, v in headers]
+    with pytest.raises(DecodeError, match=r"unknown event type 'gov\.intake\.case\.teleported'"):
+        decode(headers, value)
+
+
+@pytest.mark.parametrize("value", [b"{not json", b"\xff\xfe\x00", b""], ids=["broken", "not-utf8", "empty"])
+def test_decode_invalid_json(value: bytes) -> None:
+    headers, _ = _record_parts(SAMPLES[CaseReceived.event_type])
+    with pytest.raises(DecodeError, match=r"payload is not a valid gov\.intake\.case\.received"):
+        decode(headers, value)
+
+
+def test_decode_null_value() -> None:
+    headers, _ = _record_parts(SAMPLES[CaseReceived.event_type])
+    with pytest.raises(DecodeError, match="empty value"):
+        decode(headers, None)
+
+
+def test_decode_payload_missing_a_required_field_names_it() -> None:
+    headers, value = _record_parts(SAMPLES[CaseReceived.event_type])
+    payload = json.loads(value)
+    del payload["case_number"]
+    with pytest.raises(DecodeError) as excinfo:
+        decode(headers, json.dumps(payload).encode())
+    assert "gov.intake.case.received" in str(excinfo.value)
+    assert "case_number" in str(excinfo.value)
+    assert "Field required" in str(excinfo.value)
+
+
+def test_decode_payload_of_a_wrong_type_names_the_field() -> None:
+    headers, value = _record_parts(SAMPLES[CaseDispatched.event_type])
+    payload = json.loads(value)
+    payload["case_id"] = "not-a-uuid"
+    with pytest.raises(DecodeError, match="case_id"):
+        decode(headers, json.dumps(payload).encode())
+
+
+def test_decode_invalid_headers_is_a_decode_error() -> None:
+    headers, value = _record_parts(SAMPLES[CaseReceived.event_type])
+    headers = [(k, v) for k, v in headers if k != "ce_specversion"]
+    with pytest.raises(DecodeError, match="ce_specversion"):
+        decode(headers, value)
+
+
+def test_decode_accepts_unknown_payload_fields() -> None:
+    # Forward compatibility: a newer producer may add optional fields this consumer does not know.
+    event = SAMPLES[CaseReceived.event_type]
+    headers, value = _record_parts(event)
+    payload = json.loads(value)
+    payload["priority"] = "high"
+    payload["location"]["alt"] = 12.5
+    _, decoded = decode(headers, json.dumps(payload).encode())
+    assert decoded == event
+
+
+def test_decode_fills_optional_fields_missing_from_an_older_producer() -> None:
+    event = SAMPLES[CaseDispatched.event_type]
+    headers, value = _record_parts(event)
+    payload = json.loads(value)
+    del payload["note"]
+    del payload["grid_code"]
+    _, decoded = decode(headers, json.dumps(payload).encode())
+    assert isinstance(decoded, CaseDispatched)
+    assert decoded.grid_code is None
+    assert decoded.note is None

@@ -1,0 +1,126 @@
+"""End to end: intake and dispatch as real processes on the real broker, driven over REST.
+
+POST a case to intake → outbox → intake.cases.v1 → dispatch records it and publishes
+CaseDispatched → intake's timeline shows the case dispatched.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    def __init__(self, package: str, env: dict[str, str], log: Path) -> None:
+        self.package = package
+        self.port = free_port()
+        prefix = package.upper() + "_"
+        self.log = log
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", package],
+            env={**env, prefix + "PORT": str(self.port)},
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.package} exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        pytest.fail(f"{self.package} not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -9
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def mesh(request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path: Path) -> Iterator[dict[str, Service]]:
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "GOVMESH_DATA_DIR": str(tmp_path)}
+    if request.param == "postgres":
+        # one fresh database per service: services never share a database
+        env["INTAKE_DATABASE_URL"] = request.getfixturevalue("fresh_postgres_url")
+        env["DISPATCH_DATABASE_URL"] = _another_database(request)
+    services = {name: Service(name, env, tmp_path / f"{name}.log") for name in ("intake", "dispatch")}
+    try:
+        for service in services.values():
+            service.wait_ready()
+        yield services
+    finally:
+        codes = {name: s.terminate() for name, s in services.items()}
+    assert codes == {"intake": 0, "dispatch": 0}, "services must stop cleanly on SIGTERM"
+
+
+def _another_database(request: pytest.FixtureRequest) -> str:
+    import uuid
+
+    import psycopg
+
+    server: str = request.getfixturevalue("postgres_server")
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{server}/{name}"
+
+
+def test_a_posted_case_shows_up_dispatched(mesh: dict[str, Service]) -> None:
+    intake, dispatch = mesh["intake"].url, mesh["dispatch"].url
+    created = httpx.post(
+        intake + "/v1/cases",
+        json={"matter_code": "dispute.neighbour", "description": "Water leaks.", "lat": 38.93, "lon": 100.45},
+        headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    case = created.json()
+    assert case["status"] == "received"
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        case = httpx.get(f"{intake}/v1/cases/{case['id']}", timeout=5).json()
+        if case["status"] == "dispatched":
+            break
+        time.sleep(0.2)
+    assert case["status"] == "dispatched", case
+    assert [step["kind"] for step in case["timeline"]] == ["received", "dispatched"]
+    assert case["handled_by"] == "centre:620700"
+
+    seen = httpx.get(f"{dispatch}/v1/cases/{case['id']}", timeout=5)
+    assert seen.status_code == 200
+    assert seen.json()["case_number"] == case["case_number"]
+
+    # The trace id of the POST is in the logs of both services.
+    trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    for service in mesh.values():
+        assert trace in service.log.read_text(), f"trace id missing from {service.package}'s log"

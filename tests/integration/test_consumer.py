@@ -1,0 +1,164 @@
+"""The consumer loop on the real broker: duplicates, poison messages, failing handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client import REGISTRY
+from sqlmodel import col, func, select
+from support import eventually, header, produce, read_topic
+
+from dispatch.adapters.tables import DispatchCaseRow
+from dispatch.bootstrap import MIGRATIONS as DISPATCH_MIGRATIONS
+from dispatch.handlers import dispatch_case_on_received
+from govmesh_contracts import CaseReceived, encode, envelope_for
+from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
+from govmesh_runtime.db import Database
+from govmesh_runtime.kafka import ProducerHolder
+from govmesh_runtime.tables import InboxMessage
+from govmesh_runtime.uow import UnitOfWork
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'dispatch.sqlite'}")
+    await database.migrate(DISPATCH_MIGRATIONS)
+    yield database
+    await database.dispose()
+
+
+def received() -> CaseReceived:
+    return CaseReceived(
+        case_id=uuid.uuid4(),
+        case_number="620702-20261125-000007",
+        matter_code="dispute.neighbour",
+        channel="api",
+        description="noise at night",
+        received_at=datetime.now(UTC),
+    )
+
+
+def record_of(event: CaseReceived) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    rec = encode(event, envelope_for(event, source="/govmesh/intake"))
+    return rec.key, rec.value, rec.headers
+
+
+async def on_received(event: CaseReceived, uow: UnitOfWork) -> None:
+    await dispatch_case_on_received(event, uow, city_centre_code="620700")
+
+
+async def run_consumer(
+    bootstrap: str, topic: str, db: Database, handler: object = on_received
+) -> tuple[EventConsumer, asyncio.Task[None], ProducerHolder]:
+    producer = ProducerHolder(bootstrap, "test")
+    consumer = EventConsumer(
+        ConsumerSpec(name=f"test-{uuid.uuid4().hex[:8]}", topics=(topic,), handlers={CaseReceived: handler}),  # type: ignore[dict-item]
+        bootstrap_servers=bootstrap,
+        uow_factory=lambda **kw: UnitOfWork(db.sessions, source="/govmesh/test", **kw),
+        producer=producer,
+        max_retries=3,
+        retry_backoff_s=0.05,
+    )
+    return consumer, asyncio.create_task(consumer.run()), producer
+
+
+async def stop(consumer: EventConsumer, task: asyncio.Task[None], producer: ProducerHolder) -> None:
+    consumer.stop()
+    await asyncio.wait_for(task, timeout=30)
+    await producer.close()
+
+
+async def dispatched(db: Database, *events: CaseReceived) -> int:
+    async with db.sessions() as session:
+        ids = [e.case_id for e in events]
+        return (await session.exec(select(func.count()).where(col(DispatchCaseRow.case_id).in_(ids)))).one()
+
+
+async def test_a_record_delivered_twice_is_applied_once(kafka_bootstrap: str, test_topic: str, db: Database) -> None:
+    event = received()
+    await produce(kafka_bootstrap, test_topic, [record_of(event)] * 2)  # same ce_id twice
+    consumer, task, producer = await run_consumer(kafka_bootstrap, test_topic, db)
+    labels = {"consumer": consumer.spec.name, "topic": test_topic}
+    try:
+
+        async def second_copy_seen_as_duplicate() -> bool:
+            return REGISTRY.get_sample_value("govmesh_events_consumed_total", {**labels, "outcome": "duplicate"}) == 1
+
+        await eventually(second_copy_seen_as_duplicate)
+    finally:
+        await stop(consumer, task, producer)
+    assert REGISTRY.get_sample_value("govmesh_events_consumed_total", {**labels, "outcome": "processed"}) == 1
+    assert await dispatched(db, event) == 1
+    async with db.sessions() as session:
+        inbox = (await session.exec(select(InboxMessage))).all()
+    assert len(inbox) == 1
+
+
+async def test_poison_messages_go_to_the_dlq_and_the_partition_moves_on(
+    kafka_bootstrap: str, test_topic: str, db: Database
+) -> None:
+    good = received()
+    key, value, headers = record_of(good)
+    bad_payload = [(k, v) for k, v in headers]  # valid envelope, payload misses required fields
+    await produce(
+        kafka_bootstrap,
+        test_topic,
+        [
+            (key, b"\x00not json at all", []),  # no CloudEvents headers
+            (key, b'{"case_id": "not-a-uuid"}', bad_payload),
+            (key, value, headers),
+        ],
+    )
+    consumer, task, producer = await run_consumer(kafka_bootstrap, test_topic, db)
+    try:
+
+        async def good_one_applied() -> bool:
+            return await dispatched(db, good) == 1
+
+        await eventually(good_one_applied)
+    finally:
+        await stop(consumer, task, producer)
+    dead = await read_topic(kafka_bootstrap, test_topic + ".dlq", min_records=2)
+    assert len(dead) == 2
+    reasons = [header(r, "dlq_reason") or "" for r in dead]
+    assert "ce_specversion" in reasons[0]
+    assert "payload is not a valid gov.intake.case.received" in reasons[1]
+    assert [header(r, "dlq_original_topic") for r in dead] == [test_topic, test_topic]
+    assert dead[0].value == b"\x00not json at all"
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_retries(
+    kafka_bootstrap: str, test_topic: str, db: Database
+) -> None:
+    attempts: list[uuid.UUID] = []
+
+    async def broken(event: CaseReceived, uow: UnitOfWork) -> None:
+        attempts.append(event.case_id)
+        if event.case_number.endswith("000007"):
+            raise ValueError("grid registry says no")
+        await on_received(event, uow)
+
+    poison, after = received(), received().model_copy(update={"case_number": "620702-20261125-000008"})
+    await produce(kafka_bootstrap, test_topic, [record_of(poison), record_of(after)])
+    consumer, task, producer = await run_consumer(kafka_bootstrap, test_topic, db, handler=broken)
+    try:
+
+        async def next_one_applied() -> bool:
+            return await dispatched(db, after) == 1
+
+        await eventually(next_one_applied)
+    finally:
+        await stop(consumer, task, producer)
+    assert attempts.count(poison.case_id) == 3
+    assert await dispatched(db, poison) == 0
+    dead = await read_topic(kafka_bootstrap, test_topic + ".dlq", min_records=1)
+    assert len(dead) == 1
+    assert "failed 3 times" in (header(dead[0], "dlq_reason") or "")
+    assert "grid registry says no" in (header(dead[0], "dlq_reason") or "")
