@@ -15,7 +15,7 @@ PACKAGES    := contracts runtime $(addprefix services/,$(SERVICES))
 # then no local broker is started or stopped.
 EXTERNAL_KAFKA := $(KAFKA_BOOTSTRAP_SERVERS)
 KAFKA_PORT  ?= 9092
-export KAFKA_BOOTSTRAP_SERVERS ?= 127.0.0.1:$(KAFKA_PORT)
+KAFKA_ADDR  := $(or $(EXTERNAL_KAFKA),127.0.0.1:$(KAFKA_PORT))
 
 # The test suite gets its own broker and PostgreSQL, beside a running `make run` mesh.
 TEST_KAFKA_PORT ?= 19092
@@ -61,11 +61,11 @@ postgres-down: ## Stop the project PostgreSQL
 
 .PHONY: topics
 topics: install ## Create every topic of the contracts registry (idempotent)
-	$(VENV)/bin/govmesh-topics --wait 60
+	$(VENV)/bin/govmesh-topics --bootstrap-servers $(KAFKA_ADDR) --wait 60
 
 .PHONY: run
 run: install kafka-up topics ## Set up and run the mesh (SQLite per service, real Kafka), then print where it is
-	$(PY) infra/mesh.py start $(SERVICES)
+	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) $(PY) infra/mesh.py start $(SERVICES)
 
 .PHONY: status
 status: ## Show which services run and are ready
@@ -73,9 +73,11 @@ status: ## Show which services run and are ready
 	@-infra/kafka/kafka.sh status
 
 .PHONY: stop
-stop: ## Stop exactly what `make run` started
+stop: services-down kafka-down ## Stop exactly what `make run` started
+
+.PHONY: services-down
+services-down:
 	@if [ -x $(PY) ]; then $(PY) infra/mesh.py stop $(SERVICES); fi
-	@$(MAKE) --no-print-directory kafka-down
 
 .PHONY: logs
 logs: ## Follow the services' logs
@@ -84,6 +86,7 @@ logs: ## Follow the services' logs
 .PHONY: test
 test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432) and run every test
 	@status=0; \
+	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; rm -rf $(DATA)/test; \
 	$(TEST_ENV) infra/kafka/kafka.sh start && $(TEST_ENV) infra/postgres/postgres.sh start || status=$$?; \
 	if [ $$status -eq 0 ]; then \
 	  $(TEST_ENV) GOVMESH_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \

@@ -31,7 +31,8 @@ SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd -P)"
 
 PG_PORT="${PG_PORT:-15432}"
-PG_DATA_DIR="${PG_DATA_DIR:-$REPO_ROOT/.data/postgres}"
+# absolute: the postgres commands run from / (see as_pg)
+PG_DATA_DIR="$(realpath -m "${PG_DATA_DIR:-$REPO_ROOT/.data/postgres}")"
 PG_DATABASES="${PG_DATABASES:-intake dispatch mediation policing video_bridge}"
 PG_USER="${PG_USER:-mesh}"
 PG_PASSWORD="${PG_PASSWORD:-mesh}"
@@ -83,7 +84,7 @@ prepare_dirs() {
     chown postgres:postgres "$PG_DATA_DIR" "$SOCKET_DIR"
     chmod 700 "$PG_DATA_DIR"
     local d
-    d="$(dirname "$(realpath "$PG_DATA_DIR")")"
+    d="$(dirname "$PG_DATA_DIR")"
     while [[ "$d" != / ]]; do
         if ! runuser -u postgres -- test -x "$d"; then
             case "$d/" in

@@ -34,13 +34,14 @@ class Service:
         self.port = free_port()
         prefix = package.upper() + "_"
         self.log = log
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", package],
-            env={**env, prefix + "PORT": str(self.port)},
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            cwd=ROOT,
-        )
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", package],
+                env={**env, prefix + "PORT": str(self.port)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
         self.url = f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -79,7 +80,10 @@ def mesh(request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path: Path) -
         yield services
     finally:
         codes = {name: s.terminate() for name, s in services.items()}
-    assert codes == {"intake": 0, "dispatch": 0}, "services must stop cleanly on SIGTERM"
+    # uvicorn shuts down gracefully, then re-raises SIGTERM, so the exit status is -15.
+    assert codes == {"intake": -15, "dispatch": -15}, "services must exit on SIGTERM, not be killed"
+    for service in services.values():
+        assert '"event": "service_stopped"' in service.log.read_text(), f"{service.package} did not shut down cleanly"
 
 
 def _another_database(request: pytest.FixtureRequest) -> str:

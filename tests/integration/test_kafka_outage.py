@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import kafka_script
+from mesh_fixtures import kafka_script
 from sqlmodel import select
 from support import eventually, header, read_topic
 

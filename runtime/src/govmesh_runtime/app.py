@@ -20,7 +20,6 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import Match
 
 from govmesh_runtime import metrics
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
@@ -140,11 +139,9 @@ def create_app(
 
 
 def _route_template(request: Request) -> str:
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    """The matched route's template (bounded label), set in the scope by the router."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
 
 
 async def _observe_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
@@ -154,7 +151,6 @@ async def _observe_request(request: Request, call_next: Callable[[Request], Any]
     correlation_id = request.headers.get("x-correlation-id")
     structlog.contextvars.bind_contextvars(trace_id=trace_id(traceparent), correlation_id=correlation_id)
     started = time.perf_counter()
-    route = _route_template(request)
     status = 500
     try:
         response: Response = await call_next(request)
@@ -162,6 +158,7 @@ async def _observe_request(request: Request, call_next: Callable[[Request], Any]
         response.headers["traceparent"] = traceparent
         return response
     finally:
+        route = _route_template(request)
         if route not in ("/metrics", "/healthz", "/readyz"):
             log.info(
                 "http_request",

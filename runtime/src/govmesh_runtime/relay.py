@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime import metrics
@@ -115,7 +115,7 @@ class OutboxRelay:
         await asyncio.gather(*futures)
         async with self._sessions() as session:
             ids = [row.id for row in rows]
-            await session.execute(
+            await session.exec(
                 sa.update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=datetime.now(UTC))
             )
             await session.commit()
@@ -125,10 +125,10 @@ class OutboxRelay:
 
     async def _update_backlog_gauges(self, session: AsyncSession, rows: list[OutboxMessage]) -> None:
         count = (
-            await session.execute(
-                sa.select(sa.func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
+            await session.exec(
+                select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
             )
-        ).scalar_one()
+        ).one()
         metrics.OUTBOX_BACKLOG.set(count)
         oldest = rows[0].created_at if rows else None
         metrics.OUTBOX_OLDEST_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
@@ -136,7 +136,7 @@ class OutboxRelay:
     async def _prune(self) -> None:
         try:
             async with self._sessions() as session:
-                await session.execute(
+                await session.exec(
                     sa.delete(OutboxMessage).where(
                         col(OutboxMessage.sent_at).is_not(None),
                         col(OutboxMessage.sent_at) < datetime.now(UTC) - self._retention,

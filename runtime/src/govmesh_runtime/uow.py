@@ -7,9 +7,8 @@ import json
 from collections.abc import Callable
 from types import TracebackType
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import col
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_contracts import Envelope, Event, encode, envelope_for
@@ -85,8 +84,8 @@ class UnitOfWork:
         return envelope
 
     async def seen(self, consumer: str, event_id: str) -> bool:
-        result = await self.session.execute(
-            sa.select(col(InboxMessage.id)).where(
+        result = await self.session.exec(
+            select(InboxMessage.id).where(
                 col(InboxMessage.consumer) == consumer, col(InboxMessage.event_id) == event_id
             )
         )

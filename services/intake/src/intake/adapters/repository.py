@@ -44,4 +44,4 @@ class SqlCaseRepository:
             .on_conflict_do_update(index_elements=["centre_code", "day"], set_={"last_value": table.c.last_value + 1})
             .returning(table.c.last_value)
         )
-        return int((await self.session.execute(stmt)).scalar_one())
+        return int((await self.session.exec(stmt)).scalar_one())
