@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from dispatch.adapters.tables import DispatchCaseRow
 from dispatch.bootstrap import MIGRATIONS as DISPATCH_MIGRATIONS
 from dispatch.handlers import dispatch_case_on_received
 from govmesh_contracts import CaseReceived, encode, envelope_for
+from govmesh_runtime import dlq_cli
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.kafka import ProducerHolder
@@ -146,7 +148,9 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_retri
         await on_received(event, uow)
 
     poison, after = received(), received().model_copy(update={"case_number": "620702-20261125-000008"})
-    await produce(kafka_bootstrap, test_topic, [record_of(poison), record_of(after)])
+    _, after_value, after_headers = record_of(after)
+    # Same key, same partition: the record behind the poison one must wait for it and then go on.
+    await produce(kafka_bootstrap, test_topic, [record_of(poison), (record_of(poison)[0], after_value, after_headers)])
     consumer, task, producer = await run_consumer(kafka_bootstrap, test_topic, db, handler=broken)
     try:
 
@@ -162,3 +166,48 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_bounded_retri
     assert len(dead) == 1
     assert "failed 3 times" in (header(dead[0], "dlq_reason") or "")
     assert "grid registry says no" in (header(dead[0], "dlq_reason") or "")
+
+
+async def test_a_dead_letter_is_listed_and_replayed_once_the_fault_is_fixed(
+    kafka_bootstrap: str, test_topic: str, db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = {"on": True}
+
+    async def flaky(event: CaseReceived, uow: UnitOfWork) -> None:
+        if broken["on"]:
+            raise ValueError("department directory unavailable")
+        await on_received(event, uow)
+
+    event = received()
+    await produce(kafka_bootstrap, test_topic, [record_of(event)])
+    consumer, task, producer = await run_consumer(kafka_bootstrap, test_topic, db, handler=flaky)
+    try:
+        await read_topic(kafka_bootstrap, test_topic + ".dlq", min_records=1)
+        assert await dispatched(db, event) == 0
+
+        # An operator lists the DLQ, fixes the cause and replays.
+        assert (
+            await asyncio.to_thread(dlq_cli.main, ["--bootstrap-servers", kafka_bootstrap, "list", test_topic + ".dlq"])
+            == 0
+        )
+        listed = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+        assert len(listed) == 1
+        assert listed[0]["id"] == header((await read_topic(kafka_bootstrap, test_topic))[0], "ce_id")
+        assert "department directory unavailable" in listed[0]["reason"]
+        broken["on"] = False
+        assert (
+            await asyncio.to_thread(
+                dlq_cli.main, ["--bootstrap-servers", kafka_bootstrap, "replay", test_topic + ".dlq"]
+            )
+            == 0
+        )
+
+        async def replayed_and_applied() -> bool:
+            return await dispatched(db, event) == 1
+
+        await eventually(replayed_and_applied)
+    finally:
+        await stop(consumer, task, producer)
+    replayed = await read_topic(kafka_bootstrap, test_topic, min_records=2)
+    assert [header(r, "ce_id") for r in replayed] == [header(replayed[0], "ce_id")] * 2
+    assert all(header(r, "dlq_reason") is None for r in replayed)
