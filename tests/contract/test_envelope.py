@@ -10,13 +10,30 @@ import pytest
 
 from govmesh_contracts import (
     EVENT_TYPES,
+    CaseClosed,
     CaseDispatched,
+    CaseEscalated,
+    CaseFeedbackGiven,
     CaseReceived,
+    CaseReopened,
+    CaseResolved,
+    ChannelStatusChanged,
     DecodeError,
     Envelope,
     EnvelopeError,
     Event,
+    Level,
     Location,
+    MediationTaskCompleted,
+    PolicingTaskCompleted,
+    TaskAssigned,
+    TaskCancelled,
+    TaskEscalated,
+    TaskOutcome,
+    TaskReassigned,
+    TaskTarget,
+    VideoAlarmRaised,
+    ViolenceRiskFlagged,
     decode,
     encode,
     envelope_for,
@@ -24,6 +41,7 @@ from govmesh_contracts import (
 )
 
 CASE_ID = uuid.UUID("0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10")
+TASK_ID = uuid.UUID("5d0f2b8e-1c3a-4f7e-9b2d-6a8c4e1f3b57")
 AT = datetime(2025, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -45,6 +63,77 @@ SAMPLES: dict[str, Event] = {
         grid_code="330106001001",
         handled_by="grid-worker",
         dispatched_at=AT + timedelta(minutes=5),
+    ),
+    CaseFeedbackGiven.event_type: CaseFeedbackGiven(case_id=CASE_ID, satisfaction=4, solved=True, given_at=AT),
+    CaseEscalated.event_type: CaseEscalated(
+        case_id=CASE_ID,
+        from_level=Level.COMMUNITY,
+        to_level=Level.TOWNSHIP,
+        centre_code="620702001",
+        reason="task overdue",
+        escalated_at=AT,
+    ),
+    CaseResolved.event_type: CaseResolved(case_id=CASE_ID, resolved_at=AT),
+    CaseClosed.event_type: CaseClosed(case_id=CASE_ID, satisfaction=5, closed_at=AT),
+    CaseReopened.event_type: CaseReopened(case_id=CASE_ID, reason="not solved", reopened_at=AT),
+    TaskAssigned.event_type: TaskAssigned(
+        task_id=TASK_ID,
+        case_id=CASE_ID,
+        case_number="620702-20250301-000017",
+        matter_code="dispute.neighbour",
+        target=TaskTarget.MEDIATION,
+        grid_code="620702001001",
+        description="Water leak between neighbours",
+        due_at=AT + timedelta(days=30),
+        assigned_at=AT,
+    ),
+    TaskReassigned.event_type: TaskReassigned(
+        task_id=TASK_ID,
+        case_id=CASE_ID,
+        target=TaskTarget.GRID_WORKER,
+        assignee="w-0001",
+        reason="off duty",
+        reassigned_at=AT,
+    ),
+    TaskEscalated.event_type: TaskEscalated(
+        task_id=TASK_ID,
+        case_id=CASE_ID,
+        from_level=Level.TOWNSHIP,
+        to_level=Level.COUNTY,
+        centre_code="620702",
+        due_at=AT + timedelta(days=1),
+        escalated_at=AT,
+    ),
+    TaskCancelled.event_type: TaskCancelled(task_id=TASK_ID, case_id=CASE_ID, reason="duplicate", cancelled_at=AT),
+    MediationTaskCompleted.event_type: MediationTaskCompleted(
+        task_id=TASK_ID, case_id=CASE_ID, outcome=TaskOutcome.DONE, summary="agreement performed", completed_at=AT
+    ),
+    PolicingTaskCompleted.event_type: PolicingTaskCompleted(
+        task_id=TASK_ID,
+        case_id=CASE_ID,
+        outcome=TaskOutcome.REFERRED,
+        summary="civil dispute",
+        referral_to="mediation",
+        completed_at=AT,
+    ),
+    ViolenceRiskFlagged.event_type: ViolenceRiskFlagged(
+        dispute_id=TASK_ID, case_id=CASE_ID, risk_level="high", summary="threats", flagged_at=AT
+    ),
+    VideoAlarmRaised.event_type: VideoAlarmRaised(
+        alarm_id=TASK_ID,
+        channel_id="62070200001310000001",
+        device_id="62070200001180000001",
+        priority=1,
+        method="5",
+        alarm_time=AT,
+    ),
+    ChannelStatusChanged.event_type: ChannelStatusChanged(
+        channel_id="62070200001310000001",
+        device_id="62070200001180000001",
+        online=False,
+        status="OFF",
+        reason="keepalive-timeout",
+        changed_at=AT,
     ),
 }
 
@@ -214,12 +303,13 @@ def test_encode_decode_round_trip(event_type: str) -> None:
     record = encode(event, envelope)
 
     assert record.topic == topic_for(type(event)).name
-    assert record.key == str(CASE_ID).encode()  # the aggregate id
+    aggregate_id = str(getattr(event, event.key_field))
+    assert record.key == aggregate_id.encode()  # the aggregate id
     headers = dict(record.headers)
     assert headers["ce_type"] == event_type.encode()
-    assert headers["ce_subject"] == str(CASE_ID).encode()
+    assert headers["ce_subject"] == aggregate_id.encode()
     assert headers["ce_dataschema"] == f"https://govmesh.example/schemas/{event_type}.json".encode()
-    assert json.loads(record.value)["case_id"] == str(CASE_ID)
+    assert json.loads(record.value)[event.key_field] == aggregate_id
 
     decoded_envelope, decoded = decode(record.headers, record.value)
     assert decoded_envelope == envelope

@@ -1,6 +1,7 @@
 """The topic registry: every topic of the mesh, its one producer, key and events.
 
-Topic names follow ``<service>.<aggregate>.v<N>``; dead letters of a topic go to
+Topic names follow ``<namespace>.<aggregate>.v<N>``, the namespace being the producing
+service's name (``video`` for the video bridge); dead letters of a topic go to
 ``<topic>.dlq``. A topic has exactly one producing service.
 """
 
@@ -8,7 +9,25 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from govmesh_contracts.events import CaseDispatched, CaseReceived, Event
+from govmesh_contracts.events import (
+    CaseClosed,
+    CaseDispatched,
+    CaseEscalated,
+    CaseFeedbackGiven,
+    CaseReceived,
+    CaseReopened,
+    CaseResolved,
+    ChannelStatusChanged,
+    Event,
+    MediationTaskCompleted,
+    PolicingTaskCompleted,
+    TaskAssigned,
+    TaskCancelled,
+    TaskEscalated,
+    TaskReassigned,
+    VideoAlarmRaised,
+    ViolenceRiskFlagged,
+)
 
 DLQ_SUFFIX = ".dlq"
 
@@ -24,6 +43,11 @@ class Topic(BaseModel):
     description: str
 
     @property
+    def namespace(self) -> str:
+        """First part of the topic name and of its event types (gov.<namespace>.…)."""
+        return self.name.split(".", 1)[0]
+
+    @property
     def dlq(self) -> str:
         return self.name + DLQ_SUFFIX
 
@@ -34,16 +58,64 @@ TOPICS: tuple[Topic, ...] = (
         producer="intake",
         key="case id (UUID)",
         partitions=6,
-        events=(CaseReceived,),
-        description="Cases accepted at the one door.",
+        events=(CaseReceived, CaseFeedbackGiven),
+        description="Cases accepted at the one door, and the resident's feedback on them.",
     ),
     Topic(
         name="dispatch.cases.v1",
         producer="dispatch",
         key="case id (UUID)",
         partitions=6,
-        events=(CaseDispatched,),
-        description="The case's life in coordinated handling: dispatched, escalated, resolved, closed.",
+        events=(CaseDispatched, CaseEscalated, CaseResolved, CaseClosed, CaseReopened),
+        description="The case's life in coordinated handling: dispatched, escalated, resolved, closed, reopened.",
+    ),
+    Topic(
+        name="dispatch.tasks.v1",
+        producer="dispatch",
+        key="case id (UUID)",
+        partitions=6,
+        events=(TaskAssigned, TaskReassigned, TaskEscalated, TaskCancelled),
+        description="Tasks for those who must act on a case: grid workers, mediation, policing, departments.",
+    ),
+    Topic(
+        name="mediation.disputes.v1",
+        producer="mediation",
+        key="dispute id (UUID)",
+        partitions=3,
+        events=(ViolenceRiskFlagged,),
+        description="The life of a dispute file in community mediation.",
+    ),
+    Topic(
+        name="mediation.task-results.v1",
+        producer="mediation",
+        key="case id (UUID)",
+        partitions=3,
+        events=(MediationTaskCompleted,),
+        description="How mediation ended a dispatch task: agreement performed, referred, withdrawn.",
+    ),
+    Topic(
+        name="policing.task-results.v1",
+        producer="policing",
+        key="case id (UUID)",
+        partitions=3,
+        events=(PolicingTaskCompleted,),
+        description="How a community police room ended a dispatch task.",
+    ),
+    Topic(
+        name="video.alarms.v1",
+        producer="video-bridge",
+        key="channel id (20 digits)",
+        partitions=6,
+        events=(VideoAlarmRaised,),
+        description="Alarms from cameras (GB/T 28181) and video-analytics platforms, with the channel's grid.",
+    ),
+    Topic(
+        name="video.channels.v1",
+        producer="video-bridge",
+        key="channel id (20 digits)",
+        partitions=6,
+        events=(ChannelStatusChanged,),
+        description="Online/offline changes of the city's video channels.",
     ),
 )
 

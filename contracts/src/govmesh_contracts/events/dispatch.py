@@ -8,7 +8,8 @@ from uuid import UUID
 
 from pydantic import Field
 
-from govmesh_contracts.events.base import Event
+from govmesh_contracts.events.base import Event, Location
+from govmesh_contracts.events.common import Level, TaskTarget
 
 
 class CaseDispatched(Event):
@@ -22,3 +23,110 @@ class CaseDispatched(Event):
     handled_by: str = Field(description="Who holds the case now, e.g. a governance centre code or 'grid-worker'.")
     dispatched_at: datetime
     note: str | None = None
+
+
+class CaseEscalated(Event):
+    """A case (or one of its tasks) missed its deadline and went up one level."""
+
+    event_type: ClassVar[str] = "gov.dispatch.case.escalated"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    from_level: Level
+    to_level: Level
+    centre_code: str = Field(description="The governance centre that now supervises the case.")
+    reason: str
+    escalated_at: datetime
+
+
+class CaseResolved(Event):
+    """Every task of the case is done; the resident's feedback is awaited."""
+
+    event_type: ClassVar[str] = "gov.dispatch.case.resolved"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    summary: str | None = None
+    resolved_at: datetime
+
+
+class CaseClosed(Event):
+    """The resident's feedback is in and the case is closed."""
+
+    event_type: ClassVar[str] = "gov.dispatch.case.closed"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    satisfaction: int | None = Field(default=None, ge=1, le=5)
+    closed_at: datetime
+
+
+class CaseReopened(Event):
+    """The resident said "not solved": the case goes back into handling with new tasks."""
+
+    event_type: ClassVar[str] = "gov.dispatch.case.reopened"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    reason: str
+    reopened_at: datetime
+
+
+class TaskAssigned(Event):
+    """A part of a case for one who must act (grid worker, mediation, policing, a department).
+
+    Keyed by case id so that all tasks of one case stay in order on one partition."""
+
+    event_type: ClassVar[str] = "gov.dispatch.task.assigned"
+    key_field: ClassVar[str] = "case_id"
+
+    task_id: UUID
+    case_id: UUID
+    case_number: str
+    matter_code: str
+    target: TaskTarget
+    assignee: str | None = Field(default=None, description="Grid worker id or department code, when known.")
+    grid_code: str | None = None
+    description: str
+    location: Location | None = None
+    address: str | None = None
+    priority: str = Field(default="normal", description="normal or urgent.")
+    due_at: datetime
+    assigned_at: datetime
+
+
+class TaskReassigned(Event):
+    event_type: ClassVar[str] = "gov.dispatch.task.reassigned"
+    key_field: ClassVar[str] = "case_id"
+
+    task_id: UUID
+    case_id: UUID
+    target: TaskTarget
+    assignee: str | None = None
+    reason: str
+    reassigned_at: datetime
+
+
+class TaskEscalated(Event):
+    """A task missed its deadline; the next level's centre supervises it with a new deadline."""
+
+    event_type: ClassVar[str] = "gov.dispatch.task.escalated"
+    key_field: ClassVar[str] = "case_id"
+
+    task_id: UUID
+    case_id: UUID
+    from_level: Level
+    to_level: Level
+    centre_code: str
+    due_at: datetime
+    escalated_at: datetime
+
+
+class TaskCancelled(Event):
+    event_type: ClassVar[str] = "gov.dispatch.task.cancelled"
+    key_field: ClassVar[str] = "case_id"
+
+    task_id: UUID
+    case_id: UUID
+    reason: str
+    cancelled_at: datetime

@@ -29,3 +29,16 @@ class CaseReceived(Event):
     address: str | None = None
     received_at: datetime
     reporter_ref: str | None = Field(default=None, description="Opaque reference to the reporter held by intake.")
+
+
+class CaseFeedbackGiven(Event):
+    """The resident judged the handling of a resolved case. ``solved=False`` reopens it."""
+
+    event_type: ClassVar[str] = "gov.intake.case.feedback-given"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    satisfaction: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
+    solved: bool
+    comment: str | None = Field(default=None, max_length=2000)
+    given_at: datetime

@@ -1,0 +1,30 @@
+"""Value types shared by events of several services."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """The four levels of governance centres (综治中心), bottom up."""
+
+    COMMUNITY = "community"
+    TOWNSHIP = "township"
+    COUNTY = "county"
+    CITY = "city"
+
+
+class TaskTarget(StrEnum):
+    """Who must act on a task (coordinated handling, 协同办理)."""
+
+    GRID_WORKER = "grid_worker"
+    MEDIATION = "mediation"
+    POLICING = "policing"
+    DEPARTMENT = "department"
+
+
+class TaskOutcome(StrEnum):
+    DONE = "done"  # handled; for a dispute: agreement performed
+    REFERRED = "referred"  # handed on: see referral_to (e.g. "mediation", "court", "legal_aid", a department)
+    WITHDRAWN = "withdrawn"  # the resident withdrew the matter
+    FAILED = "failed"  # could not be handled; dispatch decides what next

@@ -1,0 +1,46 @@
+"""Events produced by the video bridge (雪亮工程, GB/T 28181)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import Field
+
+from govmesh_contracts.events.base import Event, Location
+
+
+class VideoAlarmRaised(Event):
+    """A camera or video-analytics platform raised an alarm."""
+
+    event_type: ClassVar[str] = "gov.video.alarm.raised"
+    key_field: ClassVar[str] = "channel_id"
+
+    alarm_id: UUID
+    channel_id: str = Field(pattern=r"^\d{20}$", description="GB/T 28181 20-digit channel id.")
+    device_id: str = Field(pattern=r"^\d{20}$")
+    grid_code: str | None = None
+    location: Location | None = None
+    priority: int = Field(ge=1, le=4, description="GB/T 28181 AlarmPriority: 1 highest … 4 lowest.")
+    method: str = Field(
+        description="GB/T 28181 AlarmMethod: 1 phone, 2 device, 3 SMS, 4 GPS, 5 video, 6 device fault, 7 other."
+    )
+    alarm_type: str | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    alarm_time: datetime
+
+
+class ChannelStatusChanged(Event):
+    """A channel went online or offline (keepalive, catalog events)."""
+
+    event_type: ClassVar[str] = "gov.video.channel.status-changed"
+    key_field: ClassVar[str] = "channel_id"
+
+    channel_id: str = Field(pattern=r"^\d{20}$")
+    device_id: str = Field(pattern=r"^\d{20}$")
+    online: bool
+    status: str = Field(description="ON, OFF, VLOST, DEFECT, …")
+    grid_code: str | None = None
+    reason: str = Field(description="keepalive, keepalive-timeout, catalog, register, unregister")
+    changed_at: datetime
