@@ -8,7 +8,7 @@ ROOT        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV        := $(ROOT)/.venv
 PY          := $(VENV)/bin/python
 DATA        := $(ROOT)/.data
-SERVICES    := intake dispatch
+SERVICES    := intake dispatch mediation policing video-bridge
 PACKAGES    := contracts runtime $(addprefix services/,$(SERVICES))
 
 # An operator points the mesh at the city's own Kafka by setting KAFKA_BOOTSTRAP_SERVERS;
@@ -20,8 +20,9 @@ KAFKA_ADDR  := $(or $(EXTERNAL_KAFKA),127.0.0.1:$(KAFKA_PORT))
 # The test suite gets its own broker and PostgreSQL, beside a running `make run` mesh.
 TEST_KAFKA_PORT ?= 19092
 TEST_PG_PORT    ?= 15432
-TEST_ENV := KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_DATA_DIR=$(DATA)/test/kafka \
-            PG_PORT=$(TEST_PG_PORT) PG_DATA_DIR=$(DATA)/test/postgres
+TEST_DATA       ?= $(DATA)/test
+TEST_ENV := KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_DATA_DIR=$(TEST_DATA)/kafka \
+            PG_PORT=$(TEST_PG_PORT) PG_DATA_DIR=$(TEST_DATA)/postgres GOVMESH_TEST_DATA=$(TEST_DATA)
 
 .PHONY: help
 help: ## List the targets
@@ -86,7 +87,7 @@ logs: ## Follow the services' logs
 .PHONY: test
 test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432) and run every test
 	@status=0; \
-	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; rm -rf $(DATA)/test; \
+	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; rm -rf $(TEST_DATA); \
 	$(TEST_ENV) infra/kafka/kafka.sh start && $(TEST_ENV) infra/postgres/postgres.sh start || status=$$?; \
 	if [ $$status -eq 0 ]; then \
 	  $(TEST_ENV) GOVMESH_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \

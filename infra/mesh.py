@@ -26,6 +26,9 @@ LOGS = DATA / "logs"
 SERVICES: dict[str, tuple[str, int]] = {
     "intake": ("intake", 8001),
     "dispatch": ("dispatch", 8002),
+    "mediation": ("mediation", 8003),
+    "policing": ("policing", 8004),
+    "video-bridge": ("video_bridge", 8005),
 }
 
 

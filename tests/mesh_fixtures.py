@@ -20,7 +20,7 @@ import pytest
 from govmesh_runtime.kafka import ensure_topics
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_DATA = ROOT / ".data" / "test"
+TEST_DATA = Path(os.environ.get("GOVMESH_TEST_DATA", ROOT / ".data" / "test"))
 KAFKA = os.environ.get("GOVMESH_TEST_KAFKA", "127.0.0.1:19092")
 POSTGRES = os.environ.get("GOVMESH_TEST_POSTGRES", "postgresql://mesh:mesh@127.0.0.1:15432")
 

@@ -1,13 +1,23 @@
-"""Helpers for tests on the real broker (read a topic from the start, wait for a condition)."""
+"""Helpers for tests on the real broker: read a topic from the start, produce, wait for a
+condition, and run a service as a real process."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 async def read_topic(bootstrap: str, topic: str, *, min_records: int = 0, timeout: float = 30) -> list[Any]:
@@ -63,3 +73,52 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 3
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {check.__name__}")
         await asyncio.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """A service as a real process (``python -m <package>``) on a free port, its log in ``log``.
+
+    ``env`` is the whole environment: pass KAFKA_BOOTSTRAP_SERVERS, GOVMESH_DATA_DIR and
+    any ``<PREFIX>_DATABASE_URL``."""
+
+    def __init__(self, package: str, env: dict[str, str], log: Path) -> None:
+        self.package = package
+        self.port = free_port()
+        prefix = package.upper() + "_"
+        self.log = log
+        with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", package],
+                env={**env, prefix + "PORT": str(self.port)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"{self.package} exited with {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        pytest.fail(f"{self.package} not ready in {timeout} s:\n{self.log.read_text()[-3000:]}")
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -9

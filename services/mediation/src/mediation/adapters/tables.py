@@ -1,0 +1,1 @@
+"""Mediation's tables (its own database; no other service reads them)."""

@@ -1,0 +1,1 @@
+"""Mediation domain: plain Python, no I/O."""

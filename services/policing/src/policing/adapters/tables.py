@@ -1,0 +1,1 @@
+"""Policing's tables (its own database; no other service reads them)."""

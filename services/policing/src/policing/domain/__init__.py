@@ -1,0 +1,1 @@
+"""Policing domain: plain Python, no I/O."""

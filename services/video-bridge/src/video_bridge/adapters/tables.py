@@ -1,0 +1,1 @@
+"""VideoBridge's tables (its own database; no other service reads them)."""

@@ -1,0 +1,1 @@
+"""VideoBridge domain: plain Python, no I/O."""
