@@ -67,6 +67,21 @@ topics: install ## Create every topic of the contracts registry (idempotent)
 .PHONY: run
 run: install kafka-up topics ## Set up and run the mesh (SQLite per service, real Kafka), then print where it is
 	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) $(PY) infra/mesh.py start $(SERVICES)
+	@if command -v prometheus >/dev/null; then infra/prometheus/prometheus.sh start && \
+	  echo "Prometheus: http://127.0.0.1:9090 (dashboards as code: infra/grafana/)"; \
+	else echo "Prometheus is not installed: make prometheus-up installs and starts it"; fi
+
+.PHONY: prometheus-up
+prometheus-up: ## Install (Debian package) and start Prometheus scraping the services on 127.0.0.1:9090
+	infra/prometheus/prometheus.sh start
+
+.PHONY: prometheus-down
+prometheus-down: ## Stop Prometheus
+	infra/prometheus/prometheus.sh stop
+
+.PHONY: dashboards
+dashboards: install ## Regenerate the Grafana dashboards (infra/grafana/dashboards/*.json)
+	$(PY) infra/grafana/dashboards.py write
 
 .PHONY: status
 status: ## Show which services run and are ready
@@ -74,7 +89,7 @@ status: ## Show which services run and are ready
 	@-infra/kafka/kafka.sh status
 
 .PHONY: stop
-stop: services-down kafka-down ## Stop exactly what `make run` started
+stop: services-down kafka-down prometheus-down ## Stop exactly what `make run` started
 
 .PHONY: services-down
 services-down:
@@ -88,7 +103,8 @@ logs: ## Follow the services' logs
 test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432) and run every test
 	@status=0; \
 	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; rm -rf $(TEST_DATA); \
-	$(TEST_ENV) infra/kafka/kafka.sh start && $(TEST_ENV) infra/postgres/postgres.sh start || status=$$?; \
+	$(TEST_ENV) infra/kafka/kafka.sh start && $(TEST_ENV) infra/postgres/postgres.sh start \
+	  && infra/prometheus/prometheus.sh install >/dev/null || status=$$?; \
 	if [ $$status -eq 0 ]; then \
 	  $(TEST_ENV) GOVMESH_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \
 	  GOVMESH_TEST_POSTGRES=postgresql://mesh:mesh@127.0.0.1:$(TEST_PG_PORT) \
