@@ -28,7 +28,7 @@ from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.relay import OutboxRelay
 from govmesh_runtime.settings import ServiceSettings
-from govmesh_runtime.tracing import child_of, current_traceparent, trace_id
+from govmesh_runtime.tracing import current_traceparent, hop, setup_tracing, shutdown_tracing, trace_id
 from govmesh_runtime.uow import UnitOfWork
 
 log = get_logger(__name__)
@@ -105,6 +105,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
+        setup_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
         runtime = build_runtime(settings, consumers)
         app.state.runtime = runtime
         if migrations is not None and settings.migrate_on_start:
@@ -128,6 +129,7 @@ def create_app(
             await asyncio.gather(*pending, return_exceptions=True)
             await runtime.producer.close()
             await runtime.db.dispose()
+            shutdown_tracing()
             log.info("service_stopped")
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, openapi_tags=openapi_tags)
@@ -145,33 +147,31 @@ def _route_template(request: Request) -> str:
 
 
 async def _observe_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
-    """Bind correlation and trace ids for the request's logs and events; record metrics."""
-    traceparent = child_of(request.headers.get("traceparent"))
-    token = current_traceparent.set(traceparent)
+    """One trace hop per request: bind correlation and trace ids for logs and events; record metrics."""
     correlation_id = request.headers.get("x-correlation-id")
-    structlog.contextvars.bind_contextvars(trace_id=trace_id(traceparent), correlation_id=correlation_id)
     started = time.perf_counter()
     status = 500
-    try:
-        response: Response = await call_next(request)
-        status = response.status_code
-        response.headers["traceparent"] = traceparent
-        return response
-    finally:
-        route = _route_template(request)
-        if route not in ("/metrics", "/healthz", "/readyz"):
-            log.info(
-                "http_request",
-                method=request.method,
-                route=route,
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
-            )
-        if route != "/metrics":
-            metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-            metrics.HTTP_DURATION.labels(request.method, route).observe(time.perf_counter() - started)
-        current_traceparent.reset(token)
-        structlog.contextvars.unbind_contextvars("trace_id", "correlation_id")
+    with hop(f"{request.method} {request.url.path}", request.headers.get("traceparent"), "server") as traceparent:
+        structlog.contextvars.bind_contextvars(trace_id=trace_id(traceparent), correlation_id=correlation_id)
+        try:
+            response: Response = await call_next(request)
+            status = response.status_code
+            response.headers["traceparent"] = traceparent
+            return response
+        finally:
+            route = _route_template(request)
+            if route not in ("/metrics", "/healthz", "/readyz"):
+                log.info(
+                    "http_request",
+                    method=request.method,
+                    route=route,
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+            if route != "/metrics":
+                metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+                metrics.HTTP_DURATION.labels(request.method, route).observe(time.perf_counter() - started)
+            structlog.contextvars.unbind_contextvars("trace_id", "correlation_id")
 
 
 def _health_router() -> APIRouter:

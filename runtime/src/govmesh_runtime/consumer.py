@@ -26,7 +26,7 @@ from govmesh_contracts.topics import DLQ_SUFFIX
 from govmesh_runtime import metrics
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.logging import get_logger
-from govmesh_runtime.tracing import trace_id
+from govmesh_runtime.tracing import hop, trace_id
 from govmesh_runtime.uow import UnitOfWork
 
 log = get_logger(__name__)
@@ -184,8 +184,14 @@ class EventConsumer:
             structlog.contextvars.unbind_contextvars("correlation_id", "event_id", "trace_id")
 
     async def _apply(self, handler: Handler, envelope: Any, event: Event, record: ConsumerRecord[bytes, bytes]) -> str:
+        with hop(f"handle {envelope.type}", envelope.traceparent, "consumer") as traceparent:
+            return await self._apply_in_hop(handler, envelope, event, record, traceparent)
+
+    async def _apply_in_hop(
+        self, handler: Handler, envelope: Any, event: Event, record: ConsumerRecord[bytes, bytes], traceparent: str
+    ) -> str:
         async with self._uow_factory(
-            correlation_id=envelope.correlationid, causation_id=envelope.id, traceparent=envelope.traceparent
+            correlation_id=envelope.correlationid, causation_id=envelope.id, traceparent=traceparent
         ) as uow:
             if await uow.seen(self.spec.name, envelope.id):
                 return "duplicate"

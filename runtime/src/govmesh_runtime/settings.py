@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
         default="127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
     )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+        description="OTLP/HTTP collector base URL; spans are exported only when set.",
+    )
     migrate_on_start: bool = True
     consumers_enabled: bool = True
 

@@ -1,7 +1,10 @@
 """W3C trace context, carried from the HTTP request through every Kafka hop.
 
-Each hop keeps the trace id and takes a new span id, so one case can be followed
-through the logs of every service by ``trace_id``.
+Each hop (an HTTP request, a handler run) keeps the trace id and has its own span id;
+events emitted in a hop carry the hop's ``traceparent``, so one case can be followed
+through the logs of every service by ``trace_id``. With an OTLP endpoint set
+(``OTEL_EXPORTER_OTLP_ENDPOINT``, off by default) the hops are also exported as
+OpenTelemetry spans with the same ids.
 """
 
 from __future__ import annotations
@@ -9,10 +12,15 @@ from __future__ import annotations
 import contextvars
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 current_traceparent: contextvars.ContextVar[str | None] = contextvars.ContextVar("traceparent", default=None)
+_tracer: Any = None  # an opentelemetry Tracer when export is on
+_provider: Any = None
 
 
 def new_traceparent() -> str:
@@ -30,3 +38,52 @@ def child_of(traceparent: str | None) -> str:
 def trace_id(traceparent: str | None) -> str | None:
     match = _TRACEPARENT.match(traceparent or "")
     return match.group(1) if match else None
+
+
+def setup_tracing(service: str, otlp_endpoint: str | None) -> None:
+    """Export hops as OpenTelemetry spans over OTLP/HTTP when an endpoint is given."""
+    global _tracer, _provider
+    if not otlp_endpoint:
+        _tracer = _provider = None
+        return
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces")))
+    _provider, _tracer = provider, provider.get_tracer("govmesh")
+
+
+def shutdown_tracing() -> None:
+    global _tracer, _provider
+    if _provider is not None:
+        _provider.shutdown()  # flushes the spans still batched
+    _tracer = _provider = None
+
+
+@contextmanager
+def hop(name: str, parent: str | None, kind: str = "internal") -> Iterator[str]:
+    """Run a unit of work as one span of the caller's trace; yields this hop's traceparent."""
+    if _tracer is None:
+        traceparent = child_of(parent)
+        token = current_traceparent.set(traceparent)
+        try:
+            yield traceparent
+        finally:
+            current_traceparent.reset(token)
+        return
+    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    context = TraceContextTextMapPropagator().extract({"traceparent": parent}) if trace_id(parent) else None
+    span_kind = {"server": SpanKind.SERVER, "consumer": SpanKind.CONSUMER}.get(kind, SpanKind.INTERNAL)
+    with _tracer.start_as_current_span(name, context=context, kind=span_kind) as span:
+        ctx = span.get_span_context()
+        traceparent = f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-{int(ctx.trace_flags):02x}"
+        token = current_traceparent.set(traceparent)
+        try:
+            yield traceparent
+        finally:
+            current_traceparent.reset(token)

@@ -13,7 +13,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_contracts import Envelope, Event, encode, envelope_for
 from govmesh_runtime.tables import InboxMessage, OutboxMessage
-from govmesh_runtime.tracing import child_of
 
 
 class UnitOfWork:
@@ -67,7 +66,7 @@ class UnitOfWork:
             source=self.source,
             correlationid=self.correlation_id,
             causationid=self.causation_id,
-            traceparent=child_of(self.traceparent),
+            traceparent=self.traceparent,  # this hop's span is the parent of the next
         )
         record = encode(event, envelope)
         self.session.add(
