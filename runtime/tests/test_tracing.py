@@ -46,6 +46,7 @@ def collector() -> Iterator[tuple[str, list[bytes]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}", bodies
     server.shutdown()
+    server.server_close()
 
 
 def test_with_an_otlp_endpoint_hops_are_exported_as_linked_spans(collector: tuple[str, list[bytes]]) -> None:
