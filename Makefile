@@ -113,6 +113,11 @@ test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432) and run every
 	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
 	exit $$status
 
+.PHONY: bench
+bench: install ## Benchmarks on the real parts (bounded, loopback): prints a table, writes bench/RESULTS.md
+	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
+	$(PY) bench/run.py $(BENCH_ARGS)
+
 .PHONY: lint
 lint: install ## ruff (lint + format check), mypy, import-linter
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,208 @@
+"""Plumbing of the benchmarks: the broker and PostgreSQL on bench ports, services as
+processes, wrk runs, resident memory, and the results table."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data" / "bench"
+KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "39092"))
+PG_PORT = int(os.environ.get("BENCH_PG_PORT", "35432"))
+KAFKA = f"127.0.0.1:{KAFKA_PORT}"
+POSTGRES = f"postgresql://mesh:mesh@127.0.0.1:{PG_PORT}"
+INFRA_ENV = {
+    **os.environ,
+    "KAFKA_PORT": str(KAFKA_PORT),
+    "KAFKA_DATA_DIR": str(DATA / "kafka"),
+    "PG_PORT": str(PG_PORT),
+    "PG_DATA_DIR": str(DATA / "postgres"),
+}
+
+
+def sh(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> str:
+    result = subprocess.run(args, env=env or INFRA_ENV, capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+def infra_up() -> None:
+    sh("infra/kafka/kafka.sh", "stop")
+    sh("infra/postgres/postgres.sh", "stop")
+    shutil.rmtree(DATA, ignore_errors=True)
+    sh("infra/kafka/kafka.sh", "start")
+    sh("infra/postgres/postgres.sh", "start")
+    sh(str(ROOT / ".venv/bin/govmesh-topics"), "--bootstrap-servers", KAFKA, "--wait", "60")
+
+
+def infra_down() -> None:
+    sh("infra/kafka/kafka.sh", "stop")
+    sh("infra/postgres/postgres.sh", "stop")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Proc:
+    """A process under measurement (a service or the bare app)."""
+
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, ready_path: str = "/readyz", timeout: float = 90) -> Proc:
+        log = (DATA / f"{self.name}.log").open("wb")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see {DATA / (self.name + '.log')}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{ready_path}", timeout=2) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name} not ready in {timeout} s")
+
+    def rss_mb(self) -> float:
+        assert self.proc is not None
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def service(name: str, package: str, *, database: str | None = None, extra: dict[str, str] | None = None) -> Proc:
+    prefix = package.upper() + "_"
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
+        "GOVMESH_DATA_DIR": str(DATA),
+        "LOG_LEVEL": "WARNING",
+        **(extra or {}),
+    }
+    proc = Proc(name, [sys.executable, "-m", package], env)
+    env[prefix + "PORT"] = str(proc.port)
+    if database:
+        env[prefix + "DATABASE_URL"] = f"{POSTGRES}/{database}"
+    return proc
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    seconds: float
+    errors: int
+    non2xx: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def wrk(
+    url: str,
+    body_template: str,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int = 1,
+    bbox: tuple[float, float, float, float] = (38.90, 38.97, 100.40, 100.50),
+    content_type: str = "application/json",
+) -> WrkResult:
+    env = {
+        **os.environ,
+        "BODY_TEMPLATE": body_template,
+        "LAT0": str(bbox[0]),
+        "LAT1": str(bbox[1]),
+        "LON0": str(bbox[2]),
+        "LON1": str(bbox[3]),
+        "CONTENT_TYPE": content_type,
+    }
+    out = sh(
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(ROOT / "bench/wrk/post_json.lua"),
+        url,
+        env=env,
+        timeout=seconds + 60,
+    )
+    data = json.loads(out.split("WRK_JSON ", 1)[1])
+    return WrkResult(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        errors=data["errors"],
+        non2xx=data["non2xx"],
+        p50_ms=data["p50_us"] / 1000,
+        p95_ms=data["p95_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+    )
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def machine() -> str:
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.1f} GiB RAM, Python {platform.python_version()}, {platform.system()} {platform.release()}"  # noqa: E501
+
+
+@dataclass
+class Row:
+    stage: str
+    figure: str
+    ceiling: str = ""
+    target: str = ""
+    note: str = ""
+
+
+def table(rows: list[Row]) -> str:
+    header = "| stage | measured | ceiling (same run) | target (2 cores) | note |\n| --- | --- | --- | --- | --- |\n"
+    return header + "".join(f"| {r.stage} | {r.figure} | {r.ceiling} | {r.target} | {r.note} |\n" for r in rows)
