@@ -9,7 +9,7 @@ VENV        := $(ROOT)/.venv
 PY          := $(VENV)/bin/python
 DATA        := $(ROOT)/.data
 SERVICES    := intake dispatch mediation policing video-bridge
-PACKAGES    := contracts runtime $(addprefix services/,$(SERVICES))
+PACKAGES    := contracts runtime $(addprefix services/,$(SERVICES)) bench/citygen
 
 # An operator points the mesh at the city's own Kafka by setting KAFKA_BOOTSTRAP_SERVERS;
 # then no local broker is started or stopped.
