@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from govmesh_contracts import (
     EVENT_TYPES,
+    AgreementReached,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -19,13 +20,33 @@ from govmesh_contracts import (
     CaseResolved,
     ChannelStatusChanged,
     DecodeError,
+    DisputeClosed,
+    DisputeFlaggedLate,
+    DisputeOpened,
+    DisputeReferred,
     Envelope,
     EnvelopeError,
     Event,
+    EvidenceAttached,
+    EvidenceRecording,
+    FollowUpVisitRecorded,
+    JudicialConfirmationApplied,
+    JudicialConfirmationLapsed,
     Level,
     Location,
+    MediationSessionCancelled,
+    MediationSessionHeld,
+    MediationSessionScheduled,
     MediationTaskCompleted,
+    MediatorAssigned,
+    PoliceTaskAccepted,
+    PoliceTaskClosed,
+    PoliceTaskOnScene,
+    PoliceTaskOpened,
+    PoliceTaskRouted,
+    PoliceTaskSource,
     PolicingTaskCompleted,
+    SessionNotice,
     TaskAssigned,
     TaskCancelled,
     TaskEscalated,
@@ -42,6 +63,8 @@ from govmesh_contracts import (
 
 CASE_ID = uuid.UUID("0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10")
 TASK_ID = uuid.UUID("5d0f2b8e-1c3a-4f7e-9b2d-6a8c4e1f3b57")
+DISPUTE_ID = uuid.UUID("9a4e1c2b-7d3f-4e8a-b5c6-1f2e3d4c5b6a")
+SESSION_ID = uuid.UUID("3c2b1a09-8f7e-4d6c-9b5a-4e3d2c1b0a98")
 AT = datetime(2025, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -57,6 +80,7 @@ SAMPLES: dict[str, Event] = {
         address="No. 8 West Lake Road",
         received_at=AT,
         reporter_ref="rep-4411",
+        due_at=AT + timedelta(days=15),
     ),
     CaseDispatched.event_type: CaseDispatched(
         case_id=CASE_ID,
@@ -116,8 +140,111 @@ SAMPLES: dict[str, Event] = {
         referral_to="mediation",
         completed_at=AT,
     ),
+    PoliceTaskOpened.event_type: PoliceTaskOpened(
+        police_task_id=TASK_ID,
+        source=PoliceTaskSource.DISPATCH,
+        source_ref=str(TASK_ID),
+        case_id=CASE_ID,
+        grid_code="620702001001001",
+        room_code="PR-620702001",
+        officer_id="P-0001",
+        opened_at=AT,
+    ),
+    PoliceTaskRouted.event_type: PoliceTaskRouted(
+        police_task_id=TASK_ID, room_code="PR-620702001", officer_id="P-0001", routed_at=AT
+    ),
+    PoliceTaskAccepted.event_type: PoliceTaskAccepted(
+        police_task_id=TASK_ID, room_code="PR-620702001", officer_id="P-0001", accepted_at=AT, response_seconds=95.0
+    ),
+    PoliceTaskOnScene.event_type: PoliceTaskOnScene(
+        police_task_id=TASK_ID, room_code="PR-620702001", officer_id="P-0001", on_scene_at=AT, arrival_seconds=600.0
+    ),
+    PoliceTaskClosed.event_type: PoliceTaskClosed(
+        police_task_id=TASK_ID,
+        source=PoliceTaskSource.DISPATCH,
+        source_ref=str(TASK_ID),
+        case_id=CASE_ID,
+        room_code="PR-620702001",
+        outcome=TaskOutcome.REFERRED,
+        referral_to="mediation",
+        summary="civil dispute handed back to people's mediation",
+        closed_at=AT,
+    ),
     ViolenceRiskFlagged.event_type: ViolenceRiskFlagged(
         dispute_id=TASK_ID, case_id=CASE_ID, risk_level="high", summary="threats", flagged_at=AT
+    ),
+    DisputeOpened.event_type: DisputeOpened(
+        dispute_id=DISPUTE_ID,
+        case_id=CASE_ID,
+        task_id=TASK_ID,
+        case_number="620702-20250301-000017",
+        category="neighbour",
+        grid_code="620702001001001",
+        risk_level="low",
+        opened_at=AT,
+        target_close_at=AT + timedelta(days=30),
+    ),
+    MediatorAssigned.event_type: MediatorAssigned(
+        dispute_id=DISPUTE_ID,
+        case_id=CASE_ID,
+        mediator_id="M-0001",
+        studio_id="ST-620702001001",
+        reason="area and skill, lowest load",
+        assigned_at=AT,
+    ),
+    MediationSessionScheduled.event_type: MediationSessionScheduled(
+        session_id=SESSION_ID,
+        dispute_id=DISPUTE_ID,
+        case_id=CASE_ID,
+        studio_id="ST-620702001001",
+        room="room 1",
+        mediator_id="M-0001",
+        starts_at=AT + timedelta(days=2),
+        ends_at=AT + timedelta(days=2, hours=1),
+        notices=(SessionNotice(party_id=TASK_ID, role="applicant"), SessionNotice(party_id=CASE_ID, role="respondent")),
+        scheduled_at=AT,
+    ),
+    MediationSessionCancelled.event_type: MediationSessionCancelled(
+        session_id=SESSION_ID, dispute_id=DISPUTE_ID, case_id=CASE_ID, reason="respondent ill", cancelled_at=AT
+    ),
+    MediationSessionHeld.event_type: MediationSessionHeld(
+        session_id=SESSION_ID, dispute_id=DISPUTE_ID, case_id=CASE_ID, present=2, absent=0, held_at=AT
+    ),
+    AgreementReached.event_type: AgreementReached(
+        dispute_id=DISPUTE_ID,
+        case_id=CASE_ID,
+        agreement_id=SESSION_ID,
+        terms=2,
+        last_term_due_on=date(2025, 3, 15),
+        confirmation_deadline=AT + timedelta(days=30),
+        reached_at=AT,
+    ),
+    JudicialConfirmationApplied.event_type: JudicialConfirmationApplied(
+        dispute_id=DISPUTE_ID, case_id=CASE_ID, agreement_id=SESSION_ID, applied_at=AT
+    ),
+    JudicialConfirmationLapsed.event_type: JudicialConfirmationLapsed(
+        dispute_id=DISPUTE_ID, case_id=CASE_ID, agreement_id=SESSION_ID, deadline=AT, lapsed_at=AT
+    ),
+    FollowUpVisitRecorded.event_type: FollowUpVisitRecorded(
+        dispute_id=DISPUTE_ID,
+        case_id=CASE_ID,
+        visit_id=SESSION_ID,
+        terms_performed=1,
+        terms_outstanding=1,
+        visited_at=AT,
+    ),
+    DisputeReferred.event_type: DisputeReferred(
+        dispute_id=DISPUTE_ID,
+        case_id=CASE_ID,
+        referral_to="court",
+        reason="no agreement after two sessions",
+        referred_at=AT,
+    ),
+    DisputeFlaggedLate.event_type: DisputeFlaggedLate(
+        dispute_id=DISPUTE_ID, case_id=CASE_ID, target_close_at=AT, flagged_at=AT
+    ),
+    DisputeClosed.event_type: DisputeClosed(
+        dispute_id=DISPUTE_ID, case_id=CASE_ID, category="neighbour", outcome=TaskOutcome.DONE, late=False, closed_at=AT
     ),
     VideoAlarmRaised.event_type: VideoAlarmRaised(
         alarm_id=TASK_ID,
@@ -134,6 +261,25 @@ SAMPLES: dict[str, Event] = {
         status="OFF",
         reason="keepalive-timeout",
         changed_at=AT,
+    ),
+    EvidenceAttached.event_type: EvidenceAttached(
+        evidence_id=TASK_ID,
+        case_id=CASE_ID,
+        location=Location(lat=38.93, lon=100.45),
+        radius_m=200.0,
+        window_start=AT - timedelta(minutes=30),
+        window_end=AT,
+        channel_ids=["62070200001310000001"],
+        recordings=[
+            EvidenceRecording(
+                channel_id="62070200001310000001",
+                device_id="62070200001180000001",
+                start_time=AT - timedelta(minutes=30),
+                end_time=AT,
+                record_type="time",
+            )
+        ],
+        attached_at=AT,
     ),
 }
 

@@ -14,11 +14,40 @@ from govmesh_contracts.events.dispatch import (
     TaskReassigned,
 )
 from govmesh_contracts.events.intake import CaseFeedbackGiven, CaseReceived
-from govmesh_contracts.events.mediation import ViolenceRiskFlagged
+from govmesh_contracts.events.mediation import (
+    AgreementReached,
+    DisputeClosed,
+    DisputeFlaggedLate,
+    DisputeOpened,
+    DisputeReferred,
+    FollowUpVisitRecorded,
+    JudicialConfirmationApplied,
+    JudicialConfirmationLapsed,
+    MediationSessionCancelled,
+    MediationSessionHeld,
+    MediationSessionScheduled,
+    MediatorAssigned,
+    SessionNotice,
+    ViolenceRiskFlagged,
+)
+from govmesh_contracts.events.policing import (
+    PoliceTaskAccepted,
+    PoliceTaskClosed,
+    PoliceTaskOnScene,
+    PoliceTaskOpened,
+    PoliceTaskRouted,
+    PoliceTaskSource,
+)
 from govmesh_contracts.events.results import MediationTaskCompleted, PolicingTaskCompleted, TaskResult
-from govmesh_contracts.events.video import ChannelStatusChanged, VideoAlarmRaised
+from govmesh_contracts.events.video import (
+    ChannelStatusChanged,
+    EvidenceAttached,
+    EvidenceRecording,
+    VideoAlarmRaised,
+)
 
 __all__ = [
+    "AgreementReached",
     "CaseClosed",
     "CaseDispatched",
     "CaseEscalated",
@@ -27,11 +56,31 @@ __all__ = [
     "CaseReopened",
     "CaseResolved",
     "ChannelStatusChanged",
+    "DisputeClosed",
+    "DisputeFlaggedLate",
+    "DisputeOpened",
+    "DisputeReferred",
     "Event",
+    "EvidenceAttached",
+    "EvidenceRecording",
+    "FollowUpVisitRecorded",
+    "JudicialConfirmationApplied",
+    "JudicialConfirmationLapsed",
     "Level",
     "Location",
+    "MediationSessionCancelled",
+    "MediationSessionHeld",
+    "MediationSessionScheduled",
     "MediationTaskCompleted",
+    "MediatorAssigned",
+    "PoliceTaskAccepted",
+    "PoliceTaskClosed",
+    "PoliceTaskOnScene",
+    "PoliceTaskOpened",
+    "PoliceTaskRouted",
+    "PoliceTaskSource",
     "PolicingTaskCompleted",
+    "SessionNotice",
     "TaskAssigned",
     "TaskCancelled",
     "TaskEscalated",

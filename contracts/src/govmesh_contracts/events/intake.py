@@ -29,6 +29,9 @@ class CaseReceived(Event):
     address: str | None = None
     received_at: datetime
     reporter_ref: str | None = Field(default=None, description="Opaque reference to the reporter held by intake.")
+    due_at: datetime | None = Field(
+        default=None, description="Deadline from the matter's default SLA; dispatch uses it as the case deadline."
+    )
 
 
 class CaseFeedbackGiven(Event):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from govmesh_contracts.events.base import Event, Location
 
@@ -44,3 +44,37 @@ class ChannelStatusChanged(Event):
     grid_code: str | None = None
     reason: str = Field(description="keepalive, keepalive-timeout, catalog, register, unregister")
     changed_at: datetime
+
+
+class EvidenceRecording(BaseModel):
+    """One recording segment a device reported (RecordInfo), referenced, not copied."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel_id: str = Field(pattern=r"^\d{20}$")
+    device_id: str = Field(pattern=r"^\d{20}$")
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    record_type: str | None = Field(default=None, description="GB/T 28181 Type: time, alarm, manual, all.")
+    file_path: str | None = Field(default=None, max_length=500)
+
+
+class EvidenceAttached(Event):
+    """Video evidence found for a case: the channels near the place and their recordings
+    in the time window. Intake shows it on the case timeline."""
+
+    event_type: ClassVar[str] = "gov.video.evidence.attached"
+    key_field: ClassVar[str] = "case_id"
+
+    evidence_id: UUID
+    case_id: UUID
+    location: Location
+    radius_m: float = Field(gt=0)
+    window_start: datetime
+    window_end: datetime
+    channel_ids: list[str] = Field(description="The channels searched (20-digit ids).")
+    recordings: list[EvidenceRecording]
+    unanswered_channel_ids: list[str] = Field(
+        default_factory=list, description="Channels whose device did not answer the RecordInfo query in time."
+    )
+    attached_at: datetime

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from govmesh_runtime.settings import ServiceSettings
@@ -10,6 +12,8 @@ class MediationSettings(ServiceSettings):
 
     service_name: str = "mediation"
     port: int = 8003
+    seed_file: Path | None = None  # studios and mediators (JSON) loaded at start-up, upserted by id
+    sweep_interval_s: float = 60.0  # how often the one-month and judicial-confirmation deadlines are checked
 
 
 def get_settings() -> MediationSettings:

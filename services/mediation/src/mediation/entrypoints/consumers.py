@@ -1,10 +1,34 @@
-"""What mediation consumes."""
+"""What mediation consumes: dispatch's tasks (mediation tasks open disputes; a cancellation, or a
+reassignment to another target, closes them as withdrawn)."""
 
 from __future__ import annotations
 
+from govmesh_contracts import TaskAssigned, TaskCancelled, TaskReassigned
 from govmesh_runtime.consumer import ConsumerSpec
+from govmesh_runtime.uow import UnitOfWork
+from mediation.domain.clock import Clock
+from mediation.handlers import (
+    open_dispute_on_task_assigned,
+    withdraw_on_task_cancelled,
+    withdraw_on_task_reassigned,
+)
 from mediation.settings import MediationSettings
 
 
-def consumer_specs(settings: MediationSettings) -> list[ConsumerSpec]:
-    return []
+def consumer_specs(settings: MediationSettings, clock: Clock) -> list[ConsumerSpec]:
+    async def open_dispute(event: TaskAssigned, uow: UnitOfWork) -> None:
+        await open_dispute_on_task_assigned(event, uow, now=clock())
+
+    async def withdraw_dispute(event: TaskCancelled, uow: UnitOfWork) -> None:
+        await withdraw_on_task_cancelled(event, uow, now=clock())
+
+    async def hand_dispute_over(event: TaskReassigned, uow: UnitOfWork) -> None:
+        await withdraw_on_task_reassigned(event, uow, now=clock())
+
+    return [
+        ConsumerSpec(
+            name="mediation-tasks",
+            topics=("dispatch.tasks.v1",),
+            handlers={TaskAssigned: open_dispute, TaskCancelled: withdraw_dispute, TaskReassigned: hand_dispute_over},
+        )
+    ]

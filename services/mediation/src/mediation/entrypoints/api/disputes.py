@@ -1,0 +1,254 @@
+"""/v1/disputes: the dispute board, the dispute file and the steps to its end."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, HTTPException, Query, status
+
+from mediation.adapters.repository import SqlMediationRepository
+from mediation.adapters.tables import DisputeRow, SessionRow
+from mediation.domain import disputes as rules
+from mediation.domain.commands import (
+    AddParty,
+    AssessRisk,
+    AssignMediator,
+    RecordAgreement,
+    RecordConflictOfInterest,
+    RecordFollowUp,
+    ReferDispute,
+    UpdateDispute,
+    WithdrawDispute,
+)
+from mediation.domain.disputes import DisputeStatus, Term
+from mediation.domain.parties import mask_id_number, mask_name, mask_phone
+from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, aware, run
+from mediation.entrypoints.api.schemas import (
+    AgreementCreate,
+    AgreementPublic,
+    AssignmentCreate,
+    ConflictCreate,
+    Created,
+    DisputePublic,
+    DisputeSummary,
+    DisputeUpdate,
+    FollowUpCreate,
+    FollowUpPublic,
+    LogEntry,
+    PartyContact,
+    PartyCreate,
+    PartyPublic,
+    ReferralCreate,
+    RiskAssessment,
+    SessionPublic,
+    WithdrawalCreate,
+)
+from mediation.handlers import (
+    add_party,
+    apply_for_judicial_confirmation,
+    assess_risk,
+    assign_mediator,
+    read_contact,
+    record_agreement,
+    record_conflict_of_interest,
+    record_follow_up,
+    refer_dispute,
+    update_dispute,
+    withdraw_dispute,
+)
+
+router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
+
+
+def summary(d: DisputeRow, now: datetime) -> DisputeSummary:
+    return DisputeSummary(
+        dispute_id=d.id,
+        case_id=d.case_id,
+        task_id=d.task_id,
+        case_number=d.case_number,
+        category=d.category,
+        grid_code=d.grid_code,
+        risk_level=d.risk_level,
+        status=d.status,
+        outcome=d.outcome,
+        referral_to=d.referral_to,
+        mediator_id=d.mediator_id,
+        studio_id=d.studio_id,
+        opened_at=d.opened_at,
+        target_close_at=d.target_close_at,
+        closed_at=d.closed_at,
+        late=d.late_flagged_at is not None or rules.is_late(d.target_close_at, now, d.closed_at),
+    )
+
+
+@router.get("", summary="The dispute board: open disputes (or by status), the most urgent target first")
+async def board(
+    runtime: RuntimeDep,
+    clock: ClockDep,
+    studio_id: str | None = None,
+    status_: Annotated[DisputeStatus | None, Query(alias="status")] = None,
+    category: rules.Category | None = None,
+    late: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DisputeSummary]:
+    now = clock()
+    async with runtime.db.sessions() as session:
+        rows = await SqlMediationRepository(session).board(
+            studio_id=studio_id,
+            status=status_.value if status_ else None,
+            category=category.value if category else None,
+            late=late,
+            now=now,
+            limit=limit,
+            offset=offset,
+        )
+    return [summary(d, now) for d in rows]
+
+
+@router.get("/{dispute_id}", summary="The dispute file: parties (masked), sessions, agreement, follow-ups, history")
+async def get_dispute(dispute_id: UUID, runtime: RuntimeDep, clock: ClockDep) -> DisputePublic:
+    async with runtime.db.sessions() as session:
+        repo = SqlMediationRepository(session)
+        d = await repo.dispute(dispute_id)
+        if d is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"dispute {dispute_id} not found")
+        parties, sessions = await repo.parties(dispute_id), await repo.sessions_of(dispute_id)
+        agreement, visits = await repo.agreement(dispute_id), await repo.follow_ups(dispute_id)
+        conflicts, log = await repo.conflicts(dispute_id), await repo.log(dispute_id)
+    return DisputePublic(
+        **summary(d, clock()).model_dump(),
+        facts=d.facts,
+        parties=[
+            PartyPublic(
+                party_id=p.id,
+                role=p.role,
+                name=mask_name(p.name),
+                phone=mask_phone(p.phone),
+                id_number=mask_id_number(p.id_number),
+            )
+            for p in parties
+        ],
+        conflicts_of_interest=[
+            {"mediator_id": c.mediator_id, "reason": c.reason, "recorded_at": c.recorded_at} for c in conflicts
+        ],
+        sessions=[session_public(s) for s in sessions],
+        agreement=AgreementPublic(
+            agreement_id=agreement.id,
+            terms=agreement.terms,
+            signed_at=agreement.signed_at,
+            confirmation_deadline=agreement.confirmation_deadline,
+            confirmation_status=agreement.confirmation_status,
+        )
+        if agreement
+        else None,
+        follow_ups=[
+            FollowUpPublic(visit_id=v.id, visited_at=v.visited_at, performed_terms=v.performed_terms, note=v.note)
+            for v in visits
+        ],
+        log=[LogEntry(kind=e.kind, note=e.note, at=e.at) for e in log],
+    )
+
+
+def session_public(s: SessionRow) -> SessionPublic:
+    return SessionPublic(
+        session_id=s.id,
+        dispute_id=s.dispute_id,
+        studio_id=s.studio_id,
+        room=s.room,
+        mediator_id=s.mediator_id,
+        starts_at=s.starts_at,
+        ends_at=s.ends_at,
+        status=s.status,
+        attendance=s.attendance,
+        minutes=s.minutes,
+    )
+
+
+@router.patch("/{dispute_id}", summary="Set the category or the facts", status_code=status.HTTP_204_NO_CONTENT)
+async def patch_dispute(dispute_id: UUID, body: DisputeUpdate, runtime: RuntimeDep, clock: ClockDep) -> None:
+    cmd = UpdateDispute(dispute_id, body.category, body.facts)
+    await run(runtime, lambda uow: update_dispute(cmd, uow, now=clock()))
+
+
+@router.post("/{dispute_id}/parties", status_code=status.HTTP_201_CREATED, summary="Add a party")
+async def post_party(dispute_id: UUID, body: PartyCreate, runtime: RuntimeDep, clock: ClockDep) -> Created:
+    cmd = AddParty(dispute_id, body.role, body.name, body.phone, body.id_number)
+    return Created(id=await run(runtime, lambda uow: add_party(cmd, uow, now=clock())))
+
+
+@router.get("/{dispute_id}/parties/{party_id}/contact", summary="A party's full contact data (audited)")
+async def get_contact(
+    dispute_id: UUID,
+    party_id: UUID,
+    runtime: RuntimeDep,
+    clock: ClockDep,
+    purpose: Annotated[str, Query(min_length=3, max_length=500)],
+    x_reader: Annotated[str, Header(min_length=1, max_length=100, description="Who reads (staff id).")],
+) -> PartyContact:
+    p = await run(
+        runtime, lambda uow: read_contact(dispute_id, party_id, uow, reader=x_reader, purpose=purpose, now=clock())
+    )
+    return PartyContact(party_id=p.id, role=p.role, name=p.name, phone=p.phone, id_number=p.id_number)
+
+
+@router.post("/{dispute_id}/risk", summary="Assess the risk; high or critical flags the dispute to policing")
+async def post_risk(dispute_id: UUID, body: RiskAssessment, runtime: RuntimeDep, clock: ClockDep) -> dict[str, bool]:
+    cmd = AssessRisk(dispute_id, body.risk_level, body.summary)
+    return {"flagged_to_policing": await run(runtime, lambda uow: assess_risk(cmd, uow, now=clock()))}
+
+
+@router.post("/{dispute_id}/assignment", summary="Assign or reassign (empty mediator_id: by area, skill, load)")
+async def post_assignment(
+    dispute_id: UUID, body: AssignmentCreate, runtime: RuntimeDep, clock: ClockDep
+) -> dict[str, str | None]:
+    cmd = AssignMediator(dispute_id, body.mediator_id, body.reason)
+    return {"mediator_id": await run(runtime, lambda uow: assign_mediator(cmd, uow, now=clock()))}
+
+
+@router.post(
+    "/{dispute_id}/conflicts-of-interest",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Record a mediator's conflict of interest (the current mediator is replaced)",
+)
+async def post_conflict(dispute_id: UUID, body: ConflictCreate, runtime: RuntimeDep, clock: ClockDep) -> None:
+    cmd = RecordConflictOfInterest(dispute_id, body.mediator_id, body.reason)
+    await run(runtime, lambda uow: record_conflict_of_interest(cmd, uow, now=clock()))
+
+
+@router.post("/{dispute_id}/agreement", status_code=status.HTTP_201_CREATED, summary="Record the signed agreement")
+async def post_agreement(dispute_id: UUID, body: AgreementCreate, runtime: RuntimeDep, clock: ClockDep) -> Created:
+    signed_at = aware(body.signed_at, "signed_at") if body.signed_at else None
+    cmd = RecordAgreement(dispute_id, tuple(Term(t.obligor.value, t.action, t.due_on) for t in body.terms), signed_at)
+    return Created(id=await run(runtime, lambda uow: record_agreement(cmd, uow, now=clock())))
+
+
+@router.post(
+    "/{dispute_id}/judicial-confirmation",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Record the application for judicial confirmation (within 30 days of signing)",
+)
+async def post_confirmation(dispute_id: UUID, runtime: RuntimeDep, clock: ClockDep) -> None:
+    await run(runtime, lambda uow: apply_for_judicial_confirmation(dispute_id, uow, now=clock()))
+
+
+@router.post("/{dispute_id}/follow-ups", status_code=status.HTTP_201_CREATED, summary="Record a follow-up visit")
+async def post_follow_up(
+    dispute_id: UUID, body: FollowUpCreate, runtime: RuntimeDep, clock: ClockDep
+) -> dict[str, bool]:
+    cmd = RecordFollowUp(dispute_id, tuple(body.performed_terms), body.note)
+    return {"closed": await run(runtime, lambda uow: record_follow_up(cmd, uow, now=clock()))}
+
+
+@router.post("/{dispute_id}/referral", status_code=status.HTTP_204_NO_CONTENT, summary="Mediation failed: refer")
+async def post_referral(dispute_id: UUID, body: ReferralCreate, runtime: RuntimeDep, clock: ClockDep) -> None:
+    cmd = ReferDispute(dispute_id, body.referral_to, body.reason)
+    await run(runtime, lambda uow: refer_dispute(cmd, uow, now=clock()))
+
+
+@router.post("/{dispute_id}/withdrawal", status_code=status.HTTP_204_NO_CONTENT, summary="The applicant withdrew")
+async def post_withdrawal(dispute_id: UUID, body: WithdrawalCreate, runtime: RuntimeDep, clock: ClockDep) -> None:
+    cmd = WithdrawDispute(dispute_id, body.reason)
+    await run(runtime, lambda uow: withdraw_dispute(cmd, uow, now=clock()))
