@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,7 +101,11 @@ def create_app(
     migrations: Path | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
     on_ready: Callable[[Runtime], Any] | None = None,
+    background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
+    """``background``: long-running jobs of the service (timer sweeps, a SIP server …),
+    each an ``async def job(runtime)`` that runs until cancelled at shutdown."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_level)
@@ -115,11 +119,15 @@ def create_app(
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         for consumer in runtime.consumers:
             runtime.tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.spec.name}"))
+        jobs = [asyncio.create_task(_supervised(job, runtime), name=f"job-{job.__name__}") for job in background]
         log.info("service_started", port=settings.port, database=runtime.db.url.split("://")[0])
         try:
             yield
         finally:
             log.info("service_stopping")
+            for task in jobs:
+                task.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
             for consumer in runtime.consumers:
                 consumer.stop()
             runtime.relay.stop()
@@ -138,6 +146,19 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def _supervised(job: Callable[[Runtime], Coroutine[Any, Any, None]], runtime: Runtime) -> None:
+    """Run a background job; restart it after a crash (with a pause) instead of losing it."""
+    while True:
+        try:
+            await job(runtime)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("background_job_failed", job=job.__name__)
+            await asyncio.sleep(1)
 
 
 def _route_template(request: Request) -> str:
