@@ -8,6 +8,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from govmesh_runtime.app import create_app as create_service_app
+from policing.adapters.repository import GridIndexCache
+from policing.entrypoints.api import contact_card, reference, rooms, tasks
 from policing.entrypoints.consumers import consumer_specs
 from policing.settings import PolicingSettings, get_settings
 
@@ -16,12 +18,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: PolicingSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    return create_service_app(
+    grids = GridIndexCache()
+    app = create_service_app(
         settings=settings,
         title="govmesh policing",
-        description="Policing (社区警务): community police rooms on the grid.",
+        description=(
+            "Policing (社区警务): community police rooms on the grid — jurisdictions, duty rosters, police tasks "
+            "from dispatch, video alarms and violence risks, police mediation, the public contact card "
+            "(警民联系卡), patrol and visit logs, key persons and places."
+        ),
         version=version("govmesh-policing"),
-        routers=[],
-        consumers=consumer_specs(settings),
+        routers=[contact_card.router, reference.router, rooms.router, tasks.router],
+        consumers=consumer_specs(settings, grids),
         migrations=MIGRATIONS,
     )
+    app.state.grid_cache = grids
+    return app

@@ -1,10 +1,35 @@
-"""What policing consumes."""
+"""What policing consumes: dispatch tasks for policing, video alarms, violence risks."""
 
 from __future__ import annotations
 
+from functools import partial
+
+from govmesh_contracts import (
+    TaskAssigned,
+    TaskCancelled,
+    TaskEscalated,
+    TaskReassigned,
+    VideoAlarmRaised,
+    ViolenceRiskFlagged,
+)
 from govmesh_runtime.consumer import ConsumerSpec
+from policing import handlers
+from policing.adapters.repository import GridIndexCache
 from policing.settings import PolicingSettings
 
 
-def consumer_specs(settings: PolicingSettings) -> list[ConsumerSpec]:
-    return []
+def consumer_specs(settings: PolicingSettings, grids: GridIndexCache) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec(
+            name="policing-tasks",
+            topics=("dispatch.tasks.v1", "video.alarms.v1", "mediation.disputes.v1"),
+            handlers={
+                TaskAssigned: partial(handlers.open_task_on_task_assigned, grids=grids),
+                TaskCancelled: handlers.withdraw_task_on_task_cancelled,
+                TaskEscalated: handlers.extend_due_on_task_escalated,
+                TaskReassigned: handlers.withdraw_task_on_task_reassigned,
+                VideoAlarmRaised: partial(handlers.open_task_on_video_alarm, grids=grids),
+                ViolenceRiskFlagged: partial(handlers.open_task_on_violence_risk, grids=grids),
+            },
+        )
+    ]

@@ -1,0 +1,72 @@
+"""Policing's command line.
+
+    python -m policing.cli import-city DIR     # DIR/grids.geojson and DIR/police_rooms.json
+
+Imports (replaces) the grid set and the police rooms into the service's database (the
+``POLICING_DATABASE_URL`` setting); a gap, an overlap or an unknown grid is refused with
+the grids named, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from govmesh_runtime.db import Database
+from govmesh_runtime.uow import UnitOfWork
+from policing.bootstrap import MIGRATIONS
+from policing.domain.jurisdiction import ReferenceDataError
+from policing.handlers import ImportSummary, import_reference
+from policing.settings import PolicingSettings, get_settings
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ReferenceDataError([f"{path.name}: file not found in {path.parent}"]) from exc
+    except json.JSONDecodeError as exc:
+        raise ReferenceDataError([f"{path.name}: not valid JSON: {exc}"]) from exc
+
+
+async def import_city(directory: Path, settings: PolicingSettings) -> ImportSummary:
+    grids = _read(directory / "grids.geojson")
+    rooms = _read(directory / "police_rooms.json")
+    db = Database(settings.resolved_database_url())
+    try:
+        if settings.migrate_on_start:
+            await db.migrate(MIGRATIONS)
+        async with UnitOfWork(db.sessions, source=f"/govmesh/{settings.service_name}") as uow:
+            summary = await import_reference(uow, grids=grids, rooms=rooms)
+            await uow.commit()
+        return summary
+    finally:
+        await db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m policing.cli", description="Policing administration.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    city = commands.add_parser("import-city", help="Import grids.geojson and police_rooms.json from a directory.")
+    city.add_argument("directory", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        summary = asyncio.run(import_city(args.directory, get_settings()))
+    except ReferenceDataError as exc:
+        print("import refused, nothing written:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(
+        f"imported {summary.grids} grids, {summary.rooms} police rooms, "
+        f"{summary.officers} officers and {summary.auxiliaries} auxiliaries"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,274 @@
+"""/v1/rooms: police rooms, rosters, open tasks, response times, patrol and visit logs,
+key persons and key places (policing scope)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from govmesh_runtime.logging import get_logger
+from policing.adapters.repository import SqlPolicingRepository
+from policing.adapters.tables import KeyPersonRow, KeyPlaceRow, PatrolRow, PoliceTaskRow, RoomRow, VisitRow
+from policing.domain.jurisdiction import OfficerRole, Shift
+from policing.domain.tasks import OPEN_STATUSES, TaskRuleError, response_figures, seconds_between
+from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors
+from policing.entrypoints.api.schemas import (
+    KeyPersonCreate,
+    KeyPersonPublic,
+    KeyPlaceCreate,
+    KeyPlacePublic,
+    OfficerPublic,
+    PatrolCreate,
+    PatrolPublic,
+    PoliceTaskPublic,
+    ResponseTimes,
+    RoomPublic,
+    RoomSummary,
+    Roster,
+    RosterUpdate,
+    ShiftPublic,
+    ShiftsCreate,
+    VisitCreate,
+    VisitPublic,
+)
+from policing.entrypoints.api.tasks import public
+from policing.handlers import NotFound, add_shifts, remove_shift, set_roster
+
+log = get_logger(__name__)
+router = APIRouter(prefix="/v1/rooms", tags=["police rooms"], dependencies=[PolicingScope])
+GridFilter = Annotated[str | None, Query(max_length=32, description="Only this grid.")]
+
+
+async def _room(session: AsyncSession, room_code: str) -> RoomRow:
+    room = await SqlPolicingRepository(session).room(room_code)
+    with domain_errors():
+        if room is None:
+            raise NotFound(f"room {room_code} not found")
+    assert room is not None
+    return room
+
+
+async def _check_place(session: AsyncSession, room_code: str, grid_code: str, officer_id: str | None) -> None:
+    """A log entry names a grid of the room's jurisdiction and (if any) an officer of the room."""
+    repo = SqlPolicingRepository(session)
+    await _room(session, room_code)
+    with domain_errors():
+        if await repo.room_for_grid(grid_code) != room_code:
+            raise TaskRuleError(f"grid_code: {grid_code} is not in room {room_code}'s jurisdiction")
+        if officer_id is not None and officer_id not in {o.officer_id for o in await repo.officers(room_code)}:
+            raise TaskRuleError(f"officer_id: {officer_id} is not an officer of room {room_code}")
+
+
+async def _officers(session: AsyncSession, room_code: str) -> list[OfficerPublic]:
+    """The room's officers with their duty now (shifts, else the flag)."""
+    repo = SqlPolicingRepository(session)
+    duty = await repo.duty(room_code, datetime.now(UTC))
+    return [
+        OfficerPublic(
+            officer_id=o.officer_id,
+            name=o.name,
+            role=OfficerRole(o.role),
+            on_duty=duty[o.officer_id][0],
+            scheduled=duty[o.officer_id][1],
+        )
+        for o in await repo.officers(room_code)
+    ]
+
+
+@router.get("", summary="All police rooms")
+async def list_rooms(runtime: RuntimeDep) -> list[RoomSummary]:
+    async with runtime.db.sessions() as session:
+        rooms = await SqlPolicingRepository(session).rooms()
+    return [RoomSummary.model_validate(r, from_attributes=True) for r in rooms]
+
+
+@router.get("/{room_code}", summary="A room with its grids and officers")
+async def get_room(room_code: str, runtime: RuntimeDep) -> RoomPublic:
+    async with runtime.db.sessions() as session:
+        room = await _room(session, room_code)
+        repo = SqlPolicingRepository(session)
+        grids = await repo.room_grids(room_code)
+        officers = await _officers(session, room_code)
+    return RoomPublic(
+        room_code=room.room_code, name=room.name, county_code=room.county_code, grid_codes=grids, officers=officers
+    )
+
+
+@router.get("/{room_code}/roster", summary="The duty roster: officers and auxiliaries, on duty now or not")
+async def get_roster(room_code: str, runtime: RuntimeDep) -> Roster:
+    async with runtime.db.sessions() as session:
+        await _room(session, room_code)
+        return Roster(room_code=room_code, officers=await _officers(session, room_code))
+
+
+@router.put(
+    "/{room_code}/roster",
+    summary="The duty board: who is on duty now (everyone else off); officers with shifts follow their shifts",
+)
+async def put_roster(room_code: str, body: RosterUpdate, runtime: RuntimeDep) -> Roster:
+    with domain_errors():
+        async with runtime.uow() as uow:
+            await set_roster(uow, room_code, body.on_duty)
+            await uow.commit()
+    async with runtime.db.sessions() as session:
+        return Roster(room_code=room_code, officers=await _officers(session, room_code))
+
+
+@router.post(
+    "/{room_code}/shifts",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add shifts to the duty roster (值班表); an officer with shifts is on duty only during them",
+)
+async def add_room_shifts(room_code: str, body: ShiftsCreate, runtime: RuntimeDep) -> list[ShiftPublic]:
+    shifts = [Shift(s.officer_id, s.starts_at, s.ends_at) for s in body.shifts]
+    with domain_errors():
+        async with runtime.uow() as uow:
+            rows = await add_shifts(uow, room_code, shifts)
+            await uow.commit()
+    return [ShiftPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.get("/{room_code}/shifts", summary="The duty roster's shifts overlapping [start, end), by start")
+async def list_shifts(
+    room_code: str,
+    runtime: RuntimeDep,
+    start: Annotated[datetime | None, Query(description="Default: now.")] = None,
+    end: Annotated[datetime | None, Query()] = None,
+) -> list[ShiftPublic]:
+    async with runtime.db.sessions() as session:
+        await _room(session, room_code)
+        rows = await SqlPolicingRepository(session).shifts(room_code, start=start or datetime.now(UTC), end=end)
+    return [ShiftPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.delete("/{room_code}/shifts/{shift_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a shift")
+async def delete_shift(room_code: str, shift_id: uuid.UUID, runtime: RuntimeDep) -> None:
+    with domain_errors():
+        async with runtime.uow() as uow:
+            await remove_shift(uow, room_code, shift_id)
+            await uow.commit()
+
+
+@router.get("/{room_code}/tasks", summary="The room's tasks; by default the open ones (not closed)")
+async def room_tasks(
+    room_code: str,
+    runtime: RuntimeDep,
+    include_closed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[PoliceTaskPublic]:
+    async with runtime.db.sessions() as session:
+        await _room(session, room_code)
+        statuses = None if include_closed else [s.value for s in OPEN_STATUSES]
+        rows = await SqlPolicingRepository(session).tasks(room_code=room_code, statuses=statuses, limit=limit)
+    return [public(t) for t in rows]
+
+
+@router.get("/{room_code}/response-times", summary="Task counts and response/arrival times of the room")
+async def response_times(
+    room_code: str,
+    runtime: RuntimeDep,
+    since: Annotated[datetime | None, Query(description="Only tasks opened at or after this time.")] = None,
+) -> ResponseTimes:
+    async with runtime.db.sessions() as session:
+        await _room(session, room_code)
+        query = select(PoliceTaskRow).where(col(PoliceTaskRow.room_code) == room_code)
+        if since is not None:
+            query = query.where(col(PoliceTaskRow.opened_at) >= since)
+        rows = (await session.exec(query)).all()
+    figures = response_figures(
+        [t.status for t in rows],
+        [seconds_between(t.reported_at, t.accepted_at) for t in rows if t.accepted_at],
+        [seconds_between(t.reported_at, t.on_scene_at) for t in rows if t.on_scene_at],
+    )
+    return ResponseTimes(room_code=room_code, since=since, **figures.__dict__)
+
+
+@router.post("/{room_code}/patrols", status_code=status.HTTP_201_CREATED, summary="Log a patrol of a grid")
+async def add_patrol(room_code: str, body: PatrolCreate, runtime: RuntimeDep) -> PatrolPublic:
+    async with runtime.db.sessions() as session:
+        await _check_place(session, room_code, body.grid_code, body.officer_id)
+        row = PatrolRow(room_code=room_code, **body.model_dump())
+        session.add(row)
+        await session.commit()
+    return PatrolPublic.model_validate(row, from_attributes=True)
+
+
+@router.get("/{room_code}/patrols", summary="The room's patrol log, newest first")
+async def list_patrols(room_code: str, runtime: RuntimeDep, grid_code: GridFilter = None) -> list[PatrolPublic]:
+    async with runtime.db.sessions() as session:
+        await _room(session, room_code)
+        query = select(PatrolRow).where(col(PatrolRow.room_code) == room_code)
+        if grid_code:
+            query = query.where(col(PatrolRow.grid_code) == grid_code)
+        rows = (await session.exec(query.order_by(col(PatrolRow.started_at).desc()).limit(500))).all()
+    return [PatrolPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/{room_code}/visits", status_code=status.HTTP_201_CREATED, summary="Log a visit in a grid")
+async def add_visit(room_code: str, body: VisitCreate, runtime: RuntimeDep) -> VisitPublic:
+    async with runtime.db.sessions() as session:
+        await _check_place(session, room_code, body.grid_code, body.officer_id)
+        row = VisitRow(room_code=room_code, **body.model_dump())
+        session.add(row)
+        await session.commit()
+    return VisitPublic.model_validate(row, from_attributes=True)
+
+
+@router.get("/{room_code}/visits", summary="The room's visit log, newest first")
+async def list_visits(room_code: str, runtime: RuntimeDep, grid_code: GridFilter = None) -> list[VisitPublic]:
+    async with runtime.db.sessions() as session:
+        await _room(session, room_code)
+        query = select(VisitRow).where(col(VisitRow.room_code) == room_code)
+        if grid_code:
+            query = query.where(col(VisitRow.grid_code) == grid_code)
+        rows = (await session.exec(query.order_by(col(VisitRow.visited_at).desc()).limit(500))).all()
+    return [VisitPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/{room_code}/key-persons", status_code=status.HTTP_201_CREATED, summary="Add a key person (重点人员)")
+async def add_key_person(room_code: str, body: KeyPersonCreate, runtime: RuntimeDep) -> KeyPersonPublic:
+    async with runtime.db.sessions() as session:
+        await _check_place(session, room_code, body.grid_code, None)
+        row = KeyPersonRow(room_code=room_code, **body.model_dump())
+        session.add(row)
+        await session.commit()
+    return KeyPersonPublic.model_validate(row, from_attributes=True)
+
+
+@router.get("/{room_code}/key-persons", summary="The room's key persons (policing scope only)")
+async def list_key_persons(room_code: str, runtime: RuntimeDep, grid_code: GridFilter = None) -> list[KeyPersonPublic]:
+    async with runtime.db.sessions() as session:
+        await _room(session, room_code)
+        query = select(KeyPersonRow).where(col(KeyPersonRow.room_code) == room_code)
+        if grid_code:
+            query = query.where(col(KeyPersonRow.grid_code) == grid_code)
+        rows = (await session.exec(query.order_by(col(KeyPersonRow.created_at)))).all()
+    # Every read of personal data is audited (who: the static token's holder until issue 9).
+    log.info("audit_personal_data_read", resource="key_persons", room_code=room_code, records=len(rows))
+    return [KeyPersonPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post("/{room_code}/key-places", status_code=status.HTTP_201_CREATED, summary="Add a key place (重点场所)")
+async def add_key_place(room_code: str, body: KeyPlaceCreate, runtime: RuntimeDep) -> KeyPlacePublic:
+    async with runtime.db.sessions() as session:
+        await _check_place(session, room_code, body.grid_code, None)
+        row = KeyPlaceRow(room_code=room_code, **body.model_dump())
+        session.add(row)
+        await session.commit()
+    return KeyPlacePublic.model_validate(row, from_attributes=True)
+
+
+@router.get("/{room_code}/key-places", summary="The room's key places (policing scope only)")
+async def list_key_places(room_code: str, runtime: RuntimeDep, grid_code: GridFilter = None) -> list[KeyPlacePublic]:
+    async with runtime.db.sessions() as session:
+        await _room(session, room_code)
+        query = select(KeyPlaceRow).where(col(KeyPlaceRow.room_code) == room_code)
+        if grid_code:
+            query = query.where(col(KeyPlaceRow.grid_code) == grid_code)
+        rows = (await session.exec(query.order_by(col(KeyPlaceRow.created_at)))).all()
+    return [KeyPlacePublic.model_validate(r, from_attributes=True) for r in rows]

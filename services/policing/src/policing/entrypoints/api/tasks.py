@@ -1,0 +1,95 @@
+"""/v1/tasks: police tasks and the officers' steps (policing scope)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from policing.adapters import metrics
+from policing.adapters.repository import SqlPolicingRepository
+from policing.adapters.tables import PoliceTaskRow
+from policing.domain.tasks import TaskStatus, seconds_between
+from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors
+from policing.entrypoints.api.schemas import AcceptBody, CloseBody, MediationBody, PoliceTaskPublic, RouteBody
+from policing.handlers import NotFound, accept_task, arrive_on_scene, close_task, mediate, route_task
+
+router = APIRouter(prefix="/v1/tasks", tags=["police tasks"], dependencies=[PolicingScope])
+
+
+def public(task: PoliceTaskRow) -> PoliceTaskPublic:
+    return PoliceTaskPublic.model_validate(task, from_attributes=True)
+
+
+@router.get("", summary="Police tasks, by status (e.g. unrouted: no room owns their grid)")
+async def list_tasks(
+    runtime: RuntimeDep,
+    status: Annotated[list[TaskStatus] | None, Query(description="Filter; repeatable.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[PoliceTaskPublic]:
+    async with runtime.db.sessions() as session:
+        rows = await SqlPolicingRepository(session).tasks(statuses=[s.value for s in status or []], limit=limit)
+    return [public(t) for t in rows]
+
+
+@router.get("/{task_id}", summary="One police task")
+async def get_task(task_id: uuid.UUID, runtime: RuntimeDep) -> PoliceTaskPublic:
+    async with runtime.db.sessions() as session:
+        task = await SqlPolicingRepository(session).task(task_id)
+    with domain_errors():
+        if task is None:
+            raise NotFound(f"police task {task_id} not found")
+    return public(task)
+
+
+@router.post("/{task_id}/route", summary="Duty desk: route a task not yet accepted to a room (and its on-duty officer)")
+async def route(task_id: uuid.UUID, body: RouteBody, runtime: RuntimeDep) -> PoliceTaskPublic:
+    with domain_errors():
+        async with runtime.uow() as uow:
+            task = await route_task(uow, task_id, body.room_code)
+            await uow.commit()
+    return public(task)
+
+
+@router.post("/{task_id}/accept", summary="An on-duty officer of the room accepts the task (接警)")
+async def accept(task_id: uuid.UUID, body: AcceptBody, runtime: RuntimeDep) -> PoliceTaskPublic:
+    with domain_errors():
+        async with runtime.uow() as uow:
+            task = await accept_task(uow, task_id, body.officer_id)
+            await uow.commit()
+    if task.accepted_at is not None:
+        metrics.RESPONSE.labels(task.source, task.priority).observe(seconds_between(task.reported_at, task.accepted_at))
+    return public(task)
+
+
+@router.post("/{task_id}/on-scene", summary="The officer arrived on scene (到场)")
+async def on_scene(task_id: uuid.UUID, runtime: RuntimeDep) -> PoliceTaskPublic:
+    with domain_errors():
+        async with runtime.uow() as uow:
+            task = await arrive_on_scene(uow, task_id)
+            await uow.commit()
+    if task.on_scene_at is not None:
+        metrics.ARRIVAL.labels(task.source, task.priority).observe(seconds_between(task.reported_at, task.on_scene_at))
+    return public(task)
+
+
+@router.post("/{task_id}/close", summary="Close the task with an outcome; dispatch tasks report back to dispatch")
+async def close(task_id: uuid.UUID, body: CloseBody, runtime: RuntimeDep) -> PoliceTaskPublic:
+    with domain_errors():
+        async with runtime.uow() as uow:
+            task = await close_task(uow, task_id, body.outcome, body.summary, body.referral_to)
+            await uow.commit()
+    return public(task)
+
+
+@router.post(
+    "/{task_id}/mediation",
+    summary="Police mediation on scene: settled closes it; a civil dispute goes back to people's mediation",
+)
+async def police_mediation(task_id: uuid.UUID, body: MediationBody, runtime: RuntimeDep) -> PoliceTaskPublic:
+    with domain_errors():
+        async with runtime.uow() as uow:
+            task = await mediate(uow, task_id, body.result, body.summary)
+            await uow.commit()
+    return public(task)

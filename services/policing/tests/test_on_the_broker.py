@@ -1,0 +1,130 @@
+"""Policing in-process on the real broker, on both backends: events in from dispatch, the video
+bridge and mediation; results out on policing.task-results.v1 and policing.police-tasks.v1."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from support import eventually, produce, read_topic
+
+from govmesh_contracts import Event, Location, TaskAssigned, TaskTarget, VideoAlarmRaised, encode, envelope_for
+from policing.bootstrap import create_app
+from policing.settings import PolicingSettings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def live(tmp_path: Path, kafka_bootstrap: str, database_url: str, town: Any) -> AsyncIterator[httpx.AsyncClient]:
+    settings = PolicingSettings(
+        data_dir=tmp_path,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        database_url=database_url,
+        api_token=town.TOKEN,
+        relay_poll_interval_s=0.1,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://policing", headers=town.AUTH) as http:
+            imported = await http.put(
+                "/v1/reference", json={"grids": town.grids_geojson(), "police_rooms": town.police_rooms()}
+            )
+            assert imported.status_code == 200, imported.text
+            yield http
+
+
+async def publish(bootstrap: str, event: Event) -> None:
+    record = encode(event, envelope_for(event, source="/govmesh/test-integrator"))
+    await produce(bootstrap, record.topic, [(record.key, record.value, record.headers)])
+
+
+async def open_task_of(client: httpx.AsyncClient, room: str, source_ref: str) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+
+    async def task_arrived() -> bool:
+        for task in (await client.get(f"/v1/rooms/{room}/tasks")).json():
+            if task["source_ref"] == source_ref:
+                found.update(task)
+                return True
+        return False
+
+    await eventually(task_arrived, timeout=60)
+    return found
+
+
+async def test_a_police_task_from_dispatch_goes_through_to_its_result_on_the_broker(
+    live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
+) -> None:
+    event = TaskAssigned(
+        task_id=uuid.uuid4(),
+        case_id=uuid.uuid4(),
+        case_number="620702-20261125-000042",
+        matter_code="safety.hazard",
+        target=TaskTarget.POLICING,
+        location=Location(lat=town.centre(town.G2)[0], lon=town.centre(town.G2)[1]),  # no grid: located
+        description="Gas cylinders stored in a stairwell.",
+        due_at=datetime.now(UTC) + timedelta(hours=4),
+        assigned_at=datetime.now(UTC),
+    )
+    await publish(kafka_bootstrap, event)
+    task = await open_task_of(live, town.ROOM_A, str(event.task_id))
+    assert (task["grid_code"], task["officer_id"]) == (town.G2, "PA-1")
+
+    assert (await live.post(f"/v1/tasks/{task['id']}/accept", json={})).status_code == 200
+    assert (await live.post(f"/v1/tasks/{task['id']}/on-scene")).status_code == 200
+    closed = await live.post(
+        f"/v1/tasks/{task['id']}/close", json={"outcome": "done", "summary": "Cylinders removed with the fire brigade."}
+    )
+    assert closed.status_code == 200, closed.text
+
+    async def result_published() -> bool:
+        records = await read_topic(kafka_bootstrap, "policing.task-results.v1", timeout=1)
+        return any(r.key == str(event.case_id).encode() for r in records)
+
+    await eventually(result_published, timeout=60)
+    records = await read_topic(kafka_bootstrap, "policing.task-results.v1")
+    (result,) = [json.loads(r.value) for r in records if r.key == str(event.case_id).encode()]
+    assert (result["task_id"], result["outcome"]) == (str(event.task_id), "done")
+
+    lifecycle = await read_topic(kafka_bootstrap, "policing.police-tasks.v1")
+    types = [dict(r.headers)["ce_type"].decode() for r in lifecycle if r.key == task["id"].encode()]
+    assert types == [
+        "gov.policing.police-task.opened",
+        "gov.policing.police-task.accepted",
+        "gov.policing.police-task.on-scene",
+        "gov.policing.police-task.closed",
+    ]
+
+
+async def test_a_video_alarm_on_the_broker_reaches_the_grids_room(
+    live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
+) -> None:
+    alarm = VideoAlarmRaised(
+        alarm_id=uuid.uuid4(),
+        channel_id="62070200001310000007",
+        device_id="62070200001180000001",
+        grid_code=town.G4,
+        priority=3,
+        method="5",
+        alarm_type="intrusion",
+        alarm_time=datetime.now(UTC),
+    )
+    await publish(kafka_bootstrap, alarm)
+    task = await open_task_of(live, town.ROOM_B, str(alarm.alarm_id))
+    assert (task["source"], task["grid_code"], task["officer_id"], task["priority"]) == (
+        "video_alarm",
+        town.G4,
+        "PB-2",
+        "normal",
+    )
+    assert all(
+        t["source_ref"] != str(alarm.alarm_id) for t in (await live.get(f"/v1/rooms/{town.ROOM_A}/tasks")).json()
+    )
