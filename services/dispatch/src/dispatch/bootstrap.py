@@ -2,27 +2,94 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlmodel import func, select
 
-from dispatch.entrypoints.api import cases
+from dispatch.adapters.background import Background
+from dispatch.adapters.city import import_city_dir
+from dispatch.adapters.repository import replace_rules
+from dispatch.adapters.tables import GridRow, RoutingRuleRow
+from dispatch.domain.routing import parse_rules
+from dispatch.entrypoints.api import board, cases, elements, grids, people, rules, tasks
 from dispatch.entrypoints.consumers import consumer_specs
+from dispatch.handlers import Clock, Dispatcher, system_clock
 from dispatch.settings import DispatchSettings, get_settings
+from govmesh_runtime.app import Runtime
 from govmesh_runtime.app import create_app as create_service_app
+from govmesh_runtime.logging import get_logger
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+RULES_FILE = Path(__file__).parent / "data" / "routing_rules.json"
+
+log = get_logger(__name__)
 
 
-def create_app(settings: DispatchSettings | None = None) -> FastAPI:
+async def seed_reference_data(runtime: Runtime, dispatcher: Dispatcher) -> None:
+    """Routing rules from the data file when the table is empty; the city when configured and empty."""
+    async with runtime.db.sessions() as session:
+        if not (await session.exec(select(func.count()).select_from(RoutingRuleRow))).one():
+            await replace_rules(session, parse_rules(json.loads(RULES_FILE.read_text(encoding="utf-8"))))
+            await session.commit()
+        settings = dispatcher.settings
+        if settings.city_data_dir and not (await session.exec(select(func.count()).select_from(GridRow))).one():
+            counts = await import_city_dir(session, Path(settings.city_data_dir))
+            await session.commit()
+            log.info("city_imported", **counts)
+    await dispatcher.locator.reload(runtime.db.sessions)
+    log.info("grid_index_built", grids=len(dispatcher.locator))
+
+
+def create_app(settings: DispatchSettings | None = None, *, clock: Clock = system_clock) -> FastAPI:
     settings = settings or get_settings()
-    return create_service_app(
+    dispatcher = Dispatcher(settings=settings, clock=clock)
+    holder: dict[str, Background] = {}
+
+    async def on_ready(runtime: Runtime) -> None:
+        # after migrations, before the consumers start: the index is there for the first case
+        await seed_reference_data(runtime, dispatcher)
+        holder["background"] = Background(runtime, dispatcher)
+        holder["background"].start()
+
+    app = create_service_app(
         settings=settings,
         title="govmesh dispatch",
         description="The grid (网格): locates cases, coordinates handling across departments, SLA and escalation.",
         version=version("govmesh-dispatch"),
-        routers=[cases.router],
-        consumers=consumer_specs(settings),
+        routers=[
+            grids.router,
+            grids.buildings_router,
+            grids.admin_router,
+            people.workers_router,
+            people.centres_router,
+            people.visits_router,
+            rules.router,
+            board.router,
+            cases.router,
+            tasks.router,
+            elements.router,
+        ],
+        consumers=consumer_specs(dispatcher),
         migrations=MIGRATIONS,
+        on_ready=on_ready,
     )
+    app.state.dispatcher = dispatcher
+    runtime_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The runtime has no hook to stop a service's own tasks: stop ours before it disposes the database.
+        async with runtime_lifespan(app):
+            try:
+                yield
+            finally:
+                if "background" in holder:
+                    await holder.pop("background").stop()
+
+    app.router.lifespan_context = lifespan
+    return app

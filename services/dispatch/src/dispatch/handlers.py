@@ -1,31 +1,460 @@
-"""Dispatch's handlers: one async function per command or event."""
+"""Dispatch's handlers: one async function per command or event.
+
+Handlers change state through ``uow.session`` and emit events with ``uow.emit``; they
+never commit (the consumer loop or the route that opened the unit of work does)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from dispatch.adapters.tables import DispatchCaseRow
-from dispatch.domain.cases import DispatchStatus, receiving_centre
-from govmesh_contracts import CaseDispatched, CaseReceived
+from sqlmodel import col, select
+
+from dispatch.adapters import metrics
+from dispatch.adapters.locator import GridLocator
+from dispatch.adapters.repository import (
+    OPEN,
+    case_tasks,
+    centre_for,
+    community_worker_loads,
+    get_case_for_update,
+    get_task_for_update,
+    grid_by_address,
+    load_rules,
+)
+from dispatch.adapters.tables import DispatchCaseRow, TaskRow, WebhookDeliveryRow
+from dispatch.domain import tasks as rules_of_tasks
+from dispatch.domain.assignment import choose_worker
+from dispatch.domain.cases import centre_ref
+from dispatch.domain.codes import LEVELS, GridCode
+from dispatch.domain.routing import Target, default_sla, route
+from dispatch.domain.tasks import CaseState, TaskState, TransitionError, escalations_due
+from dispatch.settings import DispatchSettings
+from govmesh_contracts import (
+    CaseClosed,
+    CaseDispatched,
+    CaseEscalated,
+    CaseFeedbackGiven,
+    CaseReceived,
+    CaseReopened,
+    CaseResolved,
+    Level,
+    Location,
+    MediationTaskCompleted,
+    TaskAssigned,
+    TaskEscalated,
+    TaskOutcome,
+    TaskReassigned,
+    TaskResult,
+    TaskTarget,
+)
+from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 
+log = get_logger(__name__)
 
-async def dispatch_case_on_received(event: CaseReceived, uow: UnitOfWork, *, city_centre_code: str) -> None:
-    """Take a new case into coordinated handling and tell everyone it is dispatched."""
-    if await uow.session.get(DispatchCaseRow, event.case_id) is not None:
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Dispatcher:
+    """What the handlers need besides the unit of work; built once by bootstrap."""
+
+    settings: DispatchSettings
+    locator: GridLocator = field(default_factory=GridLocator)
+    clock: Clock = system_clock
+
+    def sla(self, matter_code: str) -> timedelta:
+        if self.settings.sla_override_s is not None:
+            return timedelta(seconds=self.settings.sla_override_s)
+        return default_sla(matter_code)
+
+    @property
+    def escalation_step(self) -> timedelta:
+        return timedelta(seconds=self.settings.sla_override_s or self.settings.escalation_step_s)
+
+
+class NotFound(LookupError):
+    pass
+
+
+# ---------------------------------------------------------------- cases in
+
+
+async def dispatch_case_on_received(event: CaseReceived, uow: UnitOfWork, *, dispatcher: Dispatcher) -> None:
+    """Locate the case on the grid, split it into tasks per the routing rules, publish it all."""
+    session = uow.session
+    if await session.get(DispatchCaseRow, event.case_id) is not None:
         return  # the same case under another event id (e.g. replayed by hand): already ours
-    now = datetime.now(UTC)
-    holder = receiving_centre(city_centre_code)
-    uow.session.add(
-        DispatchCaseRow(
-            case_id=event.case_id,
-            case_number=event.case_number,
-            matter_code=event.matter_code,
-            grid_code=None,
-            status=DispatchStatus.DISPATCHED.value,
-            handled_by=holder,
-            received_at=event.received_at,
-            dispatched_at=now,
+    now = dispatcher.clock()
+    grid_code = await _locate(uow, dispatcher, event)
+    level = Level.COMMUNITY if grid_code else Level.CITY
+    centre = await centre_for(session, grid_code, level, dispatcher.settings.city_centre_code)
+    # intake's deadline from the matter's SLA when it gives one; ours otherwise (the override is for tests/demo)
+    due_at = now + dispatcher.sla(event.matter_code)
+    if event.due_at is not None and dispatcher.settings.sla_override_s is None:
+        due_at = event.due_at
+    case = DispatchCaseRow(
+        case_id=event.case_id,
+        case_number=event.case_number,
+        matter_code=event.matter_code,
+        grid_code=grid_code,
+        status=CaseState.DISPATCHED.value,
+        handled_by=centre_ref(centre),
+        received_at=event.received_at,
+        dispatched_at=now,
+        level=level.value,
+        centre_code=centre,
+        due_at=due_at,
+        description=event.description,
+        lat=event.location.lat if event.location else None,
+        lon=event.location.lon if event.location else None,
+        address=event.address,
+    )
+    session.add(case)
+    note = None if grid_code else "not located on a grid: held by the city centre"
+    uow.emit(
+        CaseDispatched(
+            case_id=case.case_id, grid_code=grid_code, handled_by=case.handled_by, dispatched_at=now, note=note
         )
     )
-    uow.emit(CaseDispatched(case_id=event.case_id, grid_code=None, handled_by=holder, dispatched_at=now))
+    await _open_tasks_by_rules(uow, dispatcher, case, now)
+
+
+async def _locate(uow: UnitOfWork, dispatcher: Dispatcher, event: CaseReceived) -> str | None:
+    if event.location is not None:
+        found = dispatcher.locator.locate(event.location.lat, event.location.lon)
+        if found is not None:
+            return found
+    if event.address:
+        return await grid_by_address(uow.session, event.address)
+    return None
+
+
+async def _open_tasks_by_rules(uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime) -> None:
+    function = dispatcher.locator.functions.get(case.grid_code) if case.grid_code else None
+    targets = route(await load_rules(uow.session), case.matter_code, function)
+    for target in targets:
+        await open_task(uow, dispatcher, case, target, now)
+
+
+async def open_task(
+    uow: UnitOfWork,
+    dispatcher: Dispatcher,
+    case: DispatchCaseRow,
+    target: Target,
+    now: datetime,
+    *,
+    parent: uuid.UUID | None = None,
+    due_at: datetime | None = None,
+) -> TaskRow:
+    session = uow.session
+    assignee: str | None = target.department
+    if target.kind is TaskTarget.GRID_WORKER and case.grid_code:
+        loads = await community_worker_loads(session, GridCode(case.grid_code).community)
+        chosen = choose_worker(case.grid_code, loads, dispatcher.settings.max_worker_load)
+        assignee = chosen.worker_id if chosen else None
+    task = TaskRow(
+        task_id=uuid.uuid4(),
+        case_id=case.case_id,
+        target=target.kind.value,
+        department=target.department,
+        assignee=assignee,
+        grid_code=case.grid_code,
+        state=TaskState.ASSIGNED.value,
+        level=case.level,
+        centre_code=case.centre_code,
+        due_at=due_at or case.due_at or now + dispatcher.sla(case.matter_code),
+        assigned_at=now,
+        parent_task_id=parent,
+    )
+    session.add(task)
+    await session.flush()  # the worker-load query of the next task sees this one
+    event = TaskAssigned(
+        task_id=task.task_id,
+        case_id=case.case_id,
+        case_number=case.case_number,
+        matter_code=case.matter_code,
+        target=target.kind,
+        assignee=assignee,
+        grid_code=case.grid_code,
+        description=case.description,
+        location=Location(lat=case.lat, lon=case.lon) if case.lat is not None and case.lon is not None else None,
+        address=case.address,
+        due_at=task.due_at,
+        assigned_at=now,
+    )
+    uow.emit(event)
+    _queue_webhook(uow, dispatcher, task, event, now)
+    return task
+
+
+def _queue_webhook(uow: UnitOfWork, dispatcher: Dispatcher, task: TaskRow, event: TaskAssigned, now: datetime) -> None:
+    """A department without a service also gets its task on its webhook, from a persisted queue."""
+    url = dispatcher.settings.department_webhooks.get(task.department or "")
+    if task.department is None or not url:
+        return
+    body = json.dumps(
+        {"type": event.event_type, "department": task.department, "data": event.model_dump(mode="json")},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    uow.session.add(
+        WebhookDeliveryRow(task_id=task.task_id, department=task.department, url=url, body=body, next_attempt_at=now)
+    )
+
+
+# ---------------------------------------------------------------- task results
+
+
+@dataclass(frozen=True)
+class CompleteTask:
+    task_id: uuid.UUID
+    outcome: TaskOutcome
+    summary: str
+    referral_to: str | None = None
+    by: str | None = None
+
+
+async def apply_task_result(event: TaskResult, uow: UnitOfWork, *, dispatcher: Dispatcher) -> None:
+    """Mediation or policing ended a task (MediationTaskCompleted, PolicingTaskCompleted)."""
+    task = await get_task_for_update(uow.session, event.task_id)
+    producer = TaskTarget.MEDIATION if isinstance(event, MediationTaskCompleted) else TaskTarget.POLICING
+    if task is None or TaskState(task.state) not in rules_of_tasks.OPEN_STATES or task.target != producer.value:
+        log.info("task_result_ignored", task_id=str(event.task_id), reason="unknown, ended, or not this service's")
+        return
+    await _finish(uow, dispatcher, task, event.outcome, event.summary, event.referral_to, event.completed_at)
+
+
+async def complete_task(cmd: CompleteTask, uow: UnitOfWork, *, dispatcher: Dispatcher) -> TaskRow:
+    """A grid worker's terminal or a department ends its task over REST."""
+    task = await get_task_for_update(uow.session, cmd.task_id)
+    if task is None:
+        raise NotFound(f"task {cmd.task_id} not found")
+    if task.target in (TaskTarget.MEDIATION.value, TaskTarget.POLICING.value):
+        raise TransitionError(f"a {task.target} task is ended by {task.target} on its task-results topic, not here")
+    if cmd.by is not None and task.assignee is not None and cmd.by != task.assignee:
+        raise PermissionError(f"task {cmd.task_id} is assigned to {task.assignee}, not {cmd.by}")
+    rules_of_tasks.complete(TaskState(task.state), cmd.outcome)  # raises TransitionError
+    await _finish(uow, dispatcher, task, cmd.outcome, cmd.summary, cmd.referral_to, dispatcher.clock())
+    return task
+
+
+async def accept_task(task_id: uuid.UUID, by: str | None, uow: UnitOfWork) -> TaskRow:
+    task = await get_task_for_update(uow.session, task_id)
+    if task is None:
+        raise NotFound(f"task {task_id} not found")
+    if by is not None and task.assignee is not None and by != task.assignee:
+        raise PermissionError(f"task {task_id} is assigned to {task.assignee}, not {by}")
+    task.state = rules_of_tasks.accept(TaskState(task.state)).value
+    uow.session.add(task)
+    return task
+
+
+async def _finish(
+    uow: UnitOfWork,
+    dispatcher: Dispatcher,
+    task: TaskRow,
+    outcome: TaskOutcome,
+    summary: str,
+    referral_to: str | None,
+    completed_at: datetime,
+) -> None:
+    session = uow.session
+    task.state = rules_of_tasks.complete(TaskState(task.state), outcome).value
+    task.outcome = outcome.value
+    task.summary = summary
+    task.referral_to = referral_to
+    task.completed_at = completed_at
+    session.add(task)
+    case = await get_case_for_update(session, task.case_id)
+    if case is None:
+        return
+    now = dispatcher.clock()
+    if outcome is TaskOutcome.REFERRED:
+        follow_up = rules_of_tasks.referral_target(referral_to)
+        if follow_up is not None:
+            await open_task(
+                uow,
+                dispatcher,
+                case,
+                follow_up,
+                now,
+                parent=task.task_id,
+                due_at=now + dispatcher.sla(case.matter_code),
+            )
+    await session.flush()
+    await _resolve_if_settled(uow, case, now)
+
+
+async def _resolve_if_settled(uow: UnitOfWork, case: DispatchCaseRow, now: datetime) -> None:
+    tasks = await case_tasks(uow.session, case.case_id)
+    if case.status != CaseState.DISPATCHED.value or not rules_of_tasks.all_settled(TaskState(t.state) for t in tasks):
+        return
+    case.status = CaseState.RESOLVED.value
+    case.resolved_at = now
+    uow.session.add(case)
+    summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome}" for t in tasks)
+    uow.emit(CaseResolved(case_id=case.case_id, summary=summary[:2000], resolved_at=now))
+
+
+# ---------------------------------------------------------------- feedback and closure
+
+
+async def close_or_reopen_on_feedback(event: CaseFeedbackGiven, uow: UnitOfWork, *, dispatcher: Dispatcher) -> None:
+    case = await get_case_for_update(uow.session, event.case_id)
+    if case is None or case.status != CaseState.RESOLVED.value:
+        log.info("feedback_ignored", case_id=str(event.case_id), reason="case unknown or not resolved")
+        return
+    now = dispatcher.clock()
+    if event.solved:
+        case.status = CaseState.CLOSED.value
+        case.closed_at = now
+        uow.session.add(case)
+        uow.emit(CaseClosed(case_id=case.case_id, satisfaction=event.satisfaction, closed_at=now))
+        return
+    case.status = CaseState.DISPATCHED.value
+    case.resolved_at = None
+    case.reopened += 1
+    case.due_at = now + dispatcher.sla(case.matter_code)
+    uow.session.add(case)
+    uow.emit(
+        CaseReopened(
+            case_id=case.case_id, reason=f"resident: not solved (satisfaction {event.satisfaction})", reopened_at=now
+        )
+    )
+    await _open_tasks_by_rules(uow, dispatcher, case, now)
+
+
+# ---------------------------------------------------------------- reassignment
+
+
+@dataclass(frozen=True)
+class ReassignTask:
+    task_id: uuid.UUID
+    centre_code: str
+    reason: str
+    target: Target | None = None
+    assignee: str | None = None
+
+
+async def reassign_task(cmd: ReassignTask, uow: UnitOfWork, *, dispatcher: Dispatcher) -> TaskRow:
+    """A centre hands a task to someone else (another worker, another target); a failed task reopens."""
+    session = uow.session
+    task = await get_task_for_update(session, cmd.task_id)
+    if task is None:
+        raise NotFound(f"task {cmd.task_id} not found")
+    if task.state not in (*OPEN, TaskState.FAILED.value):
+        raise TransitionError(f"a {task.state} task cannot be reassigned")
+    now = dispatcher.clock()
+    target = cmd.target or Target(TaskTarget(task.target), task.department)
+    assignee = cmd.assignee or target.department
+    if target.kind is TaskTarget.GRID_WORKER and cmd.assignee is None and task.grid_code:
+        loads = [
+            w
+            for w in await community_worker_loads(session, GridCode(task.grid_code).community)
+            if w.worker_id != task.assignee
+        ]
+        chosen = choose_worker(task.grid_code, loads, dispatcher.settings.max_worker_load)
+        assignee = chosen.worker_id if chosen else None
+    task.target, task.department, task.assignee = target.kind.value, target.department, assignee
+    task.state = TaskState.ASSIGNED.value
+    task.outcome = task.summary = task.referral_to = task.completed_at = None
+    if task.due_at <= now:
+        task.due_at = now + dispatcher.escalation_step
+    session.add(task)
+    uow.emit(
+        TaskReassigned(
+            task_id=task.task_id,
+            case_id=task.case_id,
+            target=target.kind,
+            assignee=assignee,
+            reason=f"{cmd.reason} (by centre {cmd.centre_code})",
+            reassigned_at=now,
+        )
+    )
+    case = await session.get(DispatchCaseRow, task.case_id)
+    if target.department and case is not None:
+        _queue_webhook(
+            uow,
+            dispatcher,
+            task,
+            TaskAssigned(
+                task_id=task.task_id,
+                case_id=task.case_id,
+                case_number=case.case_number,
+                matter_code=case.matter_code,
+                target=target.kind,
+                assignee=assignee,
+                grid_code=task.grid_code,
+                description=case.description,
+                due_at=task.due_at,
+                assigned_at=now,
+            ),
+            now,
+        )
+    return task
+
+
+# ---------------------------------------------------------------- SLA timers and escalation
+
+
+async def escalate_overdue(uow: UnitOfWork, *, dispatcher: Dispatcher, limit: int = 200) -> int:
+    """Scan the persisted timers (open tasks past ``due_at``) and escalate each one level per
+    missed deadline, as TaskEscalated, and its case as CaseEscalated when the case goes up."""
+    session = uow.session
+    now = dispatcher.clock()
+    overdue = (
+        await session.exec(
+            select(TaskRow)
+            .where(col(TaskRow.state).in_(OPEN), col(TaskRow.due_at) <= now, col(TaskRow.level) != Level.CITY.value)
+            .order_by(col(TaskRow.due_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for task in overdue:
+        steps = escalations_due(Level(task.level), task.due_at, dispatcher.escalation_step, now)
+        for step in steps:
+            centre = await centre_for(session, task.grid_code, step.to_level, dispatcher.settings.city_centre_code)
+            uow.emit(
+                TaskEscalated(
+                    task_id=task.task_id,
+                    case_id=task.case_id,
+                    from_level=step.from_level,
+                    to_level=step.to_level,
+                    centre_code=centre,
+                    due_at=step.due_at,
+                    escalated_at=now,
+                )
+            )
+            task.level, task.centre_code, task.due_at = step.to_level.value, centre, step.due_at
+            metrics.TASKS_ESCALATED.labels(step.to_level.value).inc()
+            await _raise_case(uow, task, step.to_level, centre, now)
+        session.add(task)
+    return len(overdue)
+
+
+async def _raise_case(uow: UnitOfWork, task: TaskRow, level: Level, centre: str, now: datetime) -> None:
+    case = await uow.session.get(DispatchCaseRow, task.case_id)
+    if case is None or LEVELS.index(Level(case.level)) >= LEVELS.index(level):
+        return
+    uow.emit(
+        CaseEscalated(
+            case_id=case.case_id,
+            from_level=Level(case.level),
+            to_level=level,
+            centre_code=centre,
+            reason=f"task {task.task_id} ({task.target}) missed its deadline",
+            escalated_at=now,
+        )
+    )
+    case.level, case.centre_code, case.handled_by = level.value, centre, centre_ref(centre)
+    uow.session.add(case)

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from functools import partial
 
-from dispatch.handlers import dispatch_case_on_received
-from dispatch.settings import DispatchSettings
-from govmesh_contracts import CaseReceived
+from dispatch.handlers import Dispatcher, apply_task_result, close_or_reopen_on_feedback, dispatch_case_on_received
+from govmesh_contracts import CaseFeedbackGiven, CaseReceived, MediationTaskCompleted, PolicingTaskCompleted
 from govmesh_runtime.consumer import ConsumerSpec
 
 
-def consumer_specs(settings: DispatchSettings) -> list[ConsumerSpec]:
-    on_received = partial(dispatch_case_on_received, city_centre_code=settings.city_centre_code)
-    return [ConsumerSpec(name="dispatch-cases", topics=("intake.cases.v1",), handlers={CaseReceived: on_received})]
+def consumer_specs(dispatcher: Dispatcher) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec(
+            name="dispatch-cases",
+            topics=("intake.cases.v1",),
+            handlers={
+                CaseReceived: partial(dispatch_case_on_received, dispatcher=dispatcher),
+                CaseFeedbackGiven: partial(close_or_reopen_on_feedback, dispatcher=dispatcher),
+            },
+        ),
+        ConsumerSpec(
+            name="dispatch-task-results",
+            topics=("mediation.task-results.v1", "policing.task-results.v1"),
+            handlers={
+                MediationTaskCompleted: partial(apply_task_result, dispatcher=dispatcher),
+                PolicingTaskCompleted: partial(apply_task_result, dispatcher=dispatcher),
+            },
+        ),
+    ]

@@ -1,18 +1,37 @@
-"""/v1/cases: dispatch's view of a case."""
+"""/v1/cases: dispatch's view of a case and its tasks."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel
 
-from dispatch.adapters.tables import DispatchCaseRow
-from govmesh_runtime.app import Runtime, get_runtime
+from dispatch.adapters.repository import case_tasks
+from dispatch.adapters.tables import DispatchCaseRow, TaskRow
+from dispatch.entrypoints.api.deps import RuntimeDep
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
+
+
+class TaskPublic(BaseModel):
+    task_id: UUID
+    case_id: UUID
+    target: str
+    department: str | None
+    assignee: str | None
+    grid_code: str | None
+    state: str
+    level: str
+    centre_code: str
+    due_at: datetime
+    assigned_at: datetime
+    completed_at: datetime | None
+    outcome: str | None
+    summary: str | None
+    referral_to: str | None
+    parent_task_id: UUID | None
 
 
 class DispatchCasePublic(BaseModel):
@@ -22,14 +41,30 @@ class DispatchCasePublic(BaseModel):
     grid_code: str | None
     status: str
     handled_by: str
+    level: str
+    centre_code: str
     received_at: datetime
     dispatched_at: datetime
+    due_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    reopened: int
+    tasks: list[TaskPublic] = []
 
 
-@router.get("/{case_id}", summary="Dispatch's view of a case")
-async def get_case(case_id: UUID, runtime: Annotated[Runtime, Depends(get_runtime)]) -> DispatchCasePublic:
+def task_public(row: TaskRow) -> TaskPublic:
+    return TaskPublic.model_validate(row, from_attributes=True)
+
+
+def case_public(row: DispatchCaseRow, tasks: list[TaskRow] | None = None) -> DispatchCasePublic:
+    return DispatchCasePublic.model_validate({**row.model_dump(), "tasks": [task_public(t) for t in tasks or []]})
+
+
+@router.get("/{case_id}", summary="Dispatch's view of a case, with its tasks")
+async def get_case(case_id: UUID, runtime: RuntimeDep) -> DispatchCasePublic:
     async with runtime.db.sessions() as session:
         row = await session.get(DispatchCaseRow, case_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not known to dispatch")
-    return DispatchCasePublic.model_validate(row, from_attributes=True)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not known to dispatch")
+        tasks = await case_tasks(session, case_id)
+    return case_public(row, tasks)

@@ -1,0 +1,149 @@
+"""Dispatch's background loops: the SLA timer scan and the department webhook sender.
+
+Both work from tables (``dispatch_tasks.due_at``, ``dispatch_webhook_deliveries``), so a
+restart loses nothing: the loop simply finds the rows again. Sleeping only paces the scans."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import httpx
+from sqlmodel import col, func, select
+
+from dispatch.adapters import metrics
+from dispatch.adapters.tables import WebhookDeliveryRow
+from dispatch.handlers import Dispatcher, escalate_overdue
+from govmesh_runtime.app import Runtime
+from govmesh_runtime.logging import get_logger
+
+log = get_logger(__name__)
+
+SIGNATURE_HEADER = "X-Govmesh-Signature"
+SCAN_LIMIT = 200
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff(attempts: int, base_s: float, max_s: float) -> timedelta:
+    """Exponential backoff after the n-th failed attempt: base, 2·base, 4·base … capped."""
+    return timedelta(seconds=min(base_s * (2 ** max(attempts - 1, 0)), max_s))
+
+
+class Background:
+    def __init__(self, runtime: Runtime, dispatcher: Dispatcher) -> None:
+        self.runtime = runtime
+        self.dispatcher = dispatcher
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: httpx.AsyncClient | None = None
+
+    def start(self) -> None:
+        settings = self.dispatcher.settings
+        self._http = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+        self._tasks = [
+            asyncio.create_task(self._every(settings.timer_scan_interval_s, self.scan_timers), name="sla-timers"),
+            asyncio.create_task(self._every(settings.webhook_scan_interval_s, self.deliver_webhooks), name="webhooks"),
+        ]
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+
+    async def _every(self, interval_s: float, work: Callable[[], Awaitable[int]]) -> None:
+        while not self._stopping.is_set():
+            try:
+                busy = await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a database hiccup: try again next round
+                log.warning("background_failed", work=getattr(work, "__name__", "work"), error=repr(exc))
+                busy = 0
+            if busy:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
+
+    async def scan_timers(self) -> int:
+        async with self.runtime.uow() as uow:
+            count = await escalate_overdue(uow, dispatcher=self.dispatcher, limit=SCAN_LIMIT)
+            await uow.commit()
+        if count:
+            log.info("tasks_escalated", tasks=count)
+        return count if count >= SCAN_LIMIT else 0  # a full batch: more may be late, scan again at once
+
+    async def deliver_webhooks(self) -> int:
+        settings = self.dispatcher.settings
+        now = self.dispatcher.clock()
+        async with self.runtime.db.sessions() as session:
+            due = (
+                await session.exec(
+                    select(WebhookDeliveryRow)
+                    .where(
+                        col(WebhookDeliveryRow.delivered_at).is_(None), col(WebhookDeliveryRow.next_attempt_at) <= now
+                    )
+                    .order_by(col(WebhookDeliveryRow.next_attempt_at))
+                    .limit(50)
+                )
+            ).all()
+            metrics.WEBHOOK_BACKLOG.set(
+                (
+                    await session.exec(
+                        select(func.count())
+                        .select_from(WebhookDeliveryRow)
+                        .where(col(WebhookDeliveryRow.delivered_at).is_(None))
+                    )
+                ).one()
+            )
+        assert self._http is not None
+        for row in due:
+            body = row.body.encode()
+            error: str | None = None
+            try:
+                response = await self._http.post(
+                    row.url,
+                    content=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        SIGNATURE_HEADER: sign(settings.webhook_secret, body),
+                        "X-Govmesh-Delivery": str(row.id),
+                        "X-Govmesh-Department": row.department,
+                    },
+                )
+                if response.status_code >= 300:
+                    error = f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"[:500]
+            async with self.runtime.db.sessions() as session:
+                stored = await session.get(WebhookDeliveryRow, row.id)
+                if stored is None:
+                    continue
+                stored.attempts += 1
+                metrics.WEBHOOK_DELIVERIES.labels("delivered" if error is None else "failed").inc()
+                if error is None:
+                    stored.delivered_at = self.dispatcher.clock()
+                    stored.last_error = None
+                else:
+                    stored.last_error = error
+                    stored.next_attempt_at = self.dispatcher.clock() + backoff(
+                        stored.attempts, settings.webhook_backoff_base_s, settings.webhook_backoff_max_s
+                    )
+                    log.warning(
+                        "webhook_failed",
+                        department=row.department,
+                        task_id=str(row.task_id),
+                        error=error,
+                        attempts=stored.attempts,
+                    )
+                session.add(stored)
+                await session.commit()
+        return 0

@@ -1,0 +1,238 @@
+"""Grid workers (网格员), governance centres (综治中心) and grid visits (走访)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlmodel import col, select
+
+from dispatch.adapters.repository import community_worker_loads
+from dispatch.adapters.tables import CentreRow, GridRow, VisitPlanRow, VisitRecordRow, WorkerRow
+from dispatch.domain.codes import GridCode
+from dispatch.domain.elements import mask_name, mask_value
+from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request
+from govmesh_contracts import Level
+
+workers_router = APIRouter(prefix="/v1/workers", tags=["workers"])
+centres_router = APIRouter(prefix="/v1/centres", tags=["centres"])
+visits_router = APIRouter(prefix="/v1", tags=["visits"])
+
+
+class WorkerIn(BaseModel):
+    grid_code: str = Field(pattern=r"^\d{15}$")
+    name: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(default=None, pattern=r"^\+?\d{5,20}$")
+    on_duty: bool = True
+
+
+class WorkerPublic(BaseModel):
+    worker_id: str
+    grid_code: str
+    community_code: str
+    name: str = Field(description="Masked")
+    phone: str | None = Field(description="Masked")
+    on_duty: bool
+    open_tasks: int = 0
+
+
+def _public(row: WorkerRow, open_tasks: int = 0) -> WorkerPublic:
+    return WorkerPublic(
+        worker_id=row.worker_id,
+        grid_code=row.grid_code,
+        community_code=row.community_code,
+        name=mask_name(row.name),
+        phone=mask_value("phone", row.phone) if row.phone else None,
+        on_duty=row.on_duty,
+        open_tasks=open_tasks,
+    )
+
+
+@workers_router.put("/{worker_id}", summary="Create or update a grid worker")
+async def put_worker(
+    worker_id: Annotated[str, Path(max_length=64)], body: WorkerIn, runtime: RuntimeDep
+) -> WorkerPublic:
+    async with runtime.db.sessions() as session:
+        if await session.get(GridRow, body.grid_code) is None:
+            raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
+        row = await session.get(WorkerRow, worker_id) or WorkerRow(
+            worker_id=worker_id, grid_code=body.grid_code, community_code="", name=body.name
+        )
+        row.grid_code, row.community_code = body.grid_code, GridCode(body.grid_code).community
+        row.name, row.phone, row.on_duty = body.name, body.phone, body.on_duty
+        session.add(row)
+        await session.commit()
+    return _public(row)
+
+
+class Duty(BaseModel):
+    on_duty: bool
+
+
+@workers_router.put("/{worker_id}/duty", summary="A worker goes on or off duty")
+async def set_duty(worker_id: str, body: Duty, runtime: RuntimeDep) -> WorkerPublic:
+    async with runtime.db.sessions() as session:
+        row = await session.get(WorkerRow, worker_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"worker {worker_id} not found")
+        row.on_duty = body.on_duty
+        session.add(row)
+        await session.commit()
+    return _public(row)
+
+
+@workers_router.get("", summary="Workers of a grid or a community, with their load (open tasks)")
+async def list_workers(
+    runtime: RuntimeDep,
+    grid_code: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
+    community_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+) -> list[WorkerPublic]:
+    community = community_code or (grid_code[:12] if grid_code else None)
+    if community is None:
+        raise HTTPException(422, detail="give grid_code or community_code")
+    async with runtime.db.sessions() as session:
+        loads = {w.worker_id: w.open_tasks for w in await community_worker_loads(session, community)}
+        query = select(WorkerRow).where(col(WorkerRow.community_code) == community).order_by(col(WorkerRow.worker_id))
+        if grid_code:
+            query = query.where(col(WorkerRow.grid_code) == grid_code)
+        rows = (await session.exec(query)).all()
+    return [_public(row, loads.get(row.worker_id, 0)) for row in rows]
+
+
+class CentreIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    level: Level
+    admin_code: str = Field(pattern=r"^(\d{6}|\d{9}|\d{12})$")
+    windows: list[str] = Field(default_factory=list, description="e.g. reception, mediation, legal, counselling")
+
+
+class CentrePublic(CentreIn):
+    centre_code: str
+
+
+@centres_router.put("/{centre_code}", summary="Create or update a governance centre")
+async def put_centre(centre_code: str, body: CentreIn, runtime: RuntimeDep) -> CentrePublic:
+    async with runtime.db.sessions() as session:
+        row = CentreRow(
+            centre_code=centre_code,
+            name=body.name,
+            level=body.level.value,
+            admin_code=body.admin_code,
+            windows=json.dumps(body.windows, ensure_ascii=False),
+        )
+        await session.merge(row)
+        await session.commit()
+    return CentrePublic(centre_code=centre_code, **body.model_dump())
+
+
+@centres_router.get("", summary="Governance centres, by level")
+async def list_centres(runtime: RuntimeDep, level: Level | None = None) -> list[CentrePublic]:
+    query = select(CentreRow).order_by(col(CentreRow.centre_code))
+    if level is not None:
+        query = query.where(col(CentreRow.level) == level.value)
+    async with runtime.db.sessions() as session:
+        rows = (await session.exec(query)).all()
+    return [
+        CentrePublic(
+            centre_code=r.centre_code,
+            name=r.name,
+            level=Level(r.level),
+            admin_code=r.admin_code,
+            windows=json.loads(r.windows),
+        )
+        for r in rows
+    ]
+
+
+class VisitPlanIn(BaseModel):
+    grid_code: str = Field(pattern=r"^\d{15}$")
+    cadre_ref: str = Field(min_length=1, max_length=64, description="Staff id of the community cadre (no name)")
+    every_days: int = Field(ge=1, le=366)
+    first_visit_on: AwareDatetime
+
+
+class VisitPlanPublic(BaseModel):
+    id: uuid.UUID
+    grid_code: str
+    cadre_ref: str
+    every_days: int
+    next_visit_on: datetime
+    overdue: bool
+
+
+class VisitRecordIn(BaseModel):
+    grid_code: str = Field(pattern=r"^\d{15}$")
+    cadre_ref: str = Field(min_length=1, max_length=64)
+    plan_id: uuid.UUID | None = None
+    visited_at: AwareDatetime
+    households_visited: int = Field(ge=0, le=10_000)
+    views: str = Field(min_length=1, max_length=4000, description="Residents' views collected")
+
+
+class VisitRecordPublic(VisitRecordIn):
+    id: uuid.UUID
+
+
+@visits_router.post("/visit-plans", status_code=status.HTTP_201_CREATED, summary="Plan a cadre's grid visits")
+async def create_plan(body: VisitPlanIn, runtime: RuntimeDep, dispatcher: DispatcherDep) -> VisitPlanPublic:
+    async with runtime.db.sessions() as session:
+        if await session.get(GridRow, body.grid_code) is None:
+            raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
+        row = VisitPlanRow(
+            grid_code=body.grid_code,
+            cadre_ref=body.cadre_ref,
+            every_days=body.every_days,
+            next_visit_on=body.first_visit_on,
+        )
+        session.add(row)
+        await session.commit()
+    return VisitPlanPublic(**row.model_dump(), overdue=row.next_visit_on < dispatcher.clock())
+
+
+@visits_router.get("/visit-plans", summary="Visit plans of a grid; overdue ones flagged")
+async def list_plans(
+    runtime: RuntimeDep, dispatcher: DispatcherDep, grid_code: Annotated[str, Query(pattern=r"^\d{15}$")]
+) -> list[VisitPlanPublic]:
+    async with runtime.db.sessions() as session:
+        rows = (await session.exec(select(VisitPlanRow).where(col(VisitPlanRow.grid_code) == grid_code))).all()
+    now = dispatcher.clock()
+    return [VisitPlanPublic(**r.model_dump(), overdue=r.next_visit_on < now) for r in rows]
+
+
+@visits_router.post("/visit-records", status_code=status.HTTP_201_CREATED, summary="Record a grid visit (走访)")
+async def record_visit(body: VisitRecordIn, runtime: RuntimeDep) -> VisitRecordPublic:
+    async with runtime.db.sessions() as session:
+        if await session.get(GridRow, body.grid_code) is None:
+            raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
+        if body.plan_id is not None:
+            plan = await session.get(VisitPlanRow, body.plan_id)
+            if plan is None or plan.grid_code != body.grid_code:
+                raise bad_request("plan_id", "no visit plan with this id for this grid")
+            plan.next_visit_on = max(plan.next_visit_on, body.visited_at) + timedelta(days=plan.every_days)
+            session.add(plan)
+        row = VisitRecordRow(**body.model_dump())
+        session.add(row)
+        await session.commit()
+    return VisitRecordPublic(id=row.id, **body.model_dump())
+
+
+@visits_router.get("/visit-records", summary="Visit records of a grid, newest first")
+async def list_visits(
+    runtime: RuntimeDep,
+    grid_code: Annotated[str, Query(pattern=r"^\d{15}$")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[VisitRecordPublic]:
+    async with runtime.db.sessions() as session:
+        rows = (
+            await session.exec(
+                select(VisitRecordRow)
+                .where(col(VisitRecordRow.grid_code) == grid_code)
+                .order_by(col(VisitRecordRow.visited_at).desc())
+                .limit(limit)
+            )
+        ).all()
+    return [VisitRecordPublic(**r.model_dump()) for r in rows]

@@ -1,0 +1,40 @@
+"""/v1/routing-rules: routing as data (matter code + grid function → targets)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from dispatch.adapters.repository import load_rules, replace_rules
+from dispatch.domain.routing import RuleError, parse_rules
+from dispatch.entrypoints.api.deps import RuntimeDep, bad_request
+
+router = APIRouter(prefix="/v1/routing-rules", tags=["routing"])
+
+
+class RuleDoc(BaseModel):
+    matter_code: str = Field(min_length=1, max_length=64, description="Exact code, a family 'dispute.*', or '*'")
+    grid_function: str | None = None
+    targets: list[str] = Field(min_length=1, description="grid_worker, mediation, policing or department:<code>")
+
+
+@router.get("", summary="The routing rules")
+async def get_rules(runtime: RuntimeDep) -> list[RuleDoc]:
+    async with runtime.db.sessions() as session:
+        rules = await load_rules(session)
+    return [
+        RuleDoc(matter_code=r.matter_code, grid_function=r.grid_function, targets=[str(t) for t in r.targets])
+        for r in sorted(rules, key=lambda r: (r.matter_code, r.grid_function or ""))
+    ]
+
+
+@router.put("", summary="Replace all routing rules (validated as a whole)")
+async def put_rules(body: list[RuleDoc], runtime: RuntimeDep) -> list[RuleDoc]:
+    try:
+        rules = parse_rules([doc.model_dump() for doc in body])
+    except RuleError as exc:
+        raise bad_request("rules", str(exc)) from None
+    async with runtime.db.sessions() as session:
+        await replace_rules(session, rules)
+        await session.commit()
+    return body

@@ -1,0 +1,120 @@
+"""/v1/tasks: the grid worker's terminal and the departments accept and end their tasks;
+the centres reassign them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel, Field, model_validator
+from sqlmodel import col, select
+
+from dispatch.adapters.tables import TaskRow
+from dispatch.domain.routing import RuleError, Target
+from dispatch.domain.tasks import TransitionError
+from dispatch.entrypoints.api.cases import TaskPublic, task_public
+from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request
+from dispatch.handlers import CompleteTask, NotFound, ReassignTask, accept_task, complete_task, reassign_task
+from govmesh_contracts import TaskOutcome
+
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+
+ERRORS = {
+    NotFound: status.HTTP_404_NOT_FOUND,
+    PermissionError: status.HTTP_403_FORBIDDEN,
+    TransitionError: status.HTTP_409_CONFLICT,
+}
+
+
+def _http(exc: Exception) -> HTTPException:
+    for kind, code in ERRORS.items():
+        if isinstance(exc, kind):
+            return HTTPException(code, detail=str(exc))
+    raise exc
+
+
+@router.get("", summary="Tasks of an assignee (a grid worker's or a department's list)")
+async def list_tasks(
+    runtime: RuntimeDep,
+    assignee: Annotated[str, Query(min_length=1, max_length=64)],
+    state: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[TaskPublic]:
+    query = select(TaskRow).where(col(TaskRow.assignee) == assignee).order_by(col(TaskRow.due_at)).limit(limit)
+    if state is not None:
+        query = query.where(col(TaskRow.state) == state)
+    async with runtime.db.sessions() as session:
+        rows = (await session.exec(query)).all()
+    return [task_public(r) for r in rows]
+
+
+@router.get("/{task_id}", summary="One task")
+async def get_task(task_id: UUID, runtime: RuntimeDep) -> TaskPublic:
+    async with runtime.db.sessions() as session:
+        row = await session.get(TaskRow, task_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id} not found")
+    return task_public(row)
+
+
+class Actor(BaseModel):
+    by: str | None = Field(default=None, max_length=64, description="Worker id or department code acting")
+
+
+@router.post("/{task_id}/accept", summary="The assignee accepts the task")
+async def accept(task_id: UUID, body: Actor, runtime: RuntimeDep) -> TaskPublic:
+    async with runtime.uow() as uow:
+        try:
+            task = await accept_task(task_id, body.by, uow)
+        except (NotFound, PermissionError, TransitionError) as exc:
+            raise _http(exc) from None
+        await uow.commit()
+    return task_public(task)
+
+
+class Completion(Actor):
+    outcome: TaskOutcome
+    summary: str = Field(min_length=1, max_length=2000, description="What was done; no personal data")
+    referral_to: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _referral(self) -> Completion:
+        if (self.outcome is TaskOutcome.REFERRED) != (self.referral_to is not None):
+            raise ValueError("referral_to is required with outcome=referred, and only then")
+        return self
+
+
+@router.post("/{task_id}/complete", summary="The assignee ends the task: done, referred, withdrawn or failed")
+async def complete(task_id: UUID, body: Completion, runtime: RuntimeDep, dispatcher: DispatcherDep) -> TaskPublic:
+    cmd = CompleteTask(task_id, body.outcome, body.summary, body.referral_to, body.by)
+    async with runtime.uow() as uow:
+        try:
+            task = await complete_task(cmd, uow, dispatcher=dispatcher)
+        except (NotFound, PermissionError, TransitionError) as exc:
+            raise _http(exc) from None
+        await uow.commit()
+    return task_public(task)
+
+
+class Reassignment(BaseModel):
+    centre_code: str = Field(min_length=1, max_length=32, description="The centre deciding")
+    reason: str = Field(min_length=1, max_length=500)
+    target: str | None = Field(default=None, description="grid_worker, mediation, policing or department:<code>")
+    assignee: str | None = Field(default=None, max_length=64, description="A worker id; chosen when omitted")
+
+
+@router.post("/{task_id}/reassign", summary="A centre reassigns a task (another worker or target)")
+async def reassign(task_id: UUID, body: Reassignment, runtime: RuntimeDep, dispatcher: DispatcherDep) -> TaskPublic:
+    try:
+        target = Target.parse(body.target) if body.target else None
+    except RuleError as exc:
+        raise bad_request("target", str(exc)) from None
+    cmd = ReassignTask(task_id, body.centre_code, body.reason, target, body.assignee)
+    async with runtime.uow() as uow:
+        try:
+            task = await reassign_task(cmd, uow, dispatcher=dispatcher)
+        except (NotFound, PermissionError, TransitionError) as exc:
+            raise _http(exc) from None
+        await uow.commit()
+    return task_public(task)

@@ -1,0 +1,145 @@
+"""Unit tests of dispatch's domain rules: plain Python, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dispatch.domain.assignment import WorkerLoad, choose_worker
+from dispatch.domain.codes import CodeError, check_grid_chain, level_of_admin_code, next_level, parse_grid_code
+from dispatch.domain.elements import ElementCategory, mask_element
+from dispatch.domain.routing import Rule, RuleError, Target, default_sla, parse_rules, route
+from dispatch.domain.tasks import TaskState, TransitionError, all_settled, complete, escalations_due, referral_target
+from govmesh_contracts import Level, TaskOutcome, TaskTarget
+
+T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+
+def test_a_grid_code_names_its_whole_chain() -> None:
+    grid = parse_grid_code("620702001002007")
+    assert (grid.community, grid.township, grid.county, grid.city) == (
+        "620702001002",
+        "620702001",
+        "620702",
+        "620700",
+    )
+    assert grid.admin_code(Level.TOWNSHIP) == "620702001"
+    assert grid.serial == 7
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("62070200100100", "15 digits"),
+        ("62070200100100A", "15 digits"),
+        ("620700001001001", "county"),
+        ("620702001001000", "must not be 000"),
+        ("620702000001001", "must not be 000"),
+    ],
+)
+def test_bad_grid_codes_are_refused_with_the_reason(code: str, reason: str) -> None:
+    with pytest.raises(CodeError, match=reason):
+        parse_grid_code(code)
+
+
+def test_admin_codes_given_with_a_grid_must_match_it() -> None:
+    with pytest.raises(CodeError, match="community_code"):
+        check_grid_chain("620702001001001", community_code="620702001002", township_code=None, county_code=None)
+
+
+def test_levels_go_up_to_the_city_and_stop() -> None:
+    assert [next_level(level) for level in Level] == [Level.TOWNSHIP, Level.COUNTY, Level.CITY, None]
+    assert level_of_admin_code("620700") is Level.CITY
+    assert level_of_admin_code("620702") is Level.COUNTY
+    assert level_of_admin_code("620702001001") is Level.COMMUNITY
+
+
+RULES = parse_rules(
+    [
+        {"matter_code": "dispute.*", "targets": ["mediation", "grid_worker"]},
+        {"matter_code": "dispute.land", "grid_function": "rural", "targets": ["mediation", "department:justice"]},
+        {"matter_code": "civil_affairs.relief", "targets": ["department:civil_affairs"]},
+        {"matter_code": "*", "targets": ["grid_worker"]},
+    ]
+)
+
+
+def test_routing_picks_the_most_specific_rule() -> None:
+    mediation, worker = Target(TaskTarget.MEDIATION), Target(TaskTarget.GRID_WORKER)
+    assert route(RULES, "dispute.neighbour", "residential") == (mediation, worker)
+    assert route(RULES, "dispute.land", "rural") == (mediation, Target(TaskTarget.DEPARTMENT, "justice"))
+    assert route(RULES, "dispute.land", "commercial") == (mediation, worker)
+    assert route(RULES, "civil_affairs.relief", None) == (Target(TaskTarget.DEPARTMENT, "civil_affairs"),)
+    assert route(RULES, "grid.report", None) == (worker,)
+
+
+@pytest.mark.parametrize(
+    ("items", "reason"),
+    [
+        ([{"matter_code": "x", "targets": ["court"]}], "unknown target"),
+        ([{"matter_code": "x", "targets": ["department:mars"]}], "unknown department"),
+        ([{"matter_code": "x", "targets": []}], "at least one target"),
+        ([{"matter_code": "x", "grid_function": "lunar", "targets": ["grid_worker"]}], "grid function"),
+        ([{"matter_code": "x", "targets": ["mediation"]}, {"matter_code": "x", "targets": ["policing"]}], "second"),
+    ],
+)
+def test_bad_rules_are_refused(items: list[dict[str, object]], reason: str) -> None:
+    with pytest.raises(RuleError, match=reason):
+        parse_rules(items)
+
+
+def test_rule_targets_must_be_distinct() -> None:
+    with pytest.raises(RuleError, match="twice"):
+        Rule("x", None, (Target(TaskTarget.MEDIATION), Target(TaskTarget.MEDIATION)))
+
+
+def test_default_deadlines_by_matter_family() -> None:
+    assert default_sla("security.incident") == timedelta(hours=2)
+    assert default_sla("dispute.family") == timedelta(days=7)
+    assert default_sla("something.new") == timedelta(days=3)
+
+
+def test_one_level_up_per_missed_deadline() -> None:
+    step = timedelta(hours=1)
+    assert escalations_due(Level.COMMUNITY, T0, step, T0 - timedelta(seconds=1)) == []
+    one = escalations_due(Level.COMMUNITY, T0, step, T0 + timedelta(minutes=59))
+    assert [(e.from_level, e.to_level, e.due_at) for e in one] == [(Level.COMMUNITY, Level.TOWNSHIP, T0 + step)]
+    # down for two and a half hours: three deadlines missed, three levels up, never above the city
+    many = escalations_due(Level.COMMUNITY, T0, step, T0 + timedelta(hours=2, minutes=30))
+    assert [e.to_level for e in many] == [Level.TOWNSHIP, Level.COUNTY, Level.CITY]
+    assert escalations_due(Level.CITY, T0, step, T0 + timedelta(days=9)) == []
+    assert [e.to_level for e in escalations_due(Level.COUNTY, T0, step, T0 + timedelta(days=9))] == [Level.CITY]
+
+
+def test_the_grid_worker_first_then_the_community() -> None:
+    own = WorkerLoad("W1", "G1", True, 3)
+    neighbour = WorkerLoad("W2", "G2", True, 0)
+    assert choose_worker("G1", [own, neighbour], max_load=10) == own
+    assert choose_worker("G1", [WorkerLoad("W1", "G1", False, 0), neighbour], max_load=10) == neighbour
+    assert choose_worker("G1", [WorkerLoad("W1", "G1", True, 10), neighbour], max_load=10) == neighbour
+    assert choose_worker("G1", [WorkerLoad("W1", "G1", False, 0)], max_load=10) is None
+
+
+def test_task_transitions() -> None:
+    assert complete(TaskState.ACCEPTED, TaskOutcome.DONE) is TaskState.DONE
+    with pytest.raises(TransitionError, match="already done"):
+        complete(TaskState.DONE, TaskOutcome.DONE)
+    assert all_settled([TaskState.DONE, TaskState.REFERRED, TaskState.WITHDRAWN])
+    assert not all_settled([TaskState.DONE, TaskState.FAILED])
+    assert not all_settled([])
+    assert referral_target("policing") == Target(TaskTarget.POLICING)
+    assert referral_target("legal_aid") == Target(TaskTarget.DEPARTMENT, "justice")
+    assert referral_target("court") is None
+
+
+def test_personal_fields_are_masked() -> None:
+    name, attrs = mask_element(
+        ElementCategory.PEOPLE,
+        "Zhang Sanfeng",
+        {"phone": "13912345678", "id_number": "620702199001011234", "age_band": "30-39"},
+    )
+    assert name == "Z" + "*" * 12
+    assert attrs == {"phone": "139****5678", "id_number": "620702********1234", "age_band": "30-39"}
+    place, _ = mask_element(ElementCategory.PLACES, "Dongjie market", {})
+    assert place == "Dongjie market"

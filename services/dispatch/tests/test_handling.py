@@ -1,0 +1,335 @@
+"""Component tests: dispatch's handlers and REST in-process, SQLite, the sample city, a fake clock."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import col, select
+
+from dispatch import sample_city
+from dispatch.adapters.background import backoff, sign
+from dispatch.bootstrap import create_app
+from dispatch.handlers import (
+    Dispatcher,
+    apply_task_result,
+    close_or_reopen_on_feedback,
+    dispatch_case_on_received,
+    escalate_overdue,
+)
+from dispatch.settings import DispatchSettings
+from govmesh_contracts import (
+    EVENT_TYPES,
+    CaseFeedbackGiven,
+    CaseReceived,
+    Event,
+    Location,
+    MediationTaskCompleted,
+    PolicingTaskCompleted,
+    TaskOutcome,
+)
+from govmesh_runtime.app import Runtime
+from govmesh_runtime.tables import OutboxMessage
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@dataclass
+class Dispatch:
+    http: httpx.AsyncClient
+    runtime: Runtime
+    dispatcher: Dispatcher
+    clock: FakeClock
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def dispatch(tmp_path: Path, kafka_bootstrap: str, clock: FakeClock) -> AsyncIterator[Dispatch]:
+    settings = DispatchSettings(
+        data_dir=tmp_path,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        consumers_enabled=False,
+        city_data_dir=str(sample_city.write(tmp_path / "city")),
+        timer_scan_interval_s=3600,  # the tests drive the scans themselves
+        webhook_scan_interval_s=3600,
+        escalation_step_s=3600,
+    )
+    app = create_app(settings, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+        yield Dispatch(http, app.state.runtime, app.state.dispatcher, clock)
+
+
+GRID_A1 = "620702001001001"
+
+
+def received(dispatch: Dispatch, matter: str = "dispute.neighbour", **kwargs: Any) -> CaseReceived:
+    if "location" not in kwargs and "address" not in kwargs:
+        lat, lon = sample_city.centre_point(GRID_A1)
+        kwargs["location"] = Location(lat=lat, lon=lon)
+    return CaseReceived(
+        case_id=uuid.uuid4(),
+        case_number=f"620702-20261125-{uuid.uuid4().int % 10**6:06d}",
+        matter_code=matter,
+        channel="api",
+        description="Water leaks from the flat above.",
+        received_at=dispatch.clock(),
+        **kwargs,
+    )
+
+
+async def handle(dispatch: Dispatch, handler: Any, event: Any) -> None:
+    async with dispatch.runtime.uow() as uow:
+        await handler(event, uow, dispatcher=dispatch.dispatcher)
+        await uow.commit()
+
+
+async def events_of(dispatch: Dispatch, case_id: uuid.UUID) -> list[Event]:
+    async with dispatch.runtime.db.sessions() as session:
+        rows = (
+            await session.exec(
+                select(OutboxMessage).where(col(OutboxMessage.key) == str(case_id)).order_by(col(OutboxMessage.id))
+            )
+        ).all()
+    return [EVENT_TYPES[row.event_type].model_validate_json(row.payload) for row in rows]
+
+
+def types(events: list[Event]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+async def test_a_dispute_is_located_and_split_into_a_mediation_and_a_grid_worker_task(dispatch: Dispatch) -> None:
+    event = received(dispatch)
+    await handle(dispatch, dispatch_case_on_received, event)
+    events = await events_of(dispatch, event.case_id)
+    assert types(events) == ["CaseDispatched", "TaskAssigned", "TaskAssigned"]
+    dispatched, *assigned = events
+    assert dispatched.grid_code == GRID_A1  # type: ignore[attr-defined]
+    assert dispatched.handled_by == "centre:C620702001001"  # type: ignore[attr-defined]
+    assert {(t.target.value, t.assignee, t.grid_code) for t in assigned} == {  # type: ignore[attr-defined]
+        ("mediation", None, GRID_A1),
+        ("grid_worker", "W001", GRID_A1),
+    }
+    case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    assert case["level"] == "community"
+    assert {t["state"] for t in case["tasks"]} == {"assigned"}
+
+
+async def test_address_then_city_centre_when_there_is_no_point(dispatch: Dispatch) -> None:
+    by_address = received(dispatch, "safety.hazard", address="Factory Lane 9, gate 2")
+    nowhere = received(dispatch, "grid.report", address="Somewhere unknown 5")
+    for event in (by_address, nowhere):
+        await handle(dispatch, dispatch_case_on_received, event)
+    first = await events_of(dispatch, by_address.case_id)
+    assert first[0].grid_code == "620702001002002"  # type: ignore[attr-defined]
+    # industrial grid: the hazard also goes to emergency management (rule by grid function)
+    assert sorted(str(e.target.value) for e in first[1:]) == ["department", "grid_worker"]  # type: ignore[attr-defined]
+    second = await events_of(dispatch, nowhere.case_id)
+    assert second[0].grid_code is None  # type: ignore[attr-defined]
+    assert second[0].handled_by == "centre:C620700"  # type: ignore[attr-defined]
+
+
+async def test_an_overloaded_or_off_duty_worker_is_replaced_by_one_of_the_same_community(dispatch: Dispatch) -> None:
+    dispatch.dispatcher.settings.max_worker_load = 1
+    first, second = received(dispatch, "grid.report"), received(dispatch, "grid.report")
+    for event in (first, second):
+        await handle(dispatch, dispatch_case_on_received, event)
+    assignees = [(await events_of(dispatch, e.case_id))[1].assignee for e in (first, second)]  # type: ignore[attr-defined]
+    assert assignees == ["W001", "W002"]
+    response = await dispatch.http.put("/v1/workers/W002/duty", json={"on_duty": False})
+    assert response.status_code == 200
+    third = received(dispatch, "grid.report")
+    await handle(dispatch, dispatch_case_on_received, third)
+    assert (await events_of(dispatch, third.case_id))[1].assignee is None  # type: ignore[attr-defined]
+
+
+async def test_both_tasks_done_resolve_the_case_and_feedback_closes_it(dispatch: Dispatch) -> None:
+    event = received(dispatch)
+    await handle(dispatch, dispatch_case_on_received, event)
+    case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    tasks = {t["target"]: t["task_id"] for t in case["tasks"]}
+    response = await dispatch.http.post(
+        f"/v1/tasks/{tasks['grid_worker']}/complete", json={"outcome": "done", "summary": "Visited.", "by": "W001"}
+    )
+    assert response.status_code == 200, response.text
+    assert (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["status"] == "dispatched"
+    result = MediationTaskCompleted(
+        task_id=uuid.UUID(tasks["mediation"]),
+        case_id=event.case_id,
+        outcome=TaskOutcome.DONE,
+        summary="Agreement performed.",
+        completed_at=dispatch.clock(),
+    )
+    wrong_service = PolicingTaskCompleted(**result.model_dump())
+    await handle(dispatch, apply_task_result, wrong_service)  # policing cannot end mediation's task
+    assert (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["status"] == "dispatched"
+    await handle(dispatch, apply_task_result, result)
+    await handle(dispatch, apply_task_result, result)  # a redelivery changes nothing
+    assert (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["status"] == "resolved"
+    feedback = CaseFeedbackGiven(case_id=event.case_id, satisfaction=5, solved=True, given_at=dispatch.clock())
+    await handle(dispatch, close_or_reopen_on_feedback, feedback)
+    assert types(await events_of(dispatch, event.case_id))[-2:] == ["CaseResolved", "CaseClosed"]
+    assert (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["status"] == "closed"
+
+
+async def test_not_solved_reopens_the_case_with_new_tasks(dispatch: Dispatch) -> None:
+    event = received(dispatch, "grid.report")
+    await handle(dispatch, dispatch_case_on_received, event)
+    task = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"][0]
+    await dispatch.http.post(f"/v1/tasks/{task['task_id']}/complete", json={"outcome": "done", "summary": "Fixed."})
+    feedback = CaseFeedbackGiven(case_id=event.case_id, satisfaction=1, solved=False, given_at=dispatch.clock())
+    await handle(dispatch, close_or_reopen_on_feedback, feedback)
+    assert types(await events_of(dispatch, event.case_id)) == [
+        "CaseDispatched",
+        "TaskAssigned",
+        "CaseResolved",
+        "CaseReopened",
+        "TaskAssigned",
+    ]
+    case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    assert (case["status"], case["reopened"], [t["state"] for t in case["tasks"]]) == (
+        "dispatched",
+        1,
+        ["done", "assigned"],
+    )
+
+
+async def test_a_referral_to_policing_opens_a_policing_task(dispatch: Dispatch) -> None:
+    event = received(dispatch, "grid.report")
+    await handle(dispatch, dispatch_case_on_received, event)
+    task = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"][0]
+    bad = await dispatch.http.post(
+        f"/v1/tasks/{task['task_id']}/complete", json={"outcome": "referred", "summary": "x"}
+    )
+    assert bad.status_code == 422
+    assert "referral_to" in bad.text
+    response = await dispatch.http.post(
+        f"/v1/tasks/{task['task_id']}/complete",
+        json={"outcome": "referred", "summary": "Threats heard.", "referral_to": "policing"},
+    )
+    assert response.status_code == 200
+    case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    assert [(t["target"], t["state"]) for t in case["tasks"]] == [("grid_worker", "referred"), ("policing", "assigned")]
+    assert case["status"] == "dispatched"
+
+
+async def test_task_rest_refuses_what_is_not_allowed(dispatch: Dispatch) -> None:
+    event = received(dispatch)
+    await handle(dispatch, dispatch_case_on_received, event)
+    tasks = {t["target"]: t["task_id"] for t in (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"]}
+    done = {"outcome": "done", "summary": "ok"}
+    assert (await dispatch.http.post(f"/v1/tasks/{tasks['mediation']}/complete", json=done)).status_code == 409
+    wrong = await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/complete", json={**done, "by": "W002"})
+    assert wrong.status_code == 403
+    assert (await dispatch.http.post(f"/v1/tasks/{uuid.uuid4()}/accept", json={})).status_code == 404
+    assert (
+        await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/accept", json={"by": "W001"})
+    ).status_code == 200
+    again = await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/accept", json={})
+    assert again.status_code == 409
+
+
+async def test_a_centre_reassigns_a_task(dispatch: Dispatch) -> None:
+    event = received(dispatch, "grid.report")
+    await handle(dispatch, dispatch_case_on_received, event)
+    task = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"][0]
+    bad = await dispatch.http.post(
+        f"/v1/tasks/{task['task_id']}/reassign", json={"centre_code": "C620702001001", "reason": "x", "target": "court"}
+    )
+    assert bad.status_code == 422
+    assert "unknown target" in bad.text
+    response = await dispatch.http.post(
+        f"/v1/tasks/{task['task_id']}/reassign",
+        json={"centre_code": "C620702001001", "reason": "W001 on leave"},
+    )
+    assert response.status_code == 200
+    assert response.json()["assignee"] == "W002"
+    last = (await events_of(dispatch, event.case_id))[-1]
+    assert type(last).__name__ == "TaskReassigned"
+    assert last.assignee == "W002"  # type: ignore[attr-defined]
+
+
+async def test_a_late_task_escalates_one_level_per_missed_deadline(dispatch: Dispatch) -> None:
+    event = received(dispatch, "grid.report")
+    await handle(dispatch, dispatch_case_on_received, event)
+    task = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"][0]
+    due = task["due_at"]
+
+    async def scan() -> list[tuple[str, str]]:
+        async with dispatch.runtime.uow() as uow:
+            await escalate_overdue(uow, dispatcher=dispatch.dispatcher)
+            await uow.commit()
+        return [
+            (type(e).__name__, f"{e.from_level.value}>{e.to_level.value}")  # type: ignore[attr-defined]
+            for e in await events_of(dispatch, event.case_id)
+            if "Escalated" in type(e).__name__
+        ]
+
+    dispatch.clock.advance(days=3, seconds=-1)
+    assert await scan() == []  # not late yet
+    dispatch.clock.advance(seconds=1)
+    assert await scan() == [("TaskEscalated", "community>township"), ("CaseEscalated", "community>township")]
+    assert await scan() == [("TaskEscalated", "community>township"), ("CaseEscalated", "community>township")]
+    dispatch.clock.advance(hours=2)  # two more deadlines (1 h step each): county, then city
+    assert [t for t in await scan()][2:] == [
+        ("TaskEscalated", "township>county"),
+        ("CaseEscalated", "township>county"),
+        ("TaskEscalated", "county>city"),
+        ("CaseEscalated", "county>city"),
+    ]
+    dispatch.clock.advance(days=30)
+    assert len(await scan()) == 6  # nothing above the city
+    case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    assert (case["level"], case["centre_code"], case["tasks"][0]["level"]) == ("city", "C620700", "city")
+    assert case["tasks"][0]["due_at"] > due
+    overdue = (await dispatch.http.get("/v1/board/overdue", params={"level": "city"})).json()
+    assert task["task_id"] in [t["task_id"] for t in overdue]
+    board = (await dispatch.http.get("/v1/board/cases", params={"centre_code": "C620700", "level": "city"})).json()
+    assert str(event.case_id) in [c["case_id"] for c in board]
+
+
+async def test_counts_by_grid_matter_and_state(dispatch: Dispatch) -> None:
+    for matter in ("grid.report", "grid.report", "dispute.family"):
+        await handle(dispatch, dispatch_case_on_received, received(dispatch, matter))
+    by_matter = {c["key"]: c["cases"] for c in (await dispatch.http.get("/v1/board/counts?by=matter")).json()}
+    assert by_matter["grid.report"] >= 2
+    assert by_matter["dispute.family"] >= 1
+    by_grid = {c["key"]: c["cases"] for c in (await dispatch.http.get("/v1/board/counts?by=grid")).json()}
+    assert by_grid[GRID_A1] >= 3
+    assert (await dispatch.http.get("/v1/board/counts?by=colour")).status_code == 422
+
+
+async def test_intakes_deadline_is_the_cases_and_its_tasks_deadline(dispatch: Dispatch) -> None:
+    due = dispatch.clock() + timedelta(hours=5)
+    event = received(dispatch, "dispute.family", due_at=due)
+    await handle(dispatch, dispatch_case_on_received, event)
+    case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    assert {t["due_at"] for t in case["tasks"]} == {case["due_at"]}
+    assert datetime.fromisoformat(case["due_at"]) == due
+
+
+def test_webhook_signature_and_backoff() -> None:
+    body = b'{"a":1}'
+    assert sign("k", body) == "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
+    assert [backoff(n, 1.0, 10.0).total_seconds() for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 10, 10]
