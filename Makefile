@@ -64,9 +64,18 @@ postgres-down: ## Stop the project PostgreSQL
 topics: install ## Create every topic of the contracts registry (idempotent)
 	$(VENV)/bin/govmesh-topics --bootstrap-servers $(KAFKA_ADDR) --wait 60
 
+# The generated city the mesh runs on: small by default, `make run CITY_SCALE=full` for Zhangye's size.
+CITY_SCALE ?= small
+CITY       := $(DATA)/city-$(CITY_SCALE)
+
+.PHONY: city
+city: install ## Generate the city (grids, centres, workers, police rooms, cameras) into .data/city-<scale>
+	@test -f $(CITY)/grids.geojson || $(PY) -m citygen --out $(CITY) --scale $(CITY_SCALE) --elements 0
+	@test -f $(CITY)/.policing-imported || { $(PY) -m policing.cli import-city $(CITY) && touch $(CITY)/.policing-imported; }
+
 .PHONY: run
-run: install kafka-up topics ## Set up and run the mesh (SQLite per service, real Kafka), then print where it is
-	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) $(PY) infra/mesh.py start $(SERVICES)
+run: install kafka-up topics city ## Set up and run the mesh (SQLite per service, real Kafka, generated city), then print where it is
+	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) DISPATCH_CITY_DATA_DIR=$(CITY) $(PY) infra/mesh.py start $(SERVICES)
 	@if command -v prometheus >/dev/null; then infra/prometheus/prometheus.sh start && \
 	  echo "Prometheus: http://127.0.0.1:9090 (dashboards as code: infra/grafana/)"; \
 	else echo "Prometheus is not installed: make prometheus-up installs and starts it"; fi

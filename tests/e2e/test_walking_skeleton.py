@@ -54,7 +54,13 @@ def test_a_posted_case_shows_up_dispatched(mesh: dict[str, Service]) -> None:
     intake, dispatch = mesh["intake"].url, mesh["dispatch"].url
     created = httpx.post(
         intake + "/v1/cases",
-        json={"matter_code": "dispute.neighbour", "description": "Water leaks.", "lat": 38.93, "lon": 100.45},
+        json={
+            "matter_code": "dispute.neighbour",
+            "description": "Water leaks.",
+            "lat": 38.93,
+            "lon": 100.45,
+            "attributes": {"parties_count": 2},
+        },
         headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
         timeout=10,
     )
@@ -65,12 +71,14 @@ def test_a_posted_case_shows_up_dispatched(mesh: dict[str, Service]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         case = httpx.get(f"{intake}/v1/cases/{case['id']}", timeout=5).json()
-        if case["status"] == "dispatched":
+        if "dispatched" in [step["kind"] for step in case["timeline"]]:
             break
         time.sleep(0.2)
-    assert case["status"] == "dispatched", case
-    assert [step["kind"] for step in case["timeline"]] == ["received", "dispatched"]
-    assert case["handled_by"] == "centre:620700"
+    kinds = [step["kind"] for step in case["timeline"]]
+    assert kinds[:2] == ["received", "dispatched"], case
+    # Dispatch also hands out the case's tasks at once, so the case may already be in progress.
+    assert case["status"] in ("dispatched", "in_progress"), case
+    assert case["handled_by"] is not None
 
     seen = httpx.get(f"{dispatch}/v1/cases/{case['id']}", timeout=5)
     assert seen.status_code == 200

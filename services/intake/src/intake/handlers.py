@@ -2,27 +2,121 @@
 
 A handler changes state through ``uow.session`` and emits events with ``uow.emit``;
 the caller (an API route or the consumer loop) opens and commits the unit of work.
+Personal data (reporter name, phone, ID number) is written to ``reporters`` only:
+events and the timeline carry the opaque ``reporter_ref``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
-from datetime import UTC, datetime
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import partial
 from uuid import UUID
 
-from govmesh_contracts import CaseDispatched, CaseReceived, Event, Location
+from govmesh_contracts import (
+    AgreementReached,
+    CaseClosed,
+    CaseDispatched,
+    CaseEscalated,
+    CaseFeedbackGiven,
+    CaseReceived,
+    CaseReopened,
+    CaseResolved,
+    DisputeClosed,
+    DisputeFlaggedLate,
+    DisputeOpened,
+    DisputeReferred,
+    Event,
+    EvidenceAttached,
+    FollowUpVisitRecorded,
+    JudicialConfirmationApplied,
+    JudicialConfirmationLapsed,
+    Location,
+    MediationSessionCancelled,
+    MediationSessionHeld,
+    MediationSessionScheduled,
+    MediationTaskCompleted,
+    MediatorAssigned,
+    PoliceTaskAccepted,
+    PoliceTaskClosed,
+    PoliceTaskOnScene,
+    PoliceTaskOpened,
+    PoliceTaskRouted,
+    PolicingTaskCompleted,
+    TaskAssigned,
+    TaskCancelled,
+    TaskEscalated,
+    TaskReassigned,
+    TaskResult,
+    VideoAlarmRaised,
+    ViolenceRiskFlagged,
+)
 from govmesh_runtime.consumer import Handler
+from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from intake.adapters.repository import SqlCaseRepository
-from intake.adapters.tables import CaseRow, IdempotencyKeyRow, TimelineEntryRow
-from intake.domain.cases import CaseStatus, case_number
-from intake.domain.commands import AcceptCase
+from intake.adapters.tables import (
+    AlarmBurstRow,
+    CaseLinkRow,
+    CaseRow,
+    IdempotencyKeyRow,
+    PoliceTaskCaseRow,
+    ReporterRow,
+    TimelineEntryRow,
+)
+from intake.domain.cases import (
+    OPEN_STATUSES,
+    CaseStatus,
+    Channel,
+    advance,
+    case_number,
+    due_at,
+    reopen,
+    within_burst,
+)
+from intake.domain.check import report_errors
+from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
+from intake.domain.taxonomy import matter, matter_for_alarm, normalise_attributes
+from intake.domain.validation import Bounds, degrees_around, distance_m, normalise_phone
+from intake.settings import IntakeSettings
+
+log = get_logger(__name__)
 
 
 class IdempotencyConflict(Exception):
     """The Idempotency-Key was used before with a different request."""
+
+
+class ReportInvalid(Exception):
+    """The report has bad fields; nothing was written."""
+
+    def __init__(self, errors: dict[tuple[str, ...], str]) -> None:
+        super().__init__("; ".join(f"{'.'.join(k)}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class CaseNotFound(Exception):
+    pass
+
+
+class FeedbackNotAllowed(Exception):
+    pass
+
+
+class Outcome(StrEnum):
+    CREATED = "created"  # a new case
+    LINKED = "linked"  # a duplicate report, linked to an open case
+    RETRIED = "retried"  # a retried request (same Idempotency-Key): what the first one gave
+
+
+@dataclass(frozen=True)
+class Accepted:
+    case_id: UUID
+    outcome: Outcome
 
 
 def _request_hash(cmd: AcceptCase) -> str:
@@ -30,17 +124,118 @@ def _request_hash(cmd: AcceptCase) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, centre_code: str) -> tuple[UUID, bool]:
-    """Make the matter a case; return its id and whether it was created now (False for a retried request)."""
+def bounds_of(settings: IntakeSettings) -> Bounds:
+    return Bounds(settings.bounds_min_lat, settings.bounds_max_lat, settings.bounds_min_lon, settings.bounds_max_lon)
+
+
+async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSettings, validate: bool = True) -> Accepted:
+    """Make the matter a case, or link it to an open case of the same matter nearby.
+
+    Raises ``ReportInvalid`` (nothing written) or ``IdempotencyConflict``."""
     repo = SqlCaseRepository(uow.session)
     if cmd.idempotency_key:
         previous = await repo.by_idempotency_key(cmd.idempotency_key)
         if previous is not None:
             if previous.request_hash != _request_hash(cmd):
                 raise IdempotencyConflict(cmd.idempotency_key)
-            return previous.case_id, False
+            return Accepted(previous.case_id, Outcome.RETRIED)
+    if validate and (errors := report_errors(cmd, bounds_of(settings))):
+        raise ReportInvalid(errors)
+    definition = matter(cmd.matter_code)
+    if definition is None:
+        raise ReportInvalid({("matter_code",): f"unknown matter {cmd.matter_code!r}"})
     now = datetime.now(UTC)
-    number = case_number(centre_code, now.date(), await repo.next_sequence(centre_code, now.date()))
+    reporter_ref = _store_reporter(uow, cmd.reporter)
+
+    detect = cmd.channel is not Channel.VIDEO and settings.duplicate_window_s > 0
+    original = await _open_duplicate(repo, cmd, settings, now) if detect else None
+    if original is not None:
+        original.linked_reports += 1
+        original.updated_at = now
+        uow.session.add(original)
+        uow.session.add(
+            CaseLinkRow(
+                case_id=original.id,
+                channel=cmd.channel.value,
+                reporter_ref=reporter_ref,
+                description=cmd.description,
+                lat=cmd.lat,
+                lon=cmd.lon,
+                linked_at=now,
+            )
+        )
+        uow.session.add(
+            TimelineEntryRow(
+                case_id=original.id,
+                kind="report_linked",
+                actor=f"centre:{settings.centre_code}",
+                note=f"another report of the same matter via {cmd.channel.value} linked to this case "
+                f"(reports: {original.linked_reports + 1})",
+                at=now,
+            )
+        )
+        case_id = original.id
+        outcome = Outcome.LINKED
+    else:
+        case_id = await _open_case(uow, repo, cmd, settings, now, reporter_ref)
+        outcome = Outcome.CREATED
+    if cmd.idempotency_key:
+        uow.session.add(IdempotencyKeyRow(key=cmd.idempotency_key, request_hash=_request_hash(cmd), case_id=case_id))
+    log.info("case_accepted", case_id=str(case_id), outcome=outcome.value, matter=cmd.matter_code)
+    return Accepted(case_id, outcome)
+
+
+def _store_reporter(uow: UnitOfWork, reporter: Reporter | None) -> str | None:
+    if reporter is None or reporter.is_empty():
+        return None
+    ref = "rep-" + uuid.uuid4().hex[:20]
+    uow.session.add(
+        ReporterRow(
+            ref=ref,
+            name=reporter.name,
+            phone=normalise_phone(reporter.phone) if reporter.phone else None,
+            id_number=reporter.id_number.upper() if reporter.id_number else None,
+        )
+    )
+    return ref
+
+
+async def _open_duplicate(
+    repo: SqlCaseRepository, cmd: AcceptCase, settings: IntakeSettings, now: datetime
+) -> CaseRow | None:
+    """The earliest open case of the same matter within the distance and time window, if any."""
+    since = now - timedelta(seconds=settings.duplicate_window_s)
+    box = None
+    if cmd.lat is not None and cmd.lon is not None:
+        dlat, dlon = degrees_around(cmd.lat, settings.duplicate_distance_m)
+        box = (cmd.lat - dlat, cmd.lat + dlat, cmd.lon - dlon, cmd.lon + dlon)
+    address = cmd.address.strip() if cmd.address and box is None else None
+    statuses = [s.value for s in OPEN_STATUSES]
+    for candidate in await repo.open_candidates(cmd.matter_code, since, statuses, box, address):
+        if box is None or candidate.lat is None or candidate.lon is None:
+            if address and candidate.address == address:
+                return candidate
+            continue
+        assert cmd.lat is not None and cmd.lon is not None
+        if distance_m(cmd.lat, cmd.lon, candidate.lat, candidate.lon) <= settings.duplicate_distance_m:
+            return candidate
+    return None
+
+
+async def _open_case(
+    uow: UnitOfWork,
+    repo: SqlCaseRepository,
+    cmd: AcceptCase,
+    settings: IntakeSettings,
+    now: datetime,
+    reporter_ref: str | None,
+) -> UUID:
+    definition = matter(cmd.matter_code)
+    assert definition is not None
+    centre = settings.centre_code
+    number = case_number(centre, now.date(), await repo.next_sequence(centre, now.date()))
+    deadline = due_at(now, definition.sla_hours)
+    attributes = normalise_attributes(definition, cmd.attributes)
     case = CaseRow(
         case_number=number,
         matter_code=cmd.matter_code,
@@ -50,14 +245,17 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, centre_code: str) -> 
         lon=cmd.lon,
         address=cmd.address,
         status=CaseStatus.RECEIVED.value,
-        handled_by=f"centre:{centre_code}",
+        handled_by=f"centre:{centre}",
         received_at=now,
         updated_at=now,
+        due_at=deadline,
+        reporter_ref=reporter_ref,
+        attributes_json=json.dumps(attributes, ensure_ascii=False),
+        attachments_json=json.dumps(list(cmd.attachments)),
+        source_ref=cmd.source_ref,
     )
     uow.session.add(case)
     await uow.session.flush()
-    if cmd.idempotency_key:
-        uow.session.add(IdempotencyKeyRow(key=cmd.idempotency_key, request_hash=_request_hash(cmd), case_id=case.id))
     envelope = uow.emit(
         CaseReceived(
             case_id=case.id,
@@ -68,6 +266,8 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, centre_code: str) -> 
             location=Location(lat=cmd.lat, lon=cmd.lon) if cmd.lat is not None and cmd.lon is not None else None,
             address=cmd.address,
             received_at=now,
+            reporter_ref=reporter_ref,
+            due_at=deadline,
         )
     )
     uow.session.add(
@@ -75,35 +275,493 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, centre_code: str) -> 
             case_id=case.id,
             event_id=envelope.id,
             kind="received",
-            actor=f"centre:{centre_code}",
-            note=f"accepted via {cmd.channel.value}",
+            actor=f"centre:{centre}",
+            note=f"accepted via {cmd.channel.value} as {definition.name_zh} ({definition.code}); "
+            f"due {deadline.isoformat(timespec='minutes')}",
             at=now,
         )
     )
-    return case.id, True
+    return case.id
 
 
-async def record_case_dispatched(event: CaseDispatched, uow: UnitOfWork) -> None:
-    """Timeline: dispatch took the case into coordinated handling."""
-    case = await SqlCaseRepository(uow.session).get(event.case_id)
+async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> None:
+    """The resident's judgement of a resolved case; dispatch closes it or, if not solved, reopens it."""
+    case = await SqlCaseRepository(uow.session).get(case_id)
     if case is None:
-        # Not ours (another intake instance's database): nothing to show.
-        return
-    case.status = CaseStatus.DISPATCHED.value
-    case.handled_by = event.handled_by
-    case.updated_at = event.dispatched_at
+        raise CaseNotFound(str(case_id))
+    if case.status != CaseStatus.RESOLVED.value:
+        raise FeedbackNotAllowed(f"feedback is taken only on a resolved case; this case is {case.status}")
+    if case.feedback_at is not None:
+        raise FeedbackNotAllowed("feedback was already given on this resolution")
+    now = datetime.now(UTC)
+    case.satisfaction = cmd.satisfaction
+    case.feedback_at = now
+    case.updated_at = now
     uow.session.add(case)
-    note = f"grid {event.grid_code}" if event.grid_code else "not located on a grid"
+    envelope = uow.emit(
+        CaseFeedbackGiven(
+            case_id=case_id, satisfaction=cmd.satisfaction, solved=cmd.solved, comment=cmd.comment, given_at=now
+        )
+    )
+    verdict = "solved" if cmd.solved else "not solved"
     uow.session.add(
         TimelineEntryRow(
-            case_id=event.case_id,
-            event_id=uow.causation_id,
-            kind="dispatched",
-            actor=event.handled_by,
-            note=note if not event.note else f"{note}; {event.note}",
-            at=event.dispatched_at,
+            case_id=case_id,
+            event_id=envelope.id,
+            kind="feedback",
+            actor="resident",
+            note=f"{verdict}; satisfaction {cmd.satisfaction}/5",
+            at=now,
         )
     )
 
 
-EVENT_HANDLERS: dict[type[Event], Handler] = {CaseDispatched: record_case_dispatched}
+# --- the timeline: events of the other services ---------------------------------------------
+
+
+async def _step(
+    uow: UnitOfWork,
+    case_id: UUID,
+    *,
+    kind: str,
+    actor: str,
+    note: str | None,
+    at: datetime,
+    status: CaseStatus | None = None,
+    handled_by: str | None = None,
+    reopened: bool = False,
+) -> CaseRow | None:
+    """Add one hand-off to a case's timeline and move its status; ignore cases of another intake."""
+    case = await SqlCaseRepository(uow.session).get(case_id)
+    if case is None:
+        return None
+    current = CaseStatus(case.status)
+    new = reopen(current) if reopened else advance(current, status) if status is not None else current
+    if handled_by is not None:
+        case.handled_by = handled_by
+    case.status = new.value
+    case.updated_at = max(case.updated_at, at)
+    uow.session.add(case)
+    uow.session.add(
+        TimelineEntryRow(
+            case_id=case_id,
+            event_id=uow.causation_id,
+            kind=kind,
+            actor=actor,
+            note=note[:2000] if note else None,
+            at=at,
+        )
+    )
+    return case
+
+
+async def record_case_dispatched(event: CaseDispatched, uow: UnitOfWork) -> None:
+    note = f"grid {event.grid_code}" if event.grid_code else "not located on a grid"
+    await _step(
+        uow,
+        event.case_id,
+        kind="dispatched",
+        actor=event.handled_by,
+        note=note if not event.note else f"{note}; {event.note}",
+        at=event.dispatched_at,
+        status=CaseStatus.DISPATCHED,
+        handled_by=event.handled_by,
+    )
+
+
+async def record_case_escalated(event: CaseEscalated, uow: UnitOfWork) -> None:
+    actor = f"centre:{event.centre_code}"
+    note = f"escalated {event.from_level.value} → {event.to_level.value}: {event.reason}"
+    await _step(uow, event.case_id, kind="escalated", actor=actor, note=note, at=event.escalated_at, handled_by=actor)
+
+
+async def record_case_resolved(event: CaseResolved, uow: UnitOfWork) -> None:
+    note = event.summary or "all tasks done; awaiting the resident's feedback"
+    await _step(
+        uow,
+        event.case_id,
+        kind="resolved",
+        actor="dispatch",
+        note=note,
+        at=event.resolved_at,
+        status=CaseStatus.RESOLVED,
+    )
+
+
+async def record_case_closed(event: CaseClosed, uow: UnitOfWork) -> None:
+    note = f"satisfaction {event.satisfaction}/5" if event.satisfaction else None
+    await _step(
+        uow, event.case_id, kind="closed", actor="dispatch", note=note, at=event.closed_at, status=CaseStatus.CLOSED
+    )
+
+
+async def record_case_reopened(event: CaseReopened, uow: UnitOfWork) -> None:
+    case = await _step(
+        uow, event.case_id, kind="reopened", actor="dispatch", note=event.reason, at=event.reopened_at, reopened=True
+    )
+    if case is not None:
+        case.feedback_at = None
+        uow.session.add(case)
+
+
+def _holder(target: str, assignee: str | None) -> str:
+    return f"{target}:{assignee}" if assignee else target
+
+
+async def record_task_assigned(event: TaskAssigned, uow: UnitOfWork) -> None:
+    holder = _holder(event.target.value, event.assignee)
+    note = f"task {str(event.task_id)[:8]} for {event.target.value}"
+    note += f" ({event.priority}), due {event.due_at.isoformat(timespec='minutes')}"
+    await _step(
+        uow,
+        event.case_id,
+        kind="task_assigned",
+        actor=holder,
+        note=note,
+        at=event.assigned_at,
+        status=CaseStatus.IN_PROGRESS,
+        handled_by=holder,
+    )
+
+
+async def record_task_reassigned(event: TaskReassigned, uow: UnitOfWork) -> None:
+    holder = _holder(event.target.value, event.assignee)
+    note = f"task {str(event.task_id)[:8]} reassigned: {event.reason}"
+    await _step(
+        uow,
+        event.case_id,
+        kind="task_reassigned",
+        actor=holder,
+        note=note,
+        at=event.reassigned_at,
+        handled_by=holder,
+    )
+
+
+async def record_task_escalated(event: TaskEscalated, uow: UnitOfWork) -> None:
+    actor = f"centre:{event.centre_code}"
+    note = (
+        f"task {str(event.task_id)[:8]} overdue: {event.from_level.value} → {event.to_level.value}, "
+        f"new deadline {event.due_at.isoformat(timespec='minutes')}"
+    )
+    await _step(
+        uow, event.case_id, kind="task_escalated", actor=actor, note=note, at=event.escalated_at, handled_by=actor
+    )
+
+
+async def record_task_cancelled(event: TaskCancelled, uow: UnitOfWork) -> None:
+    note = f"task {str(event.task_id)[:8]} cancelled: {event.reason}"
+    await _step(uow, event.case_id, kind="task_cancelled", actor="dispatch", note=note, at=event.cancelled_at)
+
+
+async def _record_task_result(actor: str, event: TaskResult, uow: UnitOfWork) -> None:
+    note = f"{event.outcome.value}: {event.summary}"
+    if event.referral_to:
+        note += f" (referred to {event.referral_to})"
+    await _step(uow, event.case_id, kind="task_completed", actor=actor, note=note, at=event.completed_at)
+
+
+async def record_mediation_result(event: MediationTaskCompleted, uow: UnitOfWork) -> None:
+    await _record_task_result("mediation", event, uow)
+
+
+async def record_policing_result(event: PolicingTaskCompleted, uow: UnitOfWork) -> None:
+    await _record_task_result("policing", event, uow)
+
+
+async def record_violence_risk(event: ViolenceRiskFlagged, uow: UnitOfWork) -> None:
+    note = f"violence risk {event.risk_level}: community police informed"
+    await _step(uow, event.case_id, kind="violence_risk_flagged", actor="mediation", note=note, at=event.flagged_at)
+
+
+def _minutes(at: datetime) -> str:
+    return at.isoformat(timespec="minutes")
+
+
+# --- mediation's dispute file (mediation.disputes.v1) -------------------------------------------
+
+
+async def record_dispute_opened(event: DisputeOpened, uow: UnitOfWork) -> None:
+    note = f"dispute file opened ({event.category}, risk {event.risk_level})"
+    note += f", target close {_minutes(event.target_close_at)}"
+    await _step(
+        uow,
+        event.case_id,
+        kind="dispute_opened",
+        actor="mediation",
+        note=note,
+        at=event.opened_at,
+        status=CaseStatus.IN_PROGRESS,
+        handled_by="mediation",
+    )
+
+
+async def record_mediator_assigned(event: MediatorAssigned, uow: UnitOfWork) -> None:
+    holder = f"mediation:{event.studio_id}"
+    what = "reassigned" if event.previous_mediator_id else "assigned"
+    note = f"mediator {event.mediator_id} {what} ({event.reason})"
+    await _step(
+        uow, event.case_id, kind="mediator_assigned", actor=holder, note=note, at=event.assigned_at, handled_by=holder
+    )
+
+
+async def record_session_scheduled(event: MediationSessionScheduled, uow: UnitOfWork) -> None:
+    note = f"mediation session on {_minutes(event.starts_at)} in {event.room}; {len(event.notices)} parties notified"
+    await _step(
+        uow,
+        event.case_id,
+        kind="session_scheduled",
+        actor=f"mediation:{event.studio_id}",
+        note=note,
+        at=event.scheduled_at,
+    )
+
+
+async def record_session_cancelled(event: MediationSessionCancelled, uow: UnitOfWork) -> None:
+    await _step(
+        uow, event.case_id, kind="session_cancelled", actor="mediation", note=event.reason, at=event.cancelled_at
+    )
+
+
+async def record_session_held(event: MediationSessionHeld, uow: UnitOfWork) -> None:
+    note = f"mediation session held: {event.present} present, {event.absent} absent"
+    await _step(uow, event.case_id, kind="session_held", actor="mediation", note=note, at=event.held_at)
+
+
+async def record_agreement_reached(event: AgreementReached, uow: UnitOfWork) -> None:
+    note = (
+        f"mediation agreement signed ({event.terms} terms, last due {event.last_term_due_on.isoformat()}); "
+        f"judicial confirmation may be applied for until {_minutes(event.confirmation_deadline)}"
+    )
+    await _step(uow, event.case_id, kind="agreement_reached", actor="mediation", note=note, at=event.reached_at)
+
+
+async def record_confirmation_applied(event: JudicialConfirmationApplied, uow: UnitOfWork) -> None:
+    await _step(
+        uow,
+        event.case_id,
+        kind="judicial_confirmation_applied",
+        actor="court",
+        note="the parties applied to the court for judicial confirmation",
+        at=event.applied_at,
+    )
+
+
+async def record_confirmation_lapsed(event: JudicialConfirmationLapsed, uow: UnitOfWork) -> None:
+    await _step(
+        uow,
+        event.case_id,
+        kind="judicial_confirmation_lapsed",
+        actor="mediation",
+        note="the 30-day window for judicial confirmation passed",
+        at=event.lapsed_at,
+    )
+
+
+async def record_follow_up(event: FollowUpVisitRecorded, uow: UnitOfWork) -> None:
+    note = f"follow-up visit: {event.terms_performed} terms performed, {event.terms_outstanding} outstanding"
+    await _step(uow, event.case_id, kind="follow_up_visit", actor="mediation", note=note, at=event.visited_at)
+
+
+async def record_dispute_referred(event: DisputeReferred, uow: UnitOfWork) -> None:
+    note = f"referred to {event.referral_to}: {event.reason}"
+    await _step(
+        uow,
+        event.case_id,
+        kind="dispute_referred",
+        actor=event.referral_to,
+        note=note,
+        at=event.referred_at,
+        handled_by=event.referral_to,
+    )
+
+
+async def record_dispute_late(event: DisputeFlaggedLate, uow: UnitOfWork) -> None:
+    note = f"dispute still open after its target {_minutes(event.target_close_at)}"
+    await _step(uow, event.case_id, kind="dispute_late", actor="mediation", note=note, at=event.flagged_at)
+
+
+async def record_dispute_closed(event: DisputeClosed, uow: UnitOfWork) -> None:
+    note = f"dispute file closed: {event.outcome.value}"
+    if event.referral_to:
+        note += f" (referred to {event.referral_to})"
+    await _step(uow, event.case_id, kind="dispute_closed", actor="mediation", note=note, at=event.closed_at)
+
+
+# --- the community police room (policing.police-tasks.v1) ---------------------------------------
+
+
+async def _police_case(uow: UnitOfWork, police_task_id: UUID) -> UUID | None:
+    row = await uow.session.get(PoliceTaskCaseRow, police_task_id)
+    return row.case_id if row else None
+
+
+async def record_police_task_opened(event: PoliceTaskOpened, uow: UnitOfWork) -> None:
+    if event.case_id is None or await SqlCaseRepository(uow.session).get(event.case_id) is None:
+        return
+    if await uow.session.get(PoliceTaskCaseRow, event.police_task_id) is None:
+        uow.session.add(PoliceTaskCaseRow(police_task_id=event.police_task_id, case_id=event.case_id))
+    holder = f"police_room:{event.room_code}" if event.room_code else "policing"
+    note = f"police task ({event.priority}) for room {event.room_code or 'not yet routed'}"
+    if event.officer_id:
+        note += f", officer {event.officer_id}"
+    await _step(
+        uow,
+        event.case_id,
+        kind="police_task_opened",
+        actor=holder,
+        note=note,
+        at=event.opened_at,
+        status=CaseStatus.IN_PROGRESS,
+        handled_by=holder,
+    )
+
+
+async def record_police_task_routed(event: PoliceTaskRouted, uow: UnitOfWork) -> None:
+    if (case_id := await _police_case(uow, event.police_task_id)) is None:
+        return
+    holder = f"police_room:{event.room_code}"
+    note = f"routed to room {event.room_code}" + (
+        f" from {event.previous_room_code}" if event.previous_room_code else ""
+    )
+    await _step(uow, case_id, kind="police_task_routed", actor=holder, note=note, at=event.routed_at, handled_by=holder)
+
+
+async def record_police_task_accepted(event: PoliceTaskAccepted, uow: UnitOfWork) -> None:
+    if (case_id := await _police_case(uow, event.police_task_id)) is None:
+        return
+    holder = f"police_room:{event.room_code}"
+    note = f"officer {event.officer_id} accepted the task"
+    await _step(
+        uow, case_id, kind="police_task_accepted", actor=holder, note=note, at=event.accepted_at, handled_by=holder
+    )
+
+
+async def record_police_on_scene(event: PoliceTaskOnScene, uow: UnitOfWork) -> None:
+    if (case_id := await _police_case(uow, event.police_task_id)) is None:
+        return
+    note = f"officer {event.officer_id} on scene"
+    await _step(
+        uow, case_id, kind="police_on_scene", actor=f"police_room:{event.room_code}", note=note, at=event.on_scene_at
+    )
+
+
+async def record_police_task_closed(event: PoliceTaskClosed, uow: UnitOfWork) -> None:
+    case_id = event.case_id or await _police_case(uow, event.police_task_id)
+    if case_id is None:
+        return
+    note = f"police task closed: {event.outcome.value}" + (" (settled by police mediation)" if event.mediated else "")
+    if event.referral_to:
+        note += f", referred to {event.referral_to}"
+    actor = f"police_room:{event.room_code}" if event.room_code else "policing"
+    await _step(uow, case_id, kind="police_task_closed", actor=actor, note=note, at=event.closed_at)
+
+
+# --- video evidence (video.evidence.v1) ---------------------------------------------------------
+
+
+async def record_evidence(event: EvidenceAttached, uow: UnitOfWork) -> None:
+    note = (
+        f"video evidence: {len(event.recordings)} recordings from {len(event.channel_ids)} cameras within "
+        f"{event.radius_m:.0f} m, {_minutes(event.window_start)} – {_minutes(event.window_end)}"
+    )
+    if event.unanswered_channel_ids:
+        note += f"; {len(event.unanswered_channel_ids)} cameras did not answer"
+    await _step(uow, event.case_id, kind="evidence_attached", actor="video", note=note, at=event.attached_at)
+
+
+async def record_video_alarm(event: VideoAlarmRaised, uow: UnitOfWork, *, settings: IntakeSettings) -> None:
+    """A camera alarm becomes a case; further alarms of the channel's burst join that case."""
+    repo = SqlCaseRepository(uow.session)
+    burst = await repo.alarm_burst(event.channel_id)
+    if burst is not None and within_burst(burst.last_alarm_at, event.alarm_time, settings.alarm_burst_window_s):
+        case = await repo.get(burst.case_id)
+        if case is not None and case.status in {s.value for s in OPEN_STATUSES}:
+            burst.alarms += 1
+            burst.last_alarm_at = max(burst.last_alarm_at, event.alarm_time)
+            uow.session.add(burst)
+            await _step(
+                uow,
+                case.id,
+                kind="alarm_repeated",
+                actor="video",
+                note=f"alarm {burst.alarms} of the burst from channel {event.channel_id}",
+                at=event.alarm_time,
+            )
+            return
+    kind = event.alarm_type or f"method {event.method}"
+    description = f"Video alarm ({kind}, priority {event.priority}) from channel {event.channel_id}"
+    if event.description:
+        description += f": {event.description}"
+    attributes: dict[str, str | float | int | list[str]] = {"channel_id": event.channel_id}
+    code = matter_for_alarm(event.alarm_type)
+    if code == "video.alarm" and event.alarm_type:
+        attributes["alarm_type"] = event.alarm_type[:200]
+    accepted = await accept_case(
+        AcceptCase(
+            matter_code=code,
+            description=description[:4000],
+            channel=Channel.VIDEO,
+            lat=event.location.lat if event.location else None,
+            lon=event.location.lon if event.location else None,
+            attributes=attributes if code == "video.alarm" else {},
+            source_ref=event.channel_id,
+        ),
+        uow,
+        settings=settings,
+        validate=False,
+    )
+    if burst is None:
+        uow.session.add(
+            AlarmBurstRow(
+                channel_id=event.channel_id,
+                case_id=accepted.case_id,
+                alarms=1,
+                first_alarm_at=event.alarm_time,
+                last_alarm_at=event.alarm_time,
+            )
+        )
+    else:
+        burst.case_id = accepted.case_id
+        burst.alarms = 1
+        burst.first_alarm_at = burst.last_alarm_at = event.alarm_time
+        uow.session.add(burst)
+
+
+def event_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
+    return {
+        CaseDispatched: record_case_dispatched,
+        CaseEscalated: record_case_escalated,
+        CaseResolved: record_case_resolved,
+        CaseClosed: record_case_closed,
+        CaseReopened: record_case_reopened,
+        TaskAssigned: record_task_assigned,
+        TaskReassigned: record_task_reassigned,
+        TaskEscalated: record_task_escalated,
+        TaskCancelled: record_task_cancelled,
+        MediationTaskCompleted: record_mediation_result,
+        PolicingTaskCompleted: record_policing_result,
+        ViolenceRiskFlagged: record_violence_risk,
+        DisputeOpened: record_dispute_opened,
+        MediatorAssigned: record_mediator_assigned,
+        MediationSessionScheduled: record_session_scheduled,
+        MediationSessionCancelled: record_session_cancelled,
+        MediationSessionHeld: record_session_held,
+        AgreementReached: record_agreement_reached,
+        JudicialConfirmationApplied: record_confirmation_applied,
+        JudicialConfirmationLapsed: record_confirmation_lapsed,
+        FollowUpVisitRecorded: record_follow_up,
+        DisputeReferred: record_dispute_referred,
+        DisputeFlaggedLate: record_dispute_late,
+        DisputeClosed: record_dispute_closed,
+        PoliceTaskOpened: record_police_task_opened,
+        PoliceTaskRouted: record_police_task_routed,
+        PoliceTaskAccepted: record_police_task_accepted,
+        PoliceTaskOnScene: record_police_on_scene,
+        PoliceTaskClosed: record_police_task_closed,
+        EvidenceAttached: record_evidence,
+    }
+
+
+def alarm_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
+    return {VideoAlarmRaised: partial(record_video_alarm, settings=settings)}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from govmesh_runtime.settings import ServiceSettings
@@ -11,6 +12,30 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     port: int = 8001
     centre_code: str = "620702"  # administrative-division code of the accepting centre (Ganzhou District, Zhangye)
+
+    # The jurisdiction's bounds (Zhangye city, WGS 84): coordinates outside are rejected.
+    bounds_min_lat: float = 37.9
+    bounds_max_lat: float = 39.9
+    bounds_min_lon: float = 97.3
+    bounds_max_lon: float = 102.2
+
+    # Duplicates: a report of the same matter this close to an open case, this soon after it, is linked to it.
+    # A window of 0 turns duplicate detection off (e.g. for load tests that post the same matter many times).
+    duplicate_distance_m: float = Field(default=100.0, ge=0)
+    duplicate_window_s: float = Field(default=24 * 3600, ge=0)
+
+    # Video alarms: alarms of one channel less than this apart are one burst, one case.
+    alarm_burst_window_s: float = Field(default=600.0, ge=0)
+
+    # Lists and searches
+    page_size_max: int = 200
+
+    # Open311 GeoReport v2
+    open311_api_keys: list[str] = Field(
+        default=["govmesh-dev-key"], description="API keys accepted for POST requests (JSON list in the environment)."
+    )
+    open311_jurisdiction_id: str = "zhangye.gov.cn"
+    open311_max_requests: int = 1000
 
 
 def get_settings() -> IntakeSettings:

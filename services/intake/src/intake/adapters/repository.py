@@ -3,14 +3,39 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
 
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from intake.adapters.tables import CaseNumberSequence, CaseRow, IdempotencyKeyRow, TimelineEntryRow
+from intake.adapters.tables import (
+    AlarmBurstRow,
+    CaseLinkRow,
+    CaseNumberSequence,
+    CaseRow,
+    IdempotencyKeyRow,
+    ReporterRow,
+    TimelineEntryRow,
+)
+from intake.domain.cases import step_order
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    statuses: Sequence[str] = ()
+    matter_codes: Sequence[str] = ()
+    channels: Sequence[str] = ()
+    received_from: datetime | None = None
+    received_to: datetime | None = None
+    text: str | None = None
+    bbox: tuple[float, float, float, float] | None = None  # min_lon, min_lat, max_lon, max_lat
+    ids: Sequence[uuid.UUID] = ()
+    case_numbers: Sequence[str] = ()
 
 
 class SqlCaseRepository:
@@ -26,7 +51,107 @@ class SqlCaseRepository:
             .where(col(TimelineEntryRow.case_id) == case_id)
             .order_by(col(TimelineEntryRow.at), col(TimelineEntryRow.id))
         )
+        # one dispatch decision publishes several events at the same instant, on several topics
+        return sorted(result.all(), key=lambda t: (t.at, step_order(t.kind), t.id or 0))
+
+    async def by_number(self, case_number: str) -> CaseRow | None:
+        result = await self.session.exec(select(CaseRow).where(col(CaseRow.case_number) == case_number))
+        return result.first()
+
+    async def search(self, f: CaseFilter, *, limit: int, offset: int) -> tuple[list[CaseRow], int]:
+        """Cases matching the filter, newest first, and how many match in all."""
+        conditions: list[ColumnElement[bool]] = []
+        if f.statuses:
+            conditions.append(col(CaseRow.status).in_(list(f.statuses)))
+        if f.matter_codes:
+            conditions.append(col(CaseRow.matter_code).in_(list(f.matter_codes)))
+        if f.channels:
+            conditions.append(col(CaseRow.channel).in_(list(f.channels)))
+        if f.received_from is not None:
+            conditions.append(col(CaseRow.received_at) >= f.received_from)
+        if f.received_to is not None:
+            conditions.append(col(CaseRow.received_at) <= f.received_to)
+        if f.text:
+            pattern = "%" + f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            conditions.append(
+                or_(
+                    col(CaseRow.description).ilike(pattern, escape="\\"),
+                    col(CaseRow.case_number).ilike(pattern, escape="\\"),
+                    col(CaseRow.address).ilike(pattern, escape="\\"),
+                )
+            )
+        if f.bbox is not None:
+            min_lon, min_lat, max_lon, max_lat = f.bbox
+            conditions += [
+                col(CaseRow.lon) >= min_lon,
+                col(CaseRow.lon) <= max_lon,
+                col(CaseRow.lat) >= min_lat,
+                col(CaseRow.lat) <= max_lat,
+            ]
+        if f.ids or f.case_numbers:
+            conditions.append(or_(col(CaseRow.id).in_(list(f.ids)), col(CaseRow.case_number).in_(list(f.case_numbers))))
+        total = (await self.session.exec(select(func.count()).select_from(CaseRow).where(*conditions))).one()
+        rows = await self.session.exec(
+            select(CaseRow)
+            .where(*conditions)
+            .order_by(col(CaseRow.received_at).desc(), col(CaseRow.case_number).desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows.all()), int(total)
+
+    async def open_candidates(
+        self,
+        matter_code: str,
+        since: datetime,
+        statuses: Sequence[str],
+        box: tuple[float, float, float, float] | None,
+        address: str | None,
+    ) -> list[CaseRow]:
+        """Open cases of a matter received since ``since``, near a point (box) or at the same address."""
+        near: list[ColumnElement[bool]] = []
+        if box is not None:
+            min_lat, max_lat, min_lon, max_lon = box
+            near.append(
+                (col(CaseRow.lat) >= min_lat)
+                & (col(CaseRow.lat) <= max_lat)
+                & (col(CaseRow.lon) >= min_lon)
+                & (col(CaseRow.lon) <= max_lon)
+            )
+        if address:
+            near.append(col(CaseRow.address) == address)
+        if not near:
+            return []
+        result = await self.session.exec(
+            select(CaseRow)
+            .where(
+                col(CaseRow.matter_code) == matter_code,
+                col(CaseRow.status).in_(list(statuses)),
+                col(CaseRow.received_at) >= since,
+                col(CaseRow.channel) != "video",
+                or_(*near),
+            )
+            .order_by(col(CaseRow.received_at))
+        )
         return list(result.all())
+
+    async def reporter(self, ref: str) -> ReporterRow | None:
+        return await self.session.get(ReporterRow, ref)
+
+    async def reporters(self, refs: Sequence[str]) -> dict[str, ReporterRow]:
+        if not refs:
+            return {}
+        result = await self.session.exec(select(ReporterRow).where(col(ReporterRow.ref).in_(list(refs))))
+        return {r.ref: r for r in result.all()}
+
+    async def links(self, case_id: uuid.UUID) -> list[CaseLinkRow]:
+        result = await self.session.exec(
+            select(CaseLinkRow).where(col(CaseLinkRow.case_id) == case_id).order_by(col(CaseLinkRow.id))
+        )
+        return list(result.all())
+
+    async def alarm_burst(self, channel_id: str) -> AlarmBurstRow | None:
+        return await self.session.get(AlarmBurstRow, channel_id)
 
     async def by_idempotency_key(self, key: str) -> IdempotencyKeyRow | None:
         return await self.session.get(IdempotencyKeyRow, key)

@@ -34,6 +34,53 @@ class CaseRow(SQLModel, table=True):
     handled_by: str | None = Field(default=None, max_length=100)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    due_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    reporter_ref: str | None = Field(default=None, max_length=40)
+    attributes_json: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False, server_default="{}"))
+    attachments_json: str = Field(default="[]", sa_column=sa.Column(sa.Text, nullable=False, server_default="[]"))
+    source_ref: str | None = Field(default=None, max_length=64)
+    linked_reports: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
+    satisfaction: int | None = None
+    feedback_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
+class ReporterRow(SQLModel, table=True):
+    """Personal data of a reporter: in intake's database only; events carry ``ref``."""
+
+    __tablename__ = "reporters"
+
+    ref: str = Field(max_length=40, primary_key=True)
+    name: str | None = Field(default=None, max_length=50)
+    phone: str | None = Field(default=None, max_length=20)
+    id_number: str | None = Field(default=None, max_length=18)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class CaseLinkRow(SQLModel, table=True):
+    """A later report of the same matter, linked to an open case instead of opening a second one."""
+
+    __tablename__ = "case_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="cases.id", index=True)
+    channel: str = Field(max_length=32)
+    reporter_ref: str | None = Field(default=None, max_length=40)
+    description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    lat: float | None = None
+    lon: float | None = None
+    linked_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AlarmBurstRow(SQLModel, table=True):
+    """The case of a camera channel's current burst of alarms."""
+
+    __tablename__ = "alarm_bursts"
+
+    channel_id: str = Field(max_length=20, primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    alarms: int = 1
+    first_alarm_at: datetime = Field(sa_column=_ts())
+    last_alarm_at: datetime = Field(sa_column=_ts())
 
 
 class TimelineEntryRow(SQLModel, table=True):
@@ -69,3 +116,12 @@ class IdempotencyKeyRow(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     case_id: uuid.UUID = Field(foreign_key="cases.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class PoliceTaskCaseRow(SQLModel, table=True):
+    """The case of a police task: policing's later events carry only the police task id."""
+
+    __tablename__ = "police_task_cases"
+
+    police_task_id: uuid.UUID = Field(primary_key=True)
+    case_id: uuid.UUID = Field(foreign_key="cases.id")

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from intake.domain.cases import Channel
+from intake.domain.taxonomy import AttributeValue
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """Personal data: kept in intake only, never in events or logs."""
+
+    name: str | None = None
+    phone: str | None = None
+    id_number: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.name or self.phone or self.id_number)
 
 
 @dataclass(frozen=True)
@@ -16,3 +30,15 @@ class AcceptCase:
     lon: float | None = None
     address: str | None = None
     idempotency_key: str | None = None
+    reporter: Reporter | None = None
+    attachments: tuple[str, ...] = ()
+    attributes: dict[str, AttributeValue] = field(default_factory=dict)
+    source_ref: str | None = None  # e.g. the camera channel id of a video alarm
+    received_at: datetime | None = None  # when the matter happened, if not now (video alarms)
+
+
+@dataclass(frozen=True)
+class GiveFeedback:
+    satisfaction: int
+    solved: bool
+    comment: str | None = None

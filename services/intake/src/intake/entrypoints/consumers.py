@@ -1,8 +1,25 @@
-"""What intake consumes: every case-related topic, for the resident-facing timeline."""
+"""What intake consumes: every case-related topic (for the resident-facing timeline) and the
+video bridge's alarms (which become cases)."""
 
 from __future__ import annotations
 
 from govmesh_runtime.consumer import ConsumerSpec
-from intake.handlers import EVENT_HANDLERS
+from intake.handlers import alarm_handlers, event_handlers
+from intake.settings import IntakeSettings
 
-TIMELINE = ConsumerSpec(name="intake-timeline", topics=("dispatch.cases.v1",), handlers=EVENT_HANDLERS)
+TIMELINE_TOPICS = (
+    "dispatch.cases.v1",
+    "dispatch.tasks.v1",
+    "mediation.task-results.v1",
+    "mediation.disputes.v1",
+    "policing.task-results.v1",
+    "policing.police-tasks.v1",
+    "video.evidence.v1",
+)
+
+
+def consumer_specs(settings: IntakeSettings) -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec(name="intake-timeline", topics=TIMELINE_TOPICS, handlers=event_handlers(settings)),
+        ConsumerSpec(name="intake-video-alarms", topics=("video.alarms.v1",), handlers=alarm_handlers(settings)),
+    ]

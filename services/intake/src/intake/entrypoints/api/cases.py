@@ -1,58 +1,110 @@
-"""/v1/cases: create a case and follow it."""
+"""/v1/cases: accept a matter as a case, follow it, list and search, resident feedback."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
-from govmesh_runtime.app import Runtime, get_runtime
-from intake.adapters.repository import SqlCaseRepository
-from intake.domain.commands import AcceptCase
-from intake.entrypoints.api.schemas import CaseCreate, CasePublic, TimelineEntry
-from intake.handlers import IdempotencyConflict, accept_case
-from intake.settings import IntakeSettings
+from intake.adapters.repository import CaseFilter, SqlCaseRepository
+from intake.domain.cases import CaseStatus, Channel
+from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
+from intake.entrypoints.api.schemas import (
+    CaseCreate,
+    CaseCreated,
+    CasePage,
+    CasePublic,
+    CaseSummary,
+    FeedbackCreate,
+)
+from intake.entrypoints.api.views import PersonalDataDep, RuntimeDep, accept, load_case, settings_of, summary_view
+from intake.handlers import (
+    CaseNotFound,
+    FeedbackNotAllowed,
+    IdempotencyConflict,
+    Outcome,
+    ReportInvalid,
+    give_feedback,
+)
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
-
-async def _load(runtime: Runtime, case_id: UUID) -> CasePublic:
-    async with runtime.db.sessions() as session:
-        repo = SqlCaseRepository(session)
-        case = await repo.get(case_id)
-        if case is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
-        timeline = await repo.timeline(case_id)
-    return CasePublic(
-        **case.model_dump(exclude={"id", "case_number", "channel", "status"}),
-        id=case.id,
-        case_number=case.case_number,
-        channel=case.channel,
-        status=case.status,
-        timeline=[TimelineEntry(kind=t.kind, actor=t.actor, note=t.note, at=t.at) for t in timeline],
-    )
-
-
-@router.post(
-    "",
-    status_code=status.HTTP_201_CREATED,
-    summary="Accept a matter as a case",
-    responses={
-        200: {"description": "A retried request with the same Idempotency-Key: the case it created."},
-        409: {"description": "The Idempotency-Key was used with a different request."},
+_CASE_EXAMPLE: dict[str, Any] = {
+    "id": "0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10",
+    "case_number": "620702-20261125-000042",
+    "matter_code": "dispute.neighbour",
+    "description": "Water leaks from the flat above into ours.",
+    "lat": 38.9326,
+    "lon": 100.4498,
+    "address": "甘州区 县府街 12号 3单元",
+    "channel": "hotline",
+    "status": "in_progress",
+    "handled_by": "mediation",
+    "received_at": "2026-11-25T08:30:00Z",
+    "updated_at": "2026-11-25T08:31:10Z",
+    "due_at": "2026-12-10T08:30:00Z",
+    "linked_reports": 0,
+    "handled_since": "2026-11-25T08:31:10Z",
+    "attributes": {"parties_count": 2.0},
+    "attachments": ["https://files.example/leak.jpg"],
+    "reporter": {
+        "ref": "rep-3f2a9c0e11d24b7f8a61",
+        "name": "张*",
+        "phone": "138****5678",
+        "id_number": None,
+        "masked": True,
     },
-)
-async def create_case(
-    body: CaseCreate,
-    request: Request,
-    response: Response,
-    runtime: RuntimeDep,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> CasePublic:
-    settings: IntakeSettings = runtime.settings  # type: ignore[assignment]
-    cmd = AcceptCase(
+    "satisfaction": None,
+    "timeline": [
+        {
+            "kind": "received",
+            "actor": "centre:620702",
+            "note": "accepted via hotline as 邻里纠纷 (dispute.neighbour); due 2026-12-10T08:30+00:00",
+            "at": "2026-11-25T08:30:00Z",
+        },
+        {"kind": "dispatched", "actor": "centre:620700", "note": "grid 620702001001", "at": "2026-11-25T08:30:02Z"},
+        {
+            "kind": "task_assigned",
+            "actor": "mediation",
+            "note": "task 5d0f2b8e for mediation (normal), due 2026-12-10T08:30+00:00",
+            "at": "2026-11-25T08:31:10Z",
+        },
+    ],
+}
+_ERROR_422 = {
+    "description": "A bad field, named with its reason; nothing was written.",
+    "content": {
+        "application/json": {
+            "example": {
+                "detail": [
+                    {
+                        "loc": ["body", "reporter", "id_number"],
+                        "msg": "check digit does not match (GB 11643 checksum)",
+                        "type": "value_error",
+                    }
+                ]
+            }
+        }
+    },
+}
+
+
+def _example(value: Any, description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"example": value}}}
+
+
+def _invalid(exc: ReportInvalid) -> HTTPException:
+    detail = [{"loc": ["body", *loc], "msg": msg, "type": "value_error"} for loc, msg in exc.errors.items()]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+
+
+def command_from(body: CaseCreate, idempotency_key: str | None) -> AcceptCase:
+    reporter = None
+    if body.reporter is not None:
+        reporter = Reporter(name=body.reporter.name, phone=body.reporter.phone, id_number=body.reporter.id_number)
+    return AcceptCase(
         matter_code=body.matter_code,
         description=body.description,
         channel=body.channel,
@@ -60,21 +112,204 @@ async def create_case(
         lon=body.lon,
         address=body.address,
         idempotency_key=idempotency_key,
+        reporter=reporter,
+        attachments=tuple(body.attachments),
+        attributes=dict(body.attributes),
     )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Accept a matter as a case",
+    description="A new case (201), or — when an open case of the same matter is near in place and time — the "
+    "report is linked to that case (200, outcome `linked`: the reporter follows the original, no second case). "
+    "A retried request with the same `Idempotency-Key` answers what the first one did (200, outcome `retried`).",
+    responses={
+        201: _example({**_CASE_EXAMPLE, "outcome": "created", "notice": None}, "A new case."),
+        200: _example(
+            {
+                **_CASE_EXAMPLE,
+                "outcome": "linked",
+                "notice": "Linked to open case 620702-20261125-000042 of the same matter nearby; "
+                "you will follow that case.",
+            },
+            "Linked to an open case, or a retried request.",
+        ),
+        409: _example(
+            {"detail": "Idempotency-Key abc was used with a different request"},
+            "The Idempotency-Key was used with a different request.",
+        ),
+        422: _ERROR_422,
+    },
+)
+async def create_case(
+    body: CaseCreate,
+    request: Request,
+    response: Response,
+    runtime: RuntimeDep,
+    reveal: PersonalDataDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> CaseCreated:
+    cmd = command_from(body, idempotency_key)
     try:
-        async with runtime.uow() as uow:
-            case_id, created = await accept_case(cmd, uow, centre_code=settings.centre_code)
-            await uow.commit()
+        accepted = await accept(runtime, cmd)
+    except ReportInvalid as exc:
+        raise _invalid(exc) from exc
     except IdempotencyConflict as exc:
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail=f"Idempotency-Key {exc} was used with a different request"
         ) from exc
-    if not created:
+    if accepted.outcome is not Outcome.CREATED:
         response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = str(request.url_for("get_case", case_id=case_id))
-    return await _load(runtime, case_id)
+    response.headers["Location"] = str(request.url_for("get_case", case_id=accepted.case_id))
+    case = await load_case(runtime, accepted.case_id, reveal=reveal)
+    notice = None
+    if accepted.outcome is Outcome.LINKED:
+        notice = f"Linked to open case {case.case_number} of the same matter nearby; you will follow that case."
+    return CaseCreated(**case.model_dump(), outcome=accepted.outcome.value, notice=notice)
 
 
-@router.get("/{case_id}", summary="A case with its full timeline", name="get_case")
-async def get_case(case_id: UUID, runtime: RuntimeDep) -> CasePublic:
-    return await _load(runtime, case_id)
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {
+                    "loc": ["query", "bbox"],
+                    "msg": "must be four numbers: min_lon,min_lat,max_lon,max_lat",
+                    "type": "value_error",
+                }
+            ],
+        ) from None
+    if min_lon > max_lon or min_lat > max_lat:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"loc": ["query", "bbox"], "msg": "min must not exceed max", "type": "value_error"}],
+        )
+    return min_lon, min_lat, max_lon, max_lat
+
+
+@router.get(
+    "",
+    summary="List and search cases",
+    description="Newest first. Filters combine with AND; comma lists combine with OR.",
+    responses={
+        200: _example(
+            {
+                "items": [{k: v for k, v in _CASE_EXAMPLE.items() if k in CaseSummary.model_fields}],
+                "total": 1,
+                "limit": 50,
+                "offset": 0,
+                "next_offset": None,
+            },
+            "One page of cases.",
+        ),
+        422: _ERROR_422,
+    },
+)
+async def list_cases(
+    runtime: RuntimeDep,
+    status_: Annotated[
+        str | None, Query(alias="status", description="Comma list of statuses.", examples=["received,in_progress"])
+    ] = None,
+    matter_code: Annotated[
+        str | None, Query(description="Comma list of matter codes.", examples=["dispute.neighbour"])
+    ] = None,
+    channel: Annotated[str | None, Query(description="Comma list of channels.", examples=["hotline"])] = None,
+    received_from: Annotated[datetime | None, Query(description="Received at or after (ISO 8601).")] = None,
+    received_to: Annotated[datetime | None, Query(description="Received at or before (ISO 8601).")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Text in description, address or case number.")
+    ] = None,
+    bbox: Annotated[
+        str | None, Query(description="min_lon,min_lat,max_lon,max_lat", examples=["100.40,38.90,100.50,38.96"])
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> CasePage:
+    statuses, channels = _csv(status_), _csv(channel)
+    errors = []
+    for s in statuses:
+        if s not in CaseStatus.__members__.values():
+            errors.append({"loc": ["query", "status"], "msg": f"unknown status {s!r}", "type": "value_error"})
+    for c in channels:
+        if c not in Channel.__members__.values():
+            errors.append({"loc": ["query", "channel"], "msg": f"unknown channel {c!r}", "type": "value_error"})
+    if errors:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=errors)
+    limit = min(limit, settings_of(runtime).page_size_max)
+    f = CaseFilter(
+        statuses=statuses,
+        matter_codes=_csv(matter_code),
+        channels=channels,
+        received_from=received_from,
+        received_to=received_to,
+        text=q,
+        bbox=_bbox(bbox),
+    )
+    async with runtime.db.sessions() as session:
+        rows, total = await SqlCaseRepository(session).search(f, limit=limit, offset=offset)
+    return CasePage(
+        items=[summary_view(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if offset + limit < total else None,
+    )
+
+
+@router.get(
+    "/{case_id}",
+    summary="A case with its full timeline",
+    name="get_case",
+    responses={
+        200: _example(_CASE_EXAMPLE, "The case."),
+        404: _example({"detail": "case … not found"}, "No such case."),
+    },
+)
+async def get_case(case_id: UUID, runtime: RuntimeDep, reveal: PersonalDataDep) -> CasePublic:
+    return await load_case(runtime, case_id, reveal=reveal)
+
+
+@router.post(
+    "/{case_id}/feedback",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="The resident's feedback on a resolved case",
+    description="Only on a resolved case, once per resolution. Publishes CaseFeedbackGiven: dispatch closes the "
+    "case, or reopens it when `solved` is false.",
+    responses={
+        202: _example(
+            {**_CASE_EXAMPLE, "status": "resolved", "satisfaction": 5}, "Feedback taken; dispatch closes or reopens."
+        ),
+        404: _example({"detail": "case … not found"}, "No such case."),
+        409: _example(
+            {"detail": "feedback is taken only on a resolved case; this case is in_progress"},
+            "The case is not awaiting feedback.",
+        ),
+        422: _ERROR_422,
+    },
+)
+async def post_feedback(
+    case_id: UUID, body: FeedbackCreate, runtime: RuntimeDep, reveal: PersonalDataDep
+) -> CasePublic:
+    try:
+        async with runtime.uow() as uow:
+            await give_feedback(
+                case_id, GiveFeedback(satisfaction=body.satisfaction, solved=body.solved, comment=body.comment), uow
+            )
+            await uow.commit()
+    except CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
+    except FeedbackNotAllowed as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    return await load_case(runtime, case_id, reveal=reveal)

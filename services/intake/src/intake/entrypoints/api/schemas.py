@@ -1,29 +1,70 @@
-"""API models of intake (SQLModel families: Base, Create, Public)."""
+"""API models of intake's native REST API v1."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from intake.domain.cases import Channel
+from intake.domain.cases import CaseStatus, Channel
+
+AttributeValue = str | float | list[str]
+
+RECEIVED_EXAMPLE = "2026-11-25T08:30:00Z"
 
 
 class CaseBase(BaseModel):
     matter_code: str = Field(
-        min_length=1, max_length=64, description="Matter type code.", examples=["dispute.neighbour"]
+        min_length=1, max_length=64, description="Matter code from GET /v1/matters.", examples=["dispute.neighbour"]
     )
-    description: str = Field(min_length=1, max_length=4000, examples=["Water leaks from the flat above into ours."])
-    lat: float | None = Field(default=None, ge=-90, le=90, examples=[38.9326])
-    lon: float | None = Field(default=None, ge=-180, le=180, examples=[100.4498])
-    address: str | None = Field(default=None, max_length=500, examples=["甘州区 县府街 12号 3单元"])
+    description: str = Field(
+        min_length=1, max_length=4000, examples=["Water leaks from the flat above into ours (楼上漏水)."]
+    )
+    lat: float | None = Field(default=None, ge=-90, le=90, description="WGS 84 latitude.", examples=[38.9326])
+    lon: float | None = Field(default=None, ge=-180, le=180, description="WGS 84 longitude.", examples=[100.4498])
+    address: str | None = Field(default=None, min_length=1, max_length=500, examples=["甘州区 县府街 12号 3单元"])
+
+
+class ReporterIn(BaseModel):
+    """Who reports: optional unless the matter does not allow anonymous reports. Stored in intake only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=50, examples=["张三"])
+    phone: str | None = Field(default=None, min_length=3, max_length=20, examples=["13812345678"])
+    id_number: str | None = Field(
+        default=None, min_length=18, max_length=18, description="GB 11643 resident ID.", examples=["11010519491231002X"]
+    )
 
 
 class CaseCreate(CaseBase):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "matter_code": "dispute.neighbour",
+                    "description": "Water leaks from the flat above into ours.",
+                    "lat": 38.9326,
+                    "lon": 100.4498,
+                    "address": "甘州区 县府街 12号 3单元",
+                    "channel": "hotline",
+                    "reporter": {"name": "张三", "phone": "13812345678"},
+                    "attachments": ["https://files.example/leak.jpg"],
+                    "attributes": {"parties_count": 2},
+                }
+            ]
+        },
+    )
 
     channel: Channel = Field(default=Channel.API, description="Where the matter came in.")
+    reporter: ReporterIn | None = None
+    attachments: list[str] = Field(default_factory=list, max_length=10, description="URLs of photos or documents.")
+    attributes: dict[str, AttributeValue] = Field(
+        default_factory=dict, description="The matter's attributes (see GET /v1/matters/{code})."
+    )
 
     @model_validator(mode="after")
     def _location(self) -> CaseCreate:
@@ -35,18 +76,70 @@ class CaseCreate(CaseBase):
 
 
 class TimelineEntry(BaseModel):
-    kind: str = Field(description="received, dispatched, …")
-    actor: str = Field(description="Who holds the case after this step.")
-    note: str | None
-    at: datetime
+    kind: str = Field(
+        description="received, report_linked, dispatched, task_assigned, task_reassigned, task_escalated, "
+        "task_cancelled, task_completed, violence_risk_flagged, escalated, alarm_repeated, resolved, feedback, "
+        "closed, reopened",
+        examples=["dispatched"],
+    )
+    actor: str = Field(description="Who holds or acted on the case at this step.", examples=["centre:620700"])
+    note: str | None = Field(examples=["grid 620702001001"])
+    at: datetime = Field(examples=[RECEIVED_EXAMPLE])
 
 
-class CasePublic(CaseBase):
+class ReporterPublic(BaseModel):
+    """The reporter, masked unless the caller has the personal-data scope (issue 9)."""
+
+    ref: str = Field(examples=["rep-3f2a9c0e11d24b7f8a61"])
+    name: str | None = Field(examples=["张*"])
+    phone: str | None = Field(examples=["138****5678"])
+    id_number: str | None = Field(examples=["110105********002X"])
+    masked: bool = Field(examples=[True])
+
+
+class CaseSummary(CaseBase):
     id: UUID
-    case_number: str
+    case_number: str = Field(examples=["620702-20261125-000042"])
     channel: Channel
-    status: str
-    handled_by: str | None
+    status: CaseStatus
+    handled_by: str | None = Field(description="Who holds the case now.", examples=["mediation"])
     received_at: datetime
     updated_at: datetime
+    due_at: datetime | None = Field(description="Deadline from the matter's default SLA.")
+    linked_reports: int = Field(description="Further reports of the same matter linked to this case.", examples=[0])
+
+
+class CasePublic(CaseSummary):
+    handled_since: datetime | None = Field(description="Since when the current holder (handled_by) has the case.")
+    attributes: dict[str, AttributeValue]
+    attachments: list[str]
+    reporter: ReporterPublic | None
+    satisfaction: int | None = Field(description="The resident's satisfaction 1–5, once given.")
     timeline: list[TimelineEntry]
+
+
+class CaseCreated(CasePublic):
+    outcome: Literal["created", "linked", "retried"] = Field(
+        description="created: a new case; linked: a duplicate of an open case, linked to it (no new case); "
+        "retried: the same Idempotency-Key again."
+    )
+    notice: str | None = Field(examples=[None])
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    total: int = Field(description="How many cases match in all.", examples=[1])
+    limit: int = Field(examples=[50])
+    offset: int = Field(examples=[0])
+    next_offset: int | None = Field(description="Offset of the next page, null on the last.", examples=[None])
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"satisfaction": 5, "solved": True, "comment": "修好了，谢谢"}]},
+    )
+
+    satisfaction: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
+    solved: bool = Field(description='false ("not solved") reopens the case.')
+    comment: str | None = Field(default=None, max_length=2000)

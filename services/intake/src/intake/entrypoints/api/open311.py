@@ -1,0 +1,670 @@
+"""Open311 GeoReport v2 under /open311/v2, JSON and XML (format by suffix), by the spec.
+
+Service requests are cases: ``service_request_id`` is the case number, the token of a
+request is its case id, the service type is ``realtime`` (the id comes at once).
+Errors use the spec's bodies: ``[{"code": 400, "description": "…"}]`` or
+``<errors><error><code/><description/></error></errors>``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+from xml.etree import ElementTree as ET
+
+from fastapi import APIRouter, Header, Path, Request
+from fastapi.responses import JSONResponse, Response
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from intake.adapters.repository import CaseFilter, SqlCaseRepository
+from intake.adapters.tables import CaseRow
+from intake.domain.cases import OPEN_STATUSES, CaseStatus, Channel, open311_status
+from intake.domain.commands import AcceptCase, Reporter
+from intake.domain.taxonomy import MATTERS, Matter, matter
+from intake.entrypoints.api.views import RuntimeDep, accept, settings_of
+from intake.handlers import IdempotencyConflict, Outcome, ReportInvalid
+from intake.settings import IntakeSettings
+
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+SPEC = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-11-25T00:00:00Z"
+_PLURAL_TO_ITEM = {
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
+_HTML = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
+_MAX_RANGE = timedelta(days=90)
+
+FmtPath = Annotated[str, Path(description="Response format: json or xml.", examples=["xml"])]
+
+
+class Open311Error(Exception):
+    def __init__(self, status: int, *descriptions: str) -> None:
+        super().__init__("; ".join(descriptions))
+        self.status = status
+        self.descriptions = descriptions
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _iso(value)
+    return str(value)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _append(parent: ET.Element, tag: str, value: Any) -> None:
+    child = ET.SubElement(parent, tag)
+    if value is None:
+        return
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            _append(child, key, item)
+    elif isinstance(value, list):
+        for item in value:
+            _append(child, _PLURAL_TO_ITEM.get(tag, "item"), item)
+    else:
+        child.text = _text(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def render(fmt: str, root: str, item: str | None, data: Any, status: int = 200) -> Response:
+    """A list under ``<root><item/>…</root>`` (or a JSON array), or one object as ``<root>`` (JSON object)."""
+    if fmt == "json":
+        return JSONResponse(_jsonable(data), status_code=status, media_type=FORMATS["json"])
+    top = ET.Element(root)
+    if item is None:
+        for key, value in data.items():
+            _append(top, key, value)
+    else:
+        for entry in data:
+            _append(top, item, entry)
+    body = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8", xml_declaration=False)
+    return Response(body, status_code=status, media_type=FORMATS["xml"])
+
+
+def render_errors(fmt: str, error: Open311Error) -> Response:
+    errors = [{"code": error.status, "description": d} for d in error.descriptions]
+    return render(fmt if fmt in FORMATS else "xml", "errors", "error", errors, error.status)
+
+
+def _format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise Open311Error(404, f"unknown format {fmt!r}: use .json or .xml")
+    return fmt
+
+
+def _jurisdiction(settings: IntakeSettings, value: str | None) -> None:
+    if value and value != settings.open311_jurisdiction_id:
+        raise Open311Error(
+            404, f"jurisdiction_id {value!r} not found (this endpoint serves {settings.open311_jurisdiction_id})"
+        )
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+def service_view(m: Matter) -> dict[str, Any]:
+    return {
+        "service_code": m.code,
+        "service_name": m.name_zh,
+        "description": f"{m.name_en}: {m.description}",
+        "metadata": bool(m.attributes),
+        "type": "realtime",
+        "keywords": ", ".join(m.keywords),
+        "group": m.group,
+    }
+
+
+def definition_view(m: Matter) -> dict[str, Any]:
+    return {
+        "service_code": m.code,
+        "attributes": [
+            {
+                "variable": True,
+                "code": a.code,
+                "datatype": a.datatype.value,
+                "required": a.required,
+                "datatype_description": a.datatype_description or None,
+                "order": i,
+                "description": a.description,
+                "values": [{"key": k, "name": n} for k, n in a.values],
+            }
+            for i, a in enumerate(m.attributes, start=1)
+        ],
+    }
+
+
+def status_notes(timeline: Sequence[Any]) -> str:
+    """Every step in order: when, who holds the case, what happened."""
+    return "\n".join(f"{_iso(t.at)} {t.kind} — {t.actor}" + (f": {t.note}" if t.note else "") for t in timeline)
+
+
+async def request_view(session: AsyncSession, case: CaseRow) -> dict[str, Any]:
+    timeline = await SqlCaseRepository(session).timeline(case.id)
+    m = matter(case.matter_code)
+    attachments: list[str] = json.loads(case.attachments_json or "[]")
+    return {
+        "service_request_id": case.case_number,
+        "status": open311_status(CaseStatus(case.status)),
+        "status_notes": status_notes(timeline),
+        "service_name": m.name_zh if m else case.matter_code,
+        "service_code": case.matter_code,
+        "description": case.description,
+        "agency_responsible": case.handled_by,
+        "service_notice": _notice(case),
+        "requested_datetime": case.received_at,
+        "updated_datetime": case.updated_at,
+        "expected_datetime": case.due_at,
+        "address": case.address,
+        "address_id": None,
+        "zipcode": None,
+        "lat": case.lat,
+        "long": case.lon,
+        "media_url": attachments[0] if attachments else None,
+    }
+
+
+def _notice(case: CaseRow) -> str | None:
+    if case.linked_reports:
+        return f"{case.linked_reports} further report(s) of the same matter are linked to this request."
+    return None
+
+
+# --- examples for the OpenAPI document ----------------------------------------------------------
+
+_REQUEST_EXAMPLE = {
+    "service_request_id": "620702-20261125-000042",
+    "status": "open",
+    "status_notes": "2026-11-25T08:30:00Z received — centre:620702: accepted via open311\n"
+    "2026-11-25T08:30:02Z dispatched — centre:620700: grid 620702001001",
+    "service_name": "邻里纠纷",
+    "service_code": "dispute.neighbour",
+    "description": "Water leaks from the flat above.",
+    "agency_responsible": "centre:620700",
+    "service_notice": None,
+    "requested_datetime": "2026-11-25T08:30:00Z",
+    "updated_datetime": "2026-11-25T08:30:02Z",
+    "expected_datetime": "2026-12-10T08:30:00Z",
+    "address": None,
+    "address_id": None,
+    "zipcode": None,
+    "lat": 38.9326,
+    "long": 100.4498,
+    "media_url": None,
+}
+
+
+def _examples(root: str, item: str | None, data: Any, description: str) -> dict[str, Any]:
+    xml = render("xml", root, item, data).body
+    json_body = _jsonable(data)
+    return {
+        "description": description,
+        "content": {
+            "application/json": {"example": json_body},
+            "text/xml": {"example": bytes(xml).decode()},
+        },
+    }
+
+
+def _error_examples(status: int, description: str) -> dict[str, Any]:
+    return _examples("errors", "error", [{"code": status, "description": description}], description)
+
+
+_E404 = _error_examples(404, "service_code 'x' not found")
+_E400 = _error_examples(400, "lat: outside the jurisdiction (latitude 37.9–39.9)")
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+@router.get(
+    "/discovery.{fmt}",
+    summary="Discovery: where the endpoint is and what it speaks",
+    response_class=Response,
+    responses={200: _examples("discovery", None, {"changeset": CHANGESET}, "The discovery document."), 404: _E404},
+)
+async def discovery(fmt: FmtPath, request: Request) -> Response:
+    try:
+        fmt = _format(fmt)
+    except Open311Error as exc:
+        return render_errors(fmt, exc)
+    base = str(request.url_for("open311_services", fmt="xml")).rsplit("/", 1)[0] + "/"
+    data = {
+        "changeset": CHANGESET,
+        "contact": "Zhangye governance centre (张掖市综治中心), 12345 hotline",
+        "key_service": "Ask the governance centre for an api_key to POST requests.",
+        "endpoints": [
+            {
+                "specification": SPEC,
+                "url": base,
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+    return render(fmt, "discovery", None, data)
+
+
+@router.get(
+    "/services.{fmt}",
+    name="open311_services",
+    summary="Service list: the one-door matters",
+    response_class=Response,
+    responses={200: _examples("services", "service", [service_view(MATTERS[2])], "The services."), 404: _E404},
+)
+async def services(fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | None = None) -> Response:
+    try:
+        fmt = _format(fmt)
+        _jurisdiction(settings_of(runtime), jurisdiction_id)
+    except Open311Error as exc:
+        return render_errors(fmt, exc)
+    return render(fmt, "services", "service", [service_view(m) for m in MATTERS])
+
+
+@router.get(
+    "/services/{service_code}.{fmt}",
+    summary="Service definition: the matter's attributes",
+    response_class=Response,
+    responses={
+        200: _examples("service_definition", None, definition_view(MATTERS[2]), "The service definition."),
+        404: _E404,
+    },
+)
+async def service_definition(
+    service_code: str, fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | None = None
+) -> Response:
+    try:
+        fmt = _format(fmt)
+        _jurisdiction(settings_of(runtime), jurisdiction_id)
+        found = matter(service_code)
+        if found is None:
+            raise Open311Error(404, f"service_code {service_code!r} not found")
+    except Open311Error as exc:
+        return render_errors(fmt, exc)
+    return render(fmt, "service_definition", None, definition_view(found))
+
+
+_FORM_FIELDS = {
+    "api_key": "Your API key (required).",
+    "jurisdiction_id": "Optional; this endpoint serves one jurisdiction.",
+    "service_code": "A service_code from services.{fmt} (required).",
+    "lat": "Latitude (WGS 84); with long, or give address_string / address_id.",
+    "long": "Longitude (WGS 84).",
+    "address_string": "Address, when no coordinates.",
+    "address_id": "An address id, when no coordinates.",
+    "email": "Not stored.",
+    "device_id": "Not stored.",
+    "account_id": "Echoed back.",
+    "first_name": "Reporter's given name (personal data: stored in intake only, masked in answers).",
+    "last_name": "Reporter's family name.",
+    "phone": "Reporter's phone (mainland mobile or landline).",
+    "description": "Up to 4,000 characters, no HTML.",
+    "media_url": "URL of a photo.",
+}
+
+_POST_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["api_key", "service_code"],
+                    "properties": {
+                        **{name: {"type": "string", "description": d} for name, d in _FORM_FIELDS.items()},
+                        "attribute[CODE]": {
+                            "type": "string",
+                            "description": "One per attribute of the service definition; attribute[CODE][] "
+                            "repeated for a multivaluelist.",
+                        },
+                    },
+                },
+                "example": {
+                    "api_key": "govmesh-dev-key",
+                    "service_code": "dispute.neighbour",
+                    "lat": "38.9326",
+                    "long": "100.4498",
+                    "description": "Water leaks from the flat above.",
+                    "attribute[parties_count]": "2",
+                    "last_name": "张",
+                    "first_name": "三",
+                    "phone": "13812345678",
+                },
+            }
+        },
+    }
+}
+
+
+def _parse_form(body: bytes, content_type: str) -> list[tuple[str, str]]:
+    if content_type.split(";")[0].strip().lower() not in ("application/x-www-form-urlencoded", ""):
+        raise Open311Error(400, "the request body must be application/x-www-form-urlencoded")
+    try:
+        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise Open311Error(400, "the request body must be UTF-8") from None
+
+
+_ATTRIBUTE = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
+
+
+def _command(fields: list[tuple[str, str]], idempotency_key: str | None) -> tuple[AcceptCase, str | None]:
+    single: dict[str, str] = {}
+    attributes: dict[str, str | float | list[str]] = {}
+    media: list[str] = []
+    errors: list[str] = []
+    for key, value in fields:
+        if m := _ATTRIBUTE.match(key):
+            code, multi = m.group(1), m.group(2)
+            if multi:
+                current = attributes.setdefault(code, [])
+                if isinstance(current, list):
+                    current.append(value)
+            else:
+                attributes[code] = value
+        elif key == "media_url":
+            if value:
+                media.append(value)
+        else:
+            single[key] = value.strip()
+    code = single.get("service_code", "")
+    if not code:
+        errors.append("service_code: required")
+    lat = lon = None
+    if single.get("lat") or single.get("long"):
+        try:
+            lat, lon = float(single["lat"]), float(single["long"])
+        except (KeyError, ValueError):
+            errors.append("lat/long: both must be given, as decimal degrees")
+    address = single.get("address_string") or None
+    if not address and single.get("address_id"):
+        address = f"address id {single['address_id']}"
+    if lat is None and not address:
+        errors.append("location: give lat and long, or address_string, or address_id")
+    description = single.get("description", "")
+    if len(description) > 4000:
+        errors.append("description: at most 4,000 characters")
+    if _HTML.search(description):
+        errors.append("description: HTML is not allowed")
+    if address and len(address) > 500:
+        errors.append("address_string: at most 500 characters")
+    name = (single.get("last_name", "") + single.get("first_name", "")).strip() or None
+    if name and len(name) > 50:
+        errors.append("first_name/last_name: at most 50 characters together")
+    if errors:
+        raise Open311Error(400, *errors)
+    found = matter(code)
+    if found is None:
+        raise Open311Error(404, f"service_code {code!r} not found")
+    phone = single.get("phone") or None
+    reporter = Reporter(name=name, phone=phone) if (name or phone) else None
+    cmd = AcceptCase(
+        matter_code=code,
+        description=description or found.name_zh,
+        channel=Channel.OPEN311,
+        lat=lat,
+        lon=lon,
+        address=address,
+        idempotency_key=idempotency_key,
+        reporter=reporter,
+        attachments=tuple(media),
+        attributes=attributes,
+    )
+    return cmd, single.get("account_id") or None
+
+
+def _field_name(loc: tuple[str, ...]) -> str:
+    match loc:
+        case ("attributes", code):
+            return f"attribute[{code}]"
+        case ("reporter", field):
+            return field
+        case ("lon",):
+            return "long"
+        case ("matter_code",):
+            return "service_code"
+        case ("attachments", *_):
+            return "media_url"
+    return ".".join(loc)
+
+
+@router.post(
+    "/requests.{fmt}",
+    summary="Create a service request (a case)",
+    response_class=Response,
+    status_code=201,
+    openapi_extra=_POST_DOC,
+    responses={
+        201: _examples(
+            "service_requests",
+            "request",
+            [{"service_request_id": "620702-20261125-000042", "service_notice": None, "account_id": None}],
+            "The new request's id (realtime service: never a token).",
+        ),
+        200: _examples(
+            "service_requests",
+            "request",
+            [
+                {
+                    "service_request_id": "620702-20261125-000042",
+                    "service_notice": "Linked to open request 620702-20261125-000042 of the same service nearby.",
+                    "account_id": None,
+                }
+            ],
+            "A duplicate: linked to an open request of the same service nearby (no new request).",
+        ),
+        400: _E400,
+        403: _error_examples(403, "api_key missing or not valid"),
+        404: _E404,
+    },
+)
+async def create_request(
+    fmt: FmtPath,
+    request: Request,
+    runtime: RuntimeDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    settings = settings_of(runtime)
+    try:
+        fmt = _format(fmt)
+        fields = _parse_form(await request.body(), request.headers.get("content-type", ""))
+        given = dict(fields)
+        api_key = given.get("api_key") or request.query_params.get("api_key")
+        if not api_key or api_key not in settings.open311_api_keys:
+            raise Open311Error(403, "api_key missing or not valid")
+        _jurisdiction(settings, given.get("jurisdiction_id"))
+        cmd, account_id = _command(fields, idempotency_key)
+        try:
+            accepted = await accept(runtime, cmd)
+        except ReportInvalid as exc:
+            raise Open311Error(400, *(f"{_field_name(loc)}: {msg}" for loc, msg in exc.errors.items())) from exc
+        except IdempotencyConflict as exc:
+            raise Open311Error(400, f"Idempotency-Key {exc} was used with a different request") from exc
+    except Open311Error as exc:
+        return render_errors(fmt, exc)
+    async with runtime.db.sessions() as session:
+        case = await SqlCaseRepository(session).get(accepted.case_id)
+    assert case is not None
+    notice = None
+    if accepted.outcome is Outcome.LINKED:
+        notice = f"Linked to open request {case.case_number} of the same service nearby; you will follow it."
+    answer = [{"service_request_id": case.case_number, "service_notice": notice, "account_id": account_id}]
+    return render(fmt, "service_requests", "request", answer, 201 if accepted.outcome is Outcome.CREATED else 200)
+
+
+def _date(name: str, value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace(" ", "+"))
+    except ValueError:
+        raise Open311Error(400, f"{name}: must be a W3C date-time, e.g. 2026-11-01T00:00:00Z") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _statuses(value: str | None) -> list[str]:
+    out: list[str] = []
+    for s in (v.strip() for v in (value or "").split(",") if v.strip()):
+        if s == "open":
+            out += [x.value for x in OPEN_STATUSES]
+        elif s == "closed":
+            out += [CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value]
+        else:
+            raise Open311Error(400, f"status: {s!r} is not open or closed")
+    return out
+
+
+def _int(name: str, value: str | None, default: int, low: int, high: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise Open311Error(400, f"{name}: must be a whole number") from None
+    if not low <= number <= high:
+        raise Open311Error(400, f"{name}: must be between {low} and {high}")
+    return number
+
+
+@router.get(
+    "/requests.{fmt}",
+    summary="Service requests, by the spec's filters",
+    description="service_request_id (comma list) overrides every other filter. Without dates: the last 90 days. "
+    "start_date and end_date may not be more than 90 days apart. At most 1,000 requests; `page` and "
+    "`page_size` (extension) page through them.",
+    response_class=Response,
+    responses={
+        200: _examples("service_requests", "request", [_REQUEST_EXAMPLE], "The requests, newest first."),
+        400: _E400,
+        404: _E404,
+    },
+)
+async def list_requests(
+    fmt: FmtPath,
+    runtime: RuntimeDep,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+    jurisdiction_id: str | None = None,
+    page: str | None = None,
+    page_size: str | None = None,
+) -> Response:
+    settings = settings_of(runtime)
+    try:
+        fmt = _format(fmt)
+        _jurisdiction(settings, jurisdiction_id)
+        size = _int("page_size", page_size, settings.open311_max_requests, 1, settings.open311_max_requests)
+        number = _int("page", page, 1, 1, 1_000_000)
+        if service_request_id:
+            ids = [v.strip() for v in service_request_id.split(",") if v.strip()]
+            f = CaseFilter(case_numbers=ids)
+        else:
+            start, end = _date("start_date", start_date), _date("end_date", end_date)
+            now = datetime.now(UTC)
+            if start is None and end is None:
+                start = now - _MAX_RANGE
+            elif start is None:
+                assert end is not None
+                start = end - _MAX_RANGE
+            elif end is None:
+                end = start + _MAX_RANGE
+            if end is not None and end < start:
+                raise Open311Error(400, "end_date: must not be before start_date")
+            if end is not None and end - start > _MAX_RANGE:
+                raise Open311Error(400, "start_date/end_date: may not be more than 90 days apart")
+            codes = [c.strip() for c in (service_code or "").split(",") if c.strip()]
+            unknown = [c for c in codes if matter(c) is None]
+            if unknown:
+                raise Open311Error(404, *(f"service_code {c!r} not found" for c in unknown))
+            f = CaseFilter(matter_codes=codes, statuses=_statuses(status), received_from=start, received_to=end)
+    except Open311Error as exc:
+        return render_errors(fmt, exc)
+    async with runtime.db.sessions() as session:
+        rows, _ = await SqlCaseRepository(session).search(f, limit=size, offset=(number - 1) * size)
+        data = [await request_view(session, row) for row in rows]
+    return render(fmt, "service_requests", "request", data)
+
+
+@router.get(
+    "/requests/{service_request_id}.{fmt}",
+    summary="One service request with its status notes",
+    response_class=Response,
+    responses={
+        200: _examples("service_requests", "request", [_REQUEST_EXAMPLE], "The request (a list of one)."),
+        404: _E404,
+    },
+)
+async def get_request(
+    service_request_id: str, fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | None = None
+) -> Response:
+    try:
+        fmt = _format(fmt)
+        _jurisdiction(settings_of(runtime), jurisdiction_id)
+        async with runtime.db.sessions() as session:
+            case = await SqlCaseRepository(session).by_number(service_request_id)
+            if case is None:
+                raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
+            data = [await request_view(session, case)]
+    except Open311Error as exc:
+        return render_errors(fmt, exc)
+    return render(fmt, "service_requests", "request", data)
+
+
+@router.get(
+    "/tokens/{token}.{fmt}",
+    summary="The service request id of a token",
+    response_class=Response,
+    responses={
+        200: _examples(
+            "service_requests",
+            "request",
+            [{"service_request_id": "620702-20261125-000042", "token": "0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10"}],
+            "The request id.",
+        ),
+        404: _E404,
+    },
+)
+async def get_token(token: str, fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | None = None) -> Response:
+    try:
+        fmt = _format(fmt)
+        _jurisdiction(settings_of(runtime), jurisdiction_id)
+        try:
+            case_id = uuid.UUID(token)
+        except ValueError:
+            raise Open311Error(404, f"token {token!r} not found") from None
+        async with runtime.db.sessions() as session:
+            case = await SqlCaseRepository(session).get(case_id)
+        if case is None:
+            raise Open311Error(404, f"token {token!r} not found")
+    except Open311Error as exc:
+        return render_errors(fmt, exc)
+    return render(fmt, "service_requests", "request", [{"service_request_id": case.case_number, "token": token}])

@@ -1,0 +1,139 @@
+"""Intake's test fixtures: the app in-process (ASGI) on its own SQLite database, helpers to
+deliver events through the real consumer path (decode, inbox dedupe, handler, commit)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka.structs import ConsumerRecord
+from sqlmodel import col, select
+
+from govmesh_contracts import Event, encode, envelope_for
+from govmesh_runtime.app import Runtime
+from govmesh_runtime.consumer import EventConsumer
+from govmesh_runtime.tables import OutboxMessage
+from intake.bootstrap import create_app
+from intake.entrypoints.consumers import consumer_specs
+from intake.settings import IntakeSettings
+
+API_KEY = "test-open311-key"
+
+
+def make_settings(tmp_path: Path, kafka_bootstrap: str, **overrides: Any) -> IntakeSettings:
+    return IntakeSettings(
+        data_dir=tmp_path,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        consumers_enabled=False,
+        open311_api_keys=[API_KEY],
+        **overrides,
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, kafka_bootstrap: str) -> IntakeSettings:
+    return make_settings(tmp_path, kafka_bootstrap)
+
+
+@asynccontextmanager
+async def running(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+            http.app = app  # type: ignore[attr-defined]
+            yield http
+
+
+@pytest.fixture
+async def client(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(settings) as http:
+        yield http
+
+
+Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def client_with(tmp_path: Path, kafka_bootstrap: str) -> Client:
+    """Another intake in-process, with settings overridden: ``async with client_with(x=1) as http``."""
+
+    def _client(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return running(make_settings(tmp_path / "other", kafka_bootstrap, **overrides))
+
+    return _client
+
+
+def runtime_of(client: httpx.AsyncClient) -> Runtime:
+    runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    return runtime
+
+
+@pytest.fixture
+def runtime(client: httpx.AsyncClient) -> Runtime:
+    return runtime_of(client)
+
+
+Outbox = Callable[..., Awaitable[list[OutboxMessage]]]
+
+
+@pytest.fixture
+def outbox(runtime: Runtime) -> Outbox:
+    """The outbox messages written so far, optionally of one event type."""
+
+    async def _outbox(event_type: str | None = None) -> list[OutboxMessage]:
+        async with runtime.db.sessions() as session:
+            query = select(OutboxMessage).order_by(col(OutboxMessage.id))
+            if event_type:
+                query = query.where(col(OutboxMessage.event_type) == event_type)
+            return list((await session.exec(query)).all())
+
+    return _outbox
+
+
+Deliver = Callable[..., Awaitable[None]]
+
+
+@pytest.fixture
+def deliver(client: httpx.AsyncClient, settings: IntakeSettings) -> Deliver:
+    """Deliver events to intake's consumers as the broker would: encoded records through the real
+    consumer loop's processing (decode, inbox dedupe, handler, commit). Returns nothing."""
+    runtime = runtime_of(client)
+    consumers = {
+        topic: EventConsumer(
+            spec,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            uow_factory=runtime.uow,
+            producer=runtime.producer,
+            max_retries=1,
+        )
+        for spec in consumer_specs(settings)
+        for topic in spec.topics
+    }
+    offsets: dict[str, int] = {}
+
+    async def _deliver(event: Event, *, times: int = 1) -> None:
+        """``times`` > 1 redelivers the very same record (same event id), as Kafka may."""
+        record = encode(event, envelope_for(event, source="/govmesh/test"))
+        for _ in range(times):
+            offset = offsets[record.topic] = offsets.get(record.topic, -1) + 1
+            kafka_record: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+                record.topic,
+                0,
+                offset,
+                0,
+                0,
+                record.key,
+                record.value,
+                None,
+                len(record.key),
+                len(record.value),
+                record.headers,
+            )
+            await consumers[record.topic]._process(kafka_record)
+
+    return _deliver

@@ -1,0 +1,136 @@
+"""Unit tests of intake's domain: taxonomy, checks, masking, status, bursts (no I/O)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from intake.domain.cases import CaseStatus, advance, due_at, open311_status, reopen, within_burst
+from intake.domain.taxonomy import MATTERS, matter, matter_for_alarm, validate_attributes
+from intake.domain.validation import (
+    Bounds,
+    distance_m,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    phone_error,
+    resident_id_error,
+)
+
+SHARED = [
+    "public_order",
+    "community_correction",
+    "dispute.neighbour",
+    "dispute.family",
+    "dispute.property",
+    "dispute.labour",
+    "dispute.land",
+    "dispute.consumer",
+    "civil_affairs.relief",
+    "labour.social_security",
+    "legal.consultation",
+    "legal.aid",
+    "counselling.psychological",
+    "convenience.service",
+    "safety.hazard",
+    "security.incident",
+    "grid.report",
+    "video.alarm",
+]
+
+
+def test_the_taxonomy_holds_exactly_the_agreed_matter_codes_each_complete() -> None:
+    assert sorted(m.code for m in MATTERS) == sorted(SHARED)
+    for m in MATTERS:
+        assert m.name_zh and m.name_en and m.sla_hours > 0, m.code
+        assert all(a.values for a in m.attributes if a.datatype.endswith("valuelist")), m.code
+    assert matter("community_correction").anonymous_allowed is False  # type: ignore[union-attr]
+    assert matter("dispute.neighbour").anonymous_allowed is True  # type: ignore[union-attr]
+
+
+def test_attributes_are_checked_against_the_definition() -> None:
+    hazard = matter("safety.hazard")
+    assert hazard is not None
+    assert validate_attributes(hazard, {"hazard_kind": ["fire", "gas"]}) == {}
+    errors = validate_attributes(hazard, {"hazard_kind": ["fire", "volcano"], "colour": "red", "urgency": "now"})
+    assert "each value must be one of" in errors["hazard_kind"]
+    assert "unknown attribute" in errors["colour"]
+    assert "must be one of: normal, urgent" in errors["urgency"]
+    assert validate_attributes(hazard, {}) == {"hazard_kind": "required for matter safety.hazard"}
+    dispute = matter("dispute.neighbour")
+    assert dispute is not None
+    assert validate_attributes(dispute, {"parties_count": "two"}) == {"parties_count": "must be a number"}
+    assert validate_attributes(dispute, {"parties_count": 2, "started_at": "yesterday"}) == {
+        "started_at": "must be an ISO 8601 date-time"
+    }
+
+
+@pytest.mark.parametrize("value", ["11010519491231002X", "440524188001010014"])
+def test_valid_resident_ids_pass_the_gb11643_checksum(value: str) -> None:
+    assert resident_id_error(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("110105194912310021", "check digit"),
+        ("11010519491231002", "18 characters"),
+        ("110105194913310021", "birth date"),
+        ("abcdefghijklmnopqr", "18 characters"),
+    ],
+)
+def test_bad_resident_ids_are_rejected_with_the_reason(value: str, reason: str) -> None:
+    error = resident_id_error(value)
+    assert error is not None and reason in error
+
+
+@pytest.mark.parametrize("value", ["13812345678", "+86 138 1234 5678", "0936-8211234", "09368211234", "12345"])
+def test_mainland_phones_pass(value: str) -> None:
+    assert phone_error(value) is None
+
+
+@pytest.mark.parametrize("value", ["12812345678", "1381234567", "555-1234", "phone"])
+def test_bad_phones_are_rejected(value: str) -> None:
+    assert phone_error(value) is not None
+
+
+def test_masks_hide_all_but_a_hint() -> None:
+    assert mask_name("张三") == "张*"
+    assert mask_name("欧阳娜娜") == "欧***"
+    assert mask_phone("13812345678") == "138****5678"
+    assert mask_id_number("620702199001011234") == "620702********1234"
+
+
+def test_bounds_name_the_coordinate_that_is_outside() -> None:
+    zhangye = Bounds(37.9, 39.9, 97.3, 102.2)
+    assert zhangye.errors(38.93, 100.45) == {}
+    assert set(zhangye.errors(38.5, 110.0)) == {"lon"}
+    assert set(zhangye.errors(30.0, 120.0)) == {"lat", "lon"}
+
+
+def test_distance_is_in_metres() -> None:
+    assert distance_m(38.93, 100.45, 38.93, 100.45) == 0
+    assert 105 < distance_m(38.93, 100.45, 38.931, 100.45) < 115  # 0.001° latitude ≈ 111 m
+
+
+def test_status_moves_forward_only_and_reopen_goes_back_to_in_progress() -> None:
+    assert advance(CaseStatus.RECEIVED, CaseStatus.DISPATCHED) is CaseStatus.DISPATCHED
+    assert advance(CaseStatus.RESOLVED, CaseStatus.IN_PROGRESS) is CaseStatus.RESOLVED  # a late task event
+    assert reopen(CaseStatus.RESOLVED) is CaseStatus.IN_PROGRESS
+    assert reopen(CaseStatus.CLOSED) is CaseStatus.IN_PROGRESS
+    assert [open311_status(s) for s in CaseStatus] == ["open", "open", "open", "closed", "closed"]
+
+
+def test_due_at_and_bursts() -> None:
+    at = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    assert due_at(at, 24) == at + timedelta(days=1)
+    assert within_burst(at, at + timedelta(seconds=60), 300)
+    assert not within_burst(at, at + timedelta(seconds=301), 300)
+
+
+def test_alarm_types_map_to_matters() -> None:
+    assert matter_for_alarm("SmokeDetection") == "safety.hazard"
+    assert matter_for_alarm("fight") == "security.incident"
+    assert matter_for_alarm(None) == "video.alarm"
+    assert matter_for_alarm("lens covered") == "video.alarm"

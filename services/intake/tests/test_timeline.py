@@ -1,0 +1,407 @@
+"""Component tests of the timeline and of video alarms: events delivered through the real consumer
+processing (decode, inbox dedupe, handler, commit), the result read through the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from govmesh_contracts import (
+    AgreementReached,
+    CaseClosed,
+    CaseDispatched,
+    CaseEscalated,
+    CaseResolved,
+    DisputeClosed,
+    DisputeOpened,
+    EvidenceAttached,
+    Level,
+    Location,
+    MediationSessionHeld,
+    MediationSessionScheduled,
+    MediationTaskCompleted,
+    MediatorAssigned,
+    PoliceTaskAccepted,
+    PoliceTaskClosed,
+    PoliceTaskOnScene,
+    PoliceTaskOpened,
+    PolicingTaskCompleted,
+    TaskAssigned,
+    TaskCancelled,
+    TaskEscalated,
+    TaskOutcome,
+    TaskReassigned,
+    TaskTarget,
+    VideoAlarmRaised,
+    ViolenceRiskFlagged,
+)
+from govmesh_contracts.events.mediation import SessionNotice
+from govmesh_contracts.events.policing import PoliceTaskSource
+from govmesh_contracts.events.video import EvidenceRecording
+from govmesh_runtime.tables import OutboxMessage
+
+Deliver = Callable[..., Awaitable[None]]
+Outbox = Callable[..., Awaitable[list[OutboxMessage]]]
+CASE: dict[str, Any] = {
+    "matter_code": "dispute.neighbour",
+    "description": "Water leaks from above.",
+    "lat": 38.93,
+    "lon": 100.45,
+    "attributes": {"parties_count": 2},
+}
+CHANNEL = "62070200001320000001"
+DEVICE = "62070200001180000001"
+
+
+async def test_every_hand_off_shows_in_order_with_who_has_it_and_the_status_follows(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    case = (await client.post("/v1/cases", json=CASE)).json()
+    case_id, task, task2 = uuid.UUID(case["id"]), uuid.uuid4(), uuid.uuid4()
+    t0 = datetime.now(UTC)
+
+    def at(minutes: int) -> datetime:
+        return t0 + timedelta(minutes=minutes)
+
+    async def status() -> tuple[str, str]:
+        shown = (await client.get(f"/v1/cases/{case['id']}")).json()
+        assert shown["handled_since"] == max(s["at"] for s in shown["timeline"] if s["actor"] == shown["handled_by"])
+        return shown["status"], shown["handled_by"]
+
+    await deliver(
+        CaseDispatched(case_id=case_id, grid_code="620702001001", handled_by="centre:620700", dispatched_at=at(1))
+    )
+    assert await status() == ("dispatched", "centre:620700")
+    await deliver(
+        TaskAssigned(
+            task_id=task,
+            case_id=case_id,
+            case_number=case["case_number"],
+            matter_code=case["matter_code"],
+            target=TaskTarget.POLICING,
+            description="d",
+            due_at=at(600),
+            assigned_at=at(2),
+        )
+    )
+    assert await status() == ("in_progress", "policing")
+    await deliver(
+        PolicingTaskCompleted(
+            task_id=task,
+            case_id=case_id,
+            outcome=TaskOutcome.REFERRED,
+            summary="civil matter",
+            referral_to="mediation",
+            completed_at=at(3),
+        )
+    )
+    await deliver(
+        TaskAssigned(
+            task_id=task2,
+            case_id=case_id,
+            case_number=case["case_number"],
+            matter_code=case["matter_code"],
+            target=TaskTarget.MEDIATION,
+            description="d",
+            due_at=at(600),
+            assigned_at=at(4),
+        )
+    )
+    await deliver(
+        TaskReassigned(
+            task_id=task2,
+            case_id=case_id,
+            target=TaskTarget.GRID_WORKER,
+            assignee="w-0007",
+            reason="mediator ill",
+            reassigned_at=at(5),
+        )
+    )
+    assert await status() == ("in_progress", "grid_worker:w-0007")
+    await deliver(
+        TaskEscalated(
+            task_id=task2,
+            case_id=case_id,
+            from_level=Level.COMMUNITY,
+            to_level=Level.TOWNSHIP,
+            centre_code="620702001",
+            due_at=at(900),
+            escalated_at=at(6),
+        )
+    )
+    await deliver(
+        CaseEscalated(
+            case_id=case_id,
+            from_level=Level.TOWNSHIP,
+            to_level=Level.COUNTY,
+            centre_code="620702",
+            reason="overdue",
+            escalated_at=at(7),
+        )
+    )
+    assert await status() == ("in_progress", "centre:620702")
+    await deliver(
+        ViolenceRiskFlagged(
+            dispute_id=uuid.uuid4(), case_id=case_id, risk_level="high", summary="threats", flagged_at=at(8)
+        )
+    )
+    await deliver(
+        MediationTaskCompleted(
+            task_id=task2, case_id=case_id, outcome=TaskOutcome.DONE, summary="agreement performed", completed_at=at(9)
+        )
+    )
+    await deliver(TaskCancelled(task_id=uuid.uuid4(), case_id=case_id, reason="duplicate", cancelled_at=at(10)))
+    await deliver(CaseResolved(case_id=case_id, summary="leak repaired", resolved_at=at(11)))
+    assert (await status())[0] == "resolved"
+    await deliver(CaseClosed(case_id=case_id, satisfaction=5, closed_at=at(12)))
+
+    shown = (await client.get(f"/v1/cases/{case['id']}")).json()
+    assert shown["status"] == "closed"
+    steps = [(s["kind"], s["actor"]) for s in shown["timeline"]]
+    assert steps == [
+        ("received", "centre:620702"),
+        ("dispatched", "centre:620700"),
+        ("task_assigned", "policing"),
+        ("task_completed", "policing"),
+        ("task_assigned", "mediation"),
+        ("task_reassigned", "grid_worker:w-0007"),
+        ("task_escalated", "centre:620702001"),
+        ("escalated", "centre:620702"),
+        ("violence_risk_flagged", "mediation"),
+        ("task_completed", "mediation"),
+        ("task_cancelled", "dispatch"),
+        ("resolved", "dispatch"),
+        ("closed", "dispatch"),
+    ]
+    notes = [s["note"] for s in shown["timeline"]]
+    assert "referred to mediation" in notes[3]
+    assert notes[11] == "leak repaired"
+    assert [s["at"] for s in shown["timeline"]] == sorted(s["at"] for s in shown["timeline"])
+
+
+async def test_a_redelivered_event_shows_once(client: httpx.AsyncClient, deliver: Deliver) -> None:
+    case = (await client.post("/v1/cases", json=CASE)).json()
+    event = CaseDispatched(case_id=uuid.UUID(case["id"]), handled_by="centre:620700", dispatched_at=datetime.now(UTC))
+    await deliver(event, times=3)
+    shown = (await client.get(f"/v1/cases/{case['id']}")).json()
+    assert [s["kind"] for s in shown["timeline"]] == ["received", "dispatched"]
+
+
+async def test_a_late_event_does_not_move_the_status_back(client: httpx.AsyncClient, deliver: Deliver) -> None:
+    case = (await client.post("/v1/cases", json=CASE)).json()
+    case_id, now = uuid.UUID(case["id"]), datetime.now(UTC)
+    await deliver(CaseResolved(case_id=case_id, resolved_at=now))
+    await deliver(CaseDispatched(case_id=case_id, handled_by="centre:620700", dispatched_at=now - timedelta(minutes=1)))
+    assert (await client.get(f"/v1/cases/{case['id']}")).json()["status"] == "resolved"
+
+
+async def test_events_of_unknown_cases_are_ignored(client: httpx.AsyncClient, deliver: Deliver) -> None:
+    await deliver(CaseResolved(case_id=uuid.uuid4(), resolved_at=datetime.now(UTC)))
+    assert (await client.get("/v1/cases")).json()["total"] == 0
+
+
+def _alarm(at: datetime, *, channel: str = CHANNEL, alarm_type: str | None = None) -> VideoAlarmRaised:
+    return VideoAlarmRaised(
+        alarm_id=uuid.uuid4(),
+        channel_id=channel,
+        device_id=DEVICE,
+        grid_code="620702001001",
+        location=Location(lat=38.931, lon=100.451),
+        priority=1,
+        method="5",
+        alarm_type=alarm_type,
+        description="person loitering",
+        alarm_time=at,
+    )
+
+
+async def test_a_burst_of_alarms_from_one_channel_becomes_one_case(
+    client: httpx.AsyncClient, deliver: Deliver, outbox: Outbox
+) -> None:
+    t0 = datetime.now(UTC)
+    for seconds in (0, 20, 45, 100):
+        await deliver(_alarm(t0 + timedelta(seconds=seconds)))
+    page = (await client.get("/v1/cases", params={"channel": "video"})).json()
+    assert page["total"] == 1
+    [summary] = page["items"]
+    assert (summary["matter_code"], summary["lat"], summary["lon"]) == ("video.alarm", 38.931, 100.451)
+    case = (await client.get(f"/v1/cases/{summary['id']}")).json()
+    assert case["attributes"]["channel_id"] == CHANNEL
+    assert [s["kind"] for s in case["timeline"]] == ["received"] + ["alarm_repeated"] * 3
+    assert case["timeline"][-1]["note"] == f"alarm 4 of the burst from channel {CHANNEL}"
+    assert len(await outbox("gov.intake.case.received")) == 1
+
+
+async def test_alarms_after_the_window_or_from_another_channel_open_new_cases(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    t0 = datetime.now(UTC)
+    await deliver(_alarm(t0))
+    await deliver(_alarm(t0 + timedelta(seconds=601)))  # the burst window is 600 s
+    await deliver(_alarm(t0, channel="62070200001320000002", alarm_type="FireDetection"))
+    page = (await client.get("/v1/cases", params={"channel": "video"})).json()
+    assert page["total"] == 3
+    assert sorted(c["matter_code"] for c in page["items"]) == ["safety.hazard", "video.alarm", "video.alarm"]
+
+
+async def test_alarms_never_link_to_resident_reports(client: httpx.AsyncClient, deliver: Deliver) -> None:
+    body = {"matter_code": "video.alarm", "description": "d", "lat": 38.931, "lon": 100.451}
+    await client.post("/v1/cases", json=body)
+    await deliver(_alarm(datetime.now(UTC)))
+    assert (await client.get("/v1/cases", params={"matter_code": "video.alarm"})).json()["total"] == 2
+
+
+async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    case = (await client.post("/v1/cases", json=CASE)).json()
+    case_id, dispute, police_task = uuid.UUID(case["id"]), uuid.uuid4(), uuid.uuid4()
+    t0 = datetime.now(UTC)
+
+    def at(minutes: int) -> datetime:
+        return t0 + timedelta(minutes=minutes)
+
+    await deliver(
+        DisputeOpened(
+            dispute_id=dispute,
+            case_id=case_id,
+            task_id=uuid.uuid4(),
+            case_number=case["case_number"],
+            category="neighbour",
+            risk_level="low",
+            opened_at=at(1),
+            target_close_at=at(60 * 24 * 30),
+        )
+    )
+    await deliver(
+        MediatorAssigned(
+            dispute_id=dispute,
+            case_id=case_id,
+            mediator_id="M-0012",
+            studio_id="ST-01",
+            reason="area+skill",
+            assigned_at=at(2),
+        )
+    )
+    await deliver(
+        MediationSessionScheduled(
+            session_id=uuid.uuid4(),
+            dispute_id=dispute,
+            case_id=case_id,
+            studio_id="ST-01",
+            room="调解室 1",
+            mediator_id="M-0012",
+            starts_at=at(60 * 24),
+            ends_at=at(60 * 25),
+            scheduled_at=at(3),
+            notices=(SessionNotice(party_id=uuid.uuid4(), role="applicant"),),
+        )
+    )
+    await deliver(
+        MediationSessionHeld(
+            session_id=uuid.uuid4(), dispute_id=dispute, case_id=case_id, present=2, absent=0, held_at=at(4)
+        )
+    )
+    await deliver(
+        PoliceTaskOpened(
+            police_task_id=police_task,
+            source=PoliceTaskSource.VIOLENCE_RISK,
+            source_ref=str(dispute),
+            case_id=case_id,
+            room_code="PR-620702001-A",
+            priority="urgent",
+            opened_at=at(5),
+        )
+    )
+    await deliver(
+        PoliceTaskAccepted(
+            police_task_id=police_task,
+            room_code="PR-620702001-A",
+            officer_id="P-0003",
+            accepted_at=at(6),
+            response_seconds=60,
+        )
+    )
+    await deliver(
+        PoliceTaskOnScene(
+            police_task_id=police_task,
+            room_code="PR-620702001-A",
+            officer_id="P-0003",
+            on_scene_at=at(7),
+            arrival_seconds=120,
+        )
+    )
+    await deliver(
+        PoliceTaskClosed(
+            police_task_id=police_task,
+            source=PoliceTaskSource.VIOLENCE_RISK,
+            source_ref=str(dispute),
+            room_code="PR-620702001-A",
+            outcome=TaskOutcome.DONE,
+            summary="calmed",
+            closed_at=at(8),
+        )
+    )
+    await deliver(
+        EvidenceAttached(
+            evidence_id=uuid.uuid4(),
+            case_id=case_id,
+            location=Location(lat=38.93, lon=100.45),
+            radius_m=200,
+            window_start=at(-30),
+            window_end=at(0),
+            channel_ids=[CHANNEL],
+            attached_at=at(9),
+            recordings=[EvidenceRecording(channel_id=CHANNEL, device_id=DEVICE, start_time=at(-30), end_time=at(0))],
+        )
+    )
+    await deliver(
+        AgreementReached(
+            dispute_id=dispute,
+            case_id=case_id,
+            agreement_id=uuid.uuid4(),
+            terms=2,
+            last_term_due_on=date(2026, 12, 31),
+            confirmation_deadline=at(60 * 24 * 30),
+            reached_at=at(10),
+        )
+    )
+    await deliver(
+        DisputeClosed(
+            dispute_id=dispute,
+            case_id=case_id,
+            category="neighbour",
+            outcome=TaskOutcome.DONE,
+            late=False,
+            closed_at=at(11),
+        )
+    )
+    await deliver(
+        PoliceTaskAccepted(
+            police_task_id=uuid.uuid4(), room_code="PR-X", officer_id="P-9", accepted_at=at(12), response_seconds=1
+        )
+    )  # not a task of ours: ignored
+
+    shown = (await client.get(f"/v1/cases/{case['id']}")).json()
+    steps = [(s["kind"], s["actor"]) for s in shown["timeline"]]
+    assert steps == [
+        ("received", "centre:620702"),
+        ("dispute_opened", "mediation"),
+        ("mediator_assigned", "mediation:ST-01"),
+        ("session_scheduled", "mediation:ST-01"),
+        ("session_held", "mediation"),
+        ("police_task_opened", "police_room:PR-620702001-A"),
+        ("police_task_accepted", "police_room:PR-620702001-A"),
+        ("police_on_scene", "police_room:PR-620702001-A"),
+        ("police_task_closed", "police_room:PR-620702001-A"),
+        ("evidence_attached", "video"),
+        ("agreement_reached", "mediation"),
+        ("dispute_closed", "mediation"),
+    ]
+    assert shown["status"] == "in_progress"
+    assert "officer P-0003 accepted" in shown["timeline"][6]["note"]
+    assert "1 recordings from 1 cameras within 200 m" in shown["timeline"][9]["note"]
