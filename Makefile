@@ -33,6 +33,9 @@ $(VENV)/.installed: $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.tx
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	@# Real protocol peers for the tests and benchmarks: sipp (GB/T 28181 devices), wrk (HTTP load).
+	@command -v sipp >/dev/null && command -v wrk >/dev/null || apt-get install -y sip-tester wrk \
+	  || { apt-get update && apt-get install -y sip-tester wrk; }
 	touch $@
 
 .PHONY: install
@@ -124,7 +127,6 @@ test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432) and run every
 
 .PHONY: bench
 bench: install ## Benchmarks on the real parts (bounded, loopback): prints a table, writes bench/RESULTS.md
-	@command -v wrk >/dev/null || apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 .PHONY: lint

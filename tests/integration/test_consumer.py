@@ -11,18 +11,15 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import REGISTRY
-from sqlmodel import col, func, select
+from sqlmodel import SQLModel, col, func, select
 from support import eventually, header, produce, read_topic
 
-from dispatch.adapters.tables import DispatchCaseRow
-from dispatch.bootstrap import MIGRATIONS as DISPATCH_MIGRATIONS
-from dispatch.handlers import dispatch_case_on_received
-from govmesh_contracts import CaseReceived, encode, envelope_for
+from govmesh_contracts import CaseDispatched, CaseReceived, encode, envelope_for
 from govmesh_runtime import dlq_cli
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.kafka import ProducerHolder
-from govmesh_runtime.tables import InboxMessage
+from govmesh_runtime.tables import InboxMessage, OutboxMessage
 from govmesh_runtime.uow import UnitOfWork
 
 pytestmark = pytest.mark.integration
@@ -30,8 +27,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'dispatch.sqlite'}")
-    await database.migrate(DISPATCH_MIGRATIONS)
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'consumer.sqlite'}")
+    async with database.engine.begin() as conn:  # the runtime's own tables: outbox and inbox
+        await conn.run_sync(SQLModel.metadata.create_all)
     yield database
     await database.dispose()
 
@@ -53,7 +51,8 @@ def record_of(event: CaseReceived) -> tuple[bytes, bytes, list[tuple[str, bytes]
 
 
 async def on_received(event: CaseReceived, uow: UnitOfWork) -> None:
-    await dispatch_case_on_received(event, uow, city_centre_code="620700")
+    """The consumer's effect, observable in its own outbox: one CaseDispatched per case."""
+    uow.emit(CaseDispatched(case_id=event.case_id, handled_by="centre:620700", dispatched_at=datetime.now(UTC)))
 
 
 async def run_consumer(
@@ -80,7 +79,14 @@ async def stop(consumer: EventConsumer, task: asyncio.Task[None], producer: Prod
 async def dispatched(db: Database, *events: CaseReceived) -> int:
     async with db.sessions() as session:
         ids = [e.case_id for e in events]
-        return (await session.exec(select(func.count()).where(col(DispatchCaseRow.case_id).in_(ids)))).one()
+        keys = [str(case_id) for case_id in ids]
+        return (
+            await session.exec(
+                select(func.count()).where(
+                    col(OutboxMessage.key).in_(keys), OutboxMessage.event_type == CaseDispatched.event_type
+                )
+            )
+        ).one()
 
 
 async def test_a_record_delivered_twice_is_applied_once(kafka_bootstrap: str, test_topic: str, db: Database) -> None:

@@ -19,6 +19,7 @@ from intake.bootstrap import MIGRATIONS
 from intake.domain.cases import Channel
 from intake.domain.commands import AcceptCase
 from intake.handlers import accept_case
+from intake.settings import IntakeSettings
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +35,13 @@ async def test_case_accepted_while_kafka_is_down_is_published_when_it_is_back(
     relay_task = asyncio.create_task(relay.run())
     try:
         async with UnitOfWork(db.sessions, source="/govmesh/intake", on_commit=relay.notify) as uow:
-            case_id, _ = await accept_case(
+            accepted = await accept_case(
                 AcceptCase(matter_code="safety.hazard", description="gas smell", channel=Channel.HOTLINE, address="x"),
                 uow,
-                centre_code="620702",
+                settings=IntakeSettings(),
+                validate=False,
             )
+            case_id = accepted.case_id
             await uow.commit()
 
         async def relay_saw_the_outage() -> bool:

@@ -13,10 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 from support import header, read_topic
 
-from dispatch.adapters.tables import DispatchCaseRow
-from dispatch.bootstrap import MIGRATIONS as DISPATCH_MIGRATIONS
-from dispatch.handlers import dispatch_case_on_received
-from govmesh_contracts import CaseReceived, Envelope, decode, envelope_for
+from govmesh_contracts import CaseDispatched, CaseReceived, Envelope, decode, envelope_for
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.kafka import ProducerHolder
@@ -27,7 +24,8 @@ from intake.adapters.tables import CaseRow
 from intake.bootstrap import MIGRATIONS as INTAKE_MIGRATIONS
 from intake.domain.cases import Channel
 from intake.domain.commands import AcceptCase
-from intake.handlers import accept_case
+from intake.handlers import Outcome, accept_case
+from intake.settings import IntakeSettings
 
 pytestmark = pytest.mark.integration
 
@@ -40,16 +38,16 @@ async def intake_db(database_url: str) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-@pytest.fixture
-async def dispatch_db(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
-    await db.migrate(DISPATCH_MIGRATIONS)
-    yield db
-    await db.dispose()
-
-
 def uow_factory(db: Database, **kwargs: object) -> UnitOfWork:
     return UnitOfWork(db.sessions, source="/govmesh/test", **kwargs)  # type: ignore[arg-type]
+
+
+async def accept(cmd: AcceptCase, uow: UnitOfWork, centre_code: str = "620702") -> tuple[uuid.UUID, bool]:
+    """Intake's handler as the store suite drives it: validation and duplicate linking off
+    (they have their own tests), so every call is a plain write."""
+    settings = IntakeSettings(centre_code=centre_code, duplicate_window_s=0)
+    accepted = await accept_case(cmd, uow, settings=settings, validate=False)
+    return accepted.case_id, accepted.outcome == Outcome.CREATED
 
 
 def a_case(**overrides: object) -> AcceptCase:
@@ -81,13 +79,9 @@ async def test_intake_migrations_create_every_table(intake_db: Database) -> None
     assert expected <= await table_names(intake_db)
 
 
-async def test_dispatch_migrations_create_every_table(dispatch_db: Database) -> None:
-    assert {"dispatch_cases", "outbox", "inbox"} <= await table_names(dispatch_db)
-
-
 async def test_case_and_its_event_commit_together(intake_db: Database) -> None:
     async with uow_factory(intake_db) as uow:
-        case_id, created = await accept_case(a_case(), uow, centre_code="620702")
+        case_id, created = await accept(a_case(), uow, "620702")
         await uow.commit()
     assert created
     async with intake_db.sessions() as session:
@@ -108,7 +102,7 @@ async def test_a_failed_transaction_leaves_neither_case_nor_event(intake_db: Dat
     before_cases, before_outbox = await count(intake_db, CaseRow), await count(intake_db, OutboxMessage)
     with pytest.raises(RuntimeError, match="crash"):
         async with uow_factory(intake_db) as uow:
-            await accept_case(a_case(), uow, centre_code="620702")
+            await accept(a_case(), uow, "620702")
             raise RuntimeError("crash before commit")
     assert await count(intake_db, CaseRow) == before_cases
     assert await count(intake_db, OutboxMessage) == before_outbox
@@ -121,7 +115,7 @@ async def test_case_numbers_are_unique_and_sequential_under_concurrency(intake_d
         for _ in range(20):  # SQLite may report a busy database under contention; retry as the API would
             try:
                 async with uow_factory(intake_db) as uow:
-                    case_id, _ = await accept_case(a_case(), uow, centre_code=centre)
+                    case_id, _ = await accept(a_case(), uow, centre)
                     await uow.commit()
                     return case_id
             except sa.exc.OperationalError:
@@ -138,10 +132,10 @@ async def test_case_numbers_are_unique_and_sequential_under_concurrency(intake_d
 async def test_idempotency_key_returns_the_first_case(intake_db: Database) -> None:
     key = f"key-{uuid.uuid4()}"
     async with uow_factory(intake_db) as uow:
-        first, created_first = await accept_case(a_case(idempotency_key=key), uow, centre_code="620702")
+        first, created_first = await accept(a_case(idempotency_key=key), uow, "620702")
         await uow.commit()
     async with uow_factory(intake_db) as uow:
-        second, created_second = await accept_case(a_case(idempotency_key=key), uow, centre_code="620702")
+        second, created_second = await accept(a_case(idempotency_key=key), uow, "620702")
         await uow.commit()
     assert (created_first, created_second) == (True, False)
     assert first == second
@@ -159,13 +153,13 @@ def _received(case_id: uuid.UUID | None = None) -> CaseReceived:
     )
 
 
-async def test_an_event_delivered_twice_is_applied_once(dispatch_db: Database) -> None:
+async def test_an_event_delivered_twice_is_applied_once(intake_db: Database) -> None:
     """The inbox: the second delivery of the same event id changes nothing."""
     spec = ConsumerSpec(name=f"test-{uuid.uuid4().hex[:8]}", topics=(), handlers={})
     consumer = EventConsumer(
         spec,
         bootstrap_servers="127.0.0.1:1",  # never contacted: _apply is driven directly
-        uow_factory=lambda **kw: uow_factory(dispatch_db, **kw),
+        uow_factory=lambda **kw: uow_factory(intake_db, **kw),
         producer=ProducerHolder("127.0.0.1:1", "unused"),
     )
     event = _received()
@@ -175,13 +169,12 @@ async def test_an_event_delivered_twice_is_applied_once(dispatch_db: Database) -
         topic, partition, offset = "intake.cases.v1", 0, 42
 
     async def handler(e: CaseReceived, uow: UnitOfWork) -> None:
-        await dispatch_case_on_received(e, uow, city_centre_code="620700")
+        uow.emit(CaseDispatched(case_id=e.case_id, handled_by="centre:620700", dispatched_at=datetime.now(UTC)))
 
     outcomes = [await consumer._apply(handler, envelope, event, Record()) for _ in range(2)]  # type: ignore[arg-type]
     assert outcomes == ["processed", "duplicate"]
-    assert await count(dispatch_db, DispatchCaseRow, col(DispatchCaseRow.case_id) == event.case_id) == 1
-    assert await count(dispatch_db, OutboxMessage, col(OutboxMessage.key) == str(event.case_id)) == 1
-    assert await count(dispatch_db, InboxMessage, col(InboxMessage.event_id) == envelope.id) == 1
+    assert await count(intake_db, OutboxMessage, col(OutboxMessage.key) == str(event.case_id)) == 1
+    assert await count(intake_db, InboxMessage, col(InboxMessage.event_id) == envelope.id) == 1
 
 
 async def test_relay_publishes_in_order_and_marks_sent(intake_db: Database, kafka_bootstrap: str) -> None:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from govmesh_runtime.settings import ServiceSettings
+from video_bridge.domain.device_id import parse_device_id
 
 
 class VideoBridgeSettings(ServiceSettings):
@@ -10,6 +14,52 @@ class VideoBridgeSettings(ServiceSettings):
 
     service_name: str = "video-bridge"
     port: int = 8005
+
+    # SIP endpoint (GB/T 28181)
+    sip_enabled: bool = True
+    sip_host: str = Field(default="127.0.0.1", description="Address the SIP endpoint binds (UDP and TCP).")
+    sip_port: int = Field(default=5060, ge=0, le=65535, description="0 = any free port (tests).")
+    sip_advertised_host: str = Field(default="", description="Address put in Via/Contact; empty = sip_host.")
+    sip_server_id: str = Field(default="62070200002000000001", description="This platform's 20-digit id (type 200).")
+    sip_realm: str = Field(default="", description="Digest realm; empty = the SIP domain (first 10 digits).")
+    sip_password: str = Field(default="12345678", description="Shared REGISTER password.")
+    sip_device_passwords: dict[str, str] = Field(default_factory=dict, description="Per-device passwords (JSON).")
+    sip_nonce_secret: str = Field(default="", description="HMAC secret of digest nonces; empty = random per start.")
+    sip_nonce_lifetime_s: float = 300.0
+    admit_unknown_devices: bool = Field(default=True, description="Admit devices not imported/configured.")
+    known_devices: list[str] = Field(default_factory=list, description="Device ids admitted besides imported ones.")
+    register_expires_max_s: int = 7200
+    register_expires_min_s: int = 30
+
+    # Liveness
+    keepalive_interval_s: float = Field(default=60.0, gt=0)
+    keepalive_max_missed: int = Field(default=3, ge=1)
+    liveness_check_interval_s: float = Field(default=0.0, ge=0, description="0 = interval / 4, at most 10 s.")
+
+    # Queries
+    catalog_on_register: bool = True
+    query_timeout_s: float = Field(default=10.0, gt=0)
+    assembly_timeout_s: float = Field(default=30.0, gt=0)
+
+    # Grids and alarms
+    grids_file: Path | None = Field(default=None, description="grids.geojson imported at start when set.")
+    webhook_token: str = Field(default="", description="If set, the analytics webhook requires X-Webhook-Token.")
+
+    @field_validator("sip_server_id")
+    @classmethod
+    def _valid_server_id(cls, value: str) -> str:
+        parse_device_id(value)
+        return value
+
+    @property
+    def realm(self) -> str:
+        return self.sip_realm or self.sip_server_id[:10]
+
+    @property
+    def liveness_check_every_s(self) -> float:
+        if self.liveness_check_interval_s > 0:
+            return self.liveness_check_interval_s
+        return min(self.keepalive_interval_s / 4, 10.0)
 
 
 def get_settings() -> VideoBridgeSettings:

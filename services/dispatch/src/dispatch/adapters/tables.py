@@ -6,12 +6,18 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from govmesh_runtime.types import utc_column
 
 
-class AdminUnitRow(SQLModel, table=True):
+class TableBase(SQLModel, registry=registry()):
+    """Base of this service's tables: a metadata of its own, so that two services' tables
+    with the same name (e.g. ``grids``) never meet, even when imported into one process."""
+
+
+class AdminUnitRow(TableBase, table=True):
     """City, county, township or community (GB/T 2260 + statistical codes)."""
 
     __tablename__ = "dispatch_admin_units"
@@ -22,7 +28,7 @@ class AdminUnitRow(SQLModel, table=True):
     parent_code: str | None = Field(default=None, max_length=12, index=True)
 
 
-class CentreRow(SQLModel, table=True):
+class CentreRow(TableBase, table=True):
     """A governance centre (综治中心) at one of the four levels, with its windows."""
 
     __tablename__ = "dispatch_centres"
@@ -34,7 +40,7 @@ class CentreRow(SQLModel, table=True):
     windows: str = Field(default="[]", sa_column=sa.Column(sa.Text, nullable=False), description="JSON list")
 
 
-class GridRow(SQLModel, table=True):
+class GridRow(TableBase, table=True):
     __tablename__ = "dispatch_grids"
 
     grid_code: str = Field(primary_key=True, max_length=15)
@@ -50,7 +56,7 @@ class GridRow(SQLModel, table=True):
     geometry: str = Field(sa_column=sa.Column(sa.Text, nullable=False), description="GeoJSON geometry")
 
 
-class BuildingRow(SQLModel, table=True):
+class BuildingRow(TableBase, table=True):
     """A building or courtyard (楼院) of a grid, found by its address."""
 
     __tablename__ = "dispatch_buildings"
@@ -61,7 +67,7 @@ class BuildingRow(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
 
 
-class WorkerRow(SQLModel, table=True):
+class WorkerRow(TableBase, table=True):
     """A grid worker (网格员). Name and phone stay in this table; they never leave in events or logs."""
 
     __tablename__ = "dispatch_workers"
@@ -74,7 +80,7 @@ class WorkerRow(SQLModel, table=True):
     on_duty: bool = True
 
 
-class VisitPlanRow(SQLModel, table=True):
+class VisitPlanRow(TableBase, table=True):
     """A community cadre's schedule for walking a grid (走访)."""
 
     __tablename__ = "dispatch_visit_plans"
@@ -86,7 +92,7 @@ class VisitPlanRow(SQLModel, table=True):
     next_visit_on: datetime = Field(sa_column=utc_column())
 
 
-class VisitRecordRow(SQLModel, table=True):
+class VisitRecordRow(TableBase, table=True):
     __tablename__ = "dispatch_visit_records"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -98,7 +104,7 @@ class VisitRecordRow(SQLModel, table=True):
     views: str = Field(sa_column=sa.Column(sa.Text, nullable=False), description="Residents' views collected")
 
 
-class RoutingRuleRow(SQLModel, table=True):
+class RoutingRuleRow(TableBase, table=True):
     __tablename__ = "dispatch_routing_rules"
     __table_args__ = (sa.UniqueConstraint("matter_code", "grid_function", name="uq_rule_matter_function"),)
 
@@ -108,7 +114,7 @@ class RoutingRuleRow(SQLModel, table=True):
     targets: str = Field(max_length=500, description="Comma-separated targets")
 
 
-class DispatchCaseRow(SQLModel, table=True):
+class DispatchCaseRow(TableBase, table=True):
     __tablename__ = "dispatch_cases"
 
     case_id: uuid.UUID = Field(primary_key=True)
@@ -131,7 +137,7 @@ class DispatchCaseRow(SQLModel, table=True):
     reopened: int = 0
 
 
-class TaskRow(SQLModel, table=True):
+class TaskRow(TableBase, table=True):
     """One task of a case; its ``due_at`` is the persisted SLA timer the escalation loop scans."""
 
     __tablename__ = "dispatch_tasks"
@@ -155,7 +161,7 @@ class TaskRow(SQLModel, table=True):
     parent_task_id: uuid.UUID | None = None
 
 
-class WebhookDeliveryRow(SQLModel, table=True):
+class WebhookDeliveryRow(TableBase, table=True):
     """A department task to deliver to the department's webhook; retried until delivered."""
 
     __tablename__ = "dispatch_webhook_deliveries"
@@ -172,7 +178,7 @@ class WebhookDeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
 
 
-class ElementRow(SQLModel, table=True):
+class ElementRow(TableBase, table=True):
     """A six-category grid element record (人、地、事、物、情、组织)."""
 
     __tablename__ = "dispatch_elements"

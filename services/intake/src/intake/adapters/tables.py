@@ -6,9 +6,15 @@ import uuid
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from govmesh_runtime.types import utc_column
+
+
+class TableBase(SQLModel, registry=registry()):
+    """Base of this service's tables: a metadata of its own, so that two services' tables
+    with the same name (e.g. ``grids``) never meet, even when imported into one process."""
 
 
 def utcnow() -> datetime:
@@ -19,7 +25,7 @@ def _ts(nullable: bool = False) -> sa.Column[datetime]:
     return utc_column(nullable=nullable)
 
 
-class CaseRow(SQLModel, table=True):
+class CaseRow(TableBase, table=True):
     __tablename__ = "cases"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -44,7 +50,7 @@ class CaseRow(SQLModel, table=True):
     feedback_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
 
 
-class ReporterRow(SQLModel, table=True):
+class ReporterRow(TableBase, table=True):
     """Personal data of a reporter: in intake's database only; events carry ``ref``."""
 
     __tablename__ = "reporters"
@@ -56,7 +62,7 @@ class ReporterRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
-class CaseLinkRow(SQLModel, table=True):
+class CaseLinkRow(TableBase, table=True):
     """A later report of the same matter, linked to an open case instead of opening a second one."""
 
     __tablename__ = "case_links"
@@ -71,7 +77,7 @@ class CaseLinkRow(SQLModel, table=True):
     linked_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
-class AlarmBurstRow(SQLModel, table=True):
+class AlarmBurstRow(TableBase, table=True):
     """The case of a camera channel's current burst of alarms."""
 
     __tablename__ = "alarm_bursts"
@@ -83,7 +89,7 @@ class AlarmBurstRow(SQLModel, table=True):
     last_alarm_at: datetime = Field(sa_column=_ts())
 
 
-class TimelineEntryRow(SQLModel, table=True):
+class TimelineEntryRow(TableBase, table=True):
     """One hand-off or step of a case, in the order it happened."""
 
     __tablename__ = "case_timeline"
@@ -97,7 +103,7 @@ class TimelineEntryRow(SQLModel, table=True):
     at: datetime = Field(sa_column=_ts())
 
 
-class CaseNumberSequence(SQLModel, table=True):
+class CaseNumberSequence(TableBase, table=True):
     """The next daily sequence number per accepting centre."""
 
     __tablename__ = "case_number_sequences"
@@ -107,7 +113,7 @@ class CaseNumberSequence(SQLModel, table=True):
     last_value: int = 0
 
 
-class IdempotencyKeyRow(SQLModel, table=True):
+class IdempotencyKeyRow(TableBase, table=True):
     """A client's Idempotency-Key and the case its first request created."""
 
     __tablename__ = "idempotency_keys"
@@ -118,7 +124,7 @@ class IdempotencyKeyRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
-class PoliceTaskCaseRow(SQLModel, table=True):
+class PoliceTaskCaseRow(TableBase, table=True):
     """The case of a police task: policing's later events carry only the police task id."""
 
     __tablename__ = "police_task_cases"

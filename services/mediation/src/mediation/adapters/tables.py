@@ -7,9 +7,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from govmesh_runtime.types import utc_column
+
+
+class TableBase(SQLModel, registry=registry()):
+    """Base of this service's tables: a metadata of its own, so that two services' tables
+    with the same name (e.g. ``grids``) never meet, even when imported into one process."""
 
 
 def utcnow() -> datetime:
@@ -22,7 +28,7 @@ def _json(default: Any = None) -> Any:
     )
 
 
-class StudioRow(SQLModel, table=True):
+class StudioRow(TableBase, table=True):
     """A community mediation studio (调解工作室) and the area it serves."""
 
     __tablename__ = "studios"
@@ -34,7 +40,7 @@ class StudioRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
-class MediatorRow(SQLModel, table=True):
+class MediatorRow(TableBase, table=True):
     """A full-time mediator, legal adviser or volunteer peacemaker of a studio."""
 
     __tablename__ = "mediators"
@@ -49,7 +55,7 @@ class MediatorRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
-class DisputeRow(SQLModel, table=True):
+class DisputeRow(TableBase, table=True):
     __tablename__ = "disputes"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -74,7 +80,7 @@ class DisputeRow(SQLModel, table=True):
     updated_at: datetime = Field(sa_column=utc_column())
 
 
-class PartyRow(SQLModel, table=True):
+class PartyRow(TableBase, table=True):
     """A party to a dispute. Contact data is protected: shown masked, full only through an audited read."""
 
     __tablename__ = "dispute_parties"
@@ -88,7 +94,7 @@ class PartyRow(SQLModel, table=True):
     party_key: str = Field(max_length=64, index=True)
 
 
-class ContactReadRow(SQLModel, table=True):
+class ContactReadRow(TableBase, table=True):
     """Audit: who read a party's full contact data, when and why."""
 
     __tablename__ = "contact_reads"
@@ -101,7 +107,7 @@ class ContactReadRow(SQLModel, table=True):
     read_at: datetime = Field(sa_column=utc_column())
 
 
-class ConflictOfInterestRow(SQLModel, table=True):
+class ConflictOfInterestRow(TableBase, table=True):
     __tablename__ = "conflicts_of_interest"
 
     id: int | None = Field(default=None, primary_key=True)
@@ -111,7 +117,7 @@ class ConflictOfInterestRow(SQLModel, table=True):
     recorded_at: datetime = Field(sa_column=utc_column())
 
 
-class DisputeLogRow(SQLModel, table=True):
+class DisputeLogRow(TableBase, table=True):
     """The dispute's own history, in order (opened, assigned, session …, closed)."""
 
     __tablename__ = "dispute_log"
@@ -123,7 +129,7 @@ class DisputeLogRow(SQLModel, table=True):
     at: datetime = Field(sa_column=utc_column())
 
 
-class SessionRow(SQLModel, table=True):
+class SessionRow(TableBase, table=True):
     __tablename__ = "mediation_sessions"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -141,7 +147,7 @@ class SessionRow(SQLModel, table=True):
     held_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
-class AgreementRow(SQLModel, table=True):
+class AgreementRow(TableBase, table=True):
     """A mediation agreement: terms (who performs what by when) and the judicial-confirmation window."""
 
     __tablename__ = "agreements"
@@ -155,7 +161,7 @@ class AgreementRow(SQLModel, table=True):
     confirmation_changed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
-class FollowUpRow(SQLModel, table=True):
+class FollowUpRow(TableBase, table=True):
     __tablename__ = "follow_up_visits"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -165,7 +171,7 @@ class FollowUpRow(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class WindowRequestRow(SQLModel, table=True):
+class WindowRequestRow(TableBase, table=True):
     """A window service: legal consultation, legal aid or psychological counselling."""
 
     __tablename__ = "window_requests"
@@ -184,7 +190,7 @@ class WindowRequestRow(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
-class DeliberationRow(SQLModel, table=True):
+class DeliberationRow(TableBase, table=True):
     """A residents' deliberation council session (议事会)."""
 
     __tablename__ = "deliberations"

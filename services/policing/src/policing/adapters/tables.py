@@ -6,16 +6,22 @@ import uuid
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from govmesh_runtime.types import utc_column
+
+
+class TableBase(SQLModel, registry=registry()):
+    """Base of this service's tables: a metadata of its own, so that two services' tables
+    with the same name (e.g. ``grids``) never meet, even when imported into one process."""
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class GridRow(SQLModel, table=True):
+class GridRow(TableBase, table=True):
     """Reference data: a grid and its boundary (GeoJSON geometry), imported from grids.geojson."""
 
     __tablename__ = "grids"
@@ -28,7 +34,7 @@ class GridRow(SQLModel, table=True):
     geometry: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
 
 
-class ReferenceVersionRow(SQLModel, table=True):
+class ReferenceVersionRow(TableBase, table=True):
     """Bumped by every import, so each process knows when to rebuild its grid index."""
 
     __tablename__ = "reference_version"
@@ -38,7 +44,7 @@ class ReferenceVersionRow(SQLModel, table=True):
     imported_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
-class RoomRow(SQLModel, table=True):
+class RoomRow(TableBase, table=True):
     """A community police room (社区警务室)."""
 
     __tablename__ = "police_rooms"
@@ -48,7 +54,7 @@ class RoomRow(SQLModel, table=True):
     county_code: str = Field(max_length=32, index=True)
 
 
-class RoomGridRow(SQLModel, table=True):
+class RoomGridRow(TableBase, table=True):
     """A grid of a room's jurisdiction; the primary key makes a grid belong to one room only."""
 
     __tablename__ = "room_grids"
@@ -57,7 +63,7 @@ class RoomGridRow(SQLModel, table=True):
     room_code: str = Field(max_length=32, foreign_key="police_rooms.room_code", index=True)
 
 
-class OfficerRow(SQLModel, table=True):
+class OfficerRow(TableBase, table=True):
     """A community police officer or auxiliary of a room, with the duty roster flag."""
 
     __tablename__ = "officers"
@@ -69,7 +75,7 @@ class OfficerRow(SQLModel, table=True):
     on_duty: bool = False
 
 
-class DutyShiftRow(SQLModel, table=True):
+class DutyShiftRow(TableBase, table=True):
     """A shift of the room's duty roster (值班表). An officer with shifts is on duty only during them."""
 
     __tablename__ = "duty_shifts"
@@ -82,7 +88,7 @@ class DutyShiftRow(SQLModel, table=True):
     ends_at: datetime = Field(sa_column=utc_column())
 
 
-class PoliceTaskRow(SQLModel, table=True):
+class PoliceTaskRow(TableBase, table=True):
     __tablename__ = "police_tasks"
     __table_args__ = (
         sa.UniqueConstraint("source", "source_ref", name="uq_police_task_source"),
@@ -118,7 +124,7 @@ class PoliceTaskRow(SQLModel, table=True):
     summary: str | None = Field(default=None, max_length=2000)
 
 
-class PatrolRow(SQLModel, table=True):
+class PatrolRow(TableBase, table=True):
     """A patrol (巡逻) of a grid by an officer of the room."""
 
     __tablename__ = "patrols"
@@ -132,7 +138,7 @@ class PatrolRow(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class VisitRow(SQLModel, table=True):
+class VisitRow(TableBase, table=True):
     """A visit (走访) in a grid: households, shops, key places."""
 
     __tablename__ = "visits"
@@ -146,7 +152,7 @@ class VisitRow(SQLModel, table=True):
     note: str | None = Field(default=None, max_length=2000)
 
 
-class KeyPersonRow(SQLModel, table=True):
+class KeyPersonRow(TableBase, table=True):
     """A key person (重点人员) of a room's jurisdiction; visible with the policing scope only."""
 
     __tablename__ = "key_persons"
@@ -160,7 +166,7 @@ class KeyPersonRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
-class KeyPlaceRow(SQLModel, table=True):
+class KeyPlaceRow(TableBase, table=True):
     """A key place (重点场所) of a room's jurisdiction; visible with the policing scope only."""
 
     __tablename__ = "key_places"

@@ -1,0 +1,66 @@
+"""The grid boundaries this service keeps (imported grids.geojson) and point → grid lookup."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from govmesh_runtime.geo import GeoJSONError, GridIndex
+from video_bridge.adapters.tables import GridRow
+
+
+class GridLocator:
+    """Holds the current GridIndex (None until grids are imported)."""
+
+    def __init__(self) -> None:
+        self.index: GridIndex | None = None
+
+    def locate(self, lat: float | None, lon: float | None) -> str | None:
+        if self.index is None or lat is None or lon is None:
+            return None
+        return self.index.locate(lat, lon)
+
+    def locate_many(self, points: list[tuple[float, float]]) -> list[str | None]:
+        if self.index is None:
+            return [None] * len(points)
+        return self.index.locate_many(points)
+
+    async def load(self, session: AsyncSession) -> int:
+        rows = (await session.exec(select(GridRow))).all()
+        if not rows:
+            self.index = None
+            return 0
+        collection = {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "properties": {"grid_code": r.grid_code}, "geometry": json.loads(r.geometry)}
+                for r in rows
+            ],
+        }
+        self.index = GridIndex.from_geojson(collection)
+        return len(rows)
+
+
+async def import_grids(session: AsyncSession, collection: Mapping[str, Any]) -> int:
+    """Replace the stored grid boundaries with a GeoJSON FeatureCollection (validated first)."""
+    GridIndex.from_geojson(collection)  # raises GeoJSONError naming the feature and the reason
+    features = collection.get("features") or []
+    if not features:
+        raise GeoJSONError("features: at least one grid is required")
+    await session.exec(delete(GridRow))  # type: ignore[call-overload]
+    seen: set[str] = set()
+    for feature in features:
+        code = str(feature["properties"]["grid_code"])
+        if code in seen:
+            raise GeoJSONError(f"grid_code {code} appears twice")
+        seen.add(code)
+        session.add(GridRow(grid_code=code, geometry=json.dumps(feature["geometry"])))
+    return len(features)
+
+
+async def grid_codes(session: AsyncSession) -> set[str]:
+    return set((await session.exec(select(col(GridRow.grid_code)))).all())

@@ -1,0 +1,61 @@
+"""``python -m video_bridge.cli import-grids FILE`` / ``import-channels FILE``: load the
+city generator's grids.geojson and channels.json into this service's database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from govmesh_runtime.db import Database
+from video_bridge.adapters.grids import GridLocator, import_grids
+from video_bridge.adapters.importer import ChannelRecord, import_channels, remap_channels
+from video_bridge.bootstrap import MIGRATIONS
+from video_bridge.entrypoints.api.schemas import ChannelImport
+from video_bridge.settings import get_settings
+
+
+async def _run(command: str, path: Path) -> str:
+    settings = get_settings()
+    db = Database(settings.resolved_database_url())
+    try:
+        await db.migrate(MIGRATIONS)
+        data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+        locator = GridLocator()
+        async with db.sessions() as session:
+            if command == "import-grids":
+                count = await import_grids(session, data)
+                await session.flush()
+                await locator.load(session)
+                mapped = await remap_channels(session, locator)
+                await session.commit()
+                return f"imported {count} grids; {mapped} channels mapped"
+            await locator.load(session)
+            records = [ChannelRecord(**ChannelImport.model_validate(entry).model_dump()) for entry in data]
+            result = await import_channels(session, records, locator)
+            await session.commit()
+            return (
+                f"channels: {result.channels_created} created, {result.channels_updated} updated, "
+                f"{result.devices_created} devices created, {result.mapped_to_grid} on a grid"
+            )
+    finally:
+        await db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m video_bridge.cli")
+    parser.add_argument("command", choices=["import-grids", "import-channels"])
+    parser.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+    try:
+        print(asyncio.run(_run(args.command, args.file)))
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

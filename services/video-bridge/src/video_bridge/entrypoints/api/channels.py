@@ -1,0 +1,159 @@
+"""/v1/channels: the channel registry — list, search, map, import, grid by configuration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from sqlalchemy import func, or_
+from sqlmodel import col, select
+
+from video_bridge.adapters.importer import ChannelRecord, import_channels
+from video_bridge.adapters.tables import ChannelRow
+from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep
+from video_bridge.entrypoints.api.schemas import (
+    ChannelImport,
+    ChannelPage,
+    ChannelPublic,
+    GridAssignment,
+    ImportSummary,
+)
+
+router = APIRouter(prefix="/v1/channels", tags=["channels"])
+
+
+def public(row: ChannelRow) -> ChannelPublic:
+    return ChannelPublic.model_validate(row, from_attributes=True)
+
+
+@router.get("", summary="List and search channels")
+async def list_channels(
+    runtime: RuntimeDep,
+    device_id: Annotated[str | None, Query(pattern=r"^\d{20}$")] = None,
+    grid_code: Annotated[str | None, Query(max_length=32)] = None,
+    civil_code: Annotated[str | None, Query(max_length=20)] = None,
+    online: bool | None = None,
+    channel_status: Annotated[str | None, Query(alias="status", pattern=r"^[A-Z]{2,8}$")] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="Id prefix, or part of name/address.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ChannelPage:
+    filters: list[Any] = []
+    if device_id:
+        filters.append(col(ChannelRow.device_id) == device_id)
+    if grid_code:
+        filters.append(col(ChannelRow.grid_code) == grid_code)
+    if civil_code:
+        filters.append(col(ChannelRow.civil_code).startswith(civil_code))
+    if online is not None:
+        filters.append(col(ChannelRow.online).is_(online))
+    if channel_status:
+        filters.append(col(ChannelRow.status) == channel_status)
+    if q:
+        filters.append(
+            or_(
+                col(ChannelRow.channel_id).startswith(q),
+                col(ChannelRow.name).contains(q),
+                col(ChannelRow.address).contains(q),
+            )
+        )
+    async with runtime.db.sessions() as session:
+        total = (await session.exec(select(func.count()).select_from(ChannelRow).where(*filters))).one()
+        rows = (
+            await session.exec(
+                select(ChannelRow).where(*filters).order_by(col(ChannelRow.channel_id)).offset(offset).limit(limit)
+            )
+        ).all()
+    return ChannelPage(total=int(total), items=[public(r) for r in rows])
+
+
+@router.get("/map", summary="Channels with coordinates as GeoJSON points (status, grid) in a bounding box")
+async def channel_map(
+    runtime: RuntimeDep,
+    bbox: Annotated[
+        str, Query(pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$", description="min_lon,min_lat,max_lon,max_lat")
+    ],
+    limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
+) -> dict[str, Any]:
+    min_lon, min_lat, max_lon, max_lat = (float(v) for v in bbox.split(","))
+    if min_lon > max_lon or min_lat > max_lat:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="bbox: min must not exceed max")
+    async with runtime.db.sessions() as session:
+        rows = (
+            await session.exec(
+                select(ChannelRow)
+                .where(
+                    col(ChannelRow.lat).between(min_lat, max_lat),
+                    col(ChannelRow.lon).between(min_lon, max_lon),
+                )
+                .limit(limit)
+            )
+        ).all()
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+                "properties": {
+                    "channel_id": r.channel_id,
+                    "device_id": r.device_id,
+                    "status": r.status,
+                    "online": r.online,
+                    "grid_code": r.grid_code,
+                },
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.get("/{channel_id}", summary="One channel and its status")
+async def get_channel(channel_id: str, runtime: RuntimeDep) -> ChannelPublic:
+    async with runtime.db.sessions() as session:
+        row = await session.get(ChannelRow, channel_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"channel {channel_id} not found")
+    return public(row)
+
+
+@router.put("/{channel_id}/grid", summary="Map a channel to a grid by configuration (null: by its coordinates)")
+async def assign_grid(channel_id: str, body: GridAssignment, runtime: RuntimeDep, grids: GridsDep) -> ChannelPublic:
+    async with runtime.db.sessions() as session:
+        row = await session.get(ChannelRow, channel_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"channel {channel_id} not found")
+        if body.grid_code is None:
+            row.grid_code = grids.locate(row.lat, row.lon)
+            row.grid_source = "coordinates" if row.grid_code else None
+        else:
+            row.grid_code, row.grid_source = body.grid_code, "configuration"
+        session.add(row)
+        await session.commit()
+        await session.refresh(row)
+    return public(row)
+
+
+@router.post("/import", summary="Import channels.json (the city generator's format); upsert by channel id")
+async def import_channel_file(
+    body: Annotated[list[ChannelImport], Body(max_length=100_000)], runtime: RuntimeDep, grids: GridsDep
+) -> ImportSummary:
+    records = [
+        ChannelRecord(
+            channel_id=c.channel_id,
+            device_id=c.device_id,
+            name=c.name,
+            lat=c.lat,
+            lon=c.lon,
+            civil_code=c.civil_code,
+            manufacturer=c.manufacturer,
+            model=c.model,
+        )
+        for c in body
+    ]
+    async with runtime.db.sessions() as session:
+        result = await import_channels(session, records, grids)
+        await session.commit()
+    return ImportSummary(**result.__dict__)

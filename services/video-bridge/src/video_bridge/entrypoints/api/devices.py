@@ -1,0 +1,95 @@
+"""/v1/devices: registered devices, and queries sent to them (Catalog, DeviceInfo, DeviceStatus)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import func
+from sqlmodel import col, select
+
+from video_bridge.adapters.tables import ChannelRow, DeviceRow
+from video_bridge.domain.device_id import TYPE_NAMES
+from video_bridge.entrypoints.api.deps import RuntimeDep, SipDep
+from video_bridge.entrypoints.api.schemas import DevicePublic, DeviceQuery, Subscription
+from video_bridge.sip_server import QueryFailed
+
+router = APIRouter(prefix="/v1/devices", tags=["devices"])
+
+
+def _public(row: DeviceRow, channel_count: int) -> DevicePublic:
+    return DevicePublic(
+        **row.model_dump(exclude={"info_json", "status_json", "updated_at", "registered_at", "last_keepalive_at"}),
+        type_name=TYPE_NAMES.get(row.type_code, "unknown"),
+        channel_count=channel_count,
+        info=json.loads(row.info_json) if row.info_json else None,
+        status=json.loads(row.status_json) if row.status_json else None,
+    )
+
+
+@router.get("", summary="List devices")
+async def list_devices(
+    runtime: RuntimeDep,
+    online: bool | None = None,
+    registered: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DevicePublic]:
+    filters: list[Any] = []
+    if online is not None:
+        filters.append(col(DeviceRow.online).is_(online))
+    if registered is not None:
+        filters.append(col(DeviceRow.registered).is_(registered))
+    async with runtime.db.sessions() as session:
+        rows = (
+            await session.exec(
+                select(DeviceRow).where(*filters).order_by(col(DeviceRow.device_id)).offset(offset).limit(limit)
+            )
+        ).all()
+        counts = dict(
+            (
+                await session.exec(
+                    select(ChannelRow.device_id, func.count())
+                    .where(col(ChannelRow.device_id).in_([r.device_id for r in rows]))
+                    .group_by(col(ChannelRow.device_id))
+                )
+            ).all()
+        )
+    return [_public(r, int(counts.get(r.device_id, 0))) for r in rows]
+
+
+@router.get("/{device_id}", summary="One device: registration, liveness, last answers")
+async def get_device(device_id: str, runtime: RuntimeDep) -> DevicePublic:
+    async with runtime.db.sessions() as session:
+        row = await session.get(DeviceRow, device_id)
+        if row is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"device {device_id} not found")
+        count = (
+            await session.exec(
+                select(func.count()).select_from(ChannelRow).where(col(ChannelRow.device_id) == device_id)
+            )
+        ).one()
+    return _public(row, int(count))
+
+
+@router.post("/{device_id}/queries", summary="Send a query to the device and return its answer")
+async def query_device(device_id: str, body: DeviceQuery, sip: SipDep) -> dict[str, Any]:
+    try:
+        items = await sip.send_query(device_id, body.cmd_type)
+    except QueryFailed as exc:
+        raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, detail=str(exc)) from exc
+    if body.cmd_type == "Catalog":
+        return {"cmd_type": "Catalog", "channels": [item.channel_id for item in items]}
+    return {"cmd_type": body.cmd_type, "answer": items[0] if items else {}}
+
+
+@router.post("/{device_id}/subscriptions", summary="Subscribe to the device's alarms or catalog changes")
+async def subscribe(device_id: str, body: Subscription, sip: SipDep) -> dict[str, Any]:
+    try:
+        answer = await sip.subscribe(device_id, body.kind, body.expires_s)
+    except QueryFailed as exc:
+        raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, detail=str(exc)) from exc
+    if answer != 200:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=f"the device answered {answer}")
+    return {"kind": body.kind, "expires_s": body.expires_s, "device_status": answer}

@@ -1,0 +1,35 @@
+"""/v1/grids: the grid boundaries (grids.geojson) channels are mapped onto."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, status
+
+from govmesh_runtime.geo import GeoJSONError
+from video_bridge.adapters.grids import import_grids
+from video_bridge.adapters.importer import remap_channels
+from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep
+
+router = APIRouter(prefix="/v1/grids", tags=["grids"])
+
+
+@router.put("", summary="Replace the grid boundaries (GeoJSON FeatureCollection) and remap channels")
+async def put_grids(
+    collection: Annotated[dict[str, Any], Body(description="grids.geojson")], runtime: RuntimeDep, grids: GridsDep
+) -> dict[str, int]:
+    async with runtime.db.sessions() as session:
+        try:
+            count = await import_grids(session, collection)
+        except GeoJSONError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"body: {exc}") from exc
+        await session.flush()
+        await grids.load(session)
+        mapped = await remap_channels(session, grids)
+        await session.commit()
+    return {"grids": count, "channels_mapped": mapped}
+
+
+@router.get("/locate", summary="The grid of a point")
+async def locate(lat: float, lon: float, grids: GridsDep) -> dict[str, str | None]:
+    return {"grid_code": grids.locate(lat, lon)}

@@ -1,0 +1,390 @@
+"""Video-bridge's handlers: registry changes and the events they emit, one unit of work each.
+
+Liveness truth is in the database (last_seen_at, online), never only in memory, so a
+restart neither marks every device offline nor forgets a registration.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from govmesh_contracts import ChannelStatusChanged, EvidenceAttached, EvidenceRecording, Location, VideoAlarmRaised
+from govmesh_runtime.uow import UnitOfWork
+from video_bridge.adapters.grids import GridLocator
+from video_bridge.adapters.tables import AlarmRow, ChannelRow, DeviceRow, EvidenceRow
+from video_bridge.domain.device_id import parse_device_id
+from video_bridge.domain.liveness import CATALOG_EVENTS_ONLINE, channel_online, offline_deadline
+from video_bridge.domain.manscdp import AlarmNotice, CatalogItem, RecordItem
+
+
+@dataclass(frozen=True)
+class Peer:
+    """Where a device's messages come from (recorded on every message: NAT rebinding)."""
+
+    transport: str  # UDP | TCP
+    host: str
+    port: int
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _status_event(
+    channel_id: str, device_id: str, online: bool, status: str, grid: str | None, reason: str, at: datetime
+) -> ChannelStatusChanged:
+    return ChannelStatusChanged(
+        channel_id=channel_id,
+        device_id=device_id,
+        online=online,
+        status=status,
+        grid_code=grid,
+        reason=reason,
+        changed_at=at,
+    )
+
+
+async def _set_device_online(uow: UnitOfWork, device: DeviceRow, online: bool, reason: str, now: datetime) -> None:
+    """Change a device's liveness and its channels'; emit one event per channel that changed
+    (for a device without channels, e.g. a lone IPC, one event for the device itself)."""
+    changed = device.online != online
+    device.online = online
+    device.updated_at = now
+    uow.session.add(device)
+    channels = (await uow.session.exec(select(ChannelRow).where(col(ChannelRow.device_id) == device.device_id))).all()
+    if not channels:
+        if changed:
+            uow.emit(
+                _status_event(device.device_id, device.device_id, online, "ON" if online else "OFF", None, reason, now)
+            )
+        return
+    for channel in channels:
+        now_online = channel_online(online, channel.status)
+        if now_online != channel.online:
+            channel.online = now_online
+            channel.updated_at = now
+            uow.session.add(channel)
+            uow.emit(
+                _status_event(
+                    channel.channel_id, device.device_id, now_online, channel.status, channel.grid_code, reason, now
+                )
+            )
+
+
+async def is_admitted(uow: UnitOfWork, device_id: str, *, admit_unknown: bool, configured: Sequence[str]) -> bool:
+    if admit_unknown or device_id in configured:
+        return True
+    device = await uow.session.get(DeviceRow, device_id)
+    return device is not None and device.known
+
+
+async def register(uow: UnitOfWork, device_id: str, peer: Peer, expires_s: int, now: datetime | None = None) -> bool:
+    """A (re)registration; True if it is a new registration (not a refresh of a live one)."""
+    now = now or _now()
+    device = await uow.session.get(DeviceRow, device_id)
+    if device is None:
+        device = DeviceRow(device_id=device_id, type_code=parse_device_id(device_id).type_code)
+    fresh = not (device.registered and device.online)
+    device.registered = True
+    device.register_expires_at = now + timedelta(seconds=expires_s)
+    if fresh:
+        device.registered_at = now
+    _seen(device, peer, now)
+    await _set_device_online(uow, device, True, "register", now)
+    return fresh
+
+
+async def unregister(uow: UnitOfWork, device_id: str, now: datetime | None = None) -> bool:
+    now = now or _now()
+    device = await uow.session.get(DeviceRow, device_id)
+    if device is None:
+        return False
+    device.registered = False
+    device.register_expires_at = None
+    await _set_device_online(uow, device, False, "unregister", now)
+    return True
+
+
+def _seen(device: DeviceRow, peer: Peer, now: datetime) -> None:
+    device.transport, device.host, device.port = peer.transport, peer.host, peer.port
+    device.last_seen_at = now
+
+
+async def registered_device(uow: UnitOfWork, device_id: str) -> DeviceRow | None:
+    device = await uow.session.get(DeviceRow, device_id)
+    return device if device is not None and device.registered else None
+
+
+async def keepalive(uow: UnitOfWork, device_id: str, peer: Peer, now: datetime | None = None) -> bool:
+    """A keepalive from a registered device; False if the device is not registered."""
+    now = now or _now()
+    device = await registered_device(uow, device_id)
+    if device is None:
+        return False
+    _seen(device, peer, now)
+    device.last_keepalive_at = now
+    await _set_device_online(uow, device, True, "keepalive", now)
+    return True
+
+
+async def record_seen(uow: UnitOfWork, seen: dict[str, tuple[Peer, datetime]]) -> None:
+    """Keepalives of devices already online, written in one batch: last-seen time and the
+    address they came from. (A device that is not online takes ``keepalive`` instead.)"""
+    if not seen:
+        return
+    table = DeviceRow.__table__  # type: ignore[attr-defined]
+    statement = (
+        sa.update(table)
+        .where(table.c.device_id == sa.bindparam("b_device_id"), table.c.registered.is_(True))
+        .values(
+            last_seen_at=sa.bindparam("b_seen"),
+            last_keepalive_at=sa.bindparam("b_seen"),
+            transport=sa.bindparam("b_transport"),
+            host=sa.bindparam("b_host"),
+            port=sa.bindparam("b_port"),
+        )
+    )
+    rows = [
+        {
+            "b_device_id": device_id,
+            "b_seen": at,
+            "b_transport": peer.transport,
+            "b_host": peer.host,
+            "b_port": peer.port,
+        }
+        for device_id, (peer, at) in seen.items()
+    ]
+    connection = await uow.session.connection()  # core executemany in the session's transaction
+    await connection.execute(statement, rows)
+
+
+async def mark_timed_out(
+    uow: UnitOfWork, *, interval_s: float, max_missed: int, now: datetime | None = None
+) -> list[str]:
+    """Devices silent for max_missed intervals, or whose registration expired, go offline."""
+    now = now or _now()
+    cutoff = now - timedelta(seconds=interval_s * max_missed)
+    silent = (
+        await uow.session.exec(
+            select(DeviceRow).where(col(DeviceRow.online).is_(True), col(DeviceRow.last_seen_at) < cutoff).limit(1000)
+        )
+    ).all()
+    expired = (
+        await uow.session.exec(
+            select(DeviceRow)
+            .where(col(DeviceRow.registered).is_(True), col(DeviceRow.register_expires_at) < now)
+            .limit(1000)
+        )
+    ).all()
+    gone: list[str] = []
+    for device in silent:
+        if device.last_seen_at is not None and offline_deadline(device.last_seen_at, interval_s, max_missed) < now:
+            await _set_device_online(uow, device, False, "keepalive-timeout", now)
+            gone.append(device.device_id)
+    for device in expired:
+        device.registered = False
+        await _set_device_online(uow, device, False, "unregister", now)
+        gone.append(device.device_id)
+    return gone
+
+
+def _apply_item(channel: ChannelRow, item: CatalogItem, grids: GridLocator) -> None:
+    for name in ("name", "manufacturer", "model", "civil_code", "address", "parent_id"):
+        value = getattr(item, name)
+        if value is not None:
+            setattr(channel, name, value[:300] if name == "address" else value[:200])
+    if item.lat is not None and item.lon is not None:
+        channel.lat, channel.lon = item.lat, item.lon
+    if channel.grid_source != "configuration":
+        grid = grids.locate(channel.lat, channel.lon)
+        if grid is not None:
+            channel.grid_code, channel.grid_source = grid, "coordinates"
+
+
+async def apply_catalog(
+    uow: UnitOfWork, device_id: str, items: Sequence[CatalogItem], grids: GridLocator, now: datetime | None = None
+) -> int:
+    """A whole catalog answer (or change notifications) into the channel registry."""
+    now = now or _now()
+    device = await uow.session.get(DeviceRow, device_id)
+    device_online = bool(device and device.online)
+    if device is not None and not any(i.event for i in items):
+        device.catalog_at = now
+        uow.session.add(device)
+    ids = [i.channel_id for i in items]
+    existing = {
+        c.channel_id: c
+        for c in (await uow.session.exec(select(ChannelRow).where(col(ChannelRow.channel_id).in_(ids)))).all()
+    }
+    for item in items:
+        if parse_device_id_or_none(item.channel_id) is None:
+            continue
+        channel = existing.get(item.channel_id)
+        if item.event == "DEL":
+            if channel is not None:
+                if channel.online:
+                    uow.emit(
+                        _status_event(channel.channel_id, device_id, False, "DEL", channel.grid_code, "catalog", now)
+                    )
+                await uow.session.delete(channel)
+            continue
+        if channel is None:
+            channel = ChannelRow(channel_id=item.channel_id, device_id=device_id, status="OFF", online=False)
+            existing[item.channel_id] = channel
+        channel.device_id = device_id
+        _apply_item(channel, item, grids)
+        status = item.event if item.event in CATALOG_EVENTS_ONLINE else item.status
+        if status:
+            channel.status = status
+        online = channel_online(device_online, channel.status)
+        if online != channel.online:
+            channel.online = online
+            uow.emit(
+                _status_event(channel.channel_id, device_id, online, channel.status, channel.grid_code, "catalog", now)
+            )
+        channel.updated_at = now
+        uow.session.add(channel)
+    return len(items)
+
+
+def parse_device_id_or_none(value: str) -> str | None:
+    try:
+        return parse_device_id(value).value
+    except ValueError:
+        return None
+
+
+async def store_device_answer(uow: UnitOfWork, device_id: str, kind: str, fields: dict[str, str]) -> None:
+    device = await uow.session.get(DeviceRow, device_id)
+    if device is None:
+        return
+    if kind == "DeviceInfo":
+        device.info_json = json.dumps(fields, ensure_ascii=False)
+        device.name = (fields.get("DeviceName") or device.name or "")[:200] or None
+        device.manufacturer = (fields.get("Manufacturer") or device.manufacturer or "")[:100] or None
+        device.model = (fields.get("Model") or device.model or "")[:100] or None
+        device.firmware = (fields.get("Firmware") or device.firmware or "")[:100] or None
+    else:
+        device.status_json = json.dumps(fields, ensure_ascii=False)
+    uow.session.add(device)
+
+
+async def record_alarm(
+    uow: UnitOfWork,
+    notice: AlarmNotice,
+    *,
+    reporting_device: str,
+    source: str,
+    grids: GridLocator,
+    dedupe: str,
+    now: datetime | None = None,
+) -> AlarmRow | None:
+    """An alarm → VideoAlarmRaised with the channel and its grid; a repeated one (same
+    dedupe key) is not raised twice. Returns None for a repeat."""
+    now = now or _now()
+    dedupe_key = f"{source}:{dedupe}"[:200]
+    taken = await uow.session.exec(select(AlarmRow.alarm_id).where(col(AlarmRow.dedupe_key) == dedupe_key))
+    if taken.first() is not None:
+        return None
+    channel = await uow.session.get(ChannelRow, notice.device_id)
+    channel_id = notice.device_id
+    device_id = channel.device_id if channel is not None else reporting_device
+    lat, lon = notice.lat, notice.lon
+    if lat is None and channel is not None:
+        lat, lon = channel.lat, channel.lon
+    grid = channel.grid_code if channel is not None and channel.grid_code else grids.locate(lat, lon)
+    alarm = AlarmRow(
+        dedupe_key=dedupe_key,
+        channel_id=channel_id,
+        device_id=device_id,
+        source=source,
+        priority=notice.priority,
+        method=notice.method[:8],
+        alarm_type=notice.alarm_type[:32] if notice.alarm_type else None,
+        grid_code=grid,
+        lat=lat,
+        lon=lon,
+        alarm_time=notice.alarm_time or now,
+        received_at=now,
+    )
+    uow.session.add(alarm)
+    uow.emit(
+        VideoAlarmRaised(
+            alarm_id=alarm.alarm_id,
+            channel_id=channel_id,
+            device_id=device_id,
+            grid_code=grid,
+            location=Location(lat=lat, lon=lon) if lat is not None and lon is not None else None,
+            priority=notice.priority,
+            method=notice.method,
+            alarm_type=notice.alarm_type,
+            description=notice.description,
+            alarm_time=alarm.alarm_time,
+        )
+    )
+    return alarm
+
+
+async def attach_evidence(
+    uow: UnitOfWork,
+    *,
+    case_id: uuid.UUID,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    start: datetime,
+    end: datetime,
+    channels: Sequence[ChannelRow],
+    recordings: Sequence[RecordItem],
+    unanswered: Sequence[str],
+    now: datetime | None = None,
+) -> EvidenceRow:
+    now = now or _now()
+    by_id = {c.channel_id: c for c in channels}
+    refs = [
+        EvidenceRecording(
+            channel_id=r.channel_id,
+            device_id=by_id[r.channel_id].device_id,
+            start_time=r.start_time,
+            end_time=r.end_time,
+            record_type=r.record_type,
+            file_path=r.file_path[:500] if r.file_path else None,
+        )
+        for r in recordings
+        if r.channel_id in by_id
+    ]
+    row = EvidenceRow(
+        case_id=case_id,
+        lat=lat,
+        lon=lon,
+        radius_m=radius_m,
+        window_start=start,
+        window_end=end,
+        channel_ids=json.dumps([c.channel_id for c in channels]),
+        recordings_json=json.dumps([r.model_dump(mode="json") for r in refs]),
+        unanswered_json=json.dumps(list(unanswered)),
+        attached_at=now,
+    )
+    uow.session.add(row)
+    uow.emit(
+        EvidenceAttached(
+            evidence_id=row.evidence_id,
+            case_id=case_id,
+            location=Location(lat=lat, lon=lon),
+            radius_m=radius_m,
+            window_start=start,
+            window_end=end,
+            channel_ids=[c.channel_id for c in channels],
+            recordings=refs,
+            unanswered_channel_ids=list(unanswered),
+            attached_at=now,
+        )
+    )
+    return row

@@ -1,0 +1,672 @@
+"""The GB/T 28181 SIP endpoint: asyncio UDP and TCP, REGISTER with digest auth,
+MANSCDP MESSAGE/NOTIFY, and queries we send to devices (Catalog, DeviceInfo,
+DeviceStatus, RecordInfo).
+
+Every incoming message is handled in its own task (bounded); per device, messages
+are handled in order. Whatever arrives, the endpoint keeps serving: unparseable
+input is dropped (UDP) or ends the connection (TCP), a request we can answer but not
+use gets 400, and a failure inside a handler gets 500 and a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from govmesh_runtime.logging import get_logger
+from govmesh_runtime.uow import UnitOfWork
+from video_bridge import handlers
+from video_bridge.adapters.grids import GridLocator
+from video_bridge.domain import manscdp
+from video_bridge.domain.assembly import Assembler
+from video_bridge.domain.device_id import InvalidDeviceId, parse_device_id
+from video_bridge.domain.digest import NonceIssuer, Verdict, verify
+from video_bridge.domain.manscdp import CatalogItem, ManscdpError, RecordItem
+from video_bridge.domain.sip import (
+    MAX_MESSAGE_BYTES,
+    SipMessage,
+    SipParseError,
+    content_length,
+    parse_datagram,
+    parse_head,
+    response_to,
+    via_with_received,
+)
+from video_bridge.handlers import Peer
+from video_bridge.settings import VideoBridgeSettings
+
+log = get_logger(__name__)
+
+ALLOW = "REGISTER, MESSAGE, NOTIFY, OPTIONS, ACK, BYE, CANCEL"
+CONTENT_TYPE = "Application/MANSCDP+xml"
+MAX_CONCURRENT = 256
+MAX_HEAD_BYTES = 16_384
+_RETRANSMIT_S = (0.5, 1.0, 2.0, 4.0)
+
+
+class QueryFailed(Exception):
+    """A query a device did not accept or did not answer in time."""
+
+
+@dataclass
+class _Waiter:
+    future: asyncio.Future[list[Any]]
+
+
+class SipServer:
+    def __init__(
+        self,
+        settings: VideoBridgeSettings,
+        uow_factory: Callable[..., UnitOfWork],
+        grids: GridLocator,
+    ) -> None:
+        self.settings = settings
+        self._uow = uow_factory
+        self.grids = grids
+        self.server_id = settings.sip_server_id
+        self.realm = settings.realm
+        secret = settings.sip_nonce_secret.encode() or secrets.token_bytes(32)
+        self._nonces = NonceIssuer(secret, settings.sip_nonce_lifetime_s)
+        self._udp: asyncio.DatagramTransport | None = None
+        self._tcp: asyncio.base_events.Server | None = None
+        self._tcp_conns: dict[tuple[str, int], asyncio.StreamWriter] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
+        self._device_locks: dict[str, asyncio.Lock] = {}
+        self._answered: OrderedDict[tuple[str, int, str, str], bytes | None] = OrderedDict()
+        self._client_tx: dict[tuple[str, int], asyncio.Future[SipMessage]] = {}
+        self._query_waiters: dict[tuple[str, str], _Waiter] = {}
+        self._catalogs: Assembler[CatalogItem] = Assembler(settings.assembly_timeout_s)
+        self._records: Assembler[RecordItem] = Assembler(settings.assembly_timeout_s)
+        self._sn = secrets.randbelow(100_000) + 1
+        self._cseq = secrets.randbelow(10_000) + 1
+        # Keepalives of devices known online are answered at once and written in batches
+        # (record_seen); the database stays the truth: the batch is flushed before every
+        # liveness check, and a device the check takes offline leaves the cache.
+        self._online_cache: set[str] = set()
+        self._seen: dict[str, tuple[Peer, datetime]] = {}
+        self._flush_lock = asyncio.Lock()
+        self.udp_port = 0
+        self.tcp_port = 0
+        self.stats: dict[str, int] = {"received": 0, "dropped": 0, "answered": 0, "errors": 0}
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        host, port = self.settings.sip_host, self.settings.sip_port
+        transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
+        self._udp = transport
+        self.udp_port = int(transport.get_extra_info("sockname")[1])
+        self._tcp = await asyncio.start_server(self._serve_tcp, host, port, limit=MAX_MESSAGE_BYTES * 2)
+        self.tcp_port = int(self._tcp.sockets[0].getsockname()[1])
+        self._spawn(self._liveness_loop())
+        self._spawn(self._flush_loop())
+        log.info("sip_started", host=host, udp_port=self.udp_port, tcp_port=self.tcp_port, server_id=self.server_id)
+
+    async def stop(self) -> None:
+        if self._udp is not None:
+            self._udp.close()
+        try:
+            await self.flush_seen()
+        except Exception as exc:
+            log.warning("keepalive_flush_failed", error=repr(exc))
+        if self._tcp is not None:
+            self._tcp.close()
+        for writer in list(self._tcp_conns.values()):
+            writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tcp is not None:
+            await self._tcp.wait_closed()
+        log.info("sip_stopped", **self.stats)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- transport ---------------------------------------------------------------------
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.stats["received"] += 1
+        if not data.strip():
+            return  # keep-alive CRLFs
+        try:
+            message = parse_datagram(data)
+        except SipParseError as exc:
+            self.stats["dropped"] += 1
+            log.info("sip_dropped", transport="UDP", source=f"{addr[0]}:{addr[1]}", reason=str(exc)[:200])
+            return
+        self._spawn(self._handle_guarded(message, Peer("UDP", addr[0], addr[1])))
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = writer.get_extra_info("peername")[:2]
+        peer = Peer("TCP", host, int(port))
+        self._tcp_conns[(host, int(port))] = writer
+        try:
+            while True:
+                message = await self._read_tcp_message(reader, peer)
+                if message is None:
+                    break
+                self.stats["received"] += 1
+                self._spawn(self._handle_guarded(message, peer))
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except SipParseError as exc:
+            self.stats["dropped"] += 1
+            log.info("sip_dropped", transport="TCP", source=f"{host}:{port}", reason=str(exc)[:200])
+        finally:
+            self._tcp_conns.pop((host, int(port)), None)
+            writer.close()
+
+    async def _read_tcp_message(self, reader: asyncio.StreamReader, peer: Peer) -> SipMessage | None:
+        """One message off the stream (framed by Content-Length); None at the end of the stream."""
+        head = b""
+        while not head.strip():
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except asyncio.IncompleteReadError as exc:
+                if exc.partial.strip():
+                    raise SipParseError("connection closed inside a message") from exc
+                return None
+            if len(head) > MAX_HEAD_BYTES:
+                raise SipParseError("header too large")
+        message = parse_head(head[:-4])
+        length = content_length(message) or 0
+        if length > MAX_MESSAGE_BYTES:
+            raise SipParseError("body too large")
+        message.body = await reader.readexactly(length) if length else b""
+        return message
+
+    def _send(self, data: bytes, peer: Peer) -> None:
+        if peer.transport == "TCP":
+            writer = self._tcp_conns.get((peer.host, peer.port))
+            if writer is None or writer.is_closing():
+                self._spawn(self._send_new_tcp(data, peer))
+                return
+            writer.write(data)
+        elif self._udp is not None:
+            self._udp.sendto(data, (peer.host, peer.port))
+
+    async def _send_new_tcp(self, data: bytes, peer: Peer) -> None:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(peer.host, peer.port), timeout=5)
+        except (OSError, TimeoutError) as exc:
+            log.info("sip_tcp_connect_failed", device=f"{peer.host}:{peer.port}", error=repr(exc))
+            return
+        writer.write(data)
+        self._spawn(self._serve_tcp_outbound(reader, writer, peer))
+
+    async def _serve_tcp_outbound(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Peer) -> None:
+        self._tcp_conns[(peer.host, peer.port)] = writer
+        try:
+            while (message := await self._read_tcp_message(reader, peer)) is not None:
+                self._spawn(self._handle_guarded(message, peer))
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, SipParseError):
+            pass
+        finally:
+            self._tcp_conns.pop((peer.host, peer.port), None)
+            writer.close()
+
+    def _respond(self, request: SipMessage, response: SipMessage, peer: Peer) -> None:
+        data = response.encode()
+        key = self._tx_key(request)
+        if key is not None:
+            self._answered[key] = data
+        self.stats["answered"] += 1
+        self._send(data, peer)
+
+    @staticmethod
+    def _tx_key(request: SipMessage) -> tuple[str, int, str, str] | None:
+        number, method = request.cseq
+        if not request.call_id or not number:
+            return None
+        return (request.call_id, number, method, request.from_tag or "")
+
+    # --- dispatch ----------------------------------------------------------------------
+
+    async def _handle_guarded(self, message: SipMessage, peer: Peer) -> None:
+        async with self._slots:
+            try:
+                if message.is_request:
+                    await self._handle_request(message, peer)
+                else:
+                    self._handle_response(message)
+            except Exception as exc:
+                self.stats["errors"] += 1
+                log.exception("sip_handler_failed", method=message.method, error=repr(exc))
+                if message.is_request and message.method != "ACK" and not message.missing_headers():
+                    self._respond(message, response_to(message, 500), peer)
+
+    async def _handle_request(self, request: SipMessage, peer: Peer) -> None:
+        missing = request.missing_headers()
+        if missing or not request.cseq[0]:
+            if request.get("via") and request.method != "ACK":
+                bad = response_to(request, 400, f"Missing or bad header: {(missing or ['cseq'])[0]}")
+                self._send(bad.encode(), peer)
+            self.stats["dropped"] += 1
+            return
+        # the answer goes where the request came from (RFC 3581 rport), recorded in the Via
+        vias = request.get_all("via")
+        request.headers = [(k, v) for k, v in request.headers if k != "via"]
+        request.headers[0:0] = [("via", via_with_received(vias[0], peer.host, peer.port))] + [
+            ("via", v) for v in vias[1:]
+        ]
+        key = self._tx_key(request)
+        if key is not None and key in self._answered:
+            previous = self._answered[key]
+            if previous is not None:
+                self._send(previous, peer)  # a retransmission: same answer, no second effect
+            return
+        if key is not None:
+            self._answered[key] = None
+            while len(self._answered) > 20_000:
+                self._answered.popitem(last=False)
+        method = request.method or ""
+        if method == "ACK":
+            return
+        device = request.from_user or ""
+        lock = self._device_locks.setdefault(device, asyncio.Lock())
+        async with lock:
+            if method == "REGISTER":
+                await self._on_register(request, peer)
+            elif method in ("MESSAGE", "NOTIFY"):
+                await self._on_manscdp(request, peer)
+            elif method in ("OPTIONS", "BYE", "CANCEL"):
+                self._respond(request, response_to(request, 200, to_tag=_tag()), peer)
+            elif method in ("INVITE", "SUBSCRIBE", "INFO", "UPDATE", "PRACK", "REFER", "PUBLISH"):
+                answer = response_to(request, 501, to_tag=_tag())
+                answer.add("allow", ALLOW)
+                self._respond(request, answer, peer)
+            else:
+                answer = response_to(request, 405, to_tag=_tag())
+                answer.add("allow", ALLOW)
+                self._respond(request, answer, peer)
+        if len(self._device_locks) > 50_000:
+            self._device_locks = {k: v for k, v in self._device_locks.items() if v.locked()}
+
+    def _handle_response(self, response: SipMessage) -> None:
+        number, _ = response.cseq
+        future = self._client_tx.get((response.call_id, number))
+        if future is not None and not future.done() and (response.status or 0) >= 200:
+            future.set_result(response)
+
+    # --- REGISTER ----------------------------------------------------------------------
+
+    async def _on_register(self, request: SipMessage, peer: Peer) -> None:
+        try:
+            device_id = parse_device_id(request.from_user).value
+        except InvalidDeviceId as exc:
+            self._respond(request, response_to(request, 400, f"Bad device id: {exc}"[:100], to_tag=_tag()), peer)
+            return
+        expires = _expires(request)
+        if expires is None:
+            self._respond(request, response_to(request, 400, "Bad Expires", to_tag=_tag()), peer)
+            return
+        async with self._uow() as uow:
+            admitted = await handlers.is_admitted(
+                uow,
+                device_id,
+                admit_unknown=self.settings.admit_unknown_devices,
+                configured=self.settings.known_devices,
+            )
+        if not admitted:
+            log.info("sip_register_refused", device_id=device_id, reason="unknown device")
+            self._respond(request, response_to(request, 403, "Unknown device", to_tag=_tag()), peer)
+            return
+        password = self.settings.sip_device_passwords.get(device_id, self.settings.sip_password)
+        verdict = verify(
+            request.get("authorization"),
+            issuer=self._nonces,
+            method="REGISTER",
+            realm=self.realm,
+            username=device_id,
+            password=password,
+            now=time.time(),
+        )
+        if verdict in (Verdict.MISSING, Verdict.STALE):
+            challenge = response_to(request, 401, to_tag=_tag())
+            challenge.add(
+                "www-authenticate", self._nonces.challenge(self.realm, time.time(), stale=verdict is Verdict.STALE)
+            )
+            self._respond(request, challenge, peer)
+            return
+        if verdict is Verdict.WRONG:
+            log.info("sip_register_refused", device_id=device_id, reason="wrong credentials")
+            self._respond(request, response_to(request, 403, "Wrong credentials", to_tag=_tag()), peer)
+            return
+        if expires == 0:
+            self._online_cache.discard(device_id)
+            self._seen.pop(device_id, None)
+            async with self._uow() as uow:
+                await handlers.unregister(uow, device_id)
+                await uow.commit()
+            log.info("sip_unregistered", device_id=device_id)
+            self._respond(request, self._register_ok(request, 0), peer)
+            return
+        if expires < self.settings.register_expires_min_s:
+            brief = response_to(request, 423, to_tag=_tag())
+            brief.add("min-expires", str(self.settings.register_expires_min_s))
+            self._respond(request, brief, peer)
+            return
+        expires = min(expires, self.settings.register_expires_max_s)
+        async with self._uow() as uow:
+            fresh = await handlers.register(uow, device_id, peer, expires)
+            await uow.commit()
+        self._online_cache.add(device_id)
+        log.info("sip_registered", device_id=device_id, transport=peer.transport, expires=expires, fresh=fresh)
+        self._respond(request, self._register_ok(request, expires), peer)
+        if fresh and self.settings.catalog_on_register:
+            self._spawn(self._catalog_after_register(device_id))
+
+    def _register_ok(self, request: SipMessage, expires: int) -> SipMessage:
+        ok = response_to(request, 200, to_tag=_tag())
+        contact = request.get("contact")
+        if contact:
+            ok.add("contact", contact.split(";expires=")[0])
+        ok.add("expires", str(expires))
+        # GB/T 28181 devices set their clock from the Date of the 200 (local time, ms).
+        ok.add("date", datetime.now(manscdp.CHINA).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3])
+        return ok
+
+    async def _catalog_after_register(self, device_id: str) -> None:
+        try:
+            await self.send_query(device_id, "Catalog", wait=False)
+        except Exception as exc:  # a background task: log, never raise into the void
+            log.info("catalog_query_failed", device_id=device_id, error=str(exc))
+
+    # --- MANSCDP -----------------------------------------------------------------------
+
+    async def _on_manscdp(self, request: SipMessage, peer: Peer) -> None:
+        try:
+            doc = manscdp.parse(request.body)
+        except ManscdpError as exc:
+            status = 415 if str(exc).startswith("unknown root") else 400
+            self._respond(request, response_to(request, status, str(exc)[:100], to_tag=_tag()), peer)
+            return
+        device_id = request.from_user or doc.device_id
+        if device_id in self._online_cache:
+            registered = True
+        else:
+            async with self._uow() as uow:
+                registered = await handlers.registered_device(uow, device_id) is not None
+        if not registered:
+            # not registered (or expired): 404 makes the device register again
+            self._respond(request, response_to(request, 404, "Device not registered", to_tag=_tag()), peer)
+            return
+        ok = response_to(request, 200, to_tag=_tag())
+        if doc.root == "Notify" and doc.cmd_type == "Keepalive":
+            if device_id in self._online_cache:
+                self._seen[device_id] = (peer, datetime.now(UTC))
+                if len(self._seen) >= 2000:
+                    self._spawn(self.flush_seen())
+            else:
+                async with self._uow() as uow:
+                    await handlers.keepalive(uow, device_id, peer)
+                    await uow.commit()
+                self._online_cache.add(device_id)
+        elif doc.root == "Notify" and doc.cmd_type == "Alarm":
+            notice = manscdp.alarm_notice(doc)
+            if not notice.device_id:
+                self._respond(request, response_to(request, 400, "Alarm without DeviceID", to_tag=_tag()), peer)
+                return
+            async with self._uow() as uow:
+                alarm = await handlers.record_alarm(
+                    uow,
+                    notice,
+                    reporting_device=device_id,
+                    source="sip",
+                    grids=self.grids,
+                    dedupe=f"{device_id}:{doc.sn}:{notice.device_id}:{notice.alarm_time}",
+                )
+                await uow.commit()
+            log.info("alarm_received", channel_id=notice.device_id, repeat=alarm is None, priority=notice.priority)
+        elif doc.cmd_type == "Catalog" and doc.root in ("Response", "Notify"):
+            await self._on_catalog(device_id, doc)
+        elif doc.root == "Response" and doc.cmd_type == "RecordInfo":
+            total, records = manscdp.record_items(doc)
+            whole = self._records.add(
+                ("RecordInfo", doc.sn),
+                total,
+                [(f"{r.channel_id}:{r.start_time}:{r.end_time}:{r.file_path}", r) for r in records],
+                time.monotonic(),
+            )
+            if whole is not None:
+                self._resolve(("RecordInfo", doc.sn), whole)
+        elif doc.root == "Response" and doc.cmd_type in ("DeviceInfo", "DeviceStatus"):
+            fields = manscdp.flat_fields(doc)
+            async with self._uow() as uow:
+                await handlers.store_device_answer(uow, device_id, doc.cmd_type, fields)
+                await uow.commit()
+            self._resolve((doc.cmd_type, doc.sn), [fields])
+        else:
+            log.info("manscdp_ignored", root=doc.root, cmd_type=doc.cmd_type[:40])
+        self._respond(request, ok, peer)
+
+    async def _on_catalog(self, device_id: str, doc: manscdp.Manscdp) -> None:
+        total, items = manscdp.catalog_items(doc)
+        if doc.root == "Notify" or any(item.event for item in items):
+            # change notification: applied as it comes
+            async with self._uow() as uow:
+                await handlers.apply_catalog(uow, device_id, items, self.grids)
+                await uow.commit()
+            return
+        whole = self._catalogs.add((device_id, doc.sn), total, [(i.channel_id, i) for i in items], time.monotonic())
+        if whole is None:
+            return
+        async with self._uow() as uow:
+            await handlers.apply_catalog(uow, device_id, whole, self.grids)
+            await uow.commit()
+        log.info("catalog_assembled", device_id=device_id, channels=len(whole), sum_num=total)
+        self._resolve(("Catalog", doc.sn), whole)
+
+    def _resolve(self, key: tuple[str, str], items: list[Any]) -> None:
+        waiter = self._query_waiters.pop(key, None)
+        if waiter is not None and not waiter.future.done():
+            waiter.future.set_result(items)
+
+    # --- queries we send ---------------------------------------------------------------
+
+    def next_sn(self) -> int:
+        self._sn += 1
+        return self._sn
+
+    async def send_query(
+        self,
+        device_id: str,
+        cmd_type: str,
+        *,
+        target_id: str | None = None,
+        fields: list[tuple[str, str]] | None = None,
+        wait: bool = True,
+    ) -> list[Any]:
+        """Send a MANSCDP Query to a registered device; with ``wait`` return the answer's
+        items (assembled by SumNum), else return once the device accepted the MESSAGE."""
+        async with self._uow() as uow:
+            device = await handlers.registered_device(uow, device_id)
+            if device is None or device.host is None or device.port is None or device.transport is None:
+                raise QueryFailed(f"device {device_id} is not registered")
+            peer = Peer(device.transport, device.host, device.port)
+        sn = str(self.next_sn())
+        body = manscdp.build("Query", cmd_type, sn, target_id or device_id, fields or [])
+        key = (cmd_type, sn)
+        waiter = _Waiter(asyncio.get_running_loop().create_future())
+        if wait:
+            self._query_waiters[key] = waiter
+        try:
+            response = await self._request("MESSAGE", device_id, peer, body)
+            if response.status != 200:
+                raise QueryFailed(f"device answered {response.status} {response.reason}")
+            if not wait:
+                return []
+            try:
+                return await asyncio.wait_for(waiter.future, timeout=self.settings.query_timeout_s)
+            except TimeoutError as exc:
+                raise QueryFailed(f"no {cmd_type} answer within {self.settings.query_timeout_s} s") from exc
+        finally:
+            self._query_waiters.pop(key, None)
+
+    async def subscribe(self, device_id: str, kind: str, expires_s: int) -> int:
+        """SUBSCRIBE to a device's alarms (Event: presence) or catalog changes (Event: Catalog);
+        the device then NOTIFYs, handled like MESSAGE. Returns the device's status code."""
+        async with self._uow() as uow:
+            device = await handlers.registered_device(uow, device_id)
+            if device is None or device.host is None or device.port is None or device.transport is None:
+                raise QueryFailed(f"device {device_id} is not registered")
+            peer = Peer(device.transport, device.host, device.port)
+        if kind == "alarm":
+            fields = [("StartAlarmPriority", "1"), ("EndAlarmPriority", "4"), ("AlarmMethod", "0")]
+            body = manscdp.build("Query", "Alarm", self.next_sn(), device_id, fields)
+            event = "presence"
+        else:
+            body = manscdp.build("Query", "Catalog", self.next_sn(), device_id)
+            event = "Catalog"
+        response = await self._request(
+            "SUBSCRIBE",
+            device_id,
+            peer,
+            body,
+            headers=[("event", f"{event};id={self.next_sn()}"), ("expires", str(expires_s))],
+        )
+        return response.status or 0
+
+    async def _request(
+        self, method: str, device_id: str, peer: Peer, body: bytes, headers: list[tuple[str, str]] | None = None
+    ) -> SipMessage:
+        """A client transaction: send, retransmit over UDP, wait for the final response."""
+        self._cseq += 1
+        call_id = f"{secrets.token_hex(12)}@{self.server_id}"
+        host = self.settings.sip_advertised_host or self.settings.sip_host
+        port = self.udp_port if peer.transport == "UDP" else self.tcp_port
+        domain = self.server_id[:10]
+        request = SipMessage(method=method, uri=f"sip:{device_id}@{peer.host}:{peer.port}")
+        request.add("via", f"SIP/2.0/{peer.transport} {host}:{port};rport;branch=z9hG4bK{secrets.token_hex(8)}")
+        request.add("from", f"<sip:{self.server_id}@{domain}>;tag={_tag()}")
+        request.add("to", f"<sip:{device_id}@{device_id[:10]}>")
+        request.add("call-id", call_id)
+        request.add("cseq", f"{self._cseq} {method}")
+        request.add("max-forwards", "70")
+        request.add("user-agent", "govmesh-video-bridge")
+        if method == "SUBSCRIBE":
+            request.add("contact", f"<sip:{self.server_id}@{host}:{port}>")
+        for name, value in headers or []:
+            request.add(name, value)
+        request.add("content-type", CONTENT_TYPE)
+        request.body = body
+        data = request.encode()
+        future: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
+        key = (call_id, self._cseq)
+        self._client_tx[key] = future
+        try:
+            self._send(data, peer)
+            delays = _RETRANSMIT_S if peer.transport == "UDP" else (sum(_RETRANSMIT_S),)
+            for delay in delays:
+                try:
+                    return await asyncio.wait_for(asyncio.shield(future), timeout=delay)
+                except TimeoutError:
+                    if peer.transport == "UDP":
+                        self._send(data, peer)
+            raise QueryFailed(f"{method} to {device_id} was not answered")
+        finally:
+            self._client_tx.pop(key, None)
+
+    # --- liveness ----------------------------------------------------------------------
+
+    async def _liveness_loop(self) -> None:
+        every = self.settings.liveness_check_every_s
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.flush_seen()
+                async with self._uow() as uow:
+                    gone = await handlers.mark_timed_out(
+                        uow,
+                        interval_s=self.settings.keepalive_interval_s,
+                        max_missed=self.settings.keepalive_max_missed,
+                    )
+                    await uow.commit()
+                if gone:
+                    self._online_cache.difference_update(gone)
+                    log.info("devices_offline", count=len(gone), devices=gone[:20])
+                now = time.monotonic()
+                for (device_id, sn), items in self._catalogs.expire(now):
+                    # devices often send fewer items than their SumNum: keep what arrived
+                    log.warning("catalog_incomplete", device_id=device_id, sn=sn, received=len(items))
+                    async with self._uow() as uow:
+                        await handlers.apply_catalog(uow, device_id, items, self.grids)
+                        await uow.commit()
+                self._records.expire(now)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("liveness_check_failed", error=repr(exc))
+
+    async def flush_seen(self) -> None:
+        """Write the batched keepalives (one transaction)."""
+        async with self._flush_lock:
+            if not self._seen:
+                return
+            batch, self._seen = self._seen, {}
+            try:
+                async with self._uow() as uow:
+                    await handlers.record_seen(uow, batch)
+                    await uow.commit()
+            except Exception:
+                for device_id, entry in batch.items():  # keep them for the next flush
+                    self._seen.setdefault(device_id, entry)
+                raise
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self.settings.liveness_check_every_s))
+            try:
+                await self.flush_seen()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("keepalive_flush_failed", error=repr(exc))
+
+    def status(self) -> dict[str, Any]:
+        return {"udp_port": self.udp_port, "tcp_port": self.tcp_port, "server_id": self.server_id, **self.stats}
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, server: SipServer) -> None:
+        self.server = server
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        try:
+            self.server.datagram_received(data, (str(addr[0]), int(addr[1])))
+        except Exception as exc:  # never let a datagram take the endpoint down
+            log.exception("sip_udp_failed", error=repr(exc))
+
+    def error_received(self, exc: Exception) -> None:
+        log.info("sip_udp_error", error=repr(exc))
+
+
+def _tag() -> str:
+    return secrets.token_hex(6)
+
+
+def _expires(request: SipMessage) -> int | None:
+    """The requested registration lifetime: Contact ;expires= wins over Expires; 3600 if neither."""
+    contact = request.get("contact") or ""
+    for param in contact.split(";")[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "expires":
+            value = value.strip().strip(">")
+            return int(value) if value.isdigit() and len(value) <= 9 else None
+    header = request.get("expires")
+    if header is None:
+        return 3600
+    header = header.strip()
+    return int(header) if header.isdigit() and len(header) <= 9 else None

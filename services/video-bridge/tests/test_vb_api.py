@@ -1,0 +1,229 @@
+"""Component tests of the REST API: channel import, search, map, grids; the analytics webhook;
+evidence for a case (RecordInfo over SIP); subscriptions and device queries."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from test_vb_sip import GRID, GRIDS, INSIDE, events_for
+from vb_sip_client import SipDevice, new_ids, xml
+from vb_support import Bridge
+
+pytestmark = pytest.mark.bridge_settings(keepalive_interval_s=60)
+
+
+def channels_json(device_id: str, channels: list[str], points: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """The city generator's channels.json format."""
+    return [
+        {
+            "channel_id": channel,
+            "device_id": device_id,
+            "name": f"卡口 {i}",
+            "lat": lat,
+            "lon": lon,
+            "civil_code": "620702",
+            "manufacturer": "Hikvision",
+            "model": "DS-2CD",
+            "extra": "ignored",
+        }
+        for i, (channel, (lat, lon)) in enumerate(zip(channels, points, strict=True))
+    ]
+
+
+async def test_import_maps_channels_to_grids_and_they_can_be_searched_and_mapped(bridge: Bridge) -> None:
+    assert (await bridge.http.put("/v1/grids", json=GRIDS)).json()["grids"] == 1
+    device_id, channels = new_ids(2)
+    far = (39.5, 101.0)
+    imported = await bridge.http.post("/v1/channels/import", json=channels_json(device_id, channels, [INSIDE, far]))
+    assert imported.status_code == 200, imported.text
+    assert imported.json() == {"channels_created": 2, "channels_updated": 0, "devices_created": 1, "mapped_to_grid": 1}
+
+    on_grid = (await bridge.http.get("/v1/channels", params={"grid_code": GRID, "device_id": device_id})).json()
+    assert [c["channel_id"] for c in on_grid["items"]] == [channels[0]]
+    assert on_grid["items"][0]["online"] is False  # imported, not yet heard from
+    found = (await bridge.http.get("/v1/channels", params={"q": "卡口 1", "device_id": device_id})).json()
+    assert [c["channel_id"] for c in found["items"]] == [channels[1]]
+    by_prefix = (await bridge.http.get("/v1/channels", params={"q": channels[0][:18]})).json()
+    assert channels[0] in [c["channel_id"] for c in by_prefix["items"]]
+
+    box = (await bridge.http.get("/v1/channels/map", params={"bbox": "100.44,38.92,100.46,38.94"})).json()
+    points = {f["properties"]["channel_id"]: f for f in box["features"]}
+    assert points[channels[0]]["geometry"]["coordinates"] == [INSIDE[1], INSIDE[0]]
+    assert channels[1] not in points
+
+    configured = await bridge.http.put(f"/v1/channels/{channels[1]}/grid", json={"grid_code": "620702009009-X"})
+    assert configured.json()["grid_source"] == "configuration"
+    await bridge.http.put("/v1/grids", json=GRIDS)  # a new grid import keeps configured mappings
+    assert (await bridge.http.get(f"/v1/channels/{channels[1]}")).json()["grid_code"] == "620702009009-X"
+    back = await bridge.http.put(f"/v1/channels/{channels[1]}/grid", json={"grid_code": None})
+    assert (back.json()["grid_code"], back.json()["grid_source"]) == (None, None)  # outside every grid
+
+
+@pytest.mark.parametrize(
+    ("entry", "field", "reason"),
+    [
+        ({"channel_id": "123", "device_id": "62070200001180000001"}, "channel_id", "String should match pattern"),
+        ({"channel_id": "99070200001310000001", "device_id": "62070200001180000001"}, "channel_id", "province"),
+        ({"channel_id": "62070200001310000001", "device_id": "62070200001180000001", "lat": 91}, "lat", "less than"),
+        ({"device_id": "62070200001180000001"}, "channel_id", "Field required"),
+    ],
+)
+async def test_a_bad_import_entry_is_a_422_naming_it_and_writes_nothing(
+    bridge: Bridge, entry: dict[str, Any], field: str, reason: str
+) -> None:
+    device_id, channels = new_ids(1)
+    good = channels_json(device_id, channels, [INSIDE])[0]
+    response = await bridge.http.post("/v1/channels/import", json=[good, entry])
+    assert response.status_code == 422
+    detail = response.json()["detail"][0]
+    assert detail["loc"][-1] == field and reason in detail["msg"]
+    assert (await bridge.http.get(f"/v1/channels/{channels[0]}")).status_code == 404
+
+
+async def test_bad_grids_are_refused_with_the_reason(bridge: Bridge) -> None:
+    response = await bridge.http.put("/v1/grids", json={"type": "FeatureCollection", "features": [{"properties": {}}]})
+    assert response.status_code == 422
+    assert "grid_code is missing" in response.json()["detail"]
+    bad_bbox = await bridge.http.get("/v1/channels/map", params={"bbox": "101,38,100,39"})
+    assert bad_bbox.status_code == 422 and "bbox" in bad_bbox.json()["detail"]
+
+
+async def test_webhook_alarm_is_raised_once_with_its_grid(bridge: Bridge) -> None:
+    await bridge.http.put("/v1/grids", json=GRIDS)
+    device_id, channels = new_ids(1)
+    await bridge.http.post("/v1/channels/import", json=channels_json(device_id, channels, [INSIDE]))
+    alarm = {
+        "event_id": str(uuid.uuid4()),
+        "channel_id": channels[0],
+        "priority": 2,
+        "alarm_type": "crowd",
+        "description": "crowd gathering",
+        "alarm_time": "2026-11-25T10:00:00Z",
+    }
+    first = await bridge.http.post("/v1/alarms/webhook", json=alarm)
+    assert first.status_code == 202, first.text
+    assert (first.json()["grid_code"], first.json()["device_id"], first.json()["method"]) == (GRID, device_id, "5")
+    retry = await bridge.http.post("/v1/alarms/webhook", json=alarm)
+    assert retry.status_code == 200 and retry.json()["alarm_id"] == first.json()["alarm_id"]
+    events = await events_for(bridge, "video.alarms.v1", channels[0], 1)
+    assert [(e["alarm_id"], e["grid_code"], e["alarm_type"]) for e in events] == [
+        (first.json()["alarm_id"], GRID, "crowd")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"channel_id": "62070200001310999999"}, "channel_id", "unknown channel"),
+        ({"alarm_time": "2026-11-25T10:00:00"}, "alarm_time", "UTC offset"),
+        ({"priority": 5}, "priority", "less than or equal to 4"),
+        ({"method": "9"}, "method", "pattern"),
+        ({"colour": "red"}, "colour", "Extra inputs are not permitted"),
+    ],
+)
+async def test_a_bad_webhook_alarm_is_refused_naming_the_field(
+    bridge: Bridge, change: dict[str, Any], field: str, reason: str
+) -> None:
+    device_id, channels = new_ids(1)
+    await bridge.http.post("/v1/channels/import", json=channels_json(device_id, channels, [INSIDE]))
+    alarm = {"event_id": "e1", "channel_id": channels[0], "priority": 2, "alarm_time": "2026-11-25T10:00:00Z"}
+    response = await bridge.http.post("/v1/alarms/webhook", json={**alarm, **change})
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    text = detail if isinstance(detail, str) else f"{detail[0]['loc'][-1]}: {detail[0]['msg']}"
+    assert text.startswith(field) and reason in text
+    assert (await bridge.http.get("/v1/alarms", params={"channel_id": channels[0]})).json() == []
+
+
+async def test_evidence_queries_nearby_recordings_and_attaches_them_to_the_case(bridge: Bridge) -> None:
+    device_id, channels = new_ids(3)
+    lat, lon = INSIDE
+    near, also_near, far = (lat, lon), (lat + 0.001, lon), (lat + 0.05, lon)
+    await bridge.http.post("/v1/channels/import", json=channels_json(device_id, channels, [near, also_near, far]))
+    silent_device, silent_channels = new_ids(1)
+    await bridge.http.post("/v1/channels/import", json=channels_json(silent_device, silent_channels, [near]))
+    case_id = str(uuid.uuid4())
+    async with SipDevice(device_id, bridge.sip.udp_port) as device:
+        assert (await device.register())[1].status == 200
+        await device.next_request()  # the catalog query after registration
+
+        async def answer_record_queries() -> list[str]:
+            asked = []
+            for _ in range(2):
+                query = await device.next_request()
+                body = query.body.decode("gb2312")
+                channel = body.split("<DeviceID>")[1].split("</DeviceID>")[0]
+                sn = body.split("<SN>")[1].split("</SN>")[0]
+                asked.append(channel)
+                assert "<Type>all</Type>" in body and "<StartTime>2026-11-25T18:00:00</StartTime>" in body
+                for part in range(2):  # the record list split over two messages
+                    item = (
+                        f"<Item><DeviceID>{channel}</DeviceID><Name>rec</Name><FilePath>/r/{channel}/{part}</FilePath>"
+                        f"<StartTime>2026-11-25T18:{part * 30:02d}:00</StartTime>"
+                        f"<EndTime>2026-11-25T18:{part * 30 + 29:02d}:59</EndTime><Type>time</Type></Item>"
+                    )
+                    inner = f'<SumNum>2</SumNum><RecordList Num="1">{item}</RecordList>'
+                    await device.request("MESSAGE", xml("Response", "RecordInfo", sn, channel, inner))
+            return asked
+
+        answering = asyncio.create_task(answer_record_queries())
+        response = await bridge.http.post(
+            "/v1/evidence",
+            json={
+                "case_id": case_id,
+                "lat": lat,
+                "lon": lon,
+                "radius_m": 500,
+                "start": "2026-11-25T10:00:00Z",
+                "end": "2026-11-25T11:00:00Z",
+            },
+        )
+        asked = await answering
+    assert response.status_code == 201, response.text
+    evidence = response.json()
+    assert sorted(asked) == sorted(channels[:2])
+    assert set(evidence["channel_ids"]) == {channels[0], channels[1], silent_channels[0]}
+    assert evidence["unanswered_channel_ids"] == [silent_channels[0]]
+    assert len(evidence["recordings"]) == 4
+    assert {r["file_path"] for r in evidence["recordings"]} >= {f"/r/{channels[0]}/0", f"/r/{channels[0]}/1"}
+    events = await events_for(bridge, "video.evidence.v1", case_id, 1)
+    assert len(events) == 1 and len(events[0]["recordings"]) == 4
+    assert events[0]["recordings"][0]["start_time"].startswith("2026-11-25T10:")  # UTC+8 → UTC
+
+
+async def test_an_evidence_window_that_ends_before_it_starts_is_a_422(bridge: Bridge) -> None:
+    response = await bridge.http.post(
+        "/v1/evidence",
+        json={"case_id": str(uuid.uuid4()), "lat": 38.9, "lon": 100.4, "start": "2026-11-25T11:00:00Z",
+              "end": "2026-11-25T10:00:00Z"},
+    )  # fmt: skip
+    assert response.status_code == 422 and response.json()["detail"] == "end: must be after start"
+
+
+async def test_alarm_subscription_and_device_status_query(bridge: Bridge) -> None:
+    device_id, _ = new_ids()
+    async with SipDevice(device_id, bridge.sip.udp_port) as device:
+        assert (await device.register())[1].status == 200
+        await device.next_request()  # catalog query
+        subscribed = await bridge.http.post(f"/v1/devices/{device_id}/subscriptions", json={"kind": "alarm"})
+        assert subscribed.status_code == 200, subscribed.text
+        subscribe = await device.next_request()
+        assert subscribe.method == "SUBSCRIBE" and (subscribe.get("event") or "").startswith("presence")
+        assert b"<CmdType>Alarm</CmdType>" in subscribe.body
+
+        async def answer() -> None:
+            query = await device.next_request()
+            sn = query.body.split(b"<SN>")[1].split(b"</SN>")[0].decode()
+            inner = "<Result>OK</Result><Online>ONLINE</Online><Status>OK</Status>"
+            await device.request("MESSAGE", xml("Response", "DeviceStatus", sn, device_id, inner))
+
+        task = asyncio.create_task(answer())
+        status = await bridge.http.post(f"/v1/devices/{device_id}/queries", json={"cmd_type": "DeviceStatus"})
+        await task
+        assert status.json()["answer"]["Online"] == "ONLINE"
+    not_registered, _ = new_ids()
+    missing = await bridge.http.post(f"/v1/devices/{not_registered}/queries", json={"cmd_type": "DeviceInfo"})
+    assert missing.status_code == 504 and "not registered" in missing.json()["detail"]

@@ -1,0 +1,54 @@
+"""The import CLI, as an operator runs it: grids.geojson and channels.json (the city
+generator's formats) into the service's database; a bad file is an error, not a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from test_vb_sip import GRIDS
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "GOVMESH_DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, "-m", "video_bridge.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_import_grids_then_channels_puts_channels_on_their_grids(tmp_path: Path) -> None:
+    grids = tmp_path / "grids.geojson"
+    grids.write_text(json.dumps(GRIDS))
+    channels = tmp_path / "channels.json"
+    channels.write_text(
+        json.dumps(
+            [
+                {"channel_id": "62070200011310000001", "device_id": "62070200011180000001", "name": "南门01",
+                 "lat": 38.93, "lon": 100.45, "civil_code": "620702001001", "manufacturer": "Dahua", "model": "X"},
+                {"channel_id": "62070200011320000002", "device_id": "62070200011180000001", "name": "北门02",
+                 "lat": 39.5, "lon": 101.0, "civil_code": "620702001001", "manufacturer": "Dahua", "model": "Y"},
+            ]
+        ),
+        encoding="utf-8",
+    )  # fmt: skip
+    first = run(tmp_path, "import-grids", str(grids))
+    assert first.returncode == 0, first.stderr
+    assert "imported 1 grids" in first.stdout
+    second = run(tmp_path, "import-channels", str(channels))
+    assert second.returncode == 0, second.stderr
+    assert "2 created, 0 updated, 1 devices created, 1 on a grid" in second.stdout
+    again = run(tmp_path, "import-channels", str(channels))
+    assert "0 created, 2 updated, 0 devices created, 1 on a grid" in again.stdout
+
+
+def test_a_bad_file_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "channels.json"
+    bad.write_text('[{"channel_id": "123", "device_id": "62070200011180000001"}]')
+    result = run(tmp_path, "import-channels", str(bad))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error:") and "channel_id" in result.stderr
+    missing = run(tmp_path, "import-grids", str(tmp_path / "nope.geojson"))
+    assert missing.returncode == 1 and "No such file" in missing.stderr
