@@ -19,12 +19,17 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+import citygen
+from citygen.writer import grid_features
 from govmesh_contracts import CaseDispatched, CaseReceived, DecodeError, TaskAssigned, decode
+from govmesh_runtime.geo import GridIndex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
 from harness import KAFKA, Proc, Row, percentile, service, wrk
 
+# Random points a few metres apart would be linked as duplicates of one open case: off here.
+NO_DUPLICATES = {"INTAKE_DUPLICATE_WINDOW_S": "0"}
 CASE_BODY = (
     '{"matter_code": "convenience.service", "description": "bench case {n}", '
     '"lat": {lat}, "lon": {lon}, "channel": "api", "attributes": {"service_item": "residence certificate"}}'
@@ -96,7 +101,9 @@ def bare_ceiling(seconds: int, connections: int) -> tuple[Row, float]:
 
 
 def intake_rest(seconds: int, connections: int, ceiling_rps: float) -> list[Row]:
-    intake = service("intake", "intake", database="intake", extra={"INTAKE_CONSUMERS_ENABLED": "false"}).start()
+    intake = service(
+        "intake", "intake", database="intake", extra={**NO_DUPLICATES, "INTAKE_CONSUMERS_ENABLED": "false"}
+    ).start()
     try:
         idle = intake.rss_mb()
         result = wrk(f"http://127.0.0.1:{intake.port}/v1/cases", CASE_BODY, seconds=seconds, connections=connections)
@@ -147,7 +154,7 @@ async def read_events(topics: list[str], since: datetime) -> dict[str, dict[str,
 
 def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
     procs = [
-        service("intake", "intake", database="intake").start(),
+        service("intake", "intake", database="intake", extra=NO_DUPLICATES).start(),
         service("dispatch", "dispatch", database="dispatch").start(),
     ]
     rows: list[Row] = []
@@ -223,14 +230,6 @@ def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
 
 
 def grid_lookup(points: int) -> Row:
-    try:
-        import citygen
-    except ImportError:
-        return Row("Grid lookup", "not measured: bench/citygen is not installed")
-    from citygen.writer import grid_features
-
-    from govmesh_runtime.geo import GridIndex
-
     started = time.perf_counter()
     city = citygen.generate("full", 1)
     collection = {"type": "FeatureCollection", "features": list(grid_features(city))}
