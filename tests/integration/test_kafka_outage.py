@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from mesh_fixtures import kafka_script
+from prometheus_client import REGISTRY
 from sqlmodel import select
 from support import eventually, header, read_topic
 
@@ -50,6 +51,10 @@ async def test_case_accepted_while_kafka_is_down_is_published_when_it_is_back(
         await eventually(relay_saw_the_outage)
         async with db.sessions() as session:
             assert (await session.exec(select(OutboxMessage))).one().sent_at is None
+        # What the "outbox stuck" alert watches keeps moving while Kafka is away.
+        assert REGISTRY.get_sample_value("govmesh_outbox_backlog") == 1
+        age = REGISTRY.get_sample_value("govmesh_outbox_oldest_unsent_age_seconds")
+        assert age is not None and age > 0
     finally:
         await asyncio.to_thread(kafka_script, "start")
 

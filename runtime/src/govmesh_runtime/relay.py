@@ -86,6 +86,9 @@ class OutboxRelay:
 
         The database is not held while waiting for Kafka (on SQLite a transaction
         holds the one write lock): read, publish, then mark sent in a second transaction."""
+        await self._update_backlog_gauges()  # also (especially) while Kafka is down
+        # Connect first: while Kafka is down there is no point reading a batch of rows each retry.
+        producer = await self._producer.get()
         async with self._sessions() as session:
             rows = list(
                 (
@@ -97,11 +100,9 @@ class OutboxRelay:
                     )
                 ).all()
             )
-            await self._update_backlog_gauges(session, rows)
             await session.commit()
         if not rows:
             return 0
-        producer = await self._producer.get()
         # send() only enqueues; awaiting the futures waits for the broker's acks.
         futures = [
             await producer.send(
@@ -123,14 +124,17 @@ class OutboxRelay:
             metrics.EVENTS_PUBLISHED.labels(row.topic).inc()
         return len(rows)
 
-    async def _update_backlog_gauges(self, session: AsyncSession, rows: list[OutboxMessage]) -> None:
-        count = (
-            await session.exec(
-                select(func.count()).select_from(OutboxMessage).where(col(OutboxMessage.sent_at).is_(None))
-            )
-        ).one()
+    async def _update_backlog_gauges(self) -> None:
+        async with self._sessions() as session:
+            count, oldest = (
+                await session.exec(
+                    select(func.count(), func.min(OutboxMessage.created_at)).where(col(OutboxMessage.sent_at).is_(None))
+                )
+            ).one()
+            await session.commit()
         metrics.OUTBOX_BACKLOG.set(count)
-        oldest = rows[0].created_at if rows else None
+        if oldest is not None and oldest.tzinfo is None:  # an aggregate skips the column type's conversion
+            oldest = oldest.replace(tzinfo=UTC)
         metrics.OUTBOX_OLDEST_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
 
     async def _prune(self) -> None:
