@@ -75,6 +75,8 @@ CITY       := $(DATA)/city-$(CITY_SCALE)
 city: install ## Generate the city (grids, centres, workers, police rooms, cameras) into .data/city-<scale>
 	@test -f $(CITY)/grids.geojson || $(PY) -m citygen --out $(CITY) --scale $(CITY_SCALE) --elements 0
 	@test -f $(CITY)/.policing-imported || { $(PY) -m policing.cli import-city $(CITY) && touch $(CITY)/.policing-imported; }
+	@test -f $(CITY)/.video-imported || { $(PY) -m video_bridge.cli import-grids $(CITY)/grids.geojson \
+	  && $(PY) -m video_bridge.cli import-channels $(CITY)/channels.json && touch $(CITY)/.video-imported; }
 
 .PHONY: run
 run: install kafka-up topics city ## Set up and run the mesh (SQLite per service, real Kafka, generated city), then print where it is

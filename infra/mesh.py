@@ -143,6 +143,7 @@ def info(names: list[str]) -> None:
         "lat": 38.9326,
         "lon": 100.4498,
         "channel": "api",
+        "attributes": {"parties_count": 2},
     }
     print("\nTry it:")
     print(f"  curl -s -X POST {intake}/v1/cases -H 'Content-Type: application/json' \\")
