@@ -67,6 +67,7 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
         retention_s=settings.outbox_retention_s,
+        leader_engine=None if db.is_sqlite else db.engine,
     )
     runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay)
     if settings.consumers_enabled:

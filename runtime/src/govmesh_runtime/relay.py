@@ -2,8 +2,9 @@
 
 At least once: a row is marked sent only after Kafka acknowledged it (acks=all), so
 a crash between the two publishes it again; consumers drop the duplicate by event id.
-One relay runs per service database (several instances of a service would need a
-leader lock; see runtime/README.md).
+With several instances of a service on one PostgreSQL database, only the instance
+holding a session-level advisory lock publishes; the others stand by and take over
+when its connection goes (SQLite is one process anyway).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +26,7 @@ from govmesh_runtime.tables import OutboxMessage
 
 log = get_logger(__name__)
 _MAX_BACKOFF_S = 5.0
+_LOCK_KEY = 0x676F766D657368  # "govmesh": one outbox relay per service database
 
 
 class OutboxRelay:
@@ -36,8 +38,11 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.5,
         retention_s: float = 7 * 24 * 3600,
+        leader_engine: AsyncEngine | None = None,
     ) -> None:
         self._sessions = sessions
+        self._leader_engine = leader_engine  # PostgreSQL: elect one publishing relay per database
+        self.is_leader = leader_engine is None
         self._producer = producer
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
@@ -55,6 +60,42 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self) -> None:
+        if self._leader_engine is None:
+            await self._publish_loop()
+            return
+        while not self._stopping.is_set():
+            try:
+                async with self._leader_engine.connect() as conn:
+                    got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY})).scalar()
+                    if not got:
+                        await self._sleep_standby()
+                        continue
+                    self.is_leader = True
+                    log.info("outbox_relay_leader")
+                    watch = asyncio.create_task(self._watch_lock(conn))
+                    loop = asyncio.create_task(self._publish_loop())
+                    await asyncio.wait({watch, loop}, return_when=asyncio.FIRST_COMPLETED)
+                    for task in (watch, loop):
+                        task.cancel()
+                    await asyncio.gather(watch, loop, return_exceptions=True)
+            except Exception as exc:
+                log.warning("outbox_relay_lock_failed", error=repr(exc))
+                await self._sleep_standby()
+            finally:
+                self.is_leader = False
+
+    async def _watch_lock(self, conn: AsyncConnection) -> None:
+        """Return when the lock's connection is gone (the lock with it) or the relay stops."""
+        while not self._stopping.is_set():
+            await conn.execute(sa.text("SELECT 1"))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=2)
+
+    async def _sleep_standby(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=2)
+
+    async def _publish_loop(self) -> None:
         backoff = 0.1
         last_prune = datetime.min.replace(tzinfo=UTC)
         while not self._stopping.is_set():
