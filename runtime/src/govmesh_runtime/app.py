@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from govmesh_runtime import metrics
+from govmesh_runtime.auth import AuthError, Principal, Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.kafka import ProducerHolder
@@ -42,6 +43,7 @@ class Runtime:
     db: Database
     producer: ProducerHolder
     relay: OutboxRelay
+    auth: Verifier
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
@@ -69,7 +71,8 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
         retention_s=settings.outbox_retention_s,
         leader_engine=None if db.is_sqlite else db.engine,
     )
-    runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay)
+    auth = Verifier(settings.keyring_path(), development=settings.environment == "development")
+    runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay, auth=auth)
     if settings.consumers_enabled:
         runtime.consumers = [
             EventConsumer(
@@ -89,6 +92,20 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """The caller's verified identity, or None when it sent no credential (401 when it sent a bad one)."""
+    authorization = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    if not authorization and not api_key:
+        return None
+    try:
+        return get_runtime(request).auth.authenticate(authorization, api_key)
+    except AuthError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
 
 
 def create_app(

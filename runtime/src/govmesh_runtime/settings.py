@@ -42,6 +42,16 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
         description="OTLP/HTTP collector base URL; spans are exported only when set.",
     )
+    environment: str = Field(
+        default="development",
+        validation_alias=AliasChoices("GOVMESH_ENV", "environment"),
+        description="development: a missing keyring is created with a random secret; elsewhere it is an error.",
+    )
+    keyring: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GOVMESH_KEYRING", "keyring"),
+        description="Client credentials (govmesh-auth); default <data dir>/auth/keyring.json.",
+    )
     migrate_on_start: bool = True
     consumers_enabled: bool = True
 
@@ -54,6 +64,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_retries: int = 3
     consumer_retry_backoff_s: float = 0.2
     consumer_batch_size: int = 200
+
+    def keyring_path(self) -> Path:
+        return self.keyring or self.data_dir / "auth" / "keyring.json"
 
     def resolved_database_url(self) -> str:
         if self.database_url:

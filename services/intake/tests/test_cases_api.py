@@ -89,6 +89,27 @@ async def test_personal_data_is_stored_but_masked_in_every_answer(
         assert secret not in logs.out + logs.err
 
 
+async def test_only_a_personal_data_credential_sees_the_reporter_unmasked(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    body = {**CASE, "reporter": {"name": "张三", "phone": PHONE, "id_number": ID_NUMBER}}
+    created = (await client.post("/v1/cases", json=body)).json()
+    keyring = runtime.auth.keyring
+    allowed = keyring.issue_token("city-hotline", ["cases:read", "personal-data"], [])
+    other = keyring.issue_token("open-data-portal", ["cases:read"], [])
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    seen = (await client.get(f"/v1/cases/{created['id']}", headers=bearer(allowed))).json()["reporter"]
+    assert (seen["name"], seen["phone"], seen["id_number"], seen["masked"]) == ("张三", PHONE, ID_NUMBER, False)
+    masked = (await client.get(f"/v1/cases/{created['id']}", headers=bearer(other))).json()["reporter"]
+    assert (masked["name"], masked["masked"]) == ("张*", True)
+    forged = await client.get(f"/v1/cases/{created['id']}", headers={"Authorization": "Bearer not-a-token"})
+    assert forged.status_code == 401
+    assert "invalid token" in forged.json()["detail"]
+
+
 async def test_each_case_gets_a_new_number_and_one_outbox_event(client: httpx.AsyncClient, outbox: Outbox) -> None:
     first = (await client.post("/v1/cases", json=CASE)).json()
     second = (await client.post("/v1/cases", json={**CASE, "lat": 38.5, "lon": 100.0})).json()

@@ -58,6 +58,7 @@ from govmesh_contracts import (
 from govmesh_runtime.consumer import Handler
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
+from intake.adapters import metrics
 from intake.adapters.repository import SqlCaseRepository
 from intake.adapters.tables import (
     AlarmBurstRow,
@@ -256,6 +257,7 @@ async def _open_case(
     )
     uow.session.add(case)
     await uow.session.flush()
+    metrics.after_commit(uow.session, metrics.CASES_RECEIVED.labels(cmd.matter_code, cmd.channel.value).inc)
     envelope = uow.emit(
         CaseReceived(
             case_id=case.id,

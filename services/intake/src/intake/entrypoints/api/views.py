@@ -6,11 +6,12 @@ import json
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, get_runtime, optional_principal
+from govmesh_runtime.auth import Principal
 from intake.adapters.repository import SqlCaseRepository
 from intake.adapters.tables import CaseRow, ReporterRow
 from intake.domain.cases import CaseStatus, Channel
@@ -23,12 +24,13 @@ from intake.settings import IntakeSettings
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def may_see_personal_data(request: Request) -> bool:
-    """Whether the caller may see reporters' personal data unmasked.
+PERSONAL_DATA_SCOPE = "personal-data"
 
-    Authentication and scopes are issue 9: until then nobody may, so answers are always
-    masked. Issue 9 replaces this dependency with a check of a "personal-data" scope."""
-    return False
+
+def may_see_personal_data(principal: Annotated[Principal | None, Depends(optional_principal)]) -> bool:
+    """Whether the caller may see reporters' personal data unmasked: only a verified client
+    credential carrying the "personal-data" scope (govmesh-auth); everyone else sees it masked."""
+    return principal is not None and principal.has(PERSONAL_DATA_SCOPE)
 
 
 PersonalDataDep = Annotated[bool, Depends(may_see_personal_data)]
