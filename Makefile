@@ -132,6 +132,10 @@ test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432) and run every
 bench: install ## Benchmarks on the real parts (bounded, loopback): prints a table, writes bench/RESULTS.md
 	$(PY) bench/run.py $(BENCH_ARGS)
 
+.PHONY: chaos
+chaos: install ## Faults under load, measured (bounded, loopback): prints a table, writes chaos/RESULTS.md; CHAOS_ARGS=--quick
+	$(PY) chaos/run.py $(CHAOS_ARGS)
+
 .PHONY: lint
 lint: install ## ruff (lint + format check), mypy, import-linter
 	$(VENV)/bin/ruff check .

@@ -119,7 +119,10 @@ CITY = DashboardSpec(
                 ),
                 PanelSpec(
                     "Police response time (p90)",
-                    q("histogram_quantile(0.9, sum by (le) (rate(govmesh_police_response_seconds_bucket[1h])))", "p90"),
+                    q(
+                        "histogram_quantile(0.9, sum by (le) (rate(govmesh_policing_response_seconds_bucket[1h])))",
+                        "p90",
+                    ),
                     "s",
                 ),
             ),

@@ -27,6 +27,7 @@ from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.logging import configure_logging, get_logger
+from govmesh_runtime.nul_text import refuse_nul_text
 from govmesh_runtime.relay import OutboxRelay
 from govmesh_runtime.settings import ServiceSettings
 from govmesh_runtime.tracing import current_traceparent, hop, setup_tracing, shutdown_tracing, trace_id
@@ -159,6 +160,7 @@ def create_app(
             log.info("service_stopped")
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, openapi_tags=openapi_tags)
+    app.middleware("http")(refuse_nul_text)  # inner: its refusals are observed below
     app.middleware("http")(_observe_request)
     app.include_router(_health_router())
     for router in routers:

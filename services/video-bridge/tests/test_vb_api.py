@@ -226,4 +226,4 @@ async def test_alarm_subscription_and_device_status_query(bridge: Bridge) -> Non
         assert status.json()["answer"]["Online"] == "ONLINE"
     not_registered, _ = new_ids()
     missing = await bridge.http.post(f"/v1/devices/{not_registered}/queries", json={"cmd_type": "DeviceInfo"})
-    assert missing.status_code == 504 and "not registered" in missing.json()["detail"]
+    assert missing.status_code == 404 and "not registered" in missing.json()["detail"]

@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlmodel import func, select
 
+from dispatch.adapters import metrics
 from dispatch.adapters.background import Background
 from dispatch.adapters.city import import_city_dir
 from dispatch.adapters.repository import replace_rules
@@ -77,6 +78,7 @@ def create_app(settings: DispatchSettings | None = None, *, clock: Clock = syste
         consumers=consumer_specs(dispatcher),
         migrations=MIGRATIONS,
         on_ready=on_ready,
+        background=[metrics.case_gauges_job(clock)],
     )
     app.state.dispatcher = dispatcher
     runtime_lifespan = app.router.lifespan_context

@@ -119,6 +119,7 @@ async def dispatch_case_on_received(event: CaseReceived, uow: UnitOfWork, *, dis
         address=event.address,
     )
     session.add(case)
+    metrics.after_commit(session, lambda: metrics.CASE_DISPATCH.observe((now - event.received_at).total_seconds()))
     note = None if grid_code else "not located on a grid: held by the city centre"
     uow.emit(
         CaseDispatched(
@@ -274,6 +275,8 @@ async def _finish(
     task.referral_to = referral_to
     task.completed_at = completed_at
     session.add(task)
+    within_sla = "true" if completed_at <= task.due_at else "false"
+    metrics.after_commit(session, metrics.TASKS_COMPLETED.labels(task.target, within_sla).inc)
     case = await get_case_for_update(session, task.case_id)
     if case is None:
         return
@@ -436,7 +439,7 @@ async def escalate_overdue(uow: UnitOfWork, *, dispatcher: Dispatcher, limit: in
                 )
             )
             task.level, task.centre_code, task.due_at = step.to_level.value, centre, step.due_at
-            metrics.TASKS_ESCALATED.labels(step.to_level.value).inc()
+            metrics.after_commit(session, metrics.ESCALATIONS.labels(step.to_level.value).inc)
             await _raise_case(uow, task, step.to_level, centre, now)
         session.add(task)
     return len(overdue)

@@ -34,6 +34,7 @@ from govmesh_contracts import (
     ViolenceRiskFlagged,
 )
 from govmesh_runtime.uow import UnitOfWork
+from mediation.adapters import metrics
 from mediation.adapters.repository import SqlMediationRepository
 from mediation.adapters.tables import (
     AgreementRow,
@@ -185,6 +186,7 @@ def _close(
     dispute.closed_at = now
     dispute.updated_at = now
     uow.session.add(dispute)
+    metrics.after_commit(uow.session, metrics.MEDIATION_OUTCOMES.labels(outcome.value, "dispute").inc)
     _log(uow, dispute.id, "closed", now, f"{outcome.value}: {summary}"[:2000])
     uow.emit(
         DisputeClosed(
@@ -774,6 +776,7 @@ async def complete_window_request(cmd: CompleteWindowRequest, uow: UnitOfWork, *
         now,
     )
     uow.session.add(row)
+    metrics.after_commit(uow.session, metrics.MEDIATION_OUTCOMES.labels(result, "window").inc)
     if row.task_id is not None and row.case_id is not None:
         uow.emit(
             MediationTaskCompleted(

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.app import create_app as create_service_app
+from video_bridge.adapters import metrics
 from video_bridge.adapters.grids import GridLocator, import_grids
 from video_bridge.adapters.importer import remap_channels
 from video_bridge.entrypoints.api import alarms, channels, devices, evidence, grids, sip
@@ -63,7 +64,7 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
         consumers=consumer_specs(settings),
         migrations=MIGRATIONS,
         on_ready=on_ready,
-        background=[sip_endpoint],
+        background=[sip_endpoint, metrics.channel_gauge_job()],
     )
     app.state.grids = locator
     app.state.sip = None

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from govmesh_contracts import ChannelStatusChanged, EvidenceAttached, EvidenceRecording, Location, VideoAlarmRaised
 from govmesh_runtime.uow import UnitOfWork
+from video_bridge.adapters import metrics
 from video_bridge.adapters.grids import GridLocator
 from video_bridge.adapters.tables import AlarmRow, ChannelRow, DeviceRow, EvidenceRow
 from video_bridge.domain.device_id import parse_device_id
@@ -329,6 +330,8 @@ async def record_alarm(
             alarm_time=alarm.alarm_time,
         )
     )
+    labels = (source if source in ("sip", "webhook") else "other", metrics.alarm_priority(notice.priority))
+    metrics.after_commit(uow.session, metrics.VIDEO_ALARMS.labels(*labels).inc)
     return alarm
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge import handlers
+from video_bridge.adapters import metrics
 from video_bridge.adapters.grids import GridLocator
 from video_bridge.domain import manscdp
 from video_bridge.domain.assembly import Assembler
@@ -52,6 +53,10 @@ _RETRANSMIT_S = (0.5, 1.0, 2.0, 4.0)
 
 class QueryFailed(Exception):
     """A query a device did not accept or did not answer in time."""
+
+
+class DeviceNotRegistered(QueryFailed):
+    """No device with this id is registered now (unknown, or its registration expired)."""
 
 
 @dataclass
@@ -272,6 +277,7 @@ class SipServer:
             while len(self._answered) > 20_000:
                 self._answered.popitem(last=False)
         method = request.method or ""
+        metrics.SIP_MESSAGES.labels(metrics.sip_method(method)).inc()
         if method == "ACK":
             return
         device = request.from_user or ""
@@ -494,7 +500,7 @@ class SipServer:
         async with self._uow() as uow:
             device = await handlers.registered_device(uow, device_id)
             if device is None or device.host is None or device.port is None or device.transport is None:
-                raise QueryFailed(f"device {device_id} is not registered")
+                raise DeviceNotRegistered(f"device {device_id} is not registered")
             peer = Peer(device.transport, device.host, device.port)
         sn = str(self.next_sn())
         body = manscdp.build("Query", cmd_type, sn, target_id or device_id, fields or [])
@@ -521,7 +527,7 @@ class SipServer:
         async with self._uow() as uow:
             device = await handlers.registered_device(uow, device_id)
             if device is None or device.host is None or device.port is None or device.transport is None:
-                raise QueryFailed(f"device {device_id} is not registered")
+                raise DeviceNotRegistered(f"device {device_id} is not registered")
             peer = Peer(device.transport, device.host, device.port)
         if kind == "alarm":
             fields = [("StartAlarmPriority", "1"), ("EndAlarmPriority", "4"), ("AlarmMethod", "0")]

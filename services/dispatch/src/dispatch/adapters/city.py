@@ -33,9 +33,12 @@ class CityImportError(ValueError):
     """A data file that cannot be imported, naming the item and the reason."""
 
 
+_MAX_INT = 2**31 - 1  # what an INTEGER column holds on every backend
+
+
 def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise CityImportError(f"{where}: a non-negative integer is required")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_INT:
+        raise CityImportError(f"{where}: a non-negative integer up to {_MAX_INT} is required")
     return value
 
 

@@ -26,7 +26,7 @@ async def case_board(
     status: Annotated[str | None, Query(pattern="^(dispatched|resolved|closed)$")] = None,
     grid_code: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DispatchCasePublic]:
     query = select(DispatchCaseRow).order_by(col(DispatchCaseRow.dispatched_at).desc()).offset(offset).limit(limit)
     if centre_code is not None:

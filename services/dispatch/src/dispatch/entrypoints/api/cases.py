@@ -10,9 +10,9 @@ from pydantic import BaseModel
 
 from dispatch.adapters.repository import case_tasks
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow
-from dispatch.entrypoints.api.deps import RuntimeDep
+from dispatch.entrypoints.api.deps import RuntimeDep, refusals
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=refusals(404))
 
 
 class TaskPublic(BaseModel):

@@ -12,9 +12,9 @@ from sqlmodel import col, select
 from dispatch.adapters.elements import bulk_upsert
 from dispatch.adapters.tables import ElementRow, GridRow
 from dispatch.domain.elements import ElementCategory, mask_element
-from dispatch.entrypoints.api.deps import RuntimeDep, bad_request
+from dispatch.entrypoints.api.deps import RuntimeDep, bad_request, refusals
 
-router = APIRouter(prefix="/v1/elements", tags=["elements"])
+router = APIRouter(prefix="/v1/elements", tags=["elements"], responses=refusals(400, 404, 422))
 
 
 class ElementIn(BaseModel):

@@ -13,11 +13,11 @@ from dispatch.adapters.city import CityImportError, import_grids, parse_building
 from dispatch.adapters.city import export_grids as export_collection
 from dispatch.adapters.repository import grid_by_address
 from dispatch.adapters.tables import AdminUnitRow, BuildingRow, GridRow, WorkerRow
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request
+from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request, refusals
 from govmesh_contracts import Level
 
-router = APIRouter(prefix="/v1/grids", tags=["grids"])
-buildings_router = APIRouter(prefix="/v1/buildings", tags=["grids"])
+router = APIRouter(prefix="/v1/grids", tags=["grids"], responses=refusals(400, 404, 422))
+buildings_router = APIRouter(prefix="/v1/buildings", tags=["grids"], responses=refusals(400, 422))
 admin_router = APIRouter(prefix="/v1/admin-units", tags=["grids"])
 
 
@@ -80,7 +80,12 @@ async def import_geojson(
     return ImportResult(grids=count, indexed=len(dispatcher.locator))
 
 
-@router.get("/grids.geojson", summary="Export every grid as a GeoJSON FeatureCollection")
+@router.get(
+    "/grids.geojson",
+    summary="Export every grid as a GeoJSON FeatureCollection",
+    response_class=Response,
+    responses={200: {"description": "The grids.", "content": {"application/geo+json": {"schema": {"type": "object"}}}}},
+)
 async def export_geojson(runtime: RuntimeDep) -> Response:
     async with runtime.db.sessions() as session:
         collection = await export_collection(session)

@@ -15,12 +15,12 @@ from dispatch.adapters.repository import community_worker_loads
 from dispatch.adapters.tables import CentreRow, GridRow, VisitPlanRow, VisitRecordRow, WorkerRow
 from dispatch.domain.codes import GridCode
 from dispatch.domain.elements import mask_name, mask_value
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request
+from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request, refusals
 from govmesh_contracts import Level
 
-workers_router = APIRouter(prefix="/v1/workers", tags=["workers"])
-centres_router = APIRouter(prefix="/v1/centres", tags=["centres"])
-visits_router = APIRouter(prefix="/v1", tags=["visits"])
+workers_router = APIRouter(prefix="/v1/workers", tags=["workers"], responses=refusals(400, 404, 422))
+centres_router = APIRouter(prefix="/v1/centres", tags=["centres"], responses=refusals(400, 422))
+visits_router = APIRouter(prefix="/v1", tags=["visits"], responses=refusals(400, 422))
 
 
 class WorkerIn(BaseModel):

@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 
 from dispatch.adapters.repository import load_rules, replace_rules
 from dispatch.domain.routing import RuleError, parse_rules
-from dispatch.entrypoints.api.deps import RuntimeDep, bad_request
+from dispatch.entrypoints.api.deps import RuntimeDep, bad_request, refusals
 
-router = APIRouter(prefix="/v1/routing-rules", tags=["routing"])
+router = APIRouter(prefix="/v1/routing-rules", tags=["routing"], responses=refusals(400, 422))
 
 
 class RuleDoc(BaseModel):

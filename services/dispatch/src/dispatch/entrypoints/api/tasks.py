@@ -14,11 +14,11 @@ from dispatch.adapters.tables import TaskRow
 from dispatch.domain.routing import RuleError, Target
 from dispatch.domain.tasks import TransitionError
 from dispatch.entrypoints.api.cases import TaskPublic, task_public
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request
+from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request, refusals
 from dispatch.handlers import CompleteTask, NotFound, ReassignTask, accept_task, complete_task, reassign_task
 from govmesh_contracts import TaskOutcome
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=refusals(400, 403, 404, 409, 422))
 
 ERRORS = {
     NotFound: status.HTTP_404_NOT_FOUND,

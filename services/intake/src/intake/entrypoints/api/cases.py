@@ -90,6 +90,11 @@ _ERROR_422 = {
     },
 }
 
+_ERROR_400 = {
+    "description": "The body is not well-formed JSON text (e.g. not UTF-8); nothing was written.",
+    "content": {"application/json": {"example": {"detail": "There was an error parsing the body"}}},
+}
+
 
 def _example(value: Any, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"example": value}}}
@@ -140,6 +145,7 @@ def command_from(body: CaseCreate, idempotency_key: str | None) -> AcceptCase:
             {"detail": "Idempotency-Key abc was used with a different request"},
             "The Idempotency-Key was used with a different request.",
         ),
+        400: _ERROR_400,
         422: _ERROR_422,
     },
 )
@@ -296,6 +302,7 @@ async def get_case(case_id: UUID, runtime: RuntimeDep, reveal: PersonalDataDep) 
             {"detail": "feedback is taken only on a resolved case; this case is in_progress"},
             "The case is not awaiting feedback.",
         ),
+        400: _ERROR_400,
         422: _ERROR_422,
     },
 )

@@ -24,7 +24,7 @@ from mediation.domain.commands import (
 )
 from mediation.domain.disputes import DisputeStatus, Term
 from mediation.domain.parties import mask_id_number, mask_name, mask_phone
-from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, aware, run
+from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, aware, refusals, run
 from mediation.entrypoints.api.schemas import (
     AgreementCreate,
     AgreementPublic,
@@ -59,7 +59,7 @@ from mediation.handlers import (
     withdraw_dispute,
 )
 
-router = APIRouter(prefix="/v1/disputes", tags=["disputes"])
+router = APIRouter(prefix="/v1/disputes", tags=["disputes"], responses=refusals(400, 404, 409, 422))
 
 
 def summary(d: DisputeRow, now: datetime) -> DisputeSummary:
@@ -92,7 +92,7 @@ async def board(
     category: rules.Category | None = None,
     late: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DisputeSummary]:
     now = clock()
     async with runtime.db.sessions() as session:

@@ -10,12 +10,12 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from mediation.adapters.repository import SqlMediationRepository
 from mediation.domain.commands import CancelSession, RecordSession, ScheduleSession
-from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, aware, run
+from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, aware, refusals, run
 from mediation.entrypoints.api.disputes import session_public
 from mediation.entrypoints.api.schemas import Created, SessionCancel, SessionCreate, SessionPublic, SessionRecord
 from mediation.handlers import cancel_session, record_session, schedule_session
 
-router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"], responses=refusals(400, 404, 409, 422))
 
 
 @router.post(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from mediation.adapters.repository import SqlMediationRepository
-from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, run
+from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, refusals, run
 from mediation.entrypoints.api.schemas import MediatorPublic, SeedResult, StudioPublic
 from mediation.entrypoints.seed import MediatorIn, SeedDocument, StudioIn, load_document
 
-router = APIRouter(tags=["studios"])
+router = APIRouter(tags=["studios"], responses=refusals(400, 404, 409, 422))
 
 
 @router.post("/v1/seed", summary="Load studios and mediators (create or update by id)")

@@ -13,7 +13,7 @@ from mediation.adapters.tables import DeliberationRow
 from mediation.domain.commands import CompleteWindowRequest, Decision, OpenWindowRequest, RecordDeliberation
 from mediation.domain.deliberation import Vote
 from mediation.domain.window_services import WindowKind
-from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, run
+from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, refusals, run
 from mediation.entrypoints.api.schemas import (
     Created,
     DeliberationCreate,
@@ -24,7 +24,7 @@ from mediation.entrypoints.api.schemas import (
 )
 from mediation.handlers import complete_window_request, open_window_request, record_deliberation
 
-router = APIRouter(tags=["window services"])
+router = APIRouter(tags=["window services"], responses=refusals(400, 404, 409, 422))
 
 
 @router.post(

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors
+from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors, refusals
 from policing.entrypoints.api.schemas import ImportResult, ReferenceImport
 from policing.handlers import import_reference
 
-router = APIRouter(prefix="/v1/reference", tags=["reference data"], dependencies=[PolicingScope])
+router = APIRouter(
+    prefix="/v1/reference",
+    tags=["reference data"],
+    dependencies=[PolicingScope],
+    responses=refusals(400, 401, 403, 422),
+)
 
 
 @router.put(

@@ -16,7 +16,7 @@ from policing.adapters.repository import SqlPolicingRepository
 from policing.adapters.tables import KeyPersonRow, KeyPlaceRow, PatrolRow, PoliceTaskRow, RoomRow, VisitRow
 from policing.domain.jurisdiction import OfficerRole, Shift
 from policing.domain.tasks import OPEN_STATUSES, TaskRuleError, response_figures, seconds_between
-from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors
+from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors, refusals
 from policing.entrypoints.api.schemas import (
     KeyPersonCreate,
     KeyPersonPublic,
@@ -40,7 +40,12 @@ from policing.entrypoints.api.tasks import public
 from policing.handlers import NotFound, add_shifts, remove_shift, set_roster
 
 log = get_logger(__name__)
-router = APIRouter(prefix="/v1/rooms", tags=["police rooms"], dependencies=[PolicingScope])
+router = APIRouter(
+    prefix="/v1/rooms",
+    tags=["police rooms"],
+    dependencies=[PolicingScope],
+    responses=refusals(400, 401, 403, 404, 409, 422),
+)
 GridFilter = Annotated[str | None, Query(max_length=32, description="Only this grid.")]
 
 

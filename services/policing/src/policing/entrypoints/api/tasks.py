@@ -11,11 +11,16 @@ from policing.adapters import metrics
 from policing.adapters.repository import SqlPolicingRepository
 from policing.adapters.tables import PoliceTaskRow
 from policing.domain.tasks import TaskStatus, seconds_between
-from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors
+from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors, refusals
 from policing.entrypoints.api.schemas import AcceptBody, CloseBody, MediationBody, PoliceTaskPublic, RouteBody
 from policing.handlers import NotFound, accept_task, arrive_on_scene, close_task, mediate, route_task
 
-router = APIRouter(prefix="/v1/tasks", tags=["police tasks"], dependencies=[PolicingScope])
+router = APIRouter(
+    prefix="/v1/tasks",
+    tags=["police tasks"],
+    dependencies=[PolicingScope],
+    responses=refusals(400, 401, 403, 404, 409, 422),
+)
 
 
 def public(task: PoliceTaskRow) -> PoliceTaskPublic:

@@ -10,11 +10,11 @@ from sqlmodel import col, select
 from video_bridge import handlers
 from video_bridge.adapters.tables import AlarmRow, ChannelRow
 from video_bridge.domain.manscdp import AlarmNotice
-from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep
+from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep, refusals
 from video_bridge.entrypoints.api.schemas import AlarmPublic, WebhookAlarm
 from video_bridge.settings import VideoBridgeSettings
 
-router = APIRouter(prefix="/v1/alarms", tags=["alarms"])
+router = APIRouter(prefix="/v1/alarms", tags=["alarms"], responses=refusals(400, 401, 422))
 
 
 @router.post(

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from video_bridge.adapters.importer import ChannelRecord, import_channels
 from video_bridge.adapters.tables import ChannelRow
-from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep
+from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep, refusals
 from video_bridge.entrypoints.api.schemas import (
     ChannelImport,
     ChannelPage,
@@ -19,7 +19,7 @@ from video_bridge.entrypoints.api.schemas import (
     ImportSummary,
 )
 
-router = APIRouter(prefix="/v1/channels", tags=["channels"])
+router = APIRouter(prefix="/v1/channels", tags=["channels"], responses=refusals(400, 404, 422))
 
 
 def public(row: ChannelRow) -> ChannelPublic:
@@ -38,7 +38,7 @@ async def list_channels(
         str | None, Query(min_length=1, max_length=100, description="Id prefix, or part of name/address.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ChannelPage:
     filters: list[Any] = []
     if device_id:
@@ -73,7 +73,11 @@ async def list_channels(
 async def channel_map(
     runtime: RuntimeDep,
     bbox: Annotated[
-        str, Query(pattern=r"^-?[\d.]+,-?[\d.]+,-?[\d.]+,-?[\d.]+$", description="min_lon,min_lat,max_lon,max_lat")
+        str,
+        Query(
+            pattern=r"^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){3}$",  # four decimal numbers
+            description="min_lon,min_lat,max_lon,max_lat",
+        ),
     ],
     limit: Annotated[int, Query(ge=1, le=20000)] = 5000,
 ) -> dict[str, Any]:

@@ -11,11 +11,11 @@ from sqlmodel import col, select
 
 from video_bridge.adapters.tables import ChannelRow, DeviceRow
 from video_bridge.domain.device_id import TYPE_NAMES
-from video_bridge.entrypoints.api.deps import RuntimeDep, SipDep
+from video_bridge.entrypoints.api.deps import RuntimeDep, SipDep, refusals
 from video_bridge.entrypoints.api.schemas import DevicePublic, DeviceQuery, Subscription
-from video_bridge.sip_server import QueryFailed
+from video_bridge.sip_server import DeviceNotRegistered, QueryFailed
 
-router = APIRouter(prefix="/v1/devices", tags=["devices"])
+router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=refusals(400, 404, 422, 502, 504))
 
 
 def _public(row: DeviceRow, channel_count: int) -> DevicePublic:
@@ -34,7 +34,7 @@ async def list_devices(
     online: bool | None = None,
     registered: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DevicePublic]:
     filters: list[Any] = []
     if online is not None:
@@ -77,6 +77,8 @@ async def get_device(device_id: str, runtime: RuntimeDep) -> DevicePublic:
 async def query_device(device_id: str, body: DeviceQuery, sip: SipDep) -> dict[str, Any]:
     try:
         items = await sip.send_query(device_id, body.cmd_type)
+    except DeviceNotRegistered as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except QueryFailed as exc:
         raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, detail=str(exc)) from exc
     if body.cmd_type == "Catalog":
@@ -88,6 +90,8 @@ async def query_device(device_id: str, body: DeviceQuery, sip: SipDep) -> dict[s
 async def subscribe(device_id: str, body: Subscription, sip: SipDep) -> dict[str, Any]:
     try:
         answer = await sip.subscribe(device_id, body.kind, body.expires_s)
+    except DeviceNotRegistered as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from exc
     except QueryFailed as exc:
         raise HTTPException(status.HTTP_504_GATEWAY_TIMEOUT, detail=str(exc)) from exc
     if answer != 200:

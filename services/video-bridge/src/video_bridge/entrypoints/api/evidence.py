@@ -18,11 +18,11 @@ from video_bridge.domain.evidence import (
     validate_window,
 )
 from video_bridge.domain.manscdp import RecordItem, format_time
-from video_bridge.entrypoints.api.deps import RuntimeDep, SipDep
+from video_bridge.entrypoints.api.deps import RuntimeDep, SipDep, refusals
 from video_bridge.entrypoints.api.schemas import EvidencePublic, EvidenceRequest, RecordingPublic
 from video_bridge.sip_server import QueryFailed
 
-router = APIRouter(prefix="/v1/evidence", tags=["evidence"])
+router = APIRouter(prefix="/v1/evidence", tags=["evidence"], responses=refusals(400, 404, 422))
 MAX_CHANNELS = 20
 
 

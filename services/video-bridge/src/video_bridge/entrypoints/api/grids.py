@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
 
 from govmesh_runtime.geo import GeoJSONError
 from video_bridge.adapters.grids import import_grids
 from video_bridge.adapters.importer import remap_channels
-from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep
+from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep, refusals
 
-router = APIRouter(prefix="/v1/grids", tags=["grids"])
+router = APIRouter(prefix="/v1/grids", tags=["grids"], responses=refusals(400, 422))
 
 
 @router.put("", summary="Replace the grid boundaries (GeoJSON FeatureCollection) and remap channels")
@@ -31,5 +31,7 @@ async def put_grids(
 
 
 @router.get("/locate", summary="The grid of a point")
-async def locate(lat: float, lon: float, grids: GridsDep) -> dict[str, str | None]:
+async def locate(
+    lat: Annotated[float, Query(ge=-90, le=90)], lon: Annotated[float, Query(ge=-180, le=180)], grids: GridsDep
+) -> dict[str, str | None]:
     return {"grid_code": grids.locate(lat, lon)}
