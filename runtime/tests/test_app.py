@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
+from fastapi import APIRouter
+from sqlalchemy.exc import IntegrityError, OperationalError
+
 from govmesh_runtime.app import Runtime, create_app
 from govmesh_runtime.settings import ServiceSettings
 
@@ -32,3 +36,27 @@ async def test_background_jobs_run_restart_after_a_crash_and_stop_at_shutdown(tm
         assert runs == ["jobs", "jobs"]  # restarted after the crash
         assert not stopped.is_set()
     assert stopped.is_set()  # cancelled at shutdown
+
+
+async def test_a_database_outage_is_a_503_to_retry_and_other_database_errors_stay_500(tmp_path: Path) -> None:
+    router = APIRouter()
+
+    @router.post("/down")
+    async def down() -> None:
+        raise OperationalError("INSERT …", {}, Exception("the database system is shutting down"))
+
+    @router.post("/bug")
+    async def bug() -> None:
+        raise IntegrityError("INSERT …", {}, Exception("duplicate key"))
+
+    settings = ServiceSettings(service_name="db", data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1")
+    app = create_app(settings=settings, title="t", description="t", version="0", routers=[router])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            down_answer = await client.post("/down")
+            bug_answer = await client.post("/bug")
+    assert down_answer.status_code == 503
+    assert down_answer.headers["retry-after"] == "2"
+    assert "nothing was written" in down_answer.json()["detail"]
+    assert bug_answer.status_code == 500

@@ -20,11 +20,13 @@ import structlog
 from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.exc import DBAPIError
 
 from govmesh_runtime import metrics
 from govmesh_runtime.auth import AuthError, Principal, Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
+from govmesh_runtime.errors import is_outage
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.nul_text import refuse_nul_text
@@ -160,12 +162,26 @@ def create_app(
             log.info("service_stopped")
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, openapi_tags=openapi_tags)
+    app.add_exception_handler(DBAPIError, _database_outage)
     app.middleware("http")(refuse_nul_text)  # inner: its refusals are observed below
     app.middleware("http")(_observe_request)
     app.include_router(_health_router())
     for router in routers:
         app.include_router(router)
     return app
+
+
+async def _database_outage(request: Request, exc: Exception) -> Response:
+    """The database is down or restarting: a 503 the client may retry (nothing was written),
+    not a 500. Other database errors are real bugs and stay 500."""
+    if not is_outage(exc):
+        raise exc
+    log.warning("database_unavailable", error=type(exc).__name__)
+    return JSONResponse(
+        {"detail": "the service's database is unavailable; nothing was written, retry"},
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
 
 
 async def _supervised(job: Callable[[Runtime], Coroutine[Any, Any, None]], runtime: Runtime) -> None:

@@ -19,11 +19,11 @@ from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from govmesh_contracts import DecodeError, Event, decode
 from govmesh_contracts.topics import DLQ_SUFFIX
 from govmesh_runtime import metrics
+from govmesh_runtime.errors import is_outage
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.tracing import hop, trace_id
@@ -38,14 +38,6 @@ _MAX_BACKOFF_S = 5.0
 def handler_name(handler: Handler) -> str:
     """A readable name for metrics and logs, also for functools.partial handlers."""
     return str(getattr(handler, "__name__", None) or getattr(getattr(handler, "func", None), "__name__", "handler"))
-
-
-def _is_infrastructure_error(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, (ConnectionError, OSError, TimeoutError))
 
 
 @dataclass(frozen=True)
@@ -168,7 +160,7 @@ class EventConsumer:
                     metrics.HANDLER_DURATION.labels(name, "error").observe(time.perf_counter() - started)
                     if self._stopping.is_set():
                         raise  # shutting down: leave the offset uncommitted, the record comes again
-                    if _is_infrastructure_error(exc):
+                    if is_outage(exc):
                         log.warning("handler_infrastructure_error", handler=name, error=repr(exc))
                         await asyncio.sleep(backoff)
                         backoff = min(backoff * 2, _MAX_BACKOFF_S)

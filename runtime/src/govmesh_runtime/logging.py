@@ -58,8 +58,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiokafka", "kafka", "sqlalchemy.engine", "alembic.runtime.migration"):
+    for noisy in ("kafka", "sqlalchemy.engine", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # aiokafka logs every reconnect attempt at ERROR (100k+ lines in a 20 s broker outage);
+    # the relay and the consumer loop log the outage themselves, once per backoff.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(service=service)
