@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from types import TracebackType
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -109,3 +110,9 @@ class UnitOfWork:
 
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]
+
+
+def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
+    """Run ``action`` once the session's transaction commits (never on rollback): for
+    counters and histograms that must not count work that was undone."""
+    sa.event.listen(session.sync_session, "after_commit", lambda _session: action(), once=True)

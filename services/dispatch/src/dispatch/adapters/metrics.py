@@ -19,6 +19,7 @@ from dispatch.adapters.tables import DispatchCaseRow
 from dispatch.domain.tasks import CaseState
 from govmesh_contracts import Level, TaskTarget
 from govmesh_runtime.app import Runtime
+from govmesh_runtime.uow import after_commit as after_commit  # handlers call metrics.after_commit
 
 ESCALATIONS = Counter("govmesh_escalations_total", "Task escalations, by level reached.", ["to_level"])
 WEBHOOK_DELIVERIES = Counter(
@@ -51,11 +52,6 @@ for _target in TaskTarget:
         TASKS_COMPLETED.labels(_target.value, _within)
 for _outcome in ("delivered", "failed"):
     WEBHOOK_DELIVERIES.labels(_outcome)
-
-
-def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
-    """Run ``action`` once the session's transaction commits (never for a rolled-back one)."""
-    sa.event.listen(session.sync_session, "after_commit", lambda _session: action(), once=True)
 
 
 async def refresh_case_gauges(session: AsyncSession, now: datetime) -> None:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import sqlalchemy as sa
 from prometheus_client import Counter
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_contracts import TaskOutcome
+from govmesh_runtime.uow import after_commit as after_commit  # handlers call metrics.after_commit
 
 MEDIATION_OUTCOMES = Counter(
     "govmesh_mediation_outcomes_total",
@@ -18,8 +15,3 @@ MEDIATION_OUTCOMES = Counter(
 for _outcome in TaskOutcome:
     for _kind in ("dispute", "window"):
         MEDIATION_OUTCOMES.labels(_outcome.value, _kind)
-
-
-def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
-    """Run ``action`` once the session's transaction commits (never for a rolled-back one)."""
-    sa.event.listen(session.sync_session, "after_commit", lambda _session: action(), once=True)

@@ -7,12 +7,12 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import sqlalchemy as sa
 from prometheus_client import Counter, Gauge
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime.app import Runtime
+from govmesh_runtime.uow import after_commit as after_commit  # handlers call metrics.after_commit
 from video_bridge.adapters.tables import ChannelRow
 
 SIP_METHODS = ("REGISTER", "MESSAGE", "NOTIFY", "ACK", "OPTIONS", "BYE", "CANCEL", "INVITE", "SUBSCRIBE", "INFO")
@@ -40,11 +40,6 @@ def sip_method(method: str) -> str:
 
 def alarm_priority(priority: int) -> str:
     return str(priority) if 1 <= priority <= 4 else "other"
-
-
-def after_commit(session: AsyncSession, action: Callable[[], None]) -> None:
-    """Run ``action`` once the session's transaction commits (never for a rolled-back one)."""
-    sa.event.listen(session.sync_session, "after_commit", lambda _session: action(), once=True)
 
 
 async def refresh_channel_gauge(session: AsyncSession) -> None:
