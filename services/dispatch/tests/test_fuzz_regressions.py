@@ -12,8 +12,8 @@ import pytest
 
 from dispatch import sample_city
 from dispatch.bootstrap import create_app
-from dispatch.entrypoints.api.deps import Problem
 from dispatch.settings import DispatchSettings
+from govmesh_runtime.problems import Problem
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"
 

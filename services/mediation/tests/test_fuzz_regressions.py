@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+from govmesh_runtime.problems import Problem
 from mediation.bootstrap import create_app
-from mediation.entrypoints.api.deps import Problem
 from mediation.settings import MediationSettings
 
 UNKNOWN = "00000000-0000-0000-0000-000000000000"

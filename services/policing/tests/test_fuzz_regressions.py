@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from policing.entrypoints.api.deps import Problem
+from govmesh_runtime.problems import Problem
 
 
 def documented(client: httpx.AsyncClient, method: str, path: str) -> dict[str, Any]:

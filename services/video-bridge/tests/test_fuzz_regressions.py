@@ -9,7 +9,7 @@ import pytest
 from vb_sip_client import new_ids
 from vb_support import Bridge
 
-from video_bridge.entrypoints.api.deps import Problem
+from govmesh_runtime.problems import Problem
 
 
 def documented(bridge: Bridge, method: str, path: str) -> dict[str, Any]:

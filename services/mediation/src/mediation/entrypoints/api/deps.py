@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
-from pydantic import BaseModel
 
 from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from govmesh_runtime.uow import UnitOfWork
 from mediation.domain.clock import Clock
 from mediation.domain.disputes import DisputeRuleError
@@ -76,27 +76,3 @@ def aware(value: datetime, field: str) -> datetime:
             ],
         )
     return value
-
-
-class Problem(BaseModel):
-    """A refused request: ``detail`` names the field and the reason, as a message or as
-    FastAPI's list of ``{loc, msg, type}``."""
-
-    detail: str | list[dict[str, Any]] | list[str]
-
-
-_REFUSALS = {
-    400: "The body is not well-formed JSON text (e.g. not UTF-8).",
-    401: "No credentials.",
-    403: "The credentials do not allow this.",
-    404: "No such resource.",
-    409: "The resource's current state forbids this.",
-    422: "A field is missing or invalid: the field and the reason.",
-    502: "The device refused the request.",
-    504: "The device did not answer in time.",
-}
-
-
-def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` of a router or route: the refusals it may answer, each with :class:`Problem`."""
-    return {code: {"model": Problem, "description": _REFUSALS[code]} for code in codes}

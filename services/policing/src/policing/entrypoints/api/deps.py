@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
 
 from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from policing.adapters.repository import GridIndexCache
 from policing.domain.jurisdiction import ReferenceDataError
 from policing.domain.tasks import InvalidTransition, TaskRuleError
@@ -65,27 +65,3 @@ def domain_errors() -> Iterator[None]:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
     except ReferenceDataError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=exc.problems) from exc
-
-
-class Problem(BaseModel):
-    """A refused request: ``detail`` names the field and the reason, as a message or as
-    FastAPI's list of ``{loc, msg, type}``."""
-
-    detail: str | list[dict[str, Any]] | list[str]
-
-
-_REFUSALS = {
-    400: "The body is not well-formed JSON text (e.g. not UTF-8).",
-    401: "No credentials.",
-    403: "The credentials do not allow this.",
-    404: "No such resource.",
-    409: "The resource's current state forbids this.",
-    422: "A field is missing or invalid: the field and the reason.",
-    502: "The device refused the request.",
-    504: "The device did not answer in time.",
-}
-
-
-def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """``responses=`` of a router or route: the refusals it may answer, each with :class:`Problem`."""
-    return {code: {"model": Problem, "description": _REFUSALS[code]} for code in codes}
