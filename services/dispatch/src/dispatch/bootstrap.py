@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -49,13 +48,20 @@ async def seed_reference_data(runtime: Runtime, dispatcher: Dispatcher) -> None:
 def create_app(settings: DispatchSettings | None = None, *, clock: Clock = system_clock) -> FastAPI:
     settings = settings or get_settings()
     dispatcher = Dispatcher(settings=settings, clock=clock)
-    holder: dict[str, Background] = {}
 
     async def on_ready(runtime: Runtime) -> None:
         # after migrations, before the consumers start: the index is there for the first case
         await seed_reference_data(runtime, dispatcher)
-        holder["background"] = Background(runtime, dispatcher)
-        holder["background"].start()
+
+    async def sla_timers_and_webhooks(runtime: Runtime) -> None:
+        """The runtime cancels its jobs at shutdown; ours then stop gracefully (finish the scan in
+        hand, close the HTTP client) before the runtime disposes the database."""
+        loops = Background(runtime, dispatcher)
+        loops.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await loops.stop()
 
     app = create_service_app(
         settings=settings,
@@ -78,20 +84,7 @@ def create_app(settings: DispatchSettings | None = None, *, clock: Clock = syste
         consumers=consumer_specs(dispatcher),
         migrations=MIGRATIONS,
         on_ready=on_ready,
-        background=[metrics.case_gauges_job(clock)],
+        background=[sla_timers_and_webhooks, metrics.case_gauges_job(clock)],
     )
     app.state.dispatcher = dispatcher
-    runtime_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The runtime has no hook to stop a service's own tasks: stop ours before it disposes the database.
-        async with runtime_lifespan(app):
-            try:
-                yield
-            finally:
-                if "background" in holder:
-                    await holder.pop("background").stop()
-
-    app.router.lifespan_context = lifespan
     return app

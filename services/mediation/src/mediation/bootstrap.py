@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -66,6 +63,9 @@ def create_app(settings: MediationSettings | None = None, *, clock: Clock = syst
                 await uow.commit()
             log.info("seed_loaded", studios=len(document.studios), mediators=len(document.mediators))
 
+    async def deadline_sweeper(runtime: Runtime) -> None:
+        await sweeper.run()  # cancelled by the runtime at shutdown
+
     app = create_service_app(
         settings=settings,
         title="govmesh mediation",
@@ -75,22 +75,8 @@ def create_app(settings: MediationSettings | None = None, *, clock: Clock = syst
         consumers=consumer_specs(settings, clock),
         migrations=MIGRATIONS,
         on_ready=on_ready,
+        background=[deadline_sweeper],
     )
     app.state.clock = clock
     app.state.sweeper = sweeper
-    # The runtime has no hook for periodic jobs: wrap its lifespan to run the sweeper beside it.
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with inner(app):
-            task = asyncio.create_task(sweeper.run(), name="deadline-sweeper")
-            try:
-                yield
-            finally:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-
-    app.router.lifespan_context = lifespan
     return app
