@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import jwt
@@ -109,3 +111,18 @@ def test_scopes_and_places() -> None:
     with pytest.raises(Forbidden, match="personal-data"):
         worker.require("personal-data")
     centre.require("personal-data")
+
+
+def test_services_starting_together_share_one_development_keyring(tmp_path: Path) -> None:
+    # Five services on one data folder create the missing keyring at the same moment (CI
+    # once saw two of them collide on one temporary file); all must end with one secret.
+    path = tmp_path / "auth" / "keyring.json"
+    with ProcessPoolExecutor(max_workers=5) as pool:
+        secrets_seen = set(pool.map(_load_secret, [path] * 20))
+    assert secrets_seen == {json.loads(path.read_text())["secret"]}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["keyring.json"]
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def _load_secret(path: Path) -> str:
+    return Keyring.load(path, development=True).secret

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import secrets
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,21 +77,38 @@ class Keyring:
             if not development:
                 raise RuntimeError(f"no keyring at {path}: create one with `govmesh-auth init` (no default secrets)")
             ring = cls(path=path, secret=secrets.token_urlsafe(48))
-            ring.save()
-            return ring
+            if ring._create():
+                return ring
+            # Another process (a sibling service starting at the same moment) made it first.
         data = json.loads(path.read_text())
         return cls(
             path=path, secret=data["secret"], api_keys=data.get("api_keys", {}), revoked=set(data.get("revoked", []))
         )
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps({"secret": self.secret, "api_keys": self.api_keys, "revoked": sorted(self.revoked)}, indent=2)
-        )
-        os.chmod(tmp, 0o600)
+        """Replace the file atomically (readers never see half a keyring)."""
+        tmp = self._write_temp()
         tmp.replace(self.path)
+
+    def _create(self) -> bool:
+        """Create the file only if it does not exist yet; False when another process won."""
+        tmp = self._write_temp()
+        try:
+            os.link(tmp, self.path)  # atomic create-if-absent, unlike replace()
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _write_temp(self) -> Path:
+        # A unique temporary name per writer: services sharing a data folder start together.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".keyring-", dir=self.path.parent)
+        with os.fdopen(fd, "w") as out:  # mkstemp creates it 0600
+            state = {"secret": self.secret, "api_keys": self.api_keys, "revoked": sorted(self.revoked)}
+            json.dump(state, out, indent=2)
+        return Path(name)
 
     def issue_token(self, subject: str, scopes: list[str], places: list[str], ttl_s: int = 3600) -> str:
         now = int(time.time())
