@@ -24,6 +24,12 @@ TEST_DATA = Path(os.environ.get("GOVMESH_TEST_DATA", ROOT / ".data" / "test"))
 KAFKA = os.environ.get("GOVMESH_TEST_KAFKA", "127.0.0.1:19092")
 POSTGRES = os.environ.get("GOVMESH_TEST_POSTGRES", "postgresql://mesh:mesh@127.0.0.1:15432")
 
+# One keyring for every service the tests start, in-process or as a process (both read
+# GOVMESH_KEYRING), so a token from support.auth_headers() is valid everywhere.
+os.environ.setdefault("GOVMESH_KEYRING", str(TEST_DATA / "auth" / "keyring.json"))
+# Tests fire requests faster than a client is allowed to; the limit has its own tests.
+os.environ.setdefault("GOVMESH_RATE_LIMIT_PER_S", "0")
+
 
 def _port_open(address: str) -> bool:
     host, port = address.rsplit(":", 1)

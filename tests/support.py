@@ -4,12 +4,13 @@ condition, and run a service as a real process."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,23 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from govmesh_runtime.access import SCOPES
+from govmesh_runtime.auth import Keyring
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def auth_headers(
+    scopes: Iterable[str] = SCOPES, places: Iterable[str] = (), subject: str = "test-admin"
+) -> dict[str, str]:
+    """A bearer token from the tests' keyring (GOVMESH_KEYRING, set by mesh_fixtures):
+    by default every scope, everywhere."""
+    ring = Keyring.load(Path(os.environ["GOVMESH_KEYRING"]), development=True)
+    token = ring.issue_token(subject, list(scopes), list(places), ttl_s=6 * 3600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+ADMIN = auth_headers()
 
 
 async def read_topic(bootstrap: str, topic: str, *, min_records: int = 0, timeout: float = 30) -> list[Any]:

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from govmesh_runtime.app import Runtime, create_app
+from govmesh_runtime.auth import Keyring
 from govmesh_runtime.settings import ServiceSettings
 
 
@@ -49,11 +50,15 @@ async def test_a_database_outage_is_a_503_to_retry_and_other_database_errors_sta
     async def bug() -> None:
         raise IntegrityError("INSERT …", {}, Exception("duplicate key"))
 
-    settings = ServiceSettings(service_name="db", data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1")
+    settings = ServiceSettings(
+        service_name="db", data_dir=tmp_path, kafka_bootstrap_servers="127.0.0.1:1", keyring=tmp_path / "k.json"
+    )
     app = create_app(settings=settings, title="t", description="t", version="0", routers=[router])
     async with app.router.lifespan_context(app):
+        token = Keyring.load(settings.keyring_path(), development=True).issue_token("t", [], [])
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=headers) as client:
             down_answer = await client.post("/down")
             bug_answer = await client.post("/bug")
     assert down_answer.status_code == 503

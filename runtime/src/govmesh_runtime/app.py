@@ -17,17 +17,19 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 
 from govmesh_runtime import metrics
-from govmesh_runtime.auth import AuthError, Principal, Verifier
+from govmesh_runtime.access import audit_router, authenticated
+from govmesh_runtime.auth import Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.errors import is_outage
 from govmesh_runtime.kafka import ProducerHolder
+from govmesh_runtime.limits import RequestLimits
 from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.nul_text import refuse_nul_text
 from govmesh_runtime.relay import OutboxRelay
@@ -97,20 +99,6 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def optional_principal(request: Request) -> Principal | None:
-    """The caller's verified identity, or None when it sent no credential (401 when it sent a bad one)."""
-    authorization = request.headers.get("authorization")
-    api_key = request.headers.get("x-api-key")
-    if not authorization and not api_key:
-        return None
-    try:
-        return get_runtime(request).auth.authenticate(authorization, api_key)
-    except AuthError as exc:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}
-        ) from exc
-
-
 def create_app(
     *,
     settings: ServiceSettings,
@@ -161,13 +149,26 @@ def create_app(
             shutdown_tracing()
             log.info("service_stopped")
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan, openapi_tags=openapi_tags)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        openapi_tags=openapi_tags,
+    )
     app.add_exception_handler(DBAPIError, _database_outage)
     app.middleware("http")(refuse_nul_text)  # inner: its refusals are observed below
     app.middleware("http")(_observe_request)
+    app.add_middleware(  # outermost: a flood is refused before any work
+        RequestLimits,
+        rate_per_s=settings.rate_limit_per_s,
+        burst=settings.rate_limit_burst,
+        max_body_bytes=settings.max_body_bytes,
+    )
     app.include_router(_health_router())
-    for router in routers:
-        app.include_router(router)
+    # Every service endpoint needs a credential; health and metrics stay open for operators.
+    for router in [*routers, audit_router()]:
+        app.include_router(router, dependencies=[Depends(authenticated)])
     return app
 
 

@@ -36,3 +36,6 @@ OUTBOX_BACKLOG = Gauge("govmesh_outbox_backlog", "Outbox rows not yet published.
 OUTBOX_OLDEST_AGE = Gauge("govmesh_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox row.")
 RELAY_ERRORS = Counter("govmesh_outbox_relay_errors_total", "Failed outbox publish attempts.")
 DLQ_MESSAGES = Counter("govmesh_dlq_messages_total", "Records sent to a dead-letter topic.", ["topic"])
+AUDIT_RECORDS = Counter("govmesh_audit_records_total", "Audit log entries written.", ["action"])
+RATE_LIMITED = Counter("govmesh_http_rate_limited_total", "Requests refused by the per-client rate limit.")
+BODY_TOO_LARGE = Counter("govmesh_http_body_too_large_total", "Requests refused for a body above the size limit.")

@@ -63,6 +63,55 @@ def create_plumbing_tables() -> None:
     )
 
 
+def create_audit_table() -> None:
+    """The append-only audit log (``govmesh_runtime.audit``): UPDATE, DELETE and TRUNCATE
+    are refused by trigger on PostgreSQL, UPDATE and DELETE on SQLite."""
+    op.create_table(
+        "audit_log",
+        sa.Column("id", _BIGINT_ID, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("subject", sa.String(200), nullable=False),
+        sa.Column("via", sa.String(20), nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("resource", sa.String(100), nullable=False),
+        sa.Column("resource_id", sa.String(200), nullable=True),
+        sa.Column("fields", sa.String(500), nullable=False),
+        sa.Column("reason", sa.String(500), nullable=False),
+        sa.Column("purpose", sa.String(500), nullable=False),
+        sa.Column("route", sa.String(200), nullable=False),
+        sa.Column("client", sa.String(100), nullable=False),
+        sa.Column("trace_id", sa.String(32), nullable=True),
+    )
+    op.create_index("ix_audit_log_at", "audit_log", ["at"])
+    op.create_index("ix_audit_log_subject", "audit_log", ["subject", "id"])
+    op.create_index("ix_audit_log_resource", "audit_log", ["resource", "resource_id"])
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'audit_log is append-only'; END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_rewrite BEFORE UPDATE OR DELETE ON audit_log "
+            "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+        )
+        op.execute(
+            "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+        )
+    else:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+            )
+
+
+def drop_audit_table() -> None:
+    op.drop_table("audit_log")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION audit_log_append_only()")
+
+
 def drop_plumbing_tables() -> None:
     op.drop_table("inbox")
     op.drop_index("ix_outbox_unsent", table_name="outbox")

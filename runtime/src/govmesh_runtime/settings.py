@@ -52,6 +52,16 @@ class ServiceSettings(BaseSettings):
         validation_alias=AliasChoices("GOVMESH_KEYRING", "keyring"),
         description="Client credentials (govmesh-auth); default <data dir>/auth/keyring.json.",
     )
+    # Limits (OWASP API4): per-client rate, body size; 0 turns the rate limit off.
+    rate_limit_per_s: float = Field(
+        default=100, validation_alias=AliasChoices("GOVMESH_RATE_LIMIT_PER_S", "rate_limit_per_s")
+    )
+    rate_limit_burst: float = Field(
+        default=200, validation_alias=AliasChoices("GOVMESH_RATE_LIMIT_BURST", "rate_limit_burst")
+    )
+    max_body_bytes: int = Field(
+        default=1 << 20, validation_alias=AliasChoices("GOVMESH_MAX_BODY_BYTES", "max_body_bytes")
+    )
     migrate_on_start: bool = True
     consumers_enabled: bool = True
 

@@ -50,3 +50,28 @@ class InboxMessage(SQLModel, table=True):
     partition: int
     offset: int = Field(sa_column=sa.Column("offset", sa.BigInteger, nullable=False))
     processed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+
+
+class AuditRecord(SQLModel, table=True):
+    """One audited access: who, what, when, why. Append-only (UPDATE and DELETE refused by trigger)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        sa.Index("ix_audit_log_at", "at"),
+        sa.Index("ix_audit_log_subject", "subject", "id"),
+        sa.Index("ix_audit_log_resource", "resource", "resource_id"),
+    )
+
+    id: int | None = Field(default=None, sa_column=sa.Column(BigIntId, primary_key=True, autoincrement=True))
+    at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    subject: str = Field(max_length=200, description="The credential's subject; 'anonymous' without one.")
+    via: str = Field(max_length=20, description="jwt, api_key or none.")
+    action: str = Field(max_length=20, description="read, change, refused or unauthenticated.")
+    resource: str = Field(max_length=100, description="What kind of record, e.g. case, dispute, police-task.")
+    resource_id: str | None = Field(default=None, max_length=200)
+    fields: str = Field(default="", max_length=500, description="Personal fields read or changed, comma-separated.")
+    reason: str = Field(default="", max_length=500, description="Why it was refused, or what the change was.")
+    purpose: str = Field(default="", max_length=500, description="The purpose the caller stated (X-Purpose).")
+    route: str = Field(default="", max_length=200, description="Method and route template of the request.")
+    client: str = Field(default="", max_length=100, description="The client's address.")
+    trace_id: str | None = Field(default=None, max_length=32)

@@ -10,8 +10,8 @@ from fastapi import Depends, HTTPException, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime.app import Runtime, get_runtime, optional_principal
-from govmesh_runtime.auth import Principal
+from govmesh_runtime.access import Caller
+from govmesh_runtime.app import Runtime, get_runtime
 from intake.adapters.repository import SqlCaseRepository
 from intake.adapters.tables import CaseRow, ReporterRow
 from intake.domain.cases import CaseStatus, Channel
@@ -27,10 +27,10 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 PERSONAL_DATA_SCOPE = "personal-data"
 
 
-def may_see_personal_data(principal: Annotated[Principal | None, Depends(optional_principal)]) -> bool:
-    """Whether the caller may see reporters' personal data unmasked: only a verified client
-    credential carrying the "personal-data" scope (govmesh-auth); everyone else sees it masked."""
-    return principal is not None and principal.has(PERSONAL_DATA_SCOPE)
+def may_see_personal_data(principal: Caller) -> bool:
+    """Whether the caller may see reporters' personal data unmasked: only a client credential
+    carrying the "personal-data" scope (govmesh-auth); everyone else sees it masked."""
+    return principal.has(PERSONAL_DATA_SCOPE)
 
 
 PersonalDataDep = Annotated[bool, Depends(may_see_personal_data)]

@@ -1,0 +1,268 @@
+"""Access control for every service's REST API: who is calling, what they may do, where.
+
+``create_app`` puts :func:`authenticated` on every service router (health and metrics
+excepted), so no endpoint answers without a credential. Endpoints then ask for what
+they need::
+
+    @router.get("/v1/things/{id}")
+    async def get_thing(caller: Annotated[Principal, Depends(require("cases:read"))], ...)
+
+and check places with :func:`guard_place` — a record outside the caller's places is
+refused exactly like a record that does not exist, so a 403 never tells whether it
+exists. Every 401 and 403 is written to the audit log with its reason.
+
+Scopes (issued with ``govmesh-auth``):
+
+=================  =============================================================
+``cases:read``     cases, tasks, timelines, disputes, police tasks' public part
+``cases:write``    create and change them: cases, feedback, task states, sessions
+``grid:read``      the grid registry, people and places, elements, rooms, channels
+``grid:write``     change the registry: grids, workers, rules, rooms, rosters, devices
+``policing``       police data: police tasks' details, key persons and places, patrols
+``personal-data``  personal fields unmasked (names, ID numbers, phones, addresses)
+``audit:read``     the audit log
+=================  =============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import col, select
+
+from govmesh_runtime import audit
+from govmesh_runtime.auth import AuthError, Principal
+from govmesh_runtime.problems import refusals
+from govmesh_runtime.tables import AuditRecord
+from govmesh_runtime.tracing import current_traceparent, trace_id
+
+if TYPE_CHECKING:
+    from govmesh_runtime.app import Runtime
+
+SCOPES = ("cases:read", "cases:write", "grid:read", "grid:write", "policing", "personal-data", "audit:read")
+
+# Declared for the OpenAPI document (and its "Authorize" button); verification is ours.
+_bearer = HTTPBearer(auto_error=False, description="A JWT issued by `govmesh-auth token`.")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key issued by `govmesh-auth api-key`.")
+
+
+async def authenticated(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """The verified caller; 401 (audited) without a valid credential.
+
+    API keys are also taken from the ``api_key`` query or form field, as Open311 clients send them."""
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    authorization = f"Bearer {bearer.credentials}" if bearer else request.headers.get("authorization")
+    key = api_key or request.query_params.get("api_key") or await _form_api_key(request)
+    try:
+        principal = _runtime(request).auth.authenticate(authorization, key)
+    except AuthError as exc:
+        await _audit(request, None, audit.Action.UNAUTHENTICATED, "request", None, str(exc))
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}
+        ) from exc
+    request.state.principal = principal
+    return principal
+
+
+Caller = Annotated[Principal, Depends(authenticated)]
+
+
+def require(*scopes: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, who must hold every one of ``scopes`` (403 otherwise)."""
+
+    async def dependency(request: Request, principal: Caller) -> Principal:
+        missing = [scope for scope in scopes if not principal.has(scope)]
+        if missing:
+            raise await refuse(request, principal, f"scope '{missing[0]}' is required", "request")
+        return principal
+
+    return dependency
+
+
+async def refuse(
+    request: Request, principal: Principal, reason: str, resource: str, resource_id: str | None = None
+) -> HTTPException:
+    """Audit a refusal and return the 403 to raise."""
+    await _audit(request, principal, audit.Action.REFUSED, resource, resource_id, reason)
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail=reason)
+
+
+async def guard_place(
+    request: Request, principal: Principal, *, resource: str, resource_id: str, place: str | None, found: bool
+) -> None:
+    """Refuse a record outside the caller's places with a 403, and a missing one with the
+    same 403 when the caller is place-bound (a 404 would tell them the record exists
+    elsewhere); an unbound caller gets the 404."""
+    if principal.places and (not found or not principal.may_act_in(place)):
+        raise await refuse(request, principal, f"this {resource} is not within your places", resource, resource_id)
+    if not found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no such {resource}: {resource_id}")
+
+
+async def require_place(request: Request, principal: Principal, *, resource: str, place: str | None) -> None:
+    """For writes: the place the caller acts in (a grid or division code) must be theirs."""
+    if not principal.may_act_in(place):
+        where = f"'{place}'" if place else "an unplaced record"
+        raise await refuse(request, principal, f"{where} is not within your places", resource)
+
+
+def place_filter(principal: Principal) -> tuple[str, ...] | None:
+    """Code prefixes a list query must stay within, or None for everywhere."""
+    return principal.places or None
+
+
+async def audit_personal_data(
+    request: Request,
+    principal: Principal,
+    *,
+    action: audit.Action,
+    resource: str,
+    resource_ids: Iterable[str],
+    fields: Iterable[str],
+    reason: str = "",
+) -> None:
+    """Record a read (or an out-of-transaction change) of personal data: one row per record."""
+    fields = tuple(fields)
+    records = [_entry(request, principal, action, resource, rid, reason, fields) for rid in resource_ids]
+    if records:
+        await audit.record(_runtime(request).db.sessions, *records)
+
+
+def change_entry(
+    request: Request, principal: Principal, *, resource: str, resource_id: str, fields: Iterable[str], reason: str
+) -> AuditRecord:
+    """An audit row for a change of personal data, to add in the change's own transaction."""
+    return _entry(request, principal, audit.Action.CHANGE, resource, resource_id, reason, tuple(fields))
+
+
+def _entry(
+    request: Request,
+    principal: Principal | None,
+    action: audit.Action,
+    resource: str,
+    resource_id: str | None,
+    reason: str,
+    fields: tuple[str, ...] = (),
+) -> AuditRecord:
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    traceparent = current_traceparent.get()
+    return audit.entry(
+        principal=principal,
+        action=action,
+        resource=resource,
+        resource_id=resource_id,
+        fields=fields,
+        reason=reason,
+        purpose=request.headers.get(audit.PURPOSE_HEADER),
+        route=f"{request.method} {route}",
+        client=request.client.host if request.client else None,
+        trace_id=trace_id(traceparent) if traceparent else None,
+    )
+
+
+async def _audit(
+    request: Request,
+    principal: Principal | None,
+    action: audit.Action,
+    resource: str,
+    resource_id: str | None,
+    reason: str,
+) -> None:
+    await audit.record(_runtime(request).db.sessions, _entry(request, principal, action, resource, resource_id, reason))
+
+
+def _runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def _form_api_key(request: Request) -> str | None:
+    if request.method != "POST" or not request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        return None
+    form = await request.form()  # parsed once; FastAPI's own form fields reuse it
+    value = form.get("api_key")
+    return value if isinstance(value, str) else None
+
+
+# --- the auditors' endpoint ----------------------------------------------------------------
+
+
+class AuditView(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    subject: str
+    via: str
+    action: str
+    resource: str
+    resource_id: str | None
+    fields: str
+    reason: str
+    purpose: str
+    route: str
+    client: str
+    trace_id: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditView]
+    next_after_id: int | None
+
+
+def audit_router() -> APIRouter:
+    router = APIRouter(tags=["audit"], responses=refusals(401, 403, 422))
+
+    @router.get("/v1/audit", summary="The audit log, oldest first; page with after_id.")
+    async def audit_log(
+        request: Request,
+        _: Annotated[Principal, Depends(require(audit.AUDIT_SCOPE))],
+        subject: str | None = None,
+        action: audit.Action | None = None,
+        resource: str | None = None,
+        resource_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_id: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1,000).")] = 100,
+    ) -> AuditPage:
+        query = select(AuditRecord).where(col(AuditRecord.id) > after_id)
+        filters: list[Any] = []
+        if subject is not None:
+            filters.append(col(AuditRecord.subject) == subject)
+        if action is not None:
+            filters.append(col(AuditRecord.action) == action.value)
+        if resource is not None:
+            filters.append(col(AuditRecord.resource) == resource)
+        if resource_id is not None:
+            filters.append(col(AuditRecord.resource_id) == resource_id)
+        if since is not None:
+            filters.append(col(AuditRecord.at) >= _utc(since))
+        if until is not None:
+            filters.append(col(AuditRecord.at) < _utc(until))
+        query = query.where(*filters).order_by(col(AuditRecord.id)).limit(limit + 1)
+        async with _runtime(request).db.sessions() as session:
+            rows = list(await session.exec(query))
+        more = len(rows) > limit
+        items = [AuditView.model_validate(row) for row in rows[:limit]]
+        return AuditPage(items=items, next_after_id=items[-1].id if more and items else None)
+
+    return router
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without a zone is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -1,0 +1,131 @@
+"""Request limits, a pure ASGI middleware in front of everything: a per-client rate
+limit (429 with Retry-After) and a body size cap (413, declared or streamed bodies).
+
+A client is its credential (a hash of the bearer token or API key) or, without one,
+its address — so one government system cannot starve the others, and anonymous
+callers share their address's budget. Health and metrics are never limited: the
+operators' scrapes must get through a flood.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from govmesh_runtime import metrics
+
+_UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+_MAX_CLIENTS = 10_000  # buckets kept; the least recently seen client is forgotten first
+
+
+class TokenBuckets:
+    """One token bucket per client: ``rate`` requests per second, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: float, clock: Any = time.monotonic) -> None:
+        self.rate = rate
+        self.burst = max(burst, 1.0)
+        self.clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, at)
+
+    def take(self, client: str) -> float:
+        """0 when the request may pass, else the seconds until it would."""
+        now = self.clock()
+        tokens, at = self._buckets.pop(client, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / self.rate
+        self._buckets[client] = (tokens, now)
+        if len(self._buckets) > _MAX_CLIENTS:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestLimits:
+    def __init__(self, app: ASGIApp, *, rate_per_s: float, burst: float, max_body_bytes: int) -> None:
+        self.app = app
+        self.buckets = TokenBuckets(rate_per_s, burst) if rate_per_s > 0 else None
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in _UNLIMITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.buckets is not None:
+            wait = self.buckets.take(_client_key(scope))
+            if wait > 0:
+                metrics.RATE_LIMITED.inc()
+                await _refuse(send, 429, "too many requests from this client; slow down", math.ceil(wait))
+                return
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(send)
+            return
+
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:  # a body sent without Content-Length (chunked)
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, tracked_send)
+        except* _BodyTooLarge:  # raised through the app's task groups, possibly grouped
+            if not started:
+                await self._too_large(send)
+
+    async def _too_large(self, send: Send) -> None:
+        metrics.BODY_TOO_LARGE.inc()
+        await _refuse(send, 413, f"the request body is larger than {self.max_body_bytes:,} bytes")
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _json_headers(length: int, extra: list[tuple[bytes, bytes]] | None = None) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"content-length", str(length).encode()), *(extra or [])]
+
+
+def _client_key(scope: Scope) -> str:
+    query_key = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("api_key", [""])[0]
+    credential = _header(scope, b"authorization") or _header(scope, b"x-api-key") or query_key
+    if credential:
+        return "c:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
+    client = scope.get("client")
+    return "a:" + (client[0] if client else "unknown")
+
+
+async def _refuse(send: Send, status: int, detail: str, retry_after_s: int | None = None) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    extra = [(b"retry-after", str(retry_after_s).encode())] if retry_after_s is not None else []
+    headers = _json_headers(len(body), extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

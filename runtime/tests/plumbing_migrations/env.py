@@ -1,0 +1,3 @@
+from govmesh_runtime.migrations import run_env
+
+run_env()
