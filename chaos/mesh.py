@@ -18,6 +18,9 @@ from pathlib import Path
 
 import httpx
 
+from govmesh_runtime.access import SCOPES
+from govmesh_runtime.auth import Keyring
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("CHAOS_DATA", str(ROOT / ".data" / "chaos")))
 KAFKA_PORT = int(os.environ.get("CHAOS_KAFKA_PORT", "29792"))
@@ -109,17 +112,11 @@ def infra_down() -> None:
 
 
 def auth_headers() -> dict[str, str]:
-    """A client credential for the load, in case the services check one (issue 9 items 1-2).
+    """The load's client credential: every scope, everywhere.
 
-    The keyring lives in the chaos data dir and is handed to the services as GOVMESH_KEYRING;
-    services that do not authenticate yet ignore the header."""
-    try:
-        from govmesh_runtime.auth import Keyring
-    except ImportError:  # a runtime without auth
-        return {}
+    The keyring lives in the chaos data dir and is handed to the services as GOVMESH_KEYRING."""
     ring = Keyring.load(KEYRING, development=True)
-    scopes = ["cases:read", "cases:write", "dispatch:read", "dispatch:admin"]
-    return {"Authorization": f"Bearer {ring.issue_token('chaos-load', scopes, [], ttl_s=4 * 3600)}"}
+    return {"Authorization": f"Bearer {ring.issue_token('chaos-load', list(SCOPES), [], ttl_s=4 * 3600)}"}
 
 
 # --- services ---------------------------------------------------------------------------------
@@ -164,6 +161,8 @@ class Service:
             "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
             "GOVMESH_DATA_DIR": str(DATA),
             "GOVMESH_KEYRING": str(KEYRING),
+            # One client (the load and the ledger's read-back) is all the traffic here.
+            "GOVMESH_RATE_LIMIT_PER_S": "0",
             "LOG_LEVEL": os.environ.get("CHAOS_LOG_LEVEL", "INFO"),
             prefix + "PORT": str(self.port),
             prefix + "DATABASE_URL": f"{POSTGRES}/{self.package}",

@@ -145,11 +145,30 @@ def info(names: list[str]) -> None:
         "channel": "api",
         "attributes": {"parties_count": 2},
     }
+    print("\nEvery API call needs a credential: govmesh-auth token | api-key | revoke (docs/security.md).")
+    auth = '-H "Authorization: Bearer <a token from govmesh-auth token>"'
+    if os.environ.get("GOVMESH_ENV", "development") == "development":
+        token_file = _dev_token()
+        print(f"A development token (every scope, 12 h) is in {token_file}.")
+        auth = f'-H "Authorization: Bearer $(cat {token_file})"'
     print("\nTry it:")
-    print(f"  curl -s -X POST {intake}/v1/cases -H 'Content-Type: application/json' \\")
+    print(f"  curl -s -X POST {intake}/v1/cases {auth} -H 'Content-Type: application/json' \\")
     print(f"       -d '{json.dumps(example, ensure_ascii=False)}'")
-    print(f"  curl -s {intake}/v1/cases/<id from the answer>")
+    print(f"  curl -s {auth} {intake}/v1/cases/<id from the answer>")
     print(f"\nLogs: {LOGS}/   Stop: make stop")
+
+
+def _dev_token() -> Path:
+    """A fresh all-scopes token from the development keyring, for trying the mesh by hand."""
+    from govmesh_runtime.access import SCOPES
+    from govmesh_runtime.auth import Keyring
+
+    keyring = Path(os.environ.get("GOVMESH_KEYRING") or DATA / "auth" / "keyring.json")
+    token = Keyring.load(keyring, development=False).issue_token("developer", list(SCOPES), [], ttl_s=12 * 3600)
+    path = DATA / "auth" / "dev-token"
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return path
 
 
 def main() -> int:

@@ -30,7 +30,7 @@ import httpx
 import psycopg
 import pytest
 import yaml
-from support import ROOT, Service, free_port, produce
+from support import ADMIN, ROOT, Service, free_port, produce
 
 import citygen
 
@@ -39,9 +39,11 @@ from vb_sip_client import SipDevice, catalog_item, xml
 
 pytestmark = pytest.mark.e2e
 
+# Every service call carries the tests' all-scopes token (calls to Prometheus ignore it).
+get = partial(httpx.get, headers=ADMIN)
+post = partial(httpx.post, headers=ADMIN)
+
 PROMETHEUS = ROOT / "infra/prometheus"
-TOKEN = "e2e-full-mesh-token"  # noqa: S105  (a test credential)
-POLICE = {"Authorization": f"Bearer {TOKEN}"}
 GRID = "620702001001001"  # industrial grid of the small city, room JW620702001
 ROOM = "JW620702001"
 SERVICES = ("intake", "dispatch", "mediation", "policing", "video_bridge")
@@ -105,7 +107,6 @@ def mesh(kafka_bootstrap: str, postgres_server: str, tmp_path_factory: pytest.Te
         "VIDEO_BRIDGE_DATABASE_URL": _database(postgres_server),
         "VIDEO_BRIDGE_SIP_PORT": str(free_port()),
         "VIDEO_BRIDGE_KEEPALIVE_INTERVAL_S": "60",
-        "POLICING_API_TOKEN": TOKEN,
         "MEDIATION_SEED_FILE": str(ROOT / "services/mediation/src/mediation/data/seed-small.json"),
     }
     _cli(["policing.cli", "import-city", str(city)], env)
@@ -166,16 +167,20 @@ def grid_point(city: Path, grid_code: str) -> tuple[float, float]:
 def post_case(mesh: Mesh, matter: str, description: str, trace: str, attributes: dict[str, Any]) -> dict[str, Any]:
     lat, lon = grid_point(mesh.city, GRID)
     body = {"matter_code": matter, "description": description, "lat": lat, "lon": lon, "attributes": attributes}
-    headers = {"traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01", "Idempotency-Key": str(uuid.uuid4())}
+    headers = {
+        **ADMIN,
+        "traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01",
+        "Idempotency-Key": str(uuid.uuid4()),
+    }
     created: dict[str, Any] = ok(
-        httpx.post(mesh.url("intake") + "/v1/cases", json=body, headers=headers, timeout=10), 201
+        post(mesh.url("intake") + "/v1/cases", json=body, headers=headers, timeout=10), 201
     )
     return created
 
 
 def dispatch_tasks(mesh: Mesh, case_id: str, count: int) -> dict[str, dict[str, Any]]:
     def tasks() -> dict[str, dict[str, Any]] | None:
-        response = httpx.get(f"{mesh.url('dispatch')}/v1/cases/{case_id}", timeout=10)
+        response = get(f"{mesh.url('dispatch')}/v1/cases/{case_id}", timeout=10)
         found = response.json().get("tasks", []) if response.status_code == 200 else []
         return {t["target"]: t for t in found} if len(found) >= count else None
 
@@ -184,15 +189,15 @@ def dispatch_tasks(mesh: Mesh, case_id: str, count: int) -> dict[str, dict[str, 
 
 
 def timeline(mesh: Mesh, case_id: str) -> list[str]:
-    case = ok(httpx.get(f"{mesh.url('intake')}/v1/cases/{case_id}", timeout=10))
+    case = ok(get(f"{mesh.url('intake')}/v1/cases/{case_id}", timeout=10))
     return [step["kind"] for step in case["timeline"]]
 
 
 def complete_grid_task(mesh: Mesh, task: dict[str, Any]) -> None:
     url = f"{mesh.url('dispatch')}/v1/tasks/{task['task_id']}"
-    ok(httpx.post(url + "/accept", json={"by": task["assignee"]}, timeout=10))
+    ok(post(url + "/accept", json={"by": task["assignee"]}, timeout=10))
     done = {"by": task["assignee"], "outcome": "done", "summary": "Visited the site, reported to the centre."}
-    ok(httpx.post(url + "/complete", json=done, timeout=10))
+    ok(post(url + "/complete", json=done, timeout=10))
 
 
 async def camera_session(sip_port: int, device_id: str, channels: list[dict[str, Any]]) -> None:
@@ -224,7 +229,7 @@ async def camera_session(sip_port: int, device_id: str, channels: list[dict[str,
 
 
 def prom_query(mesh: Mesh, expr: str) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{mesh.prometheus}/api/v1/query", params={"query": expr}, timeout=10).json()
+    answer = get(f"{mesh.prometheus}/api/v1/query", params={"query": expr}, timeout=10).json()
     assert answer["status"] == "success", (expr, answer)
     result: list[dict[str, Any]] = answer["data"]["result"]
     return result
@@ -251,12 +256,12 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
     assert set(tasks) == {"mediation", "grid_worker"}
 
     def dispute() -> dict[str, Any] | None:
-        board = ok(httpx.get(mesh.url("mediation") + "/v1/disputes", params={"limit": 500}, timeout=10))
+        board = ok(get(mesh.url("mediation") + "/v1/disputes", params={"limit": 500}, timeout=10))
         return next((d for d in board if d["task_id"] == tasks["mediation"]["task_id"]), None)
 
     opened = wait_for("the dispute in mediation", dispute)
     ok(
-        httpx.post(
+        post(
             f"{mesh.url('mediation')}/v1/disputes/{opened['dispute_id']}/withdrawal",
             json={"reason": "The parties settled it between themselves."},
             timeout=10,
@@ -274,7 +279,7 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
     assert set(tasks) == {"policing", "grid_worker"}
 
     def police_task() -> dict[str, Any] | None:
-        room = ok(httpx.get(f"{mesh.url('policing')}/v1/rooms/{ROOM}/tasks", headers=POLICE, timeout=10))
+        room = ok(get(f"{mesh.url('policing')}/v1/rooms/{ROOM}/tasks", timeout=10))
         return next((t for t in room if t["source_ref"] == tasks["policing"]["task_id"]), None)
 
     police = wait_for("the police task in its room", police_task)
@@ -283,11 +288,11 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
         ("on-scene", None),
         ("close", {"outcome": "done", "summary": "Separated the parties; nobody hurt."}),
     ):
-        ok(httpx.post(f"{mesh.url('policing')}/v1/tasks/{police['id']}/{step}", json=body, headers=POLICE, timeout=10))
+        ok(post(f"{mesh.url('policing')}/v1/tasks/{police['id']}/{step}", json=body, timeout=10))
     complete_grid_task(mesh, tasks["grid_worker"])
     wait_for("the incident resolved", lambda: "resolved" in timeline(mesh, incident["id"]))
     ok(
-        httpx.post(
+        post(
             f"{mesh.url('intake')}/v1/cases/{incident['id']}/feedback",
             json={"satisfaction": 5, "solved": True, "comment": "Quick."},
             timeout=10,
@@ -302,7 +307,7 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
     channels = json.loads((mesh.city / "channels.json").read_text())
     device_id = channels[0]["device_id"]
     own = [c for c in channels if c["device_id"] == device_id]
-    sip_port = int(ok(httpx.get(mesh.url("video_bridge") + "/v1/sip", timeout=10))["udp_port"])
+    sip_port = int(ok(get(mesh.url("video_bridge") + "/v1/sip", timeout=10))["udp_port"])
     asyncio.run(camera_session(sip_port, device_id, own))
 
     # 4. One undecodable record: dispatch dead-letters it (the DLQ panels and rules need one).
@@ -315,7 +320,7 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
     hand_offs = {"received", "dispatched", "task_assigned", "dispute_opened", "task_completed"}
     wait_for("the dispute's hand-offs in intake", lambda: hand_offs <= set(timeline(mesh, dispute_case["id"])))
     alarms = ok(
-        httpx.get(mesh.url("video_bridge") + "/v1/alarms", params={"channel_id": own[0]["channel_id"]}, timeout=10)
+        get(mesh.url("video_bridge") + "/v1/alarms", params={"channel_id": own[0]["channel_id"]}, timeout=10)
     )
     assert len(alarms) == 1
 
@@ -370,7 +375,7 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
         wait_for(f"{expr} == {expected}", partial(equals, mesh, expr, expected), timeout=30)
 
     # (b) the alert rules are loaded, and none fires but the one the test provoked
-    groups = ok(httpx.get(mesh.prometheus + "/api/v1/rules", params={"type": "alert"}, timeout=10))["data"]["groups"]
+    groups = ok(get(mesh.prometheus + "/api/v1/rules", params={"type": "alert"}, timeout=10))["data"]["groups"]
     loaded = {r["name"]: r for g in groups for r in g["rules"]}
     assert set(loaded) == {
         "GovmeshServiceDown",
@@ -383,7 +388,7 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
     assert all(r["health"] == "ok" for r in loaded.values()), loaded
 
     def dead_letter_alert() -> bool:
-        alerts = ok(httpx.get(mesh.prometheus + "/api/v1/alerts", timeout=10))["data"]["alerts"]
+        alerts = ok(get(mesh.prometheus + "/api/v1/alerts", timeout=10))["data"]["alerts"]
         return any(
             (a["labels"]["alertname"], a["labels"].get("topic"), a["state"])
             == ("GovmeshDeadLettersGrowing", "intake.cases.v1", "firing")
@@ -391,7 +396,7 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
         )
 
     wait_for("the dead-letter alert on intake.cases.v1", dead_letter_alert, timeout=30)
-    alerts = ok(httpx.get(mesh.prometheus + "/api/v1/alerts", timeout=10))["data"]["alerts"]
+    alerts = ok(get(mesh.prometheus + "/api/v1/alerts", timeout=10))["data"]["alerts"]
     firing = {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
     print("alerts:", sorted((a["labels"]["alertname"], a["labels"].get("topic", ""), a["state"]) for a in alerts))
     assert firing <= set(EXPECTED_FIRING), firing
