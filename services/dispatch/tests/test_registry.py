@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from shapely.geometry import shape
+from support import ADMIN
 
 import citygen
 from dispatch.adapters.elements import import_elements_file
@@ -25,7 +26,10 @@ from dispatch.settings import DispatchSettings
 async def _client(settings: DispatchSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://x", headers=ADMIN) as http,
+    ):
         http.app = app  # type: ignore[attr-defined]
         yield http
 
