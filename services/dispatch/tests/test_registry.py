@@ -14,13 +14,17 @@ from typing import Any
 import httpx
 import pytest
 from shapely.geometry import shape
-from support import ADMIN
+from support import auth_headers
 
 import citygen
 from dispatch.adapters.elements import import_elements_file
 from dispatch.bootstrap import create_app
 from dispatch.cli import main as cli
 from dispatch.settings import DispatchSettings
+from govmesh_runtime.access import SCOPES
+
+# Every scope but personal-data: what these tests check is shown masked.
+STAFF = auth_headers([s for s in SCOPES if s != "personal-data"], subject="registry-staff")
 
 
 async def _client(settings: DispatchSettings) -> AsyncIterator[httpx.AsyncClient]:
@@ -28,7 +32,7 @@ async def _client(settings: DispatchSettings) -> AsyncIterator[httpx.AsyncClient
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://x", headers=ADMIN) as http,
+        httpx.AsyncClient(transport=transport, base_url="http://x", headers=STAFF) as http,
     ):
         http.app = app  # type: ignore[attr-defined]
         yield http
