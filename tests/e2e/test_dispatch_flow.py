@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import Service, eventually, free_port, produce, read_topic
+from support import ADMIN, Service, auth_headers, eventually, free_port, produce, read_topic
 
 from dispatch import sample_city
 from govmesh_contracts import (
@@ -38,6 +38,8 @@ from govmesh_contracts import (
 pytestmark = pytest.mark.e2e
 
 GRID = "620702001001001"
+# The grid worker's terminal: cases of their grid only (issue 9).
+TERMINAL = auth_headers(["cases:read", "cases:write"], [GRID], subject="grid-worker-W001")
 
 
 def _database_url(request: pytest.FixtureRequest) -> str | None:
@@ -85,12 +87,12 @@ class Mesh:
         records = await read_topic(self.bootstrap, topic)
         return [decode(r.headers, r.value)[1] for r in records if r.key == str(case_id).encode()]
 
-    async def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        async with httpx.AsyncClient(base_url=self.dispatch.url, timeout=10) as http:
+    async def post(self, path: str, body: dict[str, Any], headers: dict[str, str] = TERMINAL) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.dispatch.url, timeout=10, headers=headers) as http:
             return await http.post(path, json=body)
 
     def get(self, path: str) -> Any:
-        response = httpx.get(self.dispatch.url + path, timeout=10)
+        response = httpx.get(self.dispatch.url + path, timeout=10, headers=ADMIN)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -151,6 +153,11 @@ async def test_a_dispute_becomes_two_tasks_both_done_resolved_and_closed_on_feed
         {"outcome": "done", "summary": "Visited both households.", "by": "W001"},
     )
     assert done.status_code == 200, done.text
+    # the process refuses a caller without a credential, and a worker of another grid
+    async with httpx.AsyncClient(base_url=mesh.dispatch.url, timeout=10) as http:
+        assert (await http.get(f"/v1/cases/{case.case_id}")).status_code == 401
+        elsewhere = auth_headers(["cases:read"], ["620702001001002"])
+        assert (await http.get(f"/v1/cases/{case.case_id}", headers=elsewhere)).status_code == 403
 
     async def resolved() -> bool:
         return "CaseResolved" in names(await mesh.events("dispatch.cases.v1", case.case_id))

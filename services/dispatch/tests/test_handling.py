@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import col, select
+from support import ADMIN
 
 from dispatch import sample_city
 from dispatch.adapters.background import backoff, sign
@@ -77,7 +78,10 @@ async def dispatch(tmp_path: Path, kafka_bootstrap: str, clock: FakeClock) -> As
     )
     app = create_app(settings, clock=clock)
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://x", headers=ADMIN) as http,
+    ):
         yield Dispatch(http, app.state.runtime, app.state.dispatcher, clock)
 
 

@@ -14,18 +14,26 @@ from typing import Any
 import httpx
 import pytest
 from shapely.geometry import shape
+from support import auth_headers
 
 import citygen
 from dispatch.adapters.elements import import_elements_file
 from dispatch.bootstrap import create_app
 from dispatch.cli import main as cli
 from dispatch.settings import DispatchSettings
+from govmesh_runtime.access import SCOPES
+
+# Every scope but personal-data: what these tests check is shown masked.
+STAFF = auth_headers([s for s in SCOPES if s != "personal-data"], subject="registry-staff")
 
 
 async def _client(settings: DispatchSettings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://x") as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://x", headers=STAFF) as http,
+    ):
         http.app = app  # type: ignore[attr-defined]
         yield http
 

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
 from govmesh_runtime.settings import ServiceSettings
@@ -34,6 +34,12 @@ class DispatchSettings(ServiceSettings):
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_backoff_max_s: float = Field(default=300.0, gt=0)
     webhook_timeout_s: float = Field(default=10.0, gt=0)
+
+    # Grid imports (a full-scale city's GeoJSON is ~3 MB) and element bulk loads (50,000 records,
+    # ~10 MB) are larger than the mesh's 1 MiB default; GOVMESH_MAX_BODY_BYTES still overrides.
+    max_body_bytes: int = Field(
+        default=32 << 20, validation_alias=AliasChoices("GOVMESH_MAX_BODY_BYTES", "max_body_bytes")
+    )
 
     # Where the city's data files are imported from at start when the registry is empty (optional).
     city_data_dir: str | None = None

@@ -232,8 +232,12 @@ async def import_city_dir(session: AsyncSession, directory: Path) -> dict[str, i
     return counts
 
 
-async def export_grids(session: AsyncSession) -> dict[str, Any]:
-    rows = (await session.exec(select(GridRow).order_by(col(GridRow.grid_code)))).all()
+async def export_grids(session: AsyncSession, where: sa.ColumnElement[bool] | None = None) -> dict[str, Any]:
+    """Every grid (or those ``where`` selects) as a GeoJSON FeatureCollection."""
+    query = select(GridRow).order_by(col(GridRow.grid_code))
+    if where is not None:
+        query = query.where(where)
+    rows = (await session.exec(query)).all()
     return {
         "type": "FeatureCollection",
         "features": [

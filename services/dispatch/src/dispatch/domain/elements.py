@@ -46,3 +46,17 @@ def mask_element(category: ElementCategory, name: str, attributes: Mapping[str, 
         for key, value in attributes.items()
     }
     return shown_name, shown
+
+
+def personal_values(category: ElementCategory, name: str, attributes: Mapping[str, Any]) -> dict[str, str]:
+    """The personal fields of a record (exactly what masking hides), named as the audit log
+    names them: ``name`` and ``attributes.<key>``."""
+    people = category is ElementCategory.PEOPLE
+    personal = PEOPLE_KEYS if people else PERSONAL_KEYS
+    values = {f"attributes.{k}": str(v) for k, v in attributes.items() if k in personal and v not in (None, "")}
+    return ({"name": name} if people and name else {}) | values
+
+
+def changed_fields(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    """The personal fields a change writes, removes or alters."""
+    return sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))

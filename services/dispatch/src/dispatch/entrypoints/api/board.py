@@ -12,14 +12,15 @@ from sqlmodel import col, func, select
 from dispatch.adapters.repository import OPEN
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow
 from dispatch.entrypoints.api.cases import DispatchCasePublic, TaskPublic, case_public, task_public
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep
+from dispatch.entrypoints.api.deps import CaseReader, DispatcherDep, RuntimeDep, in_places, refusals
 from govmesh_contracts import Level
 
-router = APIRouter(prefix="/v1/board", tags=["board"])
+router = APIRouter(prefix="/v1/board", tags=["board"], responses=refusals(403))
 
 
 @router.get("/cases", summary="Case board of a centre and/or level, newest first")
 async def case_board(
+    caller: CaseReader,
     runtime: RuntimeDep,
     centre_code: str | None = None,
     level: Level | None = None,
@@ -28,7 +29,13 @@ async def case_board(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DispatchCasePublic]:
-    query = select(DispatchCaseRow).order_by(col(DispatchCaseRow.dispatched_at).desc()).offset(offset).limit(limit)
+    query = (
+        select(DispatchCaseRow)
+        .where(in_places(DispatchCaseRow.grid_code, caller))
+        .order_by(col(DispatchCaseRow.dispatched_at).desc())
+        .offset(offset)
+        .limit(limit)
+    )
     if centre_code is not None:
         query = query.where(col(DispatchCaseRow.centre_code) == centre_code)
     if level is not None:
@@ -44,6 +51,7 @@ async def case_board(
 
 @router.get("/overdue", summary="Open tasks past their deadline, oldest deadline first")
 async def overdue(
+    caller: CaseReader,
     runtime: RuntimeDep,
     dispatcher: DispatcherDep,
     centre_code: str | None = None,
@@ -52,7 +60,11 @@ async def overdue(
 ) -> list[TaskPublic]:
     query = (
         select(TaskRow)
-        .where(col(TaskRow.state).in_(OPEN), col(TaskRow.due_at) < dispatcher.clock())
+        .where(
+            col(TaskRow.state).in_(OPEN),
+            col(TaskRow.due_at) < dispatcher.clock(),
+            in_places(TaskRow.grid_code, caller),
+        )
         .order_by(col(TaskRow.due_at))
         .limit(limit)
     )
@@ -78,14 +90,19 @@ class Count(BaseModel):
 
 
 @router.get("/counts", summary="Number of cases by grid, matter, state or level")
-async def counts(runtime: RuntimeDep, by: CountBy, centre_code: str | None = None) -> list[Count]:
+async def counts(caller: CaseReader, runtime: RuntimeDep, by: CountBy, centre_code: str | None = None) -> list[Count]:
     column = {
         CountBy.GRID: DispatchCaseRow.grid_code,
         CountBy.MATTER: DispatchCaseRow.matter_code,
         CountBy.STATE: DispatchCaseRow.status,
         CountBy.LEVEL: DispatchCaseRow.level,
     }[by]
-    query = select(column, func.count()).group_by(col(column)).order_by(col(column))
+    query = (
+        select(column, func.count())
+        .where(in_places(DispatchCaseRow.grid_code, caller))
+        .group_by(col(column))
+        .order_by(col(column))
+    )
     if centre_code is not None:
         query = query.where(col(DispatchCaseRow.centre_code) == centre_code)
     async with runtime.db.sessions() as session:

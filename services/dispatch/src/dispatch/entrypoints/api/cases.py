@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from dispatch.adapters.repository import case_tasks
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow
-from dispatch.entrypoints.api.deps import RuntimeDep, refusals
+from dispatch.entrypoints.api.deps import CaseReader, RuntimeDep, refusals
+from govmesh_runtime import access
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=refusals(404))
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=refusals(403, 404))
 
 
 class TaskPublic(BaseModel):
@@ -61,10 +62,17 @@ def case_public(row: DispatchCaseRow, tasks: list[TaskRow] | None = None) -> Dis
 
 
 @router.get("/{case_id}", summary="Dispatch's view of a case, with its tasks")
-async def get_case(case_id: UUID, runtime: RuntimeDep) -> DispatchCasePublic:
+async def get_case(case_id: UUID, request: Request, caller: CaseReader, runtime: RuntimeDep) -> DispatchCasePublic:
     async with runtime.db.sessions() as session:
         row = await session.get(DispatchCaseRow, case_id)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not known to dispatch")
-        tasks = await case_tasks(session, case_id)
+        tasks = await case_tasks(session, case_id) if row is not None else []
+    await access.guard_place(
+        request,
+        caller,
+        resource="case",
+        resource_id=str(case_id),
+        place=row.grid_code if row else None,
+        found=row is not None,
+    )
+    assert row is not None  # guard_place answered 404 otherwise
     return case_public(row, tasks)

@@ -1,20 +1,24 @@
-"""/v1/elements: the six-category grid element registry; personal fields masked in answers."""
+"""/v1/elements: the six-category grid element registry; personal fields masked in answers
+unless the caller holds personal-data (then every record shown unmasked is audited), and
+every change of personal fields audited in the change's own transaction."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from dispatch.adapters.elements import bulk_upsert
 from dispatch.adapters.tables import ElementRow, GridRow
-from dispatch.domain.elements import ElementCategory, mask_element
-from dispatch.entrypoints.api.deps import RuntimeDep, bad_request, refusals
+from dispatch.domain.elements import ElementCategory, changed_fields, mask_element, personal_values
+from dispatch.entrypoints.api.deps import PERSONAL_DATA, GridReader, GridWriter, RuntimeDep, bad_request, refusals
+from govmesh_runtime import access, audit
+from govmesh_runtime.auth import Principal
 
-router = APIRouter(prefix="/v1/elements", tags=["elements"], responses=refusals(400, 404, 422))
+router = APIRouter(prefix="/v1/elements", tags=["elements"], responses=refusals(400, 403, 404, 422))
 
 
 class ElementIn(BaseModel):
@@ -28,25 +32,60 @@ class ElementPublic(BaseModel):
     element_id: str
     grid_code: str
     category: ElementCategory
-    name: str = Field(description="Masked for people")
-    attributes: dict[str, Any] = Field(description="Personal fields (phone, id_number, …) masked")
+    name: str = Field(description="Masked for people without the personal-data scope")
+    attributes: dict[str, Any] = Field(description="Personal fields (phone, id_number, …) masked without personal-data")
 
 
-def _public(row: ElementRow) -> ElementPublic:
+def _personal(row: ElementRow) -> dict[str, str]:
+    return personal_values(ElementCategory(row.category), row.name, json.loads(row.attributes))
+
+
+def _public(row: ElementRow, *, unmasked: bool = False) -> ElementPublic:
     category = ElementCategory(row.category)
-    name, attributes = mask_element(category, row.name, json.loads(row.attributes))
+    name, attributes = row.name, json.loads(row.attributes)
+    if not unmasked:
+        name, attributes = mask_element(category, name, attributes)
     return ElementPublic(
         element_id=row.element_id, grid_code=row.grid_code, category=category, name=name, attributes=attributes
     )
 
 
+async def _shown(request: Request, caller: Principal, rows: list[ElementRow]) -> list[ElementPublic]:
+    """The rows as answers: unmasked for a caller with personal-data, each such read audited
+    (one audit row per record that has personal fields, naming them)."""
+    if not caller.has(PERSONAL_DATA):
+        return [_public(row) for row in rows]
+    by_fields: dict[tuple[str, ...], list[str]] = {}  # one audit transaction per set of fields, not per row
+    for row in rows:
+        fields = tuple(sorted(_personal(row)))
+        if fields:
+            by_fields.setdefault(fields, []).append(row.element_id)
+    for fields, ids in by_fields.items():
+        await access.audit_personal_data(
+            request, caller, action=audit.Action.READ, resource="element", resource_ids=ids, fields=fields
+        )
+    return [_public(row, unmasked=True) for row in rows]
+
+
 @router.put("/{element_id}", summary="Create or update an element record from a grid terminal")
 async def put_element(
-    element_id: Annotated[str, Path(min_length=1, max_length=64)], body: ElementIn, runtime: RuntimeDep
+    element_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: ElementIn,
+    request: Request,
+    caller: GridWriter,
+    runtime: RuntimeDep,
 ) -> ElementPublic:
+    await access.require_place(request, caller, resource="element", place=body.grid_code)
+    # Refusals are audited in their own transaction, so they are decided before the write one.
+    async with runtime.db.sessions() as session:
+        existing = await session.get(ElementRow, element_id)
+    if existing is not None and not caller.may_act_in(existing.grid_code):  # moving it out of another grid
+        raise await access.refuse(request, caller, "this element is not within your places", "element", element_id)
     async with runtime.db.sessions() as session:
         if await session.get(GridRow, body.grid_code) is None:
             raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
+        old = await session.get(ElementRow, element_id)
+        before = _personal(old) if old else {}
         row = ElementRow(
             element_id=element_id,
             grid_code=body.grid_code,
@@ -54,9 +93,18 @@ async def put_element(
             name=body.name,
             attributes=json.dumps(body.attributes, ensure_ascii=False),
         )
+        fields = changed_fields(before, _personal(row))
+        if fields:
+            audit.add(
+                session,
+                access.change_entry(
+                    request, caller, resource="element", resource_id=element_id, fields=fields, reason="element record"
+                ),
+            )
         await session.merge(row)
         await session.commit()
-    return _public(row)
+    # the caller's own input echoed back: no read to audit, the change row covers it
+    return _public(row, unmasked=caller.has(PERSONAL_DATA))
 
 
 class ElementBulkIn(ElementIn):
@@ -64,7 +112,29 @@ class ElementBulkIn(ElementIn):
 
 
 @router.post("/bulk", summary="Bulk upsert of up to 50,000 records (COPY on PostgreSQL); all or nothing")
-async def bulk(body: Annotated[list[ElementBulkIn], Field(max_length=50_000)], runtime: RuntimeDep) -> dict[str, int]:
+async def bulk(
+    body: Annotated[list[ElementBulkIn], Field(max_length=50_000)],
+    request: Request,
+    caller: GridWriter,
+    runtime: RuntimeDep,
+) -> dict[str, int]:
+    for grid_code in sorted({e.grid_code for e in body}):
+        await access.require_place(request, caller, resource="element", place=grid_code)
+    if caller.places:
+        # an id already held by another grid would be moved out of it
+        async with runtime.db.sessions() as session:
+            held = (
+                await session.exec(
+                    select(ElementRow.element_id, ElementRow.grid_code).where(
+                        col(ElementRow.element_id).in_({e.element_id for e in body})
+                    )
+                )
+            ).all()
+        for element_id, grid_code in held:
+            if not caller.may_act_in(grid_code):
+                raise await access.refuse(
+                    request, caller, "this element is not within your places", "element", element_id
+                )
     rows = [
         (e.element_id, e.grid_code, e.category.value, e.name, json.dumps(e.attributes, ensure_ascii=False))
         for e in body
@@ -80,17 +150,39 @@ async def bulk(body: Annotated[list[ElementBulkIn], Field(max_length=50_000)], r
             if row[1] not in grids:
                 raise bad_request(f"{number}.grid_code", f"grid {row[1]} is not registered")
         count = await bulk_upsert(session, rows)
+        for element in body:  # every record written with personal fields, in the load's transaction
+            fields = sorted(personal_values(element.category, element.name, element.attributes))
+            if fields:
+                audit.add(
+                    session,
+                    access.change_entry(
+                        request,
+                        caller,
+                        resource="element",
+                        resource_id=element.element_id,
+                        fields=fields,
+                        reason="element bulk load",
+                    ),
+                )
         await session.commit()
     return {"elements": count}
 
 
 @router.get("/{element_id}", summary="One element record (masked)")
-async def get_element(element_id: str, runtime: RuntimeDep) -> ElementPublic:
+async def get_element(element_id: str, request: Request, caller: GridReader, runtime: RuntimeDep) -> ElementPublic:
     async with runtime.db.sessions() as session:
         row = await session.get(ElementRow, element_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"element {element_id} not found")
-    return _public(row)
+    await access.guard_place(
+        request,
+        caller,
+        resource="element",
+        resource_id=element_id,
+        place=row.grid_code if row else None,
+        found=row is not None,
+    )
+    assert row is not None  # guard_place answered 404 otherwise
+    [shown] = await _shown(request, caller, [row])
+    return shown
 
 
 class ElementPage(BaseModel):
@@ -100,12 +192,15 @@ class ElementPage(BaseModel):
 
 @router.get("", summary="Elements of a grid, optionally one category, paginated by element id")
 async def list_elements(
+    request: Request,
+    caller: GridReader,
     runtime: RuntimeDep,
     grid_code: Annotated[str, Query(pattern=r"^\d{15}$")],
     category: ElementCategory | None = None,
     after: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ElementPage:
+    await access.require_place(request, caller, resource="element", place=grid_code)
     query = (
         select(ElementRow)
         .where(col(ElementRow.grid_code) == grid_code)
@@ -120,4 +215,4 @@ async def list_elements(
         rows = list((await session.exec(query)).all())
     more = len(rows) > limit
     rows = rows[:limit]
-    return ElementPage(items=[_public(r) for r in rows], next_after=rows[-1].element_id if more else None)
+    return ElementPage(items=await _shown(request, caller, rows), next_after=rows[-1].element_id if more else None)

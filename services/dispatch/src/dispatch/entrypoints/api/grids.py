@@ -5,20 +5,29 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, func, select
 
-from dispatch.adapters.city import CityImportError, import_grids, parse_buildings, upsert
+from dispatch.adapters.city import CityImportError, parse_buildings, parse_grids, upsert
 from dispatch.adapters.city import export_grids as export_collection
 from dispatch.adapters.repository import grid_by_address
 from dispatch.adapters.tables import AdminUnitRow, BuildingRow, GridRow, WorkerRow
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request, refusals
+from dispatch.entrypoints.api.deps import (
+    DispatcherDep,
+    GridReader,
+    GridWriter,
+    RuntimeDep,
+    bad_request,
+    in_places,
+    refusals,
+)
 from govmesh_contracts import Level
+from govmesh_runtime import access
 
-router = APIRouter(prefix="/v1/grids", tags=["grids"], responses=refusals(400, 404, 422))
-buildings_router = APIRouter(prefix="/v1/buildings", tags=["grids"], responses=refusals(400, 422))
-admin_router = APIRouter(prefix="/v1/admin-units", tags=["grids"])
+router = APIRouter(prefix="/v1/grids", tags=["grids"], responses=refusals(400, 403, 404, 422))
+buildings_router = APIRouter(prefix="/v1/buildings", tags=["grids"], responses=refusals(400, 403, 422))
+admin_router = APIRouter(prefix="/v1/admin-units", tags=["grids"], responses=refusals(403))
 
 
 class AdminUnitPublic(BaseModel):
@@ -30,9 +39,16 @@ class AdminUnitPublic(BaseModel):
 
 @admin_router.get("", summary="Administrative units (city, counties, townships, communities)")
 async def list_admin_units(
-    runtime: RuntimeDep, level: Level | None = None, parent_code: str | None = None
+    caller: GridReader,
+    runtime: RuntimeDep,
+    level: Level | None = None,
+    parent_code: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="At most 5,000 (a county has some hundreds)")] = 1000,
 ) -> list[AdminUnitPublic]:
-    query = select(AdminUnitRow).order_by(col(AdminUnitRow.code))
+    # A place-bound caller sees the units at and below its place (none above a grid worker's grid).
+    query = (
+        select(AdminUnitRow).where(in_places(AdminUnitRow.code, caller)).order_by(col(AdminUnitRow.code)).limit(limit)
+    )
     if level is not None:
         query = query.where(col(AdminUnitRow.level) == level.value)
     if parent_code is not None:
@@ -68,13 +84,20 @@ class Located(BaseModel):
 
 @router.post("/import", summary="Import grid boundaries (GeoJSON FeatureCollection); rebuilds the index")
 async def import_geojson(
-    runtime: RuntimeDep, dispatcher: DispatcherDep, collection: Annotated[dict[str, Any], Body()]
+    request: Request,
+    caller: GridWriter,
+    runtime: RuntimeDep,
+    dispatcher: DispatcherDep,
+    collection: Annotated[dict[str, Any], Body()],
 ) -> ImportResult:
+    try:
+        rows = parse_grids(collection)
+    except CityImportError as exc:
+        raise bad_request("features", str(exc)) from None
+    for code in sorted({row["grid_code"] for row in rows}):  # a place-bound caller imports only its own grids
+        await access.require_place(request, caller, resource="grid", place=code)
     async with runtime.db.sessions() as session:
-        try:
-            count = await import_grids(session, collection)
-        except CityImportError as exc:
-            raise bad_request("features", str(exc)) from None
+        count = await upsert(session, GridRow, "grid_code", rows)
         await session.commit()
     await dispatcher.locator.reload(runtime.db.sessions)
     return ImportResult(grids=count, indexed=len(dispatcher.locator))
@@ -86,14 +109,15 @@ async def import_geojson(
     response_class=Response,
     responses={200: {"description": "The grids.", "content": {"application/geo+json": {"schema": {"type": "object"}}}}},
 )
-async def export_geojson(runtime: RuntimeDep) -> Response:
+async def export_geojson(caller: GridReader, runtime: RuntimeDep) -> Response:
     async with runtime.db.sessions() as session:
-        collection = await export_collection(session)
+        collection = await export_collection(session, in_places(GridRow.grid_code, caller))
     return Response(json.dumps(collection, ensure_ascii=False), media_type="application/geo+json")
 
 
 @router.get("/locate", summary="The grid of a point (lat/lon) or of an address")
 async def locate(
+    caller: GridReader,
     runtime: RuntimeDep,
     dispatcher: DispatcherDep,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
@@ -106,12 +130,13 @@ async def locate(
         raise HTTPException(422, detail="give lat and lon, or address")
     if lat is not None and lon is not None:
         found = dispatcher.locator.locate(lat, lon)
-        if found is not None:
+        # a grid outside the caller's places is not theirs to know: as if nothing were there
+        if found is not None and caller.may_act_in(found):
             return Located(grid_code=found, found_by="point")
     if address is not None:
         async with runtime.db.sessions() as session:
             by_address = await grid_by_address(session, address)
-        if by_address is not None:
+        if by_address is not None and caller.may_act_in(by_address):
             return Located(grid_code=by_address, found_by="address")
     return Located(grid_code=None, found_by=None)
 
@@ -124,6 +149,7 @@ def _public(row: GridRow, workers: int = 0) -> GridPublic:
 
 @router.get("", summary="Grids, filtered by community/township/county/function, paginated by code")
 async def list_grids(
+    caller: GridReader,
     runtime: RuntimeDep,
     community_code: str | None = None,
     township_code: str | None = None,
@@ -132,7 +158,7 @@ async def list_grids(
     after: Annotated[str | None, Query(description="Last grid_code of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[GridPublic]:
-    query = select(GridRow).order_by(col(GridRow.grid_code)).limit(limit)
+    query = select(GridRow).where(in_places(GridRow.grid_code, caller)).order_by(col(GridRow.grid_code)).limit(limit)
     for column, value in (
         (GridRow.community_code, community_code),
         (GridRow.township_code, township_code),
@@ -149,14 +175,16 @@ async def list_grids(
 
 
 @router.get("/{grid_code}", summary="A grid with its function, service list and number of workers")
-async def get_grid(grid_code: str, runtime: RuntimeDep) -> GridPublic:
+async def get_grid(grid_code: str, request: Request, caller: GridReader, runtime: RuntimeDep) -> GridPublic:
     async with runtime.db.sessions() as session:
         row = await session.get(GridRow, grid_code)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"grid {grid_code} not found")
         workers = (
             await session.exec(select(func.count()).select_from(WorkerRow).where(col(WorkerRow.grid_code) == grid_code))
         ).one()
+    await access.guard_place(
+        request, caller, resource="grid", resource_id=grid_code, place=grid_code, found=row is not None
+    )
+    assert row is not None  # guard_place answered 404 otherwise
     return _public(row, workers)
 
 
@@ -167,13 +195,16 @@ class BuildingIn(BaseModel):
 
 
 @buildings_router.put("/{building_code}", summary="Create or update a building/courtyard (楼院) of a grid")
-async def put_building(building_code: str, body: BuildingIn, runtime: RuntimeDep) -> dict[str, str]:
+async def put_building(
+    building_code: str, body: BuildingIn, request: Request, caller: GridWriter, runtime: RuntimeDep
+) -> dict[str, str]:
     if body.building_code != building_code:
         raise bad_request("building_code", "must equal the code in the path")
     try:
         rows = parse_buildings([body.model_dump()])
     except CityImportError as exc:
         raise bad_request("building_code", str(exc)) from None
+    await access.require_place(request, caller, resource="building", place=rows[0]["grid_code"])
     async with runtime.db.sessions() as session:
         if await session.get(GridRow, rows[0]["grid_code"]) is None:
             raise bad_request("building_code", f"grid {rows[0]['grid_code']} is not registered")

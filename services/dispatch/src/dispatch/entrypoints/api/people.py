@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import col, select
 
@@ -15,12 +15,23 @@ from dispatch.adapters.repository import community_worker_loads
 from dispatch.adapters.tables import CentreRow, GridRow, VisitPlanRow, VisitRecordRow, WorkerRow
 from dispatch.domain.codes import GridCode
 from dispatch.domain.elements import mask_name, mask_value
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request, refusals
+from dispatch.entrypoints.api.deps import (
+    PERSONAL_DATA,
+    DispatcherDep,
+    GridReader,
+    GridWriter,
+    RuntimeDep,
+    bad_request,
+    in_places,
+    refusals,
+)
 from govmesh_contracts import Level
+from govmesh_runtime import access, audit
+from govmesh_runtime.auth import Principal
 
-workers_router = APIRouter(prefix="/v1/workers", tags=["workers"], responses=refusals(400, 404, 422))
-centres_router = APIRouter(prefix="/v1/centres", tags=["centres"], responses=refusals(400, 422))
-visits_router = APIRouter(prefix="/v1", tags=["visits"], responses=refusals(400, 422))
+workers_router = APIRouter(prefix="/v1/workers", tags=["workers"], responses=refusals(400, 403, 404, 422))
+centres_router = APIRouter(prefix="/v1/centres", tags=["centres"], responses=refusals(400, 403, 422))
+visits_router = APIRouter(prefix="/v1", tags=["visits"], responses=refusals(400, 403, 422))
 
 
 class WorkerIn(BaseModel):
@@ -34,39 +45,79 @@ class WorkerPublic(BaseModel):
     worker_id: str
     grid_code: str
     community_code: str
-    name: str = Field(description="Masked")
-    phone: str | None = Field(description="Masked")
+    name: str = Field(description="Masked without the personal-data scope")
+    phone: str | None = Field(description="Masked without the personal-data scope")
     on_duty: bool
     open_tasks: int = 0
 
 
-def _public(row: WorkerRow, open_tasks: int = 0) -> WorkerPublic:
+def _personal(row: WorkerRow) -> dict[str, str]:
+    return {"name": row.name} | ({"phone": row.phone} if row.phone else {})
+
+
+def _public(row: WorkerRow, open_tasks: int = 0, *, unmasked: bool = False) -> WorkerPublic:
     return WorkerPublic(
         worker_id=row.worker_id,
         grid_code=row.grid_code,
         community_code=row.community_code,
-        name=mask_name(row.name),
-        phone=mask_value("phone", row.phone) if row.phone else None,
+        name=row.name if unmasked else mask_name(row.name),
+        phone=row.phone if unmasked or not row.phone else mask_value("phone", row.phone),
         on_duty=row.on_duty,
         open_tasks=open_tasks,
     )
 
 
+async def _shown(request: Request, caller: Principal, rows: list[WorkerRow]) -> bool:
+    """Whether to show the rows unmasked; if so, the read is audited (one row per worker)."""
+    if not caller.has(PERSONAL_DATA):
+        return False
+    await access.audit_personal_data(
+        request,
+        caller,
+        action=audit.Action.READ,
+        resource="worker",
+        resource_ids=[r.worker_id for r in rows],
+        fields=sorted({f for r in rows for f in _personal(r)}),
+    )
+    return True
+
+
 @workers_router.put("/{worker_id}", summary="Create or update a grid worker")
 async def put_worker(
-    worker_id: Annotated[str, Path(max_length=64)], body: WorkerIn, runtime: RuntimeDep
+    worker_id: Annotated[str, Path(max_length=64)],
+    body: WorkerIn,
+    request: Request,
+    caller: GridWriter,
+    runtime: RuntimeDep,
 ) -> WorkerPublic:
+    await access.require_place(request, caller, resource="worker", place=body.grid_code)
+    # Checks that may refuse run before the write transaction (a refusal is audited in its
+    # own, and SQLite has one writer); a worker's grid changes only through this endpoint.
+    async with runtime.db.sessions() as session:
+        existing = await session.get(WorkerRow, worker_id)
+    if existing is not None and not caller.may_act_in(existing.grid_code):
+        # moving a worker out of someone else's grid is a change there
+        raise await access.refuse(request, caller, "this worker is not within your places", "worker", worker_id)
     async with runtime.db.sessions() as session:
         if await session.get(GridRow, body.grid_code) is None:
             raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
-        row = await session.get(WorkerRow, worker_id) or WorkerRow(
-            worker_id=worker_id, grid_code=body.grid_code, community_code="", name=body.name
-        )
+        existing = await session.get(WorkerRow, worker_id)
+        before = _personal(existing) if existing else {}
+        row = existing or WorkerRow(worker_id=worker_id, grid_code=body.grid_code, community_code="", name=body.name)
         row.grid_code, row.community_code = body.grid_code, GridCode(body.grid_code).community
         row.name, row.phone, row.on_duty = body.name, body.phone, body.on_duty
         session.add(row)
+        after = _personal(row)
+        changed = sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f))
+        if changed:  # audited in the change's own transaction
+            audit.add(
+                session,
+                access.change_entry(
+                    request, caller, resource="worker", resource_id=worker_id, fields=changed, reason="worker record"
+                ),
+            )
         await session.commit()
-    return _public(row)
+    return _public(row, unmasked=caller.has(PERSONAL_DATA))
 
 
 class Duty(BaseModel):
@@ -74,33 +125,54 @@ class Duty(BaseModel):
 
 
 @workers_router.put("/{worker_id}/duty", summary="A worker goes on or off duty")
-async def set_duty(worker_id: str, body: Duty, runtime: RuntimeDep) -> WorkerPublic:
+async def set_duty(
+    worker_id: str, body: Duty, request: Request, caller: GridWriter, runtime: RuntimeDep
+) -> WorkerPublic:
+    async with runtime.db.sessions() as session:
+        found = await session.get(WorkerRow, worker_id)
+    await access.guard_place(
+        request,
+        caller,
+        resource="worker",
+        resource_id=worker_id,
+        place=found.grid_code if found else None,
+        found=found is not None,
+    )
     async with runtime.db.sessions() as session:
         row = await session.get(WorkerRow, worker_id)
-        if row is None:
+        if row is None:  # deleted in between
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"worker {worker_id} not found")
         row.on_duty = body.on_duty
         session.add(row)
         await session.commit()
-    return _public(row)
+    return _public(row)  # masked: the answer to a duty change needs no personal data
 
 
 @workers_router.get("", summary="Workers of a grid or a community, with their load (open tasks)")
 async def list_workers(
+    request: Request,
+    caller: GridReader,
     runtime: RuntimeDep,
     grid_code: Annotated[str | None, Query(pattern=r"^\d{15}$")] = None,
     community_code: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[WorkerPublic]:
     community = community_code or (grid_code[:12] if grid_code else None)
     if community is None:
         raise HTTPException(422, detail="give grid_code or community_code")
     async with runtime.db.sessions() as session:
         loads = {w.worker_id: w.open_tasks for w in await community_worker_loads(session, community)}
-        query = select(WorkerRow).where(col(WorkerRow.community_code) == community).order_by(col(WorkerRow.worker_id))
+        query = (
+            select(WorkerRow)
+            .where(col(WorkerRow.community_code) == community, in_places(WorkerRow.grid_code, caller))
+            .order_by(col(WorkerRow.worker_id))
+            .limit(limit)
+        )
         if grid_code:
             query = query.where(col(WorkerRow.grid_code) == grid_code)
-        rows = (await session.exec(query)).all()
-    return [_public(row, loads.get(row.worker_id, 0)) for row in rows]
+        rows = list((await session.exec(query)).all())
+    unmasked = await _shown(request, caller, rows)
+    return [_public(row, loads.get(row.worker_id, 0), unmasked=unmasked) for row in rows]
 
 
 class CentreIn(BaseModel):
@@ -115,7 +187,18 @@ class CentrePublic(CentreIn):
 
 
 @centres_router.put("/{centre_code}", summary="Create or update a governance centre")
-async def put_centre(centre_code: str, body: CentreIn, runtime: RuntimeDep) -> CentrePublic:
+async def put_centre(
+    centre_code: Annotated[str, Path(max_length=32)],
+    body: CentreIn,
+    request: Request,
+    caller: GridWriter,
+    runtime: RuntimeDep,
+) -> CentrePublic:
+    await access.require_place(request, caller, resource="centre", place=body.admin_code)
+    async with runtime.db.sessions() as session:
+        existing = await session.get(CentreRow, centre_code)
+    if existing is not None and not caller.may_act_in(existing.admin_code):
+        raise await access.refuse(request, caller, "this centre is not within your places", "centre", centre_code)
     async with runtime.db.sessions() as session:
         row = CentreRow(
             centre_code=centre_code,
@@ -130,8 +213,18 @@ async def put_centre(centre_code: str, body: CentreIn, runtime: RuntimeDep) -> C
 
 
 @centres_router.get("", summary="Governance centres, by level")
-async def list_centres(runtime: RuntimeDep, level: Level | None = None) -> list[CentrePublic]:
-    query = select(CentreRow).order_by(col(CentreRow.centre_code))
+async def list_centres(
+    caller: GridReader,
+    runtime: RuntimeDep,
+    level: Level | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+) -> list[CentrePublic]:
+    query = (
+        select(CentreRow)
+        .where(in_places(CentreRow.admin_code, caller))
+        .order_by(col(CentreRow.centre_code))
+        .limit(limit)
+    )
     if level is not None:
         query = query.where(col(CentreRow.level) == level.value)
     async with runtime.db.sessions() as session:
@@ -178,7 +271,10 @@ class VisitRecordPublic(VisitRecordIn):
 
 
 @visits_router.post("/visit-plans", status_code=status.HTTP_201_CREATED, summary="Plan a cadre's grid visits")
-async def create_plan(body: VisitPlanIn, runtime: RuntimeDep, dispatcher: DispatcherDep) -> VisitPlanPublic:
+async def create_plan(
+    body: VisitPlanIn, request: Request, caller: GridWriter, runtime: RuntimeDep, dispatcher: DispatcherDep
+) -> VisitPlanPublic:
+    await access.require_place(request, caller, resource="visit plan", place=body.grid_code)
     async with runtime.db.sessions() as session:
         if await session.get(GridRow, body.grid_code) is None:
             raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
@@ -195,16 +291,31 @@ async def create_plan(body: VisitPlanIn, runtime: RuntimeDep, dispatcher: Dispat
 
 @visits_router.get("/visit-plans", summary="Visit plans of a grid; overdue ones flagged")
 async def list_plans(
-    runtime: RuntimeDep, dispatcher: DispatcherDep, grid_code: Annotated[str, Query(pattern=r"^\d{15}$")]
+    request: Request,
+    caller: GridReader,
+    runtime: RuntimeDep,
+    dispatcher: DispatcherDep,
+    grid_code: Annotated[str, Query(pattern=r"^\d{15}$")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[VisitPlanPublic]:
+    await access.require_place(request, caller, resource="visit plan", place=grid_code)
+    query = (
+        select(VisitPlanRow)
+        .where(col(VisitPlanRow.grid_code) == grid_code)
+        .order_by(col(VisitPlanRow.next_visit_on))
+        .limit(limit)
+    )
     async with runtime.db.sessions() as session:
-        rows = (await session.exec(select(VisitPlanRow).where(col(VisitPlanRow.grid_code) == grid_code))).all()
+        rows = (await session.exec(query)).all()
     now = dispatcher.clock()
     return [VisitPlanPublic(**r.model_dump(), overdue=r.next_visit_on < now) for r in rows]
 
 
 @visits_router.post("/visit-records", status_code=status.HTTP_201_CREATED, summary="Record a grid visit (走访)")
-async def record_visit(body: VisitRecordIn, runtime: RuntimeDep) -> VisitRecordPublic:
+async def record_visit(
+    body: VisitRecordIn, request: Request, caller: GridWriter, runtime: RuntimeDep
+) -> VisitRecordPublic:
+    await access.require_place(request, caller, resource="visit record", place=body.grid_code)
     async with runtime.db.sessions() as session:
         if await session.get(GridRow, body.grid_code) is None:
             raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
@@ -222,10 +333,13 @@ async def record_visit(body: VisitRecordIn, runtime: RuntimeDep) -> VisitRecordP
 
 @visits_router.get("/visit-records", summary="Visit records of a grid, newest first")
 async def list_visits(
+    request: Request,
+    caller: GridReader,
     runtime: RuntimeDep,
     grid_code: Annotated[str, Query(pattern=r"^\d{15}$")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[VisitRecordPublic]:
+    await access.require_place(request, caller, resource="visit record", place=grid_code)
     async with runtime.db.sessions() as session:
         rows = (
             await session.exec(

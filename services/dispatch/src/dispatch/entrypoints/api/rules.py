@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from dispatch.adapters.repository import load_rules, replace_rules
 from dispatch.domain.routing import RuleError, parse_rules
-from dispatch.entrypoints.api.deps import RuntimeDep, bad_request, refusals
+from dispatch.entrypoints.api.deps import GridReader, GridWriter, RuntimeDep, bad_request, refusals
+from govmesh_runtime import access
 
-router = APIRouter(prefix="/v1/routing-rules", tags=["routing"], responses=refusals(400, 422))
+router = APIRouter(prefix="/v1/routing-rules", tags=["routing"], responses=refusals(400, 403, 422))
 
 
 class RuleDoc(BaseModel):
@@ -19,7 +22,7 @@ class RuleDoc(BaseModel):
 
 
 @router.get("", summary="The routing rules")
-async def get_rules(runtime: RuntimeDep) -> list[RuleDoc]:
+async def get_rules(caller: GridReader, runtime: RuntimeDep) -> list[RuleDoc]:
     async with runtime.db.sessions() as session:
         rules = await load_rules(session)
     return [
@@ -29,7 +32,13 @@ async def get_rules(runtime: RuntimeDep) -> list[RuleDoc]:
 
 
 @router.put("", summary="Replace all routing rules (validated as a whole)")
-async def put_rules(body: list[RuleDoc], runtime: RuntimeDep) -> list[RuleDoc]:
+async def put_rules(
+    body: Annotated[list[RuleDoc], Field(max_length=10_000)], request: Request, caller: GridWriter, runtime: RuntimeDep
+) -> list[RuleDoc]:
+    if caller.places:  # the rules route the whole city's cases: not a part of the tree
+        raise await access.refuse(
+            request, caller, "routing rules are city-wide: a place-bound caller cannot change them", "routing rules"
+        )
     try:
         rules = parse_rules([doc.model_dump() for doc in body])
     except RuleError as exc:

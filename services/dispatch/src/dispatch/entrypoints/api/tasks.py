@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import col, select
 
@@ -14,9 +14,20 @@ from dispatch.adapters.tables import TaskRow
 from dispatch.domain.routing import RuleError, Target
 from dispatch.domain.tasks import TransitionError
 from dispatch.entrypoints.api.cases import TaskPublic, task_public
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, bad_request, refusals
+from dispatch.entrypoints.api.deps import (
+    CaseReader,
+    CaseWriter,
+    DispatcherDep,
+    RuntimeDep,
+    bad_request,
+    in_places,
+    refusals,
+)
 from dispatch.handlers import CompleteTask, NotFound, ReassignTask, accept_task, complete_task, reassign_task
 from govmesh_contracts import TaskOutcome
+from govmesh_runtime import access
+from govmesh_runtime.app import Runtime
+from govmesh_runtime.auth import Principal
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=refusals(400, 403, 404, 409, 422))
 
@@ -36,12 +47,18 @@ def _http(exc: Exception) -> HTTPException:
 
 @router.get("", summary="Tasks of an assignee (a grid worker's or a department's list)")
 async def list_tasks(
+    caller: CaseReader,
     runtime: RuntimeDep,
     assignee: Annotated[str, Query(min_length=1, max_length=64)],
     state: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[TaskPublic]:
-    query = select(TaskRow).where(col(TaskRow.assignee) == assignee).order_by(col(TaskRow.due_at)).limit(limit)
+    query = (
+        select(TaskRow)
+        .where(col(TaskRow.assignee) == assignee, in_places(TaskRow.grid_code, caller))
+        .order_by(col(TaskRow.due_at))
+        .limit(limit)
+    )
     if state is not None:
         query = query.where(col(TaskRow.state) == state)
     async with runtime.db.sessions() as session:
@@ -49,13 +66,27 @@ async def list_tasks(
     return [task_public(r) for r in rows]
 
 
-@router.get("/{task_id}", summary="One task")
-async def get_task(task_id: UUID, runtime: RuntimeDep) -> TaskPublic:
+async def _task_in_places(request: Request, caller: Principal, runtime: Runtime, task_id: UUID) -> TaskRow:
+    """The task, if it lies in the caller's places (its case's grid); a task elsewhere and a
+    missing one are the same 403 for a place-bound caller. A task's grid never changes, so
+    checking before the change's own transaction is enough."""
     async with runtime.db.sessions() as session:
         row = await session.get(TaskRow, task_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"task {task_id} not found")
-    return task_public(row)
+    await access.guard_place(
+        request,
+        caller,
+        resource="task",
+        resource_id=str(task_id),
+        place=row.grid_code if row else None,
+        found=row is not None,
+    )
+    assert row is not None  # guard_place answered 404 otherwise
+    return row
+
+
+@router.get("/{task_id}", summary="One task")
+async def get_task(task_id: UUID, request: Request, caller: CaseReader, runtime: RuntimeDep) -> TaskPublic:
+    return task_public(await _task_in_places(request, caller, runtime, task_id))
 
 
 class Actor(BaseModel):
@@ -63,7 +94,8 @@ class Actor(BaseModel):
 
 
 @router.post("/{task_id}/accept", summary="The assignee accepts the task")
-async def accept(task_id: UUID, body: Actor, runtime: RuntimeDep) -> TaskPublic:
+async def accept(task_id: UUID, body: Actor, request: Request, caller: CaseWriter, runtime: RuntimeDep) -> TaskPublic:
+    await _task_in_places(request, caller, runtime, task_id)
     async with runtime.uow() as uow:
         try:
             task = await accept_task(task_id, body.by, uow)
@@ -86,7 +118,15 @@ class Completion(Actor):
 
 
 @router.post("/{task_id}/complete", summary="The assignee ends the task: done, referred, withdrawn or failed")
-async def complete(task_id: UUID, body: Completion, runtime: RuntimeDep, dispatcher: DispatcherDep) -> TaskPublic:
+async def complete(
+    task_id: UUID,
+    body: Completion,
+    request: Request,
+    caller: CaseWriter,
+    runtime: RuntimeDep,
+    dispatcher: DispatcherDep,
+) -> TaskPublic:
+    await _task_in_places(request, caller, runtime, task_id)
     cmd = CompleteTask(task_id, body.outcome, body.summary, body.referral_to, body.by)
     async with runtime.uow() as uow:
         try:
@@ -105,7 +145,15 @@ class Reassignment(BaseModel):
 
 
 @router.post("/{task_id}/reassign", summary="A centre reassigns a task (another worker or target)")
-async def reassign(task_id: UUID, body: Reassignment, runtime: RuntimeDep, dispatcher: DispatcherDep) -> TaskPublic:
+async def reassign(
+    task_id: UUID,
+    body: Reassignment,
+    request: Request,
+    caller: CaseWriter,
+    runtime: RuntimeDep,
+    dispatcher: DispatcherDep,
+) -> TaskPublic:
+    await _task_in_places(request, caller, runtime, task_id)
     try:
         target = Target.parse(body.target) if body.target else None
     except RuleError as exc:
