@@ -10,10 +10,10 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
+from support import api_key
 
 from govmesh_contracts import CaseDispatched, CaseResolved, TaskAssigned, TaskTarget
 from govmesh_runtime.tables import OutboxMessage
-from support import api_key
 
 Deliver = Callable[..., Awaitable[None]]
 Outbox = Callable[..., Awaitable[list[OutboxMessage]]]

@@ -27,6 +27,7 @@ from intake.entrypoints.api.views import (
     Writer,
     accept,
     check_grid,
+    find_case,
     guard,
     load_case,
     settings_of,
@@ -327,8 +328,7 @@ async def get_case(case_id: UUID, request: Request, runtime: RuntimeDep, caller:
 async def post_feedback(
     case_id: UUID, body: FeedbackCreate, request: Request, runtime: RuntimeDep, caller: Writer
 ) -> CasePublic:
-    async with runtime.db.sessions() as session:
-        await guard(request, caller, case_id, await SqlCaseRepository(session).get(case_id))
+    await guard(request, caller, case_id, await find_case(runtime, case_id))
     try:
         async with runtime.uow() as uow:
             await give_feedback(

@@ -686,9 +686,10 @@ async def get_request(
         fmt = _format(fmt)
         _jurisdiction(settings_of(runtime), jurisdiction_id)
         async with runtime.db.sessions() as session:
-            case = await SqlCaseRepository(session).by_number(service_request_id)
-            what = f"service_request_id {service_request_id!r}"
-            case = await _guard(request, caller, service_request_id, case, what)
+            found = await SqlCaseRepository(session).by_number(service_request_id)
+        # Outside the read: a refusal is audited in a transaction of its own.
+        case = await _guard(request, caller, service_request_id, found, f"service_request_id {service_request_id!r}")
+        async with runtime.db.sessions() as session:
             data = [await request_view(session, case, policing=caller.has(POLICING_SCOPE))]
     except Open311Error as exc:
         return render_errors(fmt, exc)

@@ -159,6 +159,13 @@ async def case_view(session: AsyncSession, case: CaseRow, *, reveal: bool, polic
     )
 
 
+async def find_case(runtime: Runtime, case_id: UUID) -> CaseRow | None:
+    """The case row, its session closed: a refusal is audited in a transaction of its own,
+    which an open read would hold up on SQLite."""
+    async with runtime.db.sessions() as session:
+        return await SqlCaseRepository(session).get(case_id)
+
+
 async def guard(request: Request, caller: Principal, case_id: UUID, case: CaseRow | None) -> CaseRow:
     """The case, if the caller's places cover its grid; a 403 for one outside them or for a
     missing one alike (place-bound callers), a 404 for a missing one (everyone else)."""
@@ -177,8 +184,8 @@ async def guard(request: Request, caller: Principal, case_id: UUID, case: CaseRo
 async def load_case(runtime: Runtime, case_id: UUID, request: Request, caller: Principal) -> CasePublic:
     """A case the caller may see, its reporter unmasked (and that read audited) only with personal-data."""
     reveal = may_see_personal_data(caller)
+    case = await guard(request, caller, case_id, await find_case(runtime, case_id))
     async with runtime.db.sessions() as session:
-        case = await guard(request, caller, case_id, await SqlCaseRepository(session).get(case_id))
         view = await case_view(session, case, reveal=reveal, policing=caller.has(POLICING_SCOPE))
     if reveal and view.reporter is not None:
         fields = reporter_fields(view.reporter)
