@@ -239,7 +239,7 @@ def audit_router() -> APIRouter:
         resource_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        after_id: Annotated[int, Query(ge=0)] = 0,
+        after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a 64-bit id (SQLite refuses more)
         limit: Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1,000).")] = 100,
     ) -> AuditPage:
         query = select(AuditRecord).where(col(AuditRecord.id) > after_id)
