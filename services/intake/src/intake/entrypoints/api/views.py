@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime import access, audit
-from govmesh_runtime.access import Caller
 from govmesh_runtime.app import Runtime, get_runtime
 from govmesh_runtime.auth import Principal
 from intake.adapters.repository import SqlCaseRepository
@@ -30,13 +29,10 @@ PERSONAL_DATA_SCOPE = "personal-data"
 POLICING_SCOPE = "policing"
 
 
-def may_see_personal_data(principal: Caller) -> bool:
+def may_see_personal_data(principal: Principal) -> bool:
     """Whether the caller may see reporters' personal data unmasked: only a client credential
     carrying the "personal-data" scope (govmesh-auth); everyone else sees it masked."""
     return principal.has(PERSONAL_DATA_SCOPE)
-
-
-PersonalDataDep = Annotated[bool, Depends(may_see_personal_data)]
 
 
 def settings_of(runtime: Runtime) -> IntakeSettings:
