@@ -37,6 +37,14 @@ def auth_headers(
 ADMIN = auth_headers()
 
 
+def api_key(scopes: Iterable[str] = SCOPES, places: Iterable[str] = (), subject: str = "test-api-client") -> str:
+    """An API key (as Open311 clients send) issued into the tests' keyring."""
+    ring = Keyring.load(Path(os.environ["GOVMESH_KEYRING"]), development=True)
+    _, key = ring.issue_api_key(subject, list(scopes), list(places))
+    ring.save()
+    return key
+
+
 async def read_topic(bootstrap: str, topic: str, *, min_records: int = 0, timeout: float = 30) -> list[Any]:
     """Every record of a topic from the beginning (no consumer group); waits for at least min_records."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)

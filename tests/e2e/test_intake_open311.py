@@ -3,6 +3,9 @@
 A request created over Open311 (form-encoded POST, XML answer) is followed with a
 third-party Open311 client (``georeport``, unchanged) until its dispatch shows in the
 Open311 GET; a burst of camera alarms on video.alarms.v1 becomes one case.
+
+Every request carries a credential: the Open311 client an API key from the tests' keyring
+(as `govmesh-auth api-key` issues), the native API calls a bearer token.
 """
 
 from __future__ import annotations
@@ -17,15 +20,32 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import georeport.georeport
 import httpx
 import pytest
+import requests
 from georeport import GeoReport
-from support import Service, produce
+from support import ADMIN, Service, api_key, auth_headers, produce
 
 from govmesh_contracts import Location, VideoAlarmRaised, encode, envelope_for
 
 pytestmark = pytest.mark.e2e
-API_KEY = "e2e-open311-key"
+API_KEY = api_key(["cases:read", "cases:write"], subject="e2e-open311-app")
+STAFF = auth_headers(["cases:read"], subject="e2e-hotline-desk")  # no personal-data scope
+
+
+class _Keyed:
+    """``requests`` with the API key on every GET: the spec's clients send it only when
+    posting, and this mesh asks for a credential on reads too (issue 9)."""
+
+    def get(self, url: str, params: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
+        timeout = kwargs.pop("timeout", 10)
+        return requests.get(url, params={**(params or {}), "api_key": API_KEY}, timeout=timeout, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def _keyed_georeport(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(georeport.georeport, "requests", _Keyed())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -34,7 +54,6 @@ def mesh(request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path: Path) -
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "GOVMESH_DATA_DIR": str(tmp_path),
-        "INTAKE_OPEN311_API_KEYS": f'["{API_KEY}"]',
     }
     if request.param == "postgres":
         env["INTAKE_DATABASE_URL"] = request.getfixturevalue("fresh_postgres_url")
@@ -114,8 +133,8 @@ def test_a_request_created_over_open311_xml_shows_its_dispatch_in_the_open311_ge
     assert steps[0] == "received" and "dispatched" in steps, steps
 
     # personal data stayed in intake: masked in the native API, absent from the logs
-    case = httpx.get(intake.url + "/v1/cases", params={"q": request_id}, timeout=5).json()["items"][0]
-    full = httpx.get(f"{intake.url}/v1/cases/{case['id']}", timeout=5).json()
+    case = httpx.get(intake.url + "/v1/cases", params={"q": request_id}, headers=STAFF, timeout=5).json()["items"][0]
+    full = httpx.get(f"{intake.url}/v1/cases/{case['id']}", headers=STAFF, timeout=5).json()
     assert full["reporter"]["phone"] == "138****5678"
     for service in mesh.values():
         assert "13812345678" not in service.log.read_text()
@@ -143,15 +162,18 @@ def test_a_burst_of_camera_alarms_becomes_one_dispatched_case(mesh: dict[str, Se
     asyncio.run(produce(kafka_bootstrap, "video.alarms.v1", records))
 
     def the_case() -> dict[str, Any] | None:
-        page = httpx.get(intake.url + "/v1/cases", params={"channel": "video", "q": channel}, timeout=5).json()
+        params = {"channel": "video", "q": channel}
+        page = httpx.get(intake.url + "/v1/cases", params=params, headers=ADMIN, timeout=5).json()
         if not page["items"]:
             return None
-        case: dict[str, Any] = httpx.get(f"{intake.url}/v1/cases/{page['items'][0]['id']}", timeout=5).json()
+        case_url = f"{intake.url}/v1/cases/{page['items'][0]['id']}"
+        case: dict[str, Any] = httpx.get(case_url, headers=ADMIN, timeout=5).json()
         kinds = [s["kind"] for s in case["timeline"]]
         return case if kinds.count("alarm_repeated") == 2 and "dispatched" in kinds else None
 
     case = _wait_for(the_case)
-    assert case, httpx.get(intake.url + "/v1/cases", params={"channel": "video"}, timeout=5).json()
+    assert case, httpx.get(intake.url + "/v1/cases", params={"channel": "video"}, headers=ADMIN, timeout=5).json()
     assert case["matter_code"] == "video.alarm"
-    page = httpx.get(intake.url + "/v1/cases", params={"channel": "video", "q": channel}, timeout=5).json()
+    params = {"channel": "video", "q": channel}
+    page = httpx.get(intake.url + "/v1/cases", params=params, headers=ADMIN, timeout=5).json()
     assert page["total"] == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import Service
+from support import ADMIN, Service
 
 pytestmark = pytest.mark.e2e
 
@@ -61,7 +61,7 @@ def test_a_posted_case_shows_up_dispatched(mesh: dict[str, Service]) -> None:
             "lon": 100.45,
             "attributes": {"parties_count": 2},
         },
-        headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+        headers={**ADMIN, "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
         timeout=10,
     )
     assert created.status_code == 201, created.text
@@ -70,7 +70,7 @@ def test_a_posted_case_shows_up_dispatched(mesh: dict[str, Service]) -> None:
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        case = httpx.get(f"{intake}/v1/cases/{case['id']}", timeout=5).json()
+        case = httpx.get(f"{intake}/v1/cases/{case['id']}", headers=ADMIN, timeout=5).json()
         if "dispatched" in [step["kind"] for step in case["timeline"]]:
             break
         time.sleep(0.2)
@@ -80,7 +80,7 @@ def test_a_posted_case_shows_up_dispatched(mesh: dict[str, Service]) -> None:
     assert case["status"] in ("dispatched", "in_progress"), case
     assert case["handled_by"] is not None
 
-    seen = httpx.get(f"{dispatch}/v1/cases/{case['id']}", timeout=5)
+    seen = httpx.get(f"{dispatch}/v1/cases/{case['id']}", headers=ADMIN, timeout=5)
     assert seen.status_code == 200
     assert seen.json()["case_number"] == case["case_number"]
 

@@ -8,25 +8,25 @@ from typing import Any
 import pytest
 from fuzz.openapi_fuzz import BACKENDS, database, fuzz, load, operations, stop
 from schemathesis.specs.openapi.schemas import OpenApiSchema
+from support import ADMIN
 
 from intake.bootstrap import create_app
 from intake.settings import IntakeSettings
 
-API_KEY = "fuzz-open311-key"
 CASE = {"matter_code": "dispute.neighbour", "description": "Water leaks from above.", "lat": 38.93, "lon": 100.45}
 
 
 def settings(**values: object) -> IntakeSettings:
-    return IntakeSettings(consumers_enabled=False, open311_api_keys=[API_KEY], **values)  # type: ignore[arg-type]
+    return IntakeSettings(consumers_enabled=False, **values)  # type: ignore[arg-type]
 
 
 def seed(session: Any) -> dict[str, str]:
     """A case by the native API and one by Open311, so the fuzzing also reaches real ones."""
-    case = session.post("/v1/cases", json=CASE)
+    case = session.post("/v1/cases", json=CASE, headers=ADMIN)
     assert case.status_code == 201, case.text
     service_code = CASE["matter_code"]  # Open311 services are intake's matters
-    form = {"api_key": API_KEY, "service_code": service_code, "lat": "38.93", "long": "100.45", "description": "漏水"}
-    request = session.post("/open311/v2/requests.json", data=form)
+    form = {"service_code": service_code, "lat": "38.93", "long": "100.45", "description": "漏水"}
+    request = session.post("/open311/v2/requests.json", data=form, headers=ADMIN)
     assert request.status_code in (200, 201), request.text
     answer = request.json()[0]
     return {
@@ -56,4 +56,4 @@ def test_no_input_makes_intake_fail_or_answer_off_its_schema(
     api: tuple[OpenApiSchema, dict[str, str]], operation: str
 ) -> None:
     schema, known = api
-    fuzz(schema, operation, known={k: v for k, v in known.items() if v})
+    fuzz(schema, operation, headers=ADMIN, known={k: v for k, v in known.items() if v})

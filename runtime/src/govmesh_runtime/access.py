@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -188,13 +189,15 @@ def _runtime(request: Request) -> Runtime:
 
 
 async def _form_api_key(request: Request) -> str | None:
+    """``api_key`` of a form-encoded POST (Open311). Parsed from the raw body, which stays
+    readable for the endpoint (and python-multipart, which request.form() needs, is not a
+    dependency)."""
     if request.method != "POST" or not request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
+        "application/x-www-form-urlencoded"
     ):
         return None
-    form = await request.form()  # parsed once; FastAPI's own form fields reuse it
-    value = form.get("api_key")
-    return value if isinstance(value, str) else None
+    fields = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+    return next((value for name, value in fields if name == "api_key"), None)
 
 
 # --- the auditors' endpoint ----------------------------------------------------------------
@@ -236,7 +239,7 @@ def audit_router() -> APIRouter:
         resource_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        after_id: Annotated[int, Query(ge=0)] = 0,
+        after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a 64-bit id (SQLite refuses more)
         limit: Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1,000).")] = 100,
     ) -> AuditPage:
         query = select(AuditRecord).where(col(AuditRecord.id) > after_id)

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from aiokafka.structs import ConsumerRecord
 from sqlmodel import col, select
+from support import ADMIN
 
 from govmesh_contracts import Event, encode, envelope_for
 from govmesh_runtime.app import Runtime
@@ -21,15 +22,12 @@ from intake.bootstrap import create_app
 from intake.entrypoints.consumers import consumer_specs
 from intake.settings import IntakeSettings
 
-API_KEY = "test-open311-key"
-
 
 def make_settings(tmp_path: Path, kafka_bootstrap: str, **overrides: Any) -> IntakeSettings:
     return IntakeSettings(
         data_dir=tmp_path,
         kafka_bootstrap_servers=kafka_bootstrap,
         consumers_enabled=False,
-        open311_api_keys=[API_KEY],
         **overrides,
     )
 
@@ -40,18 +38,26 @@ def settings(tmp_path: Path, kafka_bootstrap: str) -> IntakeSettings:
 
 
 @asynccontextmanager
-async def running(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
+async def running(settings: IntakeSettings, headers: dict[str, str] = ADMIN) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in-process; its client sends ``headers`` (every scope, everywhere, by default)."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://intake") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake", headers=headers) as http:
             http.app = app  # type: ignore[attr-defined]
             yield http
 
 
 @pytest.fixture
-async def client(settings: IntakeSettings) -> AsyncIterator[httpx.AsyncClient]:
-    async with running(settings) as http:
+def credential() -> dict[str, Any]:
+    """What the ``client`` fixture sends on every request (a module may override it)."""
+    return {"headers": ADMIN}
+
+
+@pytest.fixture
+async def client(settings: IntakeSettings, credential: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with running(settings, headers=credential.get("headers", {})) as http:
+        http.params = httpx.QueryParams(credential.get("params", {}))
         yield http
 
 

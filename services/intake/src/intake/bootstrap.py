@@ -5,7 +5,10 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from govmesh_runtime.app import create_app as create_service_app
 from intake.entrypoints.api import cases, matters, open311
@@ -23,7 +26,7 @@ TAGS = [
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="govmesh intake",
         description="The one door (一门受理): every channel becomes a case; the resident-facing case timeline.",
@@ -33,3 +36,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         openapi_tags=TAGS,
     )
+    app.add_exception_handler(HTTPException, _http_errors)
+    return app
+
+
+async def _http_errors(request: Request, exc: Exception) -> Response:
+    """Open311 clients get refusals in Open311's error format; everyone else FastAPI's."""
+    if request.url.path.startswith(open311.PREFIX + "/"):
+        return await open311.http_errors(request, exc)
+    assert isinstance(exc, HTTPException)
+    return await http_exception_handler(request, exc)

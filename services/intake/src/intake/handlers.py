@@ -212,7 +212,7 @@ async def _open_duplicate(
         box = (cmd.lat - dlat, cmd.lat + dlat, cmd.lon - dlon, cmd.lon + dlon)
     address = cmd.address.strip() if cmd.address and box is None else None
     statuses = [s.value for s in OPEN_STATUSES]
-    for candidate in await repo.open_candidates(cmd.matter_code, since, statuses, box, address):
+    for candidate in await repo.open_candidates(cmd.matter_code, since, statuses, box, address, cmd.places):
         if box is None or candidate.lat is None or candidate.lon is None:
             if address and candidate.address == address:
                 return candidate
@@ -247,6 +247,7 @@ async def _open_case(
         address=cmd.address,
         status=CaseStatus.RECEIVED.value,
         handled_by=f"centre:{centre}",
+        grid_code=cmd.grid_code,
         received_at=now,
         updated_at=now,
         due_at=deadline,
@@ -359,7 +360,7 @@ async def _step(
 
 async def record_case_dispatched(event: CaseDispatched, uow: UnitOfWork) -> None:
     note = f"grid {event.grid_code}" if event.grid_code else "not located on a grid"
-    await _step(
+    case = await _step(
         uow,
         event.case_id,
         kind="dispatched",
@@ -369,6 +370,10 @@ async def record_case_dispatched(event: CaseDispatched, uow: UnitOfWork) -> None
         status=CaseStatus.DISPATCHED,
         handled_by=event.handled_by,
     )
+    # Dispatch's location decides where the case is; unlocated, the creator's grid stays.
+    if case is not None and event.grid_code:
+        case.grid_code = event.grid_code
+        uow.session.add(case)
 
 
 async def record_case_escalated(event: CaseEscalated, uow: UnitOfWork) -> None:

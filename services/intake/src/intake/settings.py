@@ -30,10 +30,7 @@ class IntakeSettings(ServiceSettings):
     # Lists and searches
     page_size_max: int = 200
 
-    # Open311 GeoReport v2
-    open311_api_keys: list[str] = Field(
-        default=["govmesh-dev-key"], description="API keys accepted for POST requests (JSON list in the environment)."
-    )
+    # Open311 GeoReport v2 (clients' API keys are in the mesh's keyring: `govmesh-auth api-key`)
     open311_jurisdiction_id: str = "zhangye.gov.cn"
     open311_max_requests: int = 1000
 

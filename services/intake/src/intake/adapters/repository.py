@@ -36,6 +36,12 @@ class CaseFilter:
     bbox: tuple[float, float, float, float] | None = None  # min_lon, min_lat, max_lon, max_lat
     ids: Sequence[uuid.UUID] = ()
     case_numbers: Sequence[str] = ()
+    places: Sequence[str] | None = None  # grid code prefixes the caller may see; None = everywhere
+
+
+def within(places: Sequence[str]) -> ColumnElement[bool]:
+    """Cases whose grid code starts with one of the prefixes (never an unlocated case)."""
+    return or_(*(col(CaseRow.grid_code).startswith(place, autoescape=True) for place in places))
 
 
 class SqlCaseRepository:
@@ -90,6 +96,8 @@ class SqlCaseRepository:
             ]
         if f.ids or f.case_numbers:
             conditions.append(or_(col(CaseRow.id).in_(list(f.ids)), col(CaseRow.case_number).in_(list(f.case_numbers))))
+        if f.places is not None:
+            conditions.append(within(f.places))
         total = (await self.session.exec(select(func.count()).select_from(CaseRow).where(*conditions))).one()
         rows = await self.session.exec(
             select(CaseRow)
@@ -107,6 +115,7 @@ class SqlCaseRepository:
         statuses: Sequence[str],
         box: tuple[float, float, float, float] | None,
         address: str | None,
+        places: Sequence[str] = (),
     ) -> list[CaseRow]:
         """Open cases of a matter received since ``since``, near a point (box) or at the same address."""
         near: list[ColumnElement[bool]] = []
@@ -130,6 +139,7 @@ class SqlCaseRepository:
                 col(CaseRow.received_at) >= since,
                 col(CaseRow.channel) != "video",
                 or_(*near),
+                *([within(places)] if places else []),
             )
             .order_by(col(CaseRow.received_at))
         )

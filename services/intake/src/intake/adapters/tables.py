@@ -38,6 +38,9 @@ class CaseRow(TableBase, table=True):
     address: str | None = Field(default=None, max_length=500)
     status: str = Field(max_length=32, index=True)
     handled_by: str | None = Field(default=None, max_length=100)
+    # The grid the case is in: the creator's hint, then where dispatch located it. Callers
+    # bound to places see a case only through it (an unlocated case: unbound callers only).
+    grid_code: str | None = Field(default=None, max_length=15, index=True)
     received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     due_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))

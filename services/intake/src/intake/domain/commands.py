@@ -35,6 +35,9 @@ class AcceptCase:
     attributes: dict[str, AttributeValue] = field(default_factory=dict)
     source_ref: str | None = None  # e.g. the camera channel id of a video alarm
     received_at: datetime | None = None  # when the matter happened, if not now (video alarms)
+    grid_code: str | None = None  # the creator's grid (a hint until dispatch locates the case)
+    # The caller's places: a report is linked only to an open case they may see (empty = everywhere).
+    places: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
+from govmesh_runtime import access
+from govmesh_runtime.problems import refusals
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.domain.cases import CaseStatus, Channel
 from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
@@ -19,7 +21,18 @@ from intake.entrypoints.api.schemas import (
     CaseSummary,
     FeedbackCreate,
 )
-from intake.entrypoints.api.views import PersonalDataDep, RuntimeDep, accept, load_case, settings_of, summary_view
+from intake.entrypoints.api.views import (
+    Reader,
+    RuntimeDep,
+    Writer,
+    accept,
+    check_grid,
+    find_case,
+    guard,
+    load_case,
+    settings_of,
+    summary_view,
+)
 from intake.handlers import (
     CaseNotFound,
     FeedbackNotAllowed,
@@ -29,7 +42,7 @@ from intake.handlers import (
     give_feedback,
 )
 
-router = APIRouter(prefix="/v1/cases", tags=["cases"])
+router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=refusals(401, 403))
 
 _CASE_EXAMPLE: dict[str, Any] = {
     "id": "0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10",
@@ -42,6 +55,7 @@ _CASE_EXAMPLE: dict[str, Any] = {
     "channel": "hotline",
     "status": "in_progress",
     "handled_by": "mediation",
+    "grid_code": "620702001001001",
     "received_at": "2026-11-25T08:30:00Z",
     "updated_at": "2026-11-25T08:31:10Z",
     "due_at": "2026-12-10T08:30:00Z",
@@ -105,7 +119,7 @@ def _invalid(exc: ReportInvalid) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 
-def command_from(body: CaseCreate, idempotency_key: str | None) -> AcceptCase:
+def command_from(body: CaseCreate, idempotency_key: str | None, places: tuple[str, ...] = ()) -> AcceptCase:
     reporter = None
     if body.reporter is not None:
         reporter = Reporter(name=body.reporter.name, phone=body.reporter.phone, id_number=body.reporter.id_number)
@@ -120,6 +134,8 @@ def command_from(body: CaseCreate, idempotency_key: str | None) -> AcceptCase:
         reporter=reporter,
         attachments=tuple(body.attachments),
         attributes=dict(body.attributes),
+        grid_code=body.grid_code,
+        places=places,
     )
 
 
@@ -154,12 +170,13 @@ async def create_case(
     request: Request,
     response: Response,
     runtime: RuntimeDep,
-    reveal: PersonalDataDep,
+    caller: Writer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CaseCreated:
-    cmd = command_from(body, idempotency_key)
+    await check_grid(request, caller, body.grid_code)
+    cmd = command_from(body, idempotency_key, caller.places)
     try:
-        accepted = await accept(runtime, cmd)
+        accepted = await accept(runtime, cmd, request, caller)
     except ReportInvalid as exc:
         raise _invalid(exc) from exc
     except IdempotencyConflict as exc:
@@ -169,7 +186,7 @@ async def create_case(
     if accepted.outcome is not Outcome.CREATED:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = str(request.url_for("get_case", case_id=accepted.case_id))
-    case = await load_case(runtime, accepted.case_id, reveal=reveal)
+    case = await load_case(runtime, accepted.case_id, request, caller)
     notice = None
     if accepted.outcome is Outcome.LINKED:
         notice = f"Linked to open case {case.case_number} of the same matter nearby; you will follow that case."
@@ -225,6 +242,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
 )
 async def list_cases(
     runtime: RuntimeDep,
+    caller: Reader,
     status_: Annotated[
         str | None, Query(alias="status", description="Comma list of statuses.", examples=["received,in_progress"])
     ] = None,
@@ -262,6 +280,7 @@ async def list_cases(
         received_to=received_to,
         text=q,
         bbox=_bbox(bbox),
+        places=access.place_filter(caller),
     )
     async with runtime.db.sessions() as session:
         rows, total = await SqlCaseRepository(session).search(f, limit=limit, offset=offset)
@@ -283,8 +302,8 @@ async def list_cases(
         404: _example({"detail": "case … not found"}, "No such case."),
     },
 )
-async def get_case(case_id: UUID, runtime: RuntimeDep, reveal: PersonalDataDep) -> CasePublic:
-    return await load_case(runtime, case_id, reveal=reveal)
+async def get_case(case_id: UUID, request: Request, runtime: RuntimeDep, caller: Reader) -> CasePublic:
+    return await load_case(runtime, case_id, request, caller)
 
 
 @router.post(
@@ -307,8 +326,9 @@ async def get_case(case_id: UUID, runtime: RuntimeDep, reveal: PersonalDataDep) 
     },
 )
 async def post_feedback(
-    case_id: UUID, body: FeedbackCreate, runtime: RuntimeDep, reveal: PersonalDataDep
+    case_id: UUID, body: FeedbackCreate, request: Request, runtime: RuntimeDep, caller: Writer
 ) -> CasePublic:
+    await guard(request, caller, case_id, await find_case(runtime, case_id))
     try:
         async with runtime.uow() as uow:
             await give_feedback(
@@ -319,4 +339,4 @@ async def post_feedback(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
     except FeedbackNotAllowed as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
-    return await load_case(runtime, case_id, reveal=reveal)
+    return await load_case(runtime, case_id, request, caller)

@@ -7,9 +7,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
+from govmesh_runtime.problems import refusals
 from intake.domain.taxonomy import MATTERS, Matter, matter
 
-router = APIRouter(prefix="/v1/matters", tags=["matters"])
+# The public catalogue (also Open311's service list): any credential reads it, no scope needed.
+router = APIRouter(prefix="/v1/matters", tags=["matters"], responses=refusals(401))
 
 
 class AttributePublic(BaseModel):

@@ -3,7 +3,10 @@
 Service requests are cases: ``service_request_id`` is the case number, the token of a
 request is its case id, the service type is ``realtime`` (the id comes at once).
 Errors use the spec's bodies: ``[{"code": 400, "description": "…"}]`` or
-``<errors><error><code/><description/></error></errors>``.
+``<errors><error><code/><description/></error></errors>`` — refusals (401, 403) too.
+
+Every request needs a credential, GETs included: an API key issued with ``govmesh-auth
+api-key`` (``api_key`` in the query or the form, or ``X-API-Key``) or a bearer token.
 """
 
 from __future__ import annotations
@@ -20,18 +23,30 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.exceptions import HTTPException
 
+from govmesh_runtime import access
+from govmesh_runtime.auth import Principal
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
-from intake.adapters.tables import CaseRow
+from intake.adapters.tables import CaseRow, TimelineEntryRow
 from intake.domain.cases import OPEN_STATUSES, CaseStatus, Channel, open311_status
 from intake.domain.commands import AcceptCase, Reporter
 from intake.domain.taxonomy import MATTERS, Matter, matter
-from intake.entrypoints.api.views import RuntimeDep, accept, settings_of
+from intake.entrypoints.api.views import (
+    POLICING_SCOPE,
+    RESOURCE,
+    Reader,
+    RuntimeDep,
+    Writer,
+    accept,
+    check_grid,
+    settings_of,
+    step_note,
+)
 from intake.handlers import IdempotencyConflict, Outcome, ReportInvalid
 from intake.settings import IntakeSettings
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"])
-
+PREFIX = "/open311/v2"
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-25T00:00:00Z"
@@ -41,6 +56,7 @@ _PLURAL_TO_ITEM = {
     "endpoints": "endpoint",
     "formats": "format",
 }
+_GRID_CODE = re.compile(r"^[0-9]{15}$")
 _HTML = re.compile(r"<\s*/?\s*[a-zA-Z][^>]*>")
 _MAX_RANGE = timedelta(days=90)
 
@@ -113,6 +129,16 @@ def render_errors(fmt: str, error: Open311Error) -> Response:
     return render(fmt if fmt in FORMATS else "xml", "errors", "error", errors, error.status)
 
 
+async def http_errors(request: Request, exc: Exception) -> Response:
+    """HTTP errors raised before or around an Open311 endpoint (a refused credential, a
+    refused place) in the spec's error format, XML for ``.xml`` and JSON for ``.json``."""
+    assert isinstance(exc, HTTPException)
+    fmt = "json" if request.url.path.endswith(".json") else "xml"
+    answer = render_errors(fmt, Open311Error(exc.status_code, str(exc.detail)))
+    answer.headers.update(exc.headers or {})
+    return answer
+
+
 def _format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise Open311Error(404, f"unknown format {fmt!r}: use .json or .xml")
@@ -160,19 +186,23 @@ def definition_view(m: Matter) -> dict[str, Any]:
     }
 
 
-def status_notes(timeline: Sequence[Any]) -> str:
-    """Every step in order: when, who holds the case, what happened."""
-    return "\n".join(f"{_iso(t.at)} {t.kind} — {t.actor}" + (f": {t.note}" if t.note else "") for t in timeline)
+def status_notes(timeline: Sequence[TimelineEntryRow], *, policing: bool) -> str:
+    """Every step in order: when, who holds the case, what happened (police details only with policing)."""
+    lines = []
+    for t in timeline:
+        note = step_note(t, policing=policing)
+        lines.append(f"{_iso(t.at)} {t.kind} — {t.actor}" + (f": {note}" if note else ""))
+    return "\n".join(lines)
 
 
-async def request_view(session: AsyncSession, case: CaseRow) -> dict[str, Any]:
+async def request_view(session: AsyncSession, case: CaseRow, *, policing: bool) -> dict[str, Any]:
     timeline = await SqlCaseRepository(session).timeline(case.id)
     m = matter(case.matter_code)
     attachments: list[str] = json.loads(case.attachments_json or "[]")
     return {
         "service_request_id": case.case_number,
         "status": open311_status(CaseStatus(case.status)),
-        "status_notes": status_notes(timeline),
+        "status_notes": status_notes(timeline, policing=policing),
         "service_name": m.name_zh if m else case.matter_code,
         "service_code": case.matter_code,
         "description": case.description,
@@ -237,6 +267,12 @@ def _error_examples(status: int, description: str) -> dict[str, Any]:
 
 
 _E404 = _error_examples(404, "service_code 'x' not found")
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: _error_examples(401, "credential required: Authorization: Bearer <token> or X-API-Key"),
+    403: _error_examples(403, "scope 'cases:read' is required"),
+}
+
+router = APIRouter(prefix=PREFIX, tags=["open311"], responses=_REFUSALS)
 _E400 = _error_examples(400, "lat: outside the jurisdiction (latitude 37.9–39.9)")
 
 
@@ -258,7 +294,9 @@ async def discovery(fmt: FmtPath, request: Request) -> Response:
     data = {
         "changeset": CHANGESET,
         "contact": "Zhangye governance centre (张掖市综治中心), 12345 hotline",
-        "key_service": "Ask the governance centre for an api_key to POST requests.",
+        "key_service": "Every request, GET and POST, needs an api_key: ask the governance centre for one "
+        "(issued with `govmesh-auth api-key`; reading requests needs scope cases:read, posting cases:write). "
+        "Send it as api_key in the query or the form, or as the X-API-Key header.",
         "endpoints": [
             {
                 "specification": SPEC,
@@ -312,7 +350,8 @@ async def service_definition(
 
 
 _FORM_FIELDS = {
-    "api_key": "Your API key (required).",
+    "api_key": "Your API key (or send it as X-API-Key, or a bearer token).",
+    "grid_code": "Extension: the 15-digit grid the matter is in; required from a key bound to places.",
     "jurisdiction_id": "Optional; this endpoint serves one jurisdiction.",
     "service_code": "A service_code from services.{fmt} (required).",
     "lat": "Latitude (WGS 84); with long, or give address_string / address_id.",
@@ -336,7 +375,7 @@ _POST_DOC: dict[str, Any] = {
             "application/x-www-form-urlencoded": {
                 "schema": {
                     "type": "object",
-                    "required": ["api_key", "service_code"],
+                    "required": ["service_code"],
                     "properties": {
                         **{name: {"type": "string", "description": d} for name, d in _FORM_FIELDS.items()},
                         "attribute[CODE]": {
@@ -347,7 +386,7 @@ _POST_DOC: dict[str, Any] = {
                     },
                 },
                 "example": {
-                    "api_key": "govmesh-dev-key",
+                    "api_key": "gmk_1a2b3c4d_…",
                     "service_code": "dispute.neighbour",
                     "lat": "38.9326",
                     "long": "100.4498",
@@ -375,7 +414,9 @@ def _parse_form(body: bytes, content_type: str) -> list[tuple[str, str]]:
 _ATTRIBUTE = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
 
 
-def _command(fields: list[tuple[str, str]], idempotency_key: str | None) -> tuple[AcceptCase, str | None]:
+def _command(
+    fields: list[tuple[str, str]], idempotency_key: str | None, places: tuple[str, ...]
+) -> tuple[AcceptCase, str | None]:
     single: dict[str, str] = {}
     attributes: dict[str, str | float | list[str]] = {}
     media: list[str] = []
@@ -418,6 +459,9 @@ def _command(fields: list[tuple[str, str]], idempotency_key: str | None) -> tupl
     name = (single.get("last_name", "") + single.get("first_name", "")).strip() or None
     if name and len(name) > 50:
         errors.append("first_name/last_name: at most 50 characters together")
+    grid_code = single.get("grid_code") or None
+    if grid_code and not _GRID_CODE.match(grid_code):
+        errors.append("grid_code: a 15-digit unified grid code")
     if errors:
         raise Open311Error(400, *errors)
     found = matter(code)
@@ -436,6 +480,8 @@ def _command(fields: list[tuple[str, str]], idempotency_key: str | None) -> tupl
         reporter=reporter,
         attachments=tuple(media),
         attributes=attributes,
+        grid_code=grid_code,
+        places=places,
     )
     return cmd, single.get("account_id") or None
 
@@ -481,7 +527,6 @@ def _field_name(loc: tuple[str, ...]) -> str:
             "A duplicate: linked to an open request of the same service nearby (no new request).",
         ),
         400: _E400,
-        403: _error_examples(403, "api_key missing or not valid"),
         404: _E404,
     },
 )
@@ -489,20 +534,18 @@ async def create_request(
     fmt: FmtPath,
     request: Request,
     runtime: RuntimeDep,
+    caller: Writer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     settings = settings_of(runtime)
     try:
         fmt = _format(fmt)
         fields = _parse_form(await request.body(), request.headers.get("content-type", ""))
-        given = dict(fields)
-        api_key = given.get("api_key") or request.query_params.get("api_key")
-        if not api_key or api_key not in settings.open311_api_keys:
-            raise Open311Error(403, "api_key missing or not valid")
-        _jurisdiction(settings, given.get("jurisdiction_id"))
-        cmd, account_id = _command(fields, idempotency_key)
+        _jurisdiction(settings, dict(fields).get("jurisdiction_id"))
+        cmd, account_id = _command(fields, idempotency_key, caller.places)
+        await check_grid(request, caller, cmd.grid_code)  # a refusal: 403 in the spec's format
         try:
-            accepted = await accept(runtime, cmd)
+            accepted = await accept(runtime, cmd, request, caller)
         except ReportInvalid as exc:
             raise Open311Error(400, *(f"{_field_name(loc)}: {msg}" for loc, msg in exc.errors.items())) from exc
         except IdempotencyConflict as exc:
@@ -569,6 +612,7 @@ def _int(name: str, value: str | None, default: int, low: int, high: int) -> int
 async def list_requests(
     fmt: FmtPath,
     runtime: RuntimeDep,
+    caller: Reader,
     service_request_id: str | None = None,
     service_code: str | None = None,
     start_date: str | None = None,
@@ -586,7 +630,7 @@ async def list_requests(
         number = _int("page", page, 1, 1, 1_000_000)
         if service_request_id:
             ids = [v.strip() for v in service_request_id.split(",") if v.strip()]
-            f = CaseFilter(case_numbers=ids)
+            f = CaseFilter(case_numbers=ids, places=access.place_filter(caller))
         else:
             start, end = _date("start_date", start_date), _date("end_date", end_date)
             now = datetime.now(UTC)
@@ -605,12 +649,19 @@ async def list_requests(
             unknown = [c for c in codes if matter(c) is None]
             if unknown:
                 raise Open311Error(404, *(f"service_code {c!r} not found" for c in unknown))
-            f = CaseFilter(matter_codes=codes, statuses=_statuses(status), received_from=start, received_to=end)
+            f = CaseFilter(
+                matter_codes=codes,
+                statuses=_statuses(status),
+                received_from=start,
+                received_to=end,
+                places=access.place_filter(caller),
+            )
     except Open311Error as exc:
         return render_errors(fmt, exc)
     async with runtime.db.sessions() as session:
         rows, _ = await SqlCaseRepository(session).search(f, limit=size, offset=(number - 1) * size)
-        data = [await request_view(session, row) for row in rows]
+        policing = caller.has(POLICING_SCOPE)
+        data = [await request_view(session, row, policing=policing) for row in rows]
     return render(fmt, "service_requests", "request", data)
 
 
@@ -624,16 +675,22 @@ async def list_requests(
     },
 )
 async def get_request(
-    service_request_id: str, fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | None = None
+    service_request_id: str,
+    fmt: FmtPath,
+    request: Request,
+    runtime: RuntimeDep,
+    caller: Reader,
+    jurisdiction_id: str | None = None,
 ) -> Response:
     try:
         fmt = _format(fmt)
         _jurisdiction(settings_of(runtime), jurisdiction_id)
         async with runtime.db.sessions() as session:
-            case = await SqlCaseRepository(session).by_number(service_request_id)
-            if case is None:
-                raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
-            data = [await request_view(session, case)]
+            found = await SqlCaseRepository(session).by_number(service_request_id)
+        # Outside the read: a refusal is audited in a transaction of its own.
+        case = await _guard(request, caller, service_request_id, found, f"service_request_id {service_request_id!r}")
+        async with runtime.db.sessions() as session:
+            data = [await request_view(session, case, policing=caller.has(POLICING_SCOPE))]
     except Open311Error as exc:
         return render_errors(fmt, exc)
     return render(fmt, "service_requests", "request", data)
@@ -653,18 +710,38 @@ async def get_request(
         404: _E404,
     },
 )
-async def get_token(token: str, fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | None = None) -> Response:
+async def get_token(
+    token: str, fmt: FmtPath, request: Request, runtime: RuntimeDep, caller: Reader, jurisdiction_id: str | None = None
+) -> Response:
     try:
         fmt = _format(fmt)
         _jurisdiction(settings_of(runtime), jurisdiction_id)
         try:
-            case_id = uuid.UUID(token)
+            case_id: uuid.UUID | None = uuid.UUID(token)
         except ValueError:
-            raise Open311Error(404, f"token {token!r} not found") from None
-        async with runtime.db.sessions() as session:
-            case = await SqlCaseRepository(session).get(case_id)
-        if case is None:
-            raise Open311Error(404, f"token {token!r} not found")
+            case_id = None
+        case = None
+        if case_id is not None:
+            async with runtime.db.sessions() as session:
+                case = await SqlCaseRepository(session).get(case_id)
+        case = await _guard(request, caller, token, case, f"token {token!r}")
     except Open311Error as exc:
         return render_errors(fmt, exc)
     return render(fmt, "service_requests", "request", [{"service_request_id": case.case_number, "token": token}])
+
+
+async def _guard(request: Request, caller: Principal, resource_id: str, case: CaseRow | None, what: str) -> CaseRow:
+    """The case if the caller's places cover it; a missing one is the spec's 404 for callers
+    not bound to places, and for place-bound callers the same 403 as a case outside them."""
+    if case is None and not caller.places:
+        raise Open311Error(404, f"{what} not found")
+    await access.guard_place(
+        request,
+        caller,
+        resource=RESOURCE,
+        resource_id=resource_id,
+        place=case.grid_code if case else None,
+        found=case is not None,
+    )
+    assert case is not None
+    return case

@@ -60,6 +60,13 @@ class CaseCreate(CaseBase):
     )
 
     channel: Channel = Field(default=Channel.API, description="Where the matter came in.")
+    grid_code: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{15}$",
+        description="The grid the matter is in (15-digit unified grid code), a hint until dispatch locates the "
+        "case. Required from a caller bound to places (a grid worker, a centre), and within them.",
+        examples=["620702001001001"],
+    )
     reporter: ReporterIn | None = None
     attachments: list[str] = Field(default_factory=list, max_length=10, description="URLs of photos or documents.")
     attributes: dict[str, AttributeValue] = Field(
@@ -103,6 +110,11 @@ class CaseSummary(CaseBase):
     channel: Channel
     status: CaseStatus
     handled_by: str | None = Field(description="Who holds the case now.", examples=["mediation"])
+    grid_code: str | None = Field(
+        description="The grid the case is in: where dispatch located it, else the creator's grid; null when "
+        "neither (then only callers not bound to places see the case).",
+        examples=["620702001001001"],
+    )
     received_at: datetime
     updated_at: datetime
     due_at: datetime | None = Field(description="Deadline from the matter's default SLA.")

@@ -6,34 +6,33 @@ import json
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, HTTPException, status
+from fastapi import Depends, Request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime.access import Caller
+from govmesh_runtime import access, audit
 from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.auth import Principal
 from intake.adapters.repository import SqlCaseRepository
-from intake.adapters.tables import CaseRow, ReporterRow
+from intake.adapters.tables import CaseRow, ReporterRow, TimelineEntryRow
 from intake.domain.cases import CaseStatus, Channel
-from intake.domain.commands import AcceptCase
+from intake.domain.commands import AcceptCase, Reporter
 from intake.domain.validation import mask_id_number, mask_name, mask_phone
 from intake.entrypoints.api.schemas import CasePublic, CaseSummary, ReporterPublic, TimelineEntry
-from intake.handlers import Accepted, accept_case
+from intake.handlers import Accepted, Outcome, accept_case
 from intake.settings import IntakeSettings
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 PERSONAL_DATA_SCOPE = "personal-data"
+POLICING_SCOPE = "policing"
 
 
-def may_see_personal_data(principal: Caller) -> bool:
+def may_see_personal_data(principal: Principal) -> bool:
     """Whether the caller may see reporters' personal data unmasked: only a client credential
     carrying the "personal-data" scope (govmesh-auth); everyone else sees it masked."""
     return principal.has(PERSONAL_DATA_SCOPE)
-
-
-PersonalDataDep = Annotated[bool, Depends(may_see_personal_data)]
 
 
 def settings_of(runtime: Runtime) -> IntakeSettings:
@@ -42,19 +41,56 @@ def settings_of(runtime: Runtime) -> IntakeSettings:
     return settings
 
 
-async def accept(runtime: Runtime, cmd: AcceptCase) -> Accepted:
-    """Accept a report in one transaction. When a concurrent request with the same Idempotency-Key
-    won the race (unique key violated), answer what that request made."""
+READ_SCOPE = "cases:read"
+WRITE_SCOPE = "cases:write"
+Reader = Annotated[Principal, Depends(access.require(READ_SCOPE))]
+Writer = Annotated[Principal, Depends(access.require(WRITE_SCOPE))]
+RESOURCE = "case"
+
+
+def reporter_fields(reporter: Reporter | ReporterRow | ReporterPublic | None) -> list[str]:
+    """The personal fields a reporter carries, as the audit log names them."""
+    if reporter is None:
+        return []
+    given = {"name": reporter.name, "phone": reporter.phone, "id_number": reporter.id_number}
+    return [f"reporter.{name}" for name, value in given.items() if value]
+
+
+async def check_grid(request: Request, caller: Principal, grid_code: str | None) -> None:
+    """A place-bound caller creates a case only in a grid of theirs, which they must name:
+    intake does not know grids (dispatch locates cases), so it cannot find one for them."""
+    if caller.places and grid_code is None:
+        raise await access.refuse(request, caller, "give a grid_code within your places", RESOURCE)
+    await access.require_place(request, caller, resource=RESOURCE, place=grid_code)
+
+
+async def accept(runtime: Runtime, cmd: AcceptCase, request: Request, caller: Principal) -> Accepted:
+    """Accept a report in one transaction, with the audit of the reporter's personal data it
+    stores. When a concurrent request with the same Idempotency-Key won the race (unique key
+    violated), answer what that request made."""
     try:
-        async with runtime.uow() as uow:
-            accepted = await accept_case(cmd, uow, settings=settings_of(runtime))
-            await uow.commit()
+        return await _accept_once(runtime, cmd, request, caller)
     except IntegrityError:
         if not cmd.idempotency_key:
             raise
-        async with runtime.uow() as uow:
-            accepted = await accept_case(cmd, uow, settings=settings_of(runtime))
-            await uow.commit()
+        return await _accept_once(runtime, cmd, request, caller)
+
+
+async def _accept_once(runtime: Runtime, cmd: AcceptCase, request: Request, caller: Principal) -> Accepted:
+    async with runtime.uow() as uow:
+        accepted = await accept_case(cmd, uow, settings=settings_of(runtime))
+        fields = reporter_fields(cmd.reporter)
+        if fields and accepted.outcome is not Outcome.RETRIED:  # a retry stores nothing
+            entry = access.change_entry(
+                request,
+                caller,
+                resource=RESOURCE,
+                resource_id=str(accepted.case_id),
+                fields=fields,
+                reason=f"reporter's personal data recorded ({accepted.outcome.value})",
+            )
+            audit.add(uow.session, entry)
+        await uow.commit()
     return accepted
 
 
@@ -82,6 +118,7 @@ def summary_view(case: CaseRow) -> CaseSummary:
         channel=Channel(case.channel),
         status=CaseStatus(case.status),
         handled_by=case.handled_by,
+        grid_code=case.grid_code,
         received_at=case.received_at,
         updated_at=case.updated_at,
         due_at=case.due_at,
@@ -89,7 +126,18 @@ def summary_view(case: CaseRow) -> CaseSummary:
     )
 
 
-async def case_view(session: AsyncSession, case: CaseRow, *, reveal: bool) -> CasePublic:
+def is_police_step(step: TimelineEntryRow) -> bool:
+    """A step of the police's work: its note (officers, outcome, referral) is police data."""
+    return step.kind.startswith("police_") or step.actor == "policing" or step.actor.startswith("police_room:")
+
+
+def step_note(step: TimelineEntryRow, *, policing: bool) -> str | None:
+    """The note of a step; a police step's only with the policing scope (that the police
+    hold the case, and when, stays visible)."""
+    return step.note if policing or not is_police_step(step) else None
+
+
+async def case_view(session: AsyncSession, case: CaseRow, *, reveal: bool, policing: bool) -> CasePublic:
     repo = SqlCaseRepository(session)
     timeline = await repo.timeline(case.id)
     reporter = await repo.reporter(case.reporter_ref) if case.reporter_ref else None
@@ -101,13 +149,43 @@ async def case_view(session: AsyncSession, case: CaseRow, *, reveal: bool) -> Ca
         attachments=json.loads(case.attachments_json or "[]"),
         reporter=reporter_view(reporter, reveal=reveal) if reporter else None,
         satisfaction=case.satisfaction,
-        timeline=[TimelineEntry(kind=t.kind, actor=t.actor, note=t.note, at=t.at) for t in timeline],
+        timeline=[
+            TimelineEntry(kind=t.kind, actor=t.actor, note=step_note(t, policing=policing), at=t.at) for t in timeline
+        ],
     )
 
 
-async def load_case(runtime: Runtime, case_id: UUID, *, reveal: bool) -> CasePublic:
+async def find_case(runtime: Runtime, case_id: UUID) -> CaseRow | None:
+    """The case row, its session closed: a refusal is audited in a transaction of its own,
+    which an open read would hold up on SQLite."""
     async with runtime.db.sessions() as session:
-        case = await SqlCaseRepository(session).get(case_id)
-        if case is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found")
-        return await case_view(session, case, reveal=reveal)
+        return await SqlCaseRepository(session).get(case_id)
+
+
+async def guard(request: Request, caller: Principal, case_id: UUID, case: CaseRow | None) -> CaseRow:
+    """The case, if the caller's places cover its grid; a 403 for one outside them or for a
+    missing one alike (place-bound callers), a 404 for a missing one (everyone else)."""
+    await access.guard_place(
+        request,
+        caller,
+        resource=RESOURCE,
+        resource_id=str(case_id),
+        place=case.grid_code if case else None,
+        found=case is not None,
+    )
+    assert case is not None
+    return case
+
+
+async def load_case(runtime: Runtime, case_id: UUID, request: Request, caller: Principal) -> CasePublic:
+    """A case the caller may see, its reporter unmasked (and that read audited) only with personal-data."""
+    reveal = may_see_personal_data(caller)
+    case = await guard(request, caller, case_id, await find_case(runtime, case_id))
+    async with runtime.db.sessions() as session:
+        view = await case_view(session, case, reveal=reveal, policing=caller.has(POLICING_SCOPE))
+    if reveal and view.reporter is not None:
+        fields = reporter_fields(view.reporter)
+        await access.audit_personal_data(
+            request, caller, action=audit.Action.READ, resource=RESOURCE, resource_ids=[str(case_id)], fields=fields
+        )
+    return view
