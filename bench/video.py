@@ -61,7 +61,7 @@ def sipp(scenario: str, target: str, *, rate: int, calls: int, work: Path, extra
     args = [
         "sipp", "-sf", str(SIPP / scenario), "-t", "u1", "-i", "127.0.0.1", "-p", str(free_port()),
         "-r", str(rate), "-m", str(calls), "-l", str(max(1000, rate * 2)), "-key", "server_id", SERVER_ID,
-        "-nostdin", "-timeout", f"{calls / rate * 3 + 30:.0f}s", "-timeout_error",
+        "-nostdin", "-buff_size", "4194304", "-timeout", f"{calls / rate * 3 + 30:.0f}s", "-timeout_error",
         "-trace_stat", "-stf", str(stats), "-fd", "1", *extra, target,
     ]  # fmt: skip
     started = time.perf_counter()
@@ -98,7 +98,20 @@ def sipp_ceiling(devices_csv: Path, rates: list[int], seconds: int, work: Path) 
     """The same keepalive load against sipp answering 200 itself (no parsing, no state)."""
     port = free_port()
     uas = subprocess.Popen(
-        ["sipp", "-sf", str(SIPP / "uas_message.xml"), "-t", "u1", "-i", "127.0.0.1", "-p", str(port), "-nostdin"],
+        [
+            "sipp",
+            "-sf",
+            str(SIPP / "uas_message.xml"),
+            "-t",
+            "u1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-nostdin",
+            "-buff_size",
+            "4194304",
+        ],
         cwd=work,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
