@@ -23,6 +23,12 @@ KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "39092"))
 PG_PORT = int(os.environ.get("BENCH_PG_PORT", "35432"))
 KAFKA = f"127.0.0.1:{KAFKA_PORT}"
 POSTGRES = f"postgresql://mesh:mesh@127.0.0.1:{PG_PORT}"
+KEYRING = DATA / "auth" / "keyring.json"
+# Every scope a benchmark may need on any service (extra scopes are harmless).
+SCOPES = [
+    "cases:read", "cases:write", "personal-data", "policing", "dispatch:admin",
+    "mediation:write", "video:admin", "audit:read", "elements:write",
+]  # fmt: skip
 INFRA_ENV = {
     **os.environ,
     "KAFKA_PORT": str(KAFKA_PORT),
@@ -99,6 +105,15 @@ class Proc:
                 self.proc.kill()
 
 
+def bearer() -> dict[str, str]:
+    """An Authorization header from the keyring the bench services read (created if absent)."""
+    from govmesh_runtime.auth import Keyring
+
+    KEYRING.parent.mkdir(parents=True, exist_ok=True)
+    token = Keyring.load(KEYRING, development=True).issue_token("bench", SCOPES, [], ttl_s=86400)
+    return {"Authorization": f"Bearer {token}"}
+
+
 def service(name: str, package: str, *, database: str | None = None, extra: dict[str, str] | None = None) -> Proc:
     prefix = package.upper() + "_"
     env = {
@@ -106,6 +121,8 @@ def service(name: str, package: str, *, database: str | None = None, extra: dict
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
         "GOVMESH_DATA_DIR": str(DATA),
         "LOG_LEVEL": "WARNING",
+        "GOVMESH_KEYRING": str(KEYRING),
+        "GOVMESH_RATE_LIMIT_PER_S": "0",  # a benchmark is one client at full rate
         **(extra or {}),
     }
     proc = Proc(name, [sys.executable, "-m", package], env)

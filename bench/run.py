@@ -1,7 +1,7 @@
 """``make bench``: benchmarks on the real parts, printed as one table with the ceilings
 measured in the same run, and written to bench/RESULTS.md. Bounded; loopback only.
 
-    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,grid]
+    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,grid,elements,video]
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from govmesh_runtime.geo import GridIndex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness
+import video
 from harness import KAFKA, Proc, Row, percentile, service, wrk
 
 # Random points a few metres apart would be linked as duplicates of one open case: off here.
@@ -335,7 +336,7 @@ def _bounds(collection: dict[str, object]) -> tuple[float, float, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the benchmark itself)")
-    parser.add_argument("--stages", default="kafka,bare,intake,pipeline,grid,elements")
+    parser.add_argument("--stages", default="kafka,bare,intake,pipeline,grid,elements,video")
     args = parser.parse_args()
     stages = set(args.stages.split(","))
     seconds, connections = (3, 8) if args.quick else (20, 32)
@@ -363,6 +364,9 @@ def main() -> int:
             rows.append(grid_lookup(100_000 if args.quick else 1_000_000))
         if "elements" in stages:
             rows += elements(200_000 if args.quick else 9_200_000, 200 if args.quick else 2_000)
+        if "video" in stages:
+            rates = [1_000, 2_500, 5_000] if args.quick else [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000]
+            rows += video.video(2 if args.quick else 5, 50 if args.quick else 300, rates)
     finally:
         harness.infra_down()
     text = harness.table(rows)

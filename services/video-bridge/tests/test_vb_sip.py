@@ -260,6 +260,43 @@ async def test_a_device_that_keeps_alive_stays_online_past_three_intervals(bridg
     assert [(e["online"], e["reason"]) for e in events] == [(True, "register")]
 
 
+@pytest.mark.parametrize("transport", ["UDP", "TCP"])
+async def test_a_keepalive_right_behind_an_unregister_is_handled_after_it(bridge: Bridge, transport: str) -> None:
+    """Keepalives of online devices are answered without a task; one that arrives while an
+    earlier message of the device is still waiting to be handled waits its turn: here the
+    device is unregistered first, so its keepalive gets 404, not a 200 that keeps it alive.
+    (Over TCP both arrive in one read, before the unregister's task has run.)"""
+    device_id, _ = new_ids()
+    async with SipDevice(device_id, port(bridge, transport), transport=transport) as device:
+        assert (await device.register())[1].status == 200
+        assert (await device.keepalive()).status == 200  # online and answered at once
+        contact = ("contact", f"<sip:{device_id}@127.0.0.1:{device.local_port}>")
+        challenge = await device.request("REGISTER", headers=[contact, ("expires", "0")])
+        unregister = device.authorized_register(challenge, expires=0)
+        keepalive = device.keepalive_message(sn=2)
+        answers = await device.send_together(unregister, keepalive)
+        assert [a.status for a in answers] == [200, 404]
+        state = await device_state(bridge, device_id)
+        assert (state["registered"], state["online"]) == (False, False)
+
+
+async def test_a_retransmitted_keepalive_gets_the_same_answer(bridge: Bridge) -> None:
+    device_id, _ = new_ids()
+    async with SipDevice(device_id, bridge.sip.udp_port) as device:
+        assert (await device.register())[1].status == 200
+        message = device.keepalive_message()
+        first = await device.send(message)
+        device.send_raw(message.encode())  # as a device does when the 200 is lost
+
+        async def answered_twice() -> bool:
+            return sum(r.call_id == message.call_id for r in device.responses) == 2
+
+        await eventually(answered_twice, timeout=5)
+        again = [r for r in device.responses if r.call_id == message.call_id][-1]
+        assert first.status == 200
+        assert again.encode() == first.encode()  # same To tag: the same transaction, answered once
+
+
 @pytest.mark.bridge_settings(keepalive_interval_s=60, assembly_timeout_s=0.3)
 async def test_a_catalog_that_never_reaches_its_sumnum_is_applied_with_what_arrived(bridge: Bridge) -> None:
     device_id, channels = new_ids(2)

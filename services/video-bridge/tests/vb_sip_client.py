@@ -60,6 +60,7 @@ class SipDevice:
         self._call_id = secrets.token_hex(8)
         self._pending: dict[tuple[str, int], asyncio.Future[SipMessage]] = {}
         self.requests: asyncio.Queue[SipMessage] = asyncio.Queue()
+        self.responses: list[SipMessage] = []  # every response received, retransmissions included
         self._udp: asyncio.DatagramTransport | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader_task: asyncio.Task[None] | None = None
@@ -119,6 +120,7 @@ class SipDevice:
                 self.send_raw(response_to(message, 200, to_tag="dev").encode())
             self.requests.put_nowait(message)
             return
+        self.responses.append(message)
         number, _ = message.cseq
         future = self._pending.get((message.call_id, number))
         if future is not None and not future.done() and (message.status or 0) >= 200:
@@ -160,6 +162,21 @@ class SipDevice:
         finally:
             self._pending.pop((msg.call_id, number), None)
 
+    async def send_together(self, *messages: SipMessage, timeout: float = 5) -> list[SipMessage]:
+        """Several requests at once (over TCP in one write, so they arrive in one read); their answers."""
+        loop = asyncio.get_running_loop()
+        futures = []
+        for msg in messages:
+            future: asyncio.Future[SipMessage] = loop.create_future()
+            self._pending[(msg.call_id, msg.cseq[0])] = future
+            futures.append(future)
+        if self.transport == "TCP":
+            self.send_raw(b"".join(m.encode() for m in messages))
+        else:
+            for msg in messages:
+                self.send_raw(msg.encode())
+        return list(await asyncio.wait_for(asyncio.gather(*futures), timeout))
+
     async def request(self, method: str, body: bytes = b"", headers: Sequence[tuple[str, str]] = ()) -> SipMessage:
         return await self.send(self.build(method, body, headers))
 
@@ -168,6 +185,12 @@ class SipDevice:
         contact = ("contact", f"<sip:{self.device_id}@127.0.0.1:{self.local_port}>")
         challenge = await self.request("REGISTER", headers=[contact, ("expires", str(expires))])
         assert challenge.status == 401, challenge.encode()
+        final = await self.send(self.authorized_register(challenge, expires=expires, password=password))
+        return challenge, final
+
+    def authorized_register(self, challenge: SipMessage, *, expires: int, password: str | None = None) -> SipMessage:
+        """The REGISTER that answers a 401 challenge (digest, qop=auth)."""
+        contact = ("contact", f"<sip:{self.device_id}@127.0.0.1:{self.local_port}>")
         params = parse_authorization(challenge.get("www-authenticate") or "")
         uri = f"sip:{SERVER_ID}@{self.device_id[:10]}"
         cnonce = secrets.token_hex(4)
@@ -186,11 +209,13 @@ class SipDevice:
             f'Digest username="{self.device_id}", realm="{params["realm"]}", nonce="{params["nonce"]}", '
             f'uri="{uri}", response="{response}", algorithm=MD5, cnonce="{cnonce}", qop=auth, nc=00000001'
         )
-        final = await self.request("REGISTER", headers=[contact, ("expires", str(expires)), ("authorization", auth)])
-        return challenge, final
+        return self.build("REGISTER", headers=[contact, ("expires", str(expires)), ("authorization", auth)])
+
+    def keepalive_message(self, sn: int = 1) -> SipMessage:
+        return self.build("MESSAGE", xml("Notify", "Keepalive", sn, self.device_id, "<Status>OK</Status>\n"))
 
     async def keepalive(self, sn: int = 1) -> SipMessage:
-        return await self.request("MESSAGE", xml("Notify", "Keepalive", sn, self.device_id, "<Status>OK</Status>\n"))
+        return await self.send(self.keepalive_message(sn))
 
     async def next_request(self, timeout: float = 10) -> SipMessage:
         return await asyncio.wait_for(self.requests.get(), timeout)

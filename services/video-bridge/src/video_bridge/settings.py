@@ -26,6 +26,11 @@ class VideoBridgeSettings(ServiceSettings):
     sip_device_passwords: dict[str, str] = Field(default_factory=dict, description="Per-device passwords (JSON).")
     sip_nonce_secret: str = Field(default="", description="HMAC secret of digest nonces; empty = random per start.")
     sip_nonce_lifetime_s: float = 300.0
+    sip_udp_receive_buffer_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=0,
+        description="UDP receive buffer asked of the kernel (capped at rmem_max); 0 = OS default.",
+    )
     admit_unknown_devices: bool = Field(default=True, description="Admit devices not imported/configured.")
     known_devices: list[str] = Field(default_factory=list, description="Device ids admitted besides imported ones.")
     register_expires_max_s: int = 7200

@@ -11,7 +11,9 @@ use gets 400, and a failure inside a handler gets 500 and a log line.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import secrets
+import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -84,6 +86,7 @@ class SipServer:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._device_locks: dict[str, asyncio.Lock] = {}
+        self._pending: dict[str, int] = {}  # sender -> messages spawned and not yet handled
         self._answered: OrderedDict[tuple[str, int, str, str], bytes | None] = OrderedDict()
         self._client_tx: dict[tuple[str, int], asyncio.Future[SipMessage]] = {}
         self._query_waiters: dict[tuple[str, str], _Waiter] = {}
@@ -109,11 +112,30 @@ class SipServer:
         transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(self), local_addr=(host, port))
         self._udp = transport
         self.udp_port = int(transport.get_extra_info("sockname")[1])
+        receive_buffer = self._size_receive_buffer(transport)
         self._tcp = await asyncio.start_server(self._serve_tcp, host, port, limit=MAX_MESSAGE_BYTES * 2)
         self.tcp_port = int(self._tcp.sockets[0].getsockname()[1])
         self._spawn(self._liveness_loop())
         self._spawn(self._flush_loop())
-        log.info("sip_started", host=host, udp_port=self.udp_port, tcp_port=self.tcp_port, server_id=self.server_id)
+        log.info(
+            "sip_started",
+            host=host,
+            udp_port=self.udp_port,
+            tcp_port=self.tcp_port,
+            server_id=self.server_id,
+            udp_receive_buffer=receive_buffer,
+        )
+
+    def _size_receive_buffer(self, transport: asyncio.DatagramTransport) -> int:
+        """A receive buffer that rides out a pause of the event loop (a batch flush, a burst of
+        re-registrations) instead of dropping datagrams, which devices only retransmit after
+        500 ms. The kernel caps it at net.core.rmem_max; returns what it granted."""
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return 0
+        if self.settings.sip_udp_receive_buffer_bytes:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.settings.sip_udp_receive_buffer_bytes)
+        return int(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
 
     async def stop(self) -> None:
         if self._udp is not None:
@@ -151,7 +173,8 @@ class SipServer:
             self.stats["dropped"] += 1
             log.info("sip_dropped", transport="UDP", source=f"{addr[0]}:{addr[1]}", reason=str(exc)[:200])
             return
-        self._spawn(self._handle_guarded(message, Peer("UDP", addr[0], addr[1])))
+        peer = Peer("UDP", addr[0], addr[1])
+        self._dispatch(message, peer)
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = writer.get_extra_info("peername")[:2]
@@ -163,7 +186,7 @@ class SipServer:
                 if message is None:
                     break
                 self.stats["received"] += 1
-                self._spawn(self._handle_guarded(message, peer))
+                self._dispatch(message, peer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         except SipParseError as exc:
@@ -215,7 +238,7 @@ class SipServer:
         self._tcp_conns[(peer.host, peer.port)] = writer
         try:
             while (message := await self._read_tcp_message(reader, peer)) is not None:
-                self._spawn(self._handle_guarded(message, peer))
+                self._dispatch(message, peer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, SipParseError):
             pass
         finally:
@@ -239,27 +262,72 @@ class SipServer:
 
     # --- dispatch ----------------------------------------------------------------------
 
-    async def _handle_guarded(self, message: SipMessage, peer: Peer) -> None:
-        async with self._slots:
-            try:
-                if message.is_request:
-                    await self._handle_request(message, peer)
-                else:
-                    self._handle_response(message)
-            except Exception as exc:
-                self.stats["errors"] += 1
-                log.exception("sip_handler_failed", method=message.method, error=repr(exc))
-                if message.is_request and message.method != "ACK" and not message.missing_headers():
-                    self._respond(message, response_to(message, 500), peer)
+    def _dispatch(self, message: SipMessage, peer: Peer) -> None:
+        """Keepalives of online devices at once; everything else in a task of its own."""
+        if self._answer_keepalive_at_once(message, peer):
+            return
+        sender = message.from_user or ""
+        self._pending[sender] = self._pending.get(sender, 0) + 1
+        self._spawn(self._handle_guarded(message, peer, sender))
 
-    async def _handle_request(self, request: SipMessage, peer: Peer) -> None:
+    async def _handle_guarded(self, message: SipMessage, peer: Peer, sender: str) -> None:
+        try:
+            async with self._slots:
+                try:
+                    if message.is_request:
+                        await self._handle_request(message, peer)
+                    else:
+                        self._handle_response(message)
+                except Exception as exc:
+                    self._failed(message, peer, exc)
+        finally:
+            left = self._pending.pop(sender) - 1
+            if left:
+                self._pending[sender] = left
+
+    def _failed(self, message: SipMessage, peer: Peer, exc: Exception) -> None:
+        self.stats["errors"] += 1
+        log.exception("sip_handler_failed", method=message.method, error=repr(exc))
+        if message.is_request and message.method != "ACK" and not message.missing_headers():
+            self._respond(message, response_to(message, 500), peer)
+
+    def _answer_keepalive_at_once(self, message: SipMessage, peer: Peer) -> bool:
+        """The hot path: a keepalive (every device, every minute) from a device known online
+        with nothing of that device in flight is answered here, without a task, a slot or a
+        lock; its last-seen time joins the next batch write. Anything else, or anything
+        unexpected, returns False and takes the ordinary path (which answers it the same)."""
+        if message.method != "MESSAGE" or b"Keepalive" not in message.body:
+            return False
+        device_id = message.from_user or ""
+        if device_id not in self._online_cache:
+            return False
+        if device_id in self._pending:
+            return False  # an earlier message of the device is in flight: stay in order behind it
+        try:
+            doc = manscdp.parse(message.body)
+        except ManscdpError:
+            return False
+        if doc.root != "Notify" or doc.cmd_type != "Keepalive":
+            return False
+        try:
+            if self._open_transaction(message, peer):
+                self._note_keepalive(device_id, peer)
+                self._respond(message, response_to(message, 200, to_tag=_tag()), peer)
+        except Exception as exc:
+            self._failed(message, peer, exc)
+        return True
+
+    def _open_transaction(self, request: SipMessage, peer: Peer) -> bool:
+        """What every request passes first: mandatory headers (else 400), the answer's address
+        in the Via, and retransmissions (answered again, no second effect). False when the
+        request needs nothing more."""
         missing = request.missing_headers()
         if missing or not request.cseq[0]:
             if request.get("via") and request.method != "ACK":
                 bad = response_to(request, 400, f"Missing or bad header: {(missing or ['cseq'])[0]}")
                 self._send(bad.encode(), peer)
             self.stats["dropped"] += 1
-            return
+            return False
         # the answer goes where the request came from (RFC 3581 rport), recorded in the Via
         vias = request.get_all("via")
         request.headers = [(k, v) for k, v in request.headers if k != "via"]
@@ -271,13 +339,18 @@ class SipServer:
             previous = self._answered[key]
             if previous is not None:
                 self._send(previous, peer)  # a retransmission: same answer, no second effect
-            return
+            return False
         if key is not None:
             self._answered[key] = None
             while len(self._answered) > 20_000:
                 self._answered.popitem(last=False)
+        metrics.SIP_MESSAGES.labels(metrics.sip_method(request.method or "")).inc()
+        return True
+
+    async def _handle_request(self, request: SipMessage, peer: Peer) -> None:
+        if not self._open_transaction(request, peer):
+            return
         method = request.method or ""
-        metrics.SIP_MESSAGES.labels(metrics.sip_method(method)).inc()
         if method == "ACK":
             return
         device = request.from_user or ""
@@ -412,9 +485,7 @@ class SipServer:
         ok = response_to(request, 200, to_tag=_tag())
         if doc.root == "Notify" and doc.cmd_type == "Keepalive":
             if device_id in self._online_cache:
-                self._seen[device_id] = (peer, datetime.now(UTC))
-                if len(self._seen) >= 2000:
-                    self._spawn(self.flush_seen())
+                self._note_keepalive(device_id, peer)
             else:
                 async with self._uow() as uow:
                     await handlers.keepalive(uow, device_id, peer)
@@ -457,6 +528,12 @@ class SipServer:
         else:
             log.info("manscdp_ignored", root=doc.root, cmd_type=doc.cmd_type[:40])
         self._respond(request, ok, peer)
+
+    def _note_keepalive(self, device_id: str, peer: Peer) -> None:
+        """A keepalive of a device already online: last seen now, written with the next batch."""
+        self._seen[device_id] = (peer, datetime.now(UTC))
+        if len(self._seen) >= 2000:
+            self._spawn(self.flush_seen())
 
     async def _on_catalog(self, device_id: str, doc: manscdp.Manscdp) -> None:
         total, items = manscdp.catalog_items(doc)
@@ -659,8 +736,14 @@ class _UdpProtocol(asyncio.DatagramProtocol):
         log.info("sip_udp_error", error=repr(exc))
 
 
+# To tags: 32 random bits per start and a counter. Unique is what they must be; one
+# os.urandom call per answer was a measurable part of a keepalive's cost.
+_TAG_PREFIX = secrets.token_hex(4)
+_TAG_SERIAL = itertools.count(1)
+
+
 def _tag() -> str:
-    return secrets.token_hex(6)
+    return f"{_TAG_PREFIX}{next(_TAG_SERIAL):x}"
 
 
 def _expires(request: SipMessage) -> int | None:
