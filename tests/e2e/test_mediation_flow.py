@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from support import Service, eventually, produce, read_topic
+from support import ADMIN, Service, eventually, produce, read_topic
 
 from govmesh_contracts import Event, TaskAssigned, TaskTarget, decode, encode, envelope_for
 
@@ -92,7 +92,7 @@ async def test_disputes_from_dispatch_tasks_to_their_results(mediation: Service,
     # the neighbour task twice (as a redelivery with a new event id would): still one dispute
     await _publish(kafka_bootstrap, neighbour, land, family, neighbour)
 
-    async with httpx.AsyncClient(base_url=mediation.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=mediation.url, timeout=10, headers=ADMIN) as http:
         disputes: dict[str, dict[str, Any]] = {}
 
         async def all_opened() -> bool:

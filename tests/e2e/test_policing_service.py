@@ -20,14 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-from support import Service, produce, read_topic
+from support import ADMIN, Service, auth_headers, produce, read_topic
 
 from govmesh_contracts import Event, Location, TaskAssigned, TaskTarget, VideoAlarmRaised, encode, envelope_for
 
 pytestmark = pytest.mark.e2e
 
-TOKEN = "e2e-policing-token"  # noqa: S105  (a test credential)
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = ADMIN
 # Two rooms over a 2 x 2 block of grids: room S owns the south row, room N the north row.
 CELLS = {"620702002001001": (100.44, 38.92), "620702002001002": (100.45, 38.92)}
 CELLS |= {"620702002002001": (100.44, 38.93), "620702002002002": (100.45, 38.93)}
@@ -76,7 +75,6 @@ def policing(request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path: Pat
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
         "GOVMESH_DATA_DIR": str(tmp_path),
-        "POLICING_API_TOKEN": TOKEN,
     }
     if request.param == "postgres":
         env["POLICING_DATABASE_URL"] = request.getfixturevalue("fresh_postgres_url")
@@ -121,7 +119,10 @@ def test_a_police_task_and_a_video_alarm_reach_the_right_room_and_the_result_rea
     assert refused.status_code == 422
     assert refused.json()["detail"] == ["gap: 1 grid(s) covered by no room: 620702002002002"]
 
-    card = httpx.get(f"{url}/v1/contact-card", params={"lat": 38.935, "lon": 100.455}, timeout=5)
+    point = {"lat": 38.935, "lon": 100.455}
+    assert httpx.get(f"{url}/v1/contact-card", params=point, timeout=5).status_code == 401
+    kiosk = auth_headers([], subject="resident-portal")  # any credential, no scope
+    card = httpx.get(f"{url}/v1/contact-card", params=point, headers=kiosk, timeout=5)
     assert card.status_code == 200, card.text
     assert (card.json()["grid_code"], card.json()["room_code"]) == ("620702002002002", NORTH)
     assert [o["officer_id"] for o in card.json()["community_officers"]] == ["N-1"]

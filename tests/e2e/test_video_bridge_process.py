@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support import ROOT, Service, free_port, read_topic
+from support import ADMIN, ROOT, Service, free_port, read_topic
 
 sys.path.insert(0, str(ROOT / "services/video-bridge/tests"))
 from vb_sip_client import SipDevice, catalog_item, new_ids, xml
@@ -71,7 +71,9 @@ def test_a_device_registers_reports_alarms_and_survives_a_restart(env: dict[str,
     service = start(env, tmp_path / "video-bridge-1.log")
     try:
         asyncio.run(_device_session(sip_port, device_id, channels))
-        listed = httpx.get(service.url + "/v1/channels", params={"device_id": device_id}, timeout=10).json()
+        listed = httpx.get(
+            service.url + "/v1/channels", params={"device_id": device_id}, headers=ADMIN, timeout=10
+        ).json()
         assert listed["total"] == 2
         assert {c["grid_code"] for c in listed["items"]} == {GRID}
         assert all(c["online"] for c in listed["items"])
@@ -80,7 +82,7 @@ def test_a_device_registers_reports_alarms_and_survives_a_restart(env: dict[str,
 
     service = start(env, tmp_path / "video-bridge-2.log")
     try:
-        device = httpx.get(f"{service.url}/v1/devices/{device_id}", timeout=10).json()
+        device = httpx.get(f"{service.url}/v1/devices/{device_id}", headers=ADMIN, timeout=10).json()
         assert (device["registered"], device["online"], device["channel_count"]) == (True, True, 2)
         # the device keeps alive without registering again
         answer = asyncio.run(_keepalive(sip_port, device_id))

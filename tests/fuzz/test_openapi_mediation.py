@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fuzz.openapi_fuzz import BACKENDS, database, fuzz, in_app_loop, load, operations, stop
 from schemathesis.specs.openapi.schemas import OpenApiSchema
+from support import ADMIN
 
 from govmesh_contracts import TaskAssigned, TaskTarget
 from mediation.bootstrap import create_app
@@ -30,6 +31,7 @@ def seeder(app: FastAPI) -> Any:
     def seed(session: Any) -> dict[str, str]:
         """The sample studios and mediators, a dispute with a party and a session, a window
         request: the fuzzing then also reaches real ones."""
+        session.headers.update(ADMIN)
         seeded = session.post("/v1/seed", json=json.loads(SAMPLE.read_text(encoding="utf-8")))
         assert seeded.status_code == 200, seeded.text
         now = datetime.now(UTC)
@@ -91,4 +93,4 @@ def test_no_input_makes_mediation_fail_or_answer_off_its_schema(
     api: tuple[OpenApiSchema, dict[str, str]], operation: str
 ) -> None:
     schema, known = api
-    fuzz(schema, operation, known=known)
+    fuzz(schema, operation, headers=ADMIN, known=known)

@@ -11,20 +11,20 @@ import pytest
 from fastapi import FastAPI
 from fuzz.openapi_fuzz import BACKENDS, database, fuzz, in_app_loop, load, operations, stop
 from schemathesis.specs.openapi.schemas import OpenApiSchema
+from support import ADMIN
 
 from govmesh_contracts import TaskAssigned, TaskTarget
 from policing import handlers
 from policing.bootstrap import create_app
 from policing.settings import PolicingSettings
 
-TOKEN = "fuzz-policing-token"  # noqa: S105  (a test credential)
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = ADMIN
 GRID = "620702001001001"
 ROOM = "PR-620702001-A"
 
 
 def settings(**values: object) -> PolicingSettings:
-    return PolicingSettings(consumers_enabled=False, api_token=TOKEN, **values)  # type: ignore[arg-type]
+    return PolicingSettings(consumers_enabled=False, **values)  # type: ignore[arg-type]
 
 
 def seeder(app: FastAPI) -> Any:

@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import col, select
+from support import ADMIN, auth_headers
 
 from govmesh_contracts import TaskAssigned, TaskCancelled, TaskReassigned, TaskTarget
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.tables import OutboxMessage
-from mediation.adapters.tables import ContactReadRow
 from mediation.bootstrap import create_app
 from mediation.domain.clock import FixedClock
 from mediation.entrypoints.seed import SAMPLE
@@ -96,7 +96,7 @@ async def med(tmp_path: Path, kafka_bootstrap: str, database_url: str) -> AsyncI
     app = create_app(settings, clock=clock)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://mediation") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://mediation", headers=ADMIN) as http:
             seeded = await http.post("/v1/seed", json=json.loads(SAMPLE.read_text(encoding="utf-8")))
             assert seeded.status_code == 200, seeded.text
             yield Mediation(http, app.state.runtime, clock, app.state.sweeper)
@@ -412,12 +412,13 @@ async def test_reading_full_contact_data_is_audited(med: Mediation) -> None:
     dispute = await med.dispute_for(await med.task())
     pid = await med.party(dispute["dispute_id"], "applicant", "周八", "13400000000")
     url = f"/v1/disputes/{dispute['dispute_id']}/parties/{pid}/contact"
-    assert (await med.http.get(url, params={"purpose": "send the notice"})).status_code == 422  # no reader
-    response = await med.http.get(url, params={"purpose": "send the notice"}, headers={"X-Reader": "M-0001"})
+    assert (await med.http.get(url)).status_code == 422  # no purpose stated
+    response = await med.http.get(url, headers={"X-Purpose": "send the notice"})
     assert response.json()["phone"] == "13400000000"
-    async with med.runtime.db.sessions() as session:
-        reads = (await session.exec(select(ContactReadRow).where(col(ContactReadRow.party_id) == uuid.UUID(pid)))).all()
-    assert [(r.reader, r.purpose) for r in reads] == [("M-0001", "send the notice")]
+    reads = (await med.http.get("/v1/audit", params={"action": "read", "resource_id": pid})).json()["items"]
+    assert [(r["subject"], r["resource"], r["fields"], r["purpose"]) for r in reads] == [
+        ("test-admin", "party", "name,phone", "send the notice")
+    ]
 
 
 # --- reports, window services, deliberation, seed ---------------------------------------------
@@ -576,3 +577,120 @@ async def test_a_task_reassigned_to_policing_leaves_mediation(med: Mediation) ->
     detail = (await med.http.get(f"/v1/disputes/{dispute['dispute_id']}")).json()
     assert (detail["status"], detail["outcome"]) == ("closed", "withdrawn")
     assert "reassigned to policing" in detail["log"][-1]["note"]
+
+
+# --- access: scopes, places, personal data, audit ---------------------------------------------
+
+OTHER_COUNTY_GRID = "620721001002003"
+WORKER = auth_headers(["cases:read", "cases:write"], [GRID], subject="grid-worker")
+COUNTY = auth_headers(["cases:read"], ["620702"], subject="county-centre")
+
+
+async def _board(med: Mediation, headers: dict[str, str]) -> set[str]:
+    response = await med.http.get("/v1/disputes", headers=headers)  # every open one
+    assert response.status_code == 200, response.text
+    return {d["task_id"] for d in response.json()}
+
+
+async def test_without_a_credential_every_endpoint_but_health_is_a_401(med: Mediation) -> None:
+    bare = {"Authorization": ""}
+    assert (await med.http.get("/healthz", headers=bare)).status_code == 200
+    for method, path in (("GET", "/v1/disputes"), ("GET", "/v1/studios"), ("POST", "/v1/deliberations")):
+        assert (await med.http.request(method, path, headers=bare)).status_code == 401
+
+
+async def test_each_endpoint_group_needs_its_scope(med: Mediation) -> None:
+    dispute = await med.dispute_for(await med.task())
+    grid_only = auth_headers(["grid:read", "grid:write"])
+    reader = auth_headers(["cases:read"])
+    refused = await med.http.get("/v1/disputes", headers=grid_only)
+    assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'cases:read' is required")
+    write = await med.http.post(
+        f"/v1/disputes/{dispute['dispute_id']}/risk", json={"risk_level": "medium", "summary": "x"}, headers=reader
+    )
+    assert (write.status_code, write.json()["detail"]) == (403, "scope 'cases:write' is required")
+    studios = await med.http.get("/v1/studios", headers=reader)
+    assert (studios.status_code, studios.json()["detail"]) == (403, "scope 'grid:read' is required")
+    assert (await med.http.get("/v1/studios", headers=grid_only)).status_code == 200
+    assert (await med.http.get("/v1/sessions", headers=reader)).status_code == 200
+
+
+async def test_a_grid_worker_acts_in_their_grid_only_and_missing_looks_like_elsewhere(med: Mediation) -> None:
+    mine = await med.dispute_for(await med.task(grid=GRID))
+    theirs = await med.dispute_for(await med.task(grid=OTHER_COUNTY_GRID))
+    unplaced_task = await med.task(grid=None)
+    assert await _board(med, WORKER) == {mine["task_id"]}  # not the other grid's, not the unplaced one
+    assert str(unplaced_task.task_id) in await _board(med, ADMIN)
+    assert (await med.http.get(f"/v1/disputes/{mine['dispute_id']}", headers=WORKER)).status_code == 200
+    risk = {"risk_level": "medium", "summary": "raised voices"}
+    ok = await med.http.post(f"/v1/disputes/{mine['dispute_id']}/risk", json=risk, headers=WORKER)
+    assert ok.status_code == 200, ok.text
+    for dispute_id in (theirs["dispute_id"], str(uuid.uuid4())):
+        read = await med.http.get(f"/v1/disputes/{dispute_id}", headers=WORKER)
+        write = await med.http.post(f"/v1/disputes/{dispute_id}/risk", json=risk, headers=WORKER)
+        assert read.status_code == write.status_code == 403
+        assert read.json()["detail"] == write.json()["detail"] == "this dispute is not within your places"
+    refusals = (await med.http.get("/v1/audit", params={"subject": "grid-worker", "action": "refused"})).json()
+    assert [r["resource_id"] for r in refusals["items"]][:2] == [theirs["dispute_id"]] * 2
+
+
+async def test_a_county_centre_sees_its_townships_not_another_county(med: Mediation) -> None:
+    mine = await med.dispute_for(await med.task(grid=GRID))
+    theirs = await med.dispute_for(await med.task(grid=OTHER_COUNTY_GRID))
+    assert await _board(med, COUNTY) == {mine["task_id"]}
+    assert (await med.http.get(f"/v1/disputes/{mine['dispute_id']}", headers=COUNTY)).status_code == 200
+    assert (await med.http.get(f"/v1/disputes/{theirs['dispute_id']}", headers=COUNTY)).status_code == 403
+    other = auth_headers(["cases:read"], ["620721"])
+    assert await _board(med, other) == {theirs["task_id"]}
+
+
+async def test_contact_data_needs_personal_data_and_each_read_and_change_is_audited(med: Mediation) -> None:
+    dispute = await med.dispute_for(await med.task())
+    adding = auth_headers(["cases:write"], [GRID], subject="mediator-m1")
+    body = {"role": "applicant", "name": "周八", "phone": "13400000000", "id_number": "620702199001011234"}
+    added = await med.http.post(f"/v1/disputes/{dispute['dispute_id']}/parties", json=body, headers=adding)
+    pid = added.json()["id"]
+    [change] = (await med.http.get("/v1/audit", params={"action": "change"})).json()["items"]
+    assert (change["subject"], change["resource_id"], change["fields"]) == ("mediator-m1", pid, "id_number,name,phone")
+
+    url = f"/v1/disputes/{dispute['dispute_id']}/parties/{pid}/contact"
+    masked = (await med.http.get(f"/v1/disputes/{dispute['dispute_id']}", headers=WORKER)).json()["parties"]
+    assert masked[0]["phone"] == "134****0000" and masked[0]["name"] != "周八"
+    why = {"X-Purpose": "send the session notice"}
+    refused = await med.http.get(url, headers={**WORKER, **why})
+    assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'personal-data' is required")
+    officer = auth_headers(["cases:read", "personal-data"], [GRID], subject="case-officer")
+    full = await med.http.get(url, headers={**officer, **why})
+    assert full.status_code == 200 and full.json()["id_number"] == "620702199001011234"
+    elsewhere = auth_headers(["cases:read", "personal-data"], [OTHER_COUNTY_GRID])
+    assert (await med.http.get(url, headers={**elsewhere, **why})).status_code == 403
+    [read] = (await med.http.get("/v1/audit", params={"action": "read"})).json()["items"]
+    assert (read["subject"], read["resource"], read["resource_id"], read["fields"], read["purpose"]) == (
+        "case-officer",
+        "party",
+        pid,
+        "id_number,name,phone",
+        "send the session notice",
+    )
+
+
+async def test_registry_writes_and_deliberations_stay_within_the_callers_places(med: Mediation) -> None:
+    township = auth_headers(["grid:write", "cases:write", "cases:read"], ["620702001"], subject="township")
+    studio = {"studio_id": "ST-X", "name": "x", "area_codes": ["620721001"], "rooms": ["r"]}
+    refused = await med.http.put("/v1/studios/ST-X", json=studio, headers=township)
+    assert (refused.status_code, refused.json()["detail"]) == (403, "'620721001' is not within your places")
+    studio["area_codes"] = ["620702001002"]
+    assert (await med.http.put("/v1/studios/ST-X", json=studio, headers=township)).status_code == 200
+    assert (await med.http.post("/v1/seed", json={}, headers=township)).status_code == 403
+    deliberation = {"topic": "parking", "held_on": "2026-11-20", "participants": ["a", "b", "c"]}
+    elsewhere = await med.http.post(
+        "/v1/deliberations", json={**deliberation, "community_code": "620721001002"}, headers=township
+    )
+    assert elsewhere.status_code == 403
+    here = await med.http.post(
+        "/v1/deliberations", json={**deliberation, "community_code": "620702001001"}, headers=township
+    )
+    assert here.status_code == 201, here.text
+    other = auth_headers(["cases:read"], ["620721"])
+    assert (await med.http.get("/v1/deliberations", headers=other)).json() == []
+    assert len((await med.http.get("/v1/deliberations", headers=township)).json()) == 1

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import ADMIN
 
 from govmesh_runtime.problems import Problem
 from mediation.bootstrap import create_app
@@ -24,7 +25,10 @@ async def http(tmp_path: Path, kafka_bootstrap: str) -> AsyncIterator[httpx.Asyn
     )
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://x", headers=ADMIN) as client,
+    ):
         client.app = app  # type: ignore[attr-defined]
         yield client
 

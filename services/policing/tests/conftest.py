@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from support import ADMIN
 
 from policing.bootstrap import create_app
 from policing.settings import PolicingSettings
 
-TOKEN = "test-policing-token"  # noqa: S105  (a test credential)
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AUTH = ADMIN  # every scope, everywhere
 
 # 2 x 2 grids of 0.01° in Ganzhou district; room A (south row), room B (north row).
 G1, G2, G3, G4 = "620702001001001", "620702001001002", "620702001002001", "620702001002002"
@@ -81,7 +81,6 @@ def centre(code: str) -> tuple[float, float]:
 class Town:
     """The hand-made city's names, for the tests (a fixture: test modules cannot import conftest)."""
 
-    TOKEN = TOKEN
     AUTH = AUTH
     G1, G2, G3, G4 = G1, G2, G3, G4
     ROOM_A, ROOM_B = ROOM_A, ROOM_B
@@ -104,9 +103,7 @@ def city() -> dict[str, Any]:
 @pytest.fixture
 async def client(tmp_path: Path, kafka_bootstrap: str) -> AsyncIterator[httpx.AsyncClient]:
     """Policing in-process with its own SQLite database, consumers off, the city imported."""
-    settings = PolicingSettings(
-        data_dir=tmp_path, kafka_bootstrap_servers=kafka_bootstrap, consumers_enabled=False, api_token=TOKEN
-    )
+    settings = PolicingSettings(data_dir=tmp_path, kafka_bootstrap_servers=kafka_bootstrap, consumers_enabled=False)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import col, select
+from support import auth_headers
 
 from govmesh_contracts import (
     Level,
@@ -146,20 +147,26 @@ async def test_bad_reference_files_are_refused_with_the_reason(
     assert reason in json.dumps(response.json(), ensure_ascii=False)
 
 
-async def test_police_endpoints_need_the_policing_scope(client: httpx.AsyncClient, town: Any) -> None:
-    for path in (f"/v1/rooms/{town.ROOM_A}/key-persons", f"/v1/rooms/{town.ROOM_A}/key-places", "/v1/rooms"):
+async def test_police_endpoints_need_a_credential_and_the_policing_scope(client: httpx.AsyncClient, town: Any) -> None:
+    not_police = auth_headers(["cases:read", "cases:write", "grid:read", "grid:write", "personal-data"])
+    for path in (
+        f"/v1/rooms/{town.ROOM_A}/key-persons",
+        f"/v1/rooms/{town.ROOM_A}/key-places",
+        "/v1/rooms",
+        "/v1/tasks",
+    ):
         missing = await client.get(path, headers={"Authorization": ""})
         assert missing.status_code == 401, path
-        assert "policing scope" in missing.json()["detail"]
-        wrong = await client.get(path, headers={"Authorization": "Bearer not-the-token"})
-        assert wrong.status_code == 403, path
+        assert "credential required" in missing.json()["detail"]
+        wrong = await client.get(path, headers=not_police)
+        assert (wrong.status_code, wrong.json()["detail"]) == (403, "scope 'policing' is required"), path
     denied = await client.put("/v1/reference", json={"police_rooms": []}, headers={"Authorization": ""})
     assert denied.status_code == 401
+    refused = (await client.get("/v1/audit", params={"action": "refused"})).json()["items"]
+    assert len(refused) == 4 and {r["reason"] for r in refused} == {"scope 'policing' is required"}
 
 
-async def test_key_persons_and_places_are_kept_per_room(
-    client: httpx.AsyncClient, town: Any, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_key_persons_and_places_are_kept_per_room(client: httpx.AsyncClient, town: Any) -> None:
     person = {"grid_code": town.G1, "category": "community_correction", "name": "某某"}
     created = await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json=person)
     assert created.status_code == 201, created.text
@@ -169,8 +176,10 @@ async def test_key_persons_and_places_are_kept_per_room(
     assert [(p["grid_code"], p["category"]) for p in persons] == [(town.G1, "community_correction")]
     assert [p["name"] for p in (await client.get(f"/v1/rooms/{town.ROOM_A}/key-places")).json()] == ["第一小学"]
     assert (await client.get(f"/v1/rooms/{town.ROOM_B}/key-persons")).json() == []
-    audit = [r.getMessage() for r in caplog.records if "audit_personal_data_read" in r.getMessage()]
-    assert len(audit) == 2 and all("某某" not in line for line in audit)
+    reads = (await client.get("/v1/audit", params={"action": "read"})).json()["items"]
+    assert [(r["resource"], r["resource_id"], r["fields"]) for r in reads] == [
+        ("key person", created.json()["id"], "name")
+    ]
     elsewhere = await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json={**person, "grid_code": town.G3})
     assert elsewhere.status_code == 422
     assert elsewhere.json()["detail"] == f"grid_code: {town.G3} is not in room {town.ROOM_A}'s jurisdiction"
@@ -204,9 +213,12 @@ async def test_patrols_and_visits_are_logged_per_room_and_grid(client: httpx.Asy
 # --- contact card -------------------------------------------------------------------------------
 
 
-async def test_the_contact_card_answers_for_a_point_without_credentials(client: httpx.AsyncClient, town: Any) -> None:
+async def test_the_contact_card_answers_for_a_point_to_any_credential(client: httpx.AsyncClient, town: Any) -> None:
     lat, lon = town.centre(town.G4)
-    response = await client.get("/v1/contact-card", params={"lat": lat, "lon": lon}, headers={"Authorization": ""})
+    point = {"lat": lat, "lon": lon}
+    assert (await client.get("/v1/contact-card", params=point, headers={"Authorization": ""})).status_code == 401
+    kiosk = auth_headers([], subject="resident-portal")  # no scope, no place
+    response = await client.get("/v1/contact-card", params=point, headers=kiosk)
     assert response.status_code == 200, response.text
     card = response.json()
     assert (card["grid_code"], card["room_code"], card["room_name"]) == (town.G4, town.ROOM_B, "西街社区警务室")
@@ -501,3 +513,75 @@ async def test_an_escalated_dispatch_task_shows_its_new_deadline(client: httpx.A
     (task,) = await room_tasks(client, town.ROOM_A)
     assert task["escalated_to"] == "ZZ620702001"
     assert datetime.fromisoformat(task["due_at"]) == new_due
+
+
+# --- access: places, personal data ------------------------------------------------------------
+
+
+async def test_a_grid_worker_sees_their_grids_room_and_records_only(client: httpx.AsyncClient, town: Any) -> None:
+    worker = auth_headers(["policing"], [town.G1], subject="officer-g1")
+    person = {"grid_code": town.G2, "category": "community_correction", "name": "某某"}
+    assert (await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json=person)).status_code == 201
+    assert [r["room_code"] for r in (await client.get("/v1/rooms", headers=worker)).json()] == [town.ROOM_A]
+    assert (await client.get(f"/v1/rooms/{town.ROOM_A}", headers=worker)).status_code == 200
+    # room A's key person is in G2, not the worker's grid
+    assert (await client.get(f"/v1/rooms/{town.ROOM_A}/key-persons", headers=worker)).json() == []
+    for room in (town.ROOM_B, "PR-NO-SUCH-ROOM"):
+        refused = await client.get(f"/v1/rooms/{room}/roster", headers=worker)
+        assert (refused.status_code, refused.json()["detail"]) == (403, "this room is not within your places")
+    own = await client.post(
+        f"/v1/rooms/{town.ROOM_A}/key-persons", json={**person, "grid_code": town.G1}, headers=worker
+    )
+    assert own.status_code == 201, own.text
+    other = await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json=person, headers=worker)
+    assert (other.status_code, other.json()["detail"]) == (403, f"'{town.G2}' is not within your places")
+
+
+async def test_police_tasks_are_where_their_grid_is(client: httpx.AsyncClient, town: Any) -> None:
+    await deliver(client, assigned(town, grid_code=town.G1))
+    await deliver(client, assigned(town, grid_code=town.G3))
+    tasks = {t["grid_code"]: t["id"] for t in (await client.get("/v1/tasks")).json()}
+    community_a = auth_headers(["policing"], [town.G1[:12]], subject="community-a")
+    county = auth_headers(["policing"], ["620702"])
+    other_county = auth_headers(["policing"], ["620721"])
+    assert [t["grid_code"] for t in (await client.get("/v1/tasks", headers=community_a)).json()] == [town.G1]
+    assert len((await client.get("/v1/tasks", headers=county)).json()) == 2
+    assert (await client.get("/v1/tasks", headers=other_county)).json() == []
+    assert (await client.get(f"/v1/tasks/{tasks[town.G1]}", headers=community_a)).status_code == 200
+    for task_id in (tasks[town.G3], str(uuid.uuid4())):
+        refused = await client.post(f"/v1/tasks/{task_id}/on-scene", headers=community_a)
+        assert (refused.status_code, refused.json()["detail"]) == (403, "this police task is not within your places")
+    assert (await client.get(f"/v1/tasks/{uuid.uuid4()}")).status_code == 404  # unbound: a plain 404
+
+
+async def test_key_person_names_need_personal_data_and_reading_them_is_audited(
+    client: httpx.AsyncClient, town: Any
+) -> None:
+    person = {"grid_code": town.G1, "category": "mental_health", "name": "张三丰"}
+    created = (await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json=person)).json()
+    officer = auth_headers(["policing"], [town.G1], subject="officer")
+    masked = (await client.get(f"/v1/rooms/{town.ROOM_A}/key-persons", headers=officer)).json()
+    assert [p["name"] for p in masked] == ["张**"]
+    reader = auth_headers(["policing", "personal-data"], [town.G1], subject="case-officer")
+    why = {"X-Purpose": "home visit planning"}
+    full = (await client.get(f"/v1/rooms/{town.ROOM_A}/key-persons", headers={**reader, **why})).json()
+    assert [p["name"] for p in full] == ["张三丰"]
+    [read] = (await client.get("/v1/audit", params={"action": "read"})).json()["items"]
+    assert (read["subject"], read["resource_id"], read["fields"], read["purpose"]) == (
+        "case-officer",
+        created["id"],
+        "name",
+        "home visit planning",
+    )
+    [change] = (await client.get("/v1/audit", params={"action": "change"})).json()["items"]
+    assert (change["subject"], change["resource_id"]) == ("test-admin", created["id"])
+
+
+async def test_only_an_unbound_caller_replaces_the_reference_data(
+    client: httpx.AsyncClient, town: Any, city: dict[str, Any]
+) -> None:
+    county = auth_headers(["policing", "grid:write"], ["620702"])
+    refused = await client.put("/v1/reference", json=city, headers=county)
+    assert refused.status_code == 403
+    scope = await client.put("/v1/reference", json=city, headers=auth_headers(["policing"]))
+    assert (scope.status_code, scope.json()["detail"]) == (403, "scope 'grid:write' is required")

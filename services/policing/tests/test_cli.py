@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from shapely.geometry import shape
+from support import auth_headers
 
 from policing.bootstrap import create_app
 from policing.settings import PolicingSettings
@@ -48,8 +49,13 @@ async def service_on(tmp_path: Path, kafka_bootstrap: str) -> AsyncIterator[http
     settings = PolicingSettings(data_dir=tmp_path, kafka_bootstrap_servers=kafka_bootstrap, consumers_enabled=False)
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://x") as http:
-        yield http
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(
+            transport=transport, base_url="http://x", headers=auth_headers([], subject="resident-portal")
+        ) as http,
+    ):
+        yield http  # the contact card needs a credential, no scope
 
 
 def test_hand_made_files_import_and_a_gap_is_refused_with_exit_1(tmp_path: Path, town: Any) -> None:

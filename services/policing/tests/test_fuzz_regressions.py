@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from support import auth_headers
 
 from govmesh_runtime.problems import Problem
 
@@ -17,11 +18,15 @@ def documented(client: httpx.AsyncClient, method: str, path: str) -> dict[str, A
 
 
 @pytest.mark.parametrize(
-    ("headers", "status"),
-    [({"Authorization": ""}, 401), ({"Authorization": "Bearer not-the-token"}, 403)],
+    ("headers", "status", "reason"),
+    [
+        ({"Authorization": ""}, 401, "credential required"),
+        ({"Authorization": "Bearer not-a-token"}, 401, "invalid token"),
+        (auth_headers(["cases:read", "grid:read"]), 403, "scope 'policing' is required"),
+    ],
 )
 async def test_a_request_without_the_policing_scope_gets_a_documented_refusal(
-    client: httpx.AsyncClient, headers: dict[str, str], status: int
+    client: httpx.AsyncClient, headers: dict[str, str], status: int, reason: str
 ) -> None:
     for method, path, template in [
         ("get", "/v1/rooms", "/v1/rooms"),
@@ -30,7 +35,7 @@ async def test_a_request_without_the_policing_scope_gets_a_documented_refusal(
     ]:
         response = await client.request(method, path, headers=headers, json={})
         assert response.status_code == status, (path, response.text)
-        assert "policing scope" in Problem.model_validate(response.json()).detail
+        assert reason in Problem.model_validate(response.json()).detail
         assert str(status) in documented(client, method, template)  # was undocumented
 
 

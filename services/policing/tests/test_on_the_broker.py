@@ -27,7 +27,6 @@ async def live(tmp_path: Path, kafka_bootstrap: str, database_url: str, town: An
         data_dir=tmp_path,
         kafka_bootstrap_servers=kafka_bootstrap,
         database_url=database_url,
-        api_token=town.TOKEN,
         relay_poll_interval_s=0.1,
     )
     app = create_app(settings)

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib: make the helpers importable
 
+from support import ADMIN
 from vb_support import Bridge, bridge_settings
 
 from video_bridge.bootstrap import create_app
@@ -26,5 +27,5 @@ async def bridge(request: pytest.FixtureRequest, tmp_path: Path, kafka_bootstrap
     app = create_app(bridge_settings(tmp_path, kafka_bootstrap, **(marker.kwargs if marker else {})))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://video-bridge") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://video-bridge", headers=ADMIN) as http:
             yield Bridge(app=app, http=http, kafka=kafka_bootstrap)

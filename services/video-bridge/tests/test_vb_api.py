@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import pytest
+from support import auth_headers
 from test_vb_sip import GRID, GRIDS, INSIDE, events_for
 from vb_sip_client import SipDevice, new_ids, xml
 from vb_support import Bridge
@@ -227,3 +228,79 @@ async def test_alarm_subscription_and_device_status_query(bridge: Bridge) -> Non
     not_registered, _ = new_ids()
     missing = await bridge.http.post(f"/v1/devices/{not_registered}/queries", json={"cmd_type": "DeviceInfo"})
     assert missing.status_code == 404 and "not registered" in missing.json()["detail"]
+
+
+# --- access: scopes and places -----------------------------------------------------------------
+
+OTHER_COUNTY_GRID = "620721001002003"
+
+
+async def _two_grids(bridge: Bridge) -> tuple[tuple[str, str], tuple[str, str]]:
+    """A camera in GRID and one configured into another county's grid: (device, channel) each."""
+    await bridge.http.put("/v1/grids", json=GRIDS)
+    mine_device, [mine] = new_ids(1)
+    theirs_device, [theirs] = new_ids(1)
+    await bridge.http.post("/v1/channels/import", json=channels_json(mine_device, [mine], [INSIDE]))
+    await bridge.http.post("/v1/channels/import", json=channels_json(theirs_device, [theirs], [INSIDE]))
+    moved = await bridge.http.put(f"/v1/channels/{theirs}/grid", json={"grid_code": OTHER_COUNTY_GRID})
+    assert moved.status_code == 200, moved.text
+    return (mine_device, mine), (theirs_device, theirs)
+
+
+async def test_every_endpoint_needs_a_credential_and_its_scope(bridge: Bridge) -> None:
+    bare = {"Authorization": ""}
+    assert (await bridge.http.get("/healthz", headers=bare)).status_code == 200
+    for path in ("/v1/channels", "/v1/devices", "/v1/alarms", "/v1/sip"):
+        assert (await bridge.http.get(path, headers=bare)).status_code == 401, path
+    cases = auth_headers(["cases:read", "cases:write"])
+    reader = auth_headers(["grid:read"])
+    refused = await bridge.http.get("/v1/channels", headers=cases)
+    assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'grid:read' is required")
+    configure = await bridge.http.put(f"/v1/channels/{'6' * 20}/grid", json={"grid_code": GRID}, headers=reader)
+    assert (configure.status_code, configure.json()["detail"]) == (403, "scope 'grid:write' is required")
+    command = await bridge.http.post(f"/v1/devices/{'6' * 20}/queries", json={"cmd_type": "Catalog"}, headers=reader)
+    assert (command.status_code, command.json()["detail"]) == (403, "scope 'grid:write' is required")
+    window = {"case_id": str(uuid.uuid4()), "lat": INSIDE[0], "lon": INSIDE[1], "radius_m": 100}
+    window |= {"start": "2026-11-25T09:00:00Z", "end": "2026-11-25T10:00:00Z"}
+    evidence = await bridge.http.post("/v1/evidence", json=window, headers=reader)
+    assert (evidence.status_code, evidence.json()["detail"]) == (403, "scope 'cases:write' is required")
+    assert (await bridge.http.get("/v1/channels", headers=reader)).status_code == 200
+
+
+async def test_a_grid_worker_sees_and_configures_their_grids_cameras_only(bridge: Bridge) -> None:
+    (mine_device, mine), (theirs_device, theirs) = await _two_grids(bridge)
+    worker = auth_headers(["grid:read", "grid:write"], [GRID], subject="grid-worker")
+    listed = (await bridge.http.get("/v1/channels", headers=worker)).json()
+    assert [c["channel_id"] for c in listed["items"]] == [mine]
+    assert (await bridge.http.get(f"/v1/channels/{mine}", headers=worker)).status_code == 200
+    assert (await bridge.http.get(f"/v1/devices/{mine_device}", headers=worker)).status_code == 200
+    assert [d["device_id"] for d in (await bridge.http.get("/v1/devices", headers=worker)).json()] == [mine_device]
+    for channel in (theirs, "62070200001310999999"):  # another grid's, and one that does not exist
+        refused = await bridge.http.get(f"/v1/channels/{channel}", headers=worker)
+        assert (refused.status_code, refused.json()["detail"]) == (403, "this channel is not within your places")
+    for device in (theirs_device, "62070200001110999999"):
+        refused = await bridge.http.post(f"/v1/devices/{device}/queries", json={"cmd_type": "Catalog"}, headers=worker)
+        assert (refused.status_code, refused.json()["detail"]) == (403, "this device is not within your places")
+    away = await bridge.http.put(f"/v1/channels/{mine}/grid", json={"grid_code": OTHER_COUNTY_GRID}, headers=worker)
+    assert away.status_code == 403  # not into another's grid
+    imported = await bridge.http.post("/v1/channels/import", json=[], headers=worker)
+    assert imported.status_code == 403  # city-wide imports: unbound callers only
+    refusals = (await bridge.http.get("/v1/audit", params={"subject": "grid-worker", "action": "refused"})).json()
+    assert [r["resource_id"] for r in refusals["items"]][:2] == [theirs, "62070200001310999999"]
+
+
+async def test_a_county_centre_sees_its_own_county_and_alarms_follow_their_grid(bridge: Bridge) -> None:
+    (_, mine), (_, theirs) = await _two_grids(bridge)
+    for channel in (mine, theirs):
+        alarm = {"event_id": str(uuid.uuid4()), "channel_id": channel, "priority": 2, "alarm_type": "crowd"}
+        alarm |= {"description": "crowd", "alarm_time": "2026-11-25T10:00:00Z"}
+        assert (await bridge.http.post("/v1/alarms/webhook", json=alarm)).status_code == 202
+    county = auth_headers(["grid:read"], ["620702"])
+    other = auth_headers(["grid:read"], ["620721"])
+    assert [c["channel_id"] for c in (await bridge.http.get("/v1/channels", headers=county)).json()["items"]] == [mine]
+    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=county)).json()] == [mine]
+    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=other)).json()] == [theirs]
+    platform = auth_headers(["cases:write"], ["620702"], subject="analytics")
+    alarm = {"event_id": str(uuid.uuid4()), "channel_id": theirs, "priority": 2, "alarm_type": "crowd"}
+    alarm |= {"description": "crowd", "alarm_time": "2026-11-25T10:00:00Z"}
+    assert (await bridge.http.post("/v1/alarms/webhook", json=alarm, headers=platform)).status_code == 403

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from support import eventually, read_topic
+from support import ADMIN, eventually, read_topic
 from vb_sip_client import SipDevice, catalog_item, new_ids, xml
 from vb_support import Bridge
 
@@ -228,7 +228,9 @@ async def test_unknown_devices_are_refused_when_configured_so(tmp_path: Any, kaf
             first = await device.request("REGISTER")
             assert first.status == 403
         known, _ = new_ids(1)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vb") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://vb", headers=ADMIN
+        ) as http:
             imported = await http.post(
                 "/v1/channels/import",
                 json=[{"channel_id": channels[0], "device_id": known, "lat": 38.93, "lon": 100.45}],

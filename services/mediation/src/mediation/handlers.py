@@ -39,7 +39,6 @@ from mediation.adapters.repository import SqlMediationRepository
 from mediation.adapters.tables import (
     AgreementRow,
     ConflictOfInterestRow,
-    ContactReadRow,
     DeliberationRow,
     DisputeLogRow,
     DisputeRow,
@@ -352,16 +351,11 @@ async def add_party(cmd: AddParty, uow: UnitOfWork, *, now: datetime) -> uuid.UU
     return party.id
 
 
-async def read_contact(
-    dispute_id: uuid.UUID, party_id: uuid.UUID, uow: UnitOfWork, *, reader: str, purpose: str, now: datetime
-) -> PartyRow:
-    """The full contact data of a party; every read is audited."""
+async def read_contact(dispute_id: uuid.UUID, party_id: uuid.UUID, uow: UnitOfWork) -> PartyRow:
+    """The full contact data of a party (the API audits the read)."""
     party = await uow.session.get(PartyRow, party_id)
     if party is None or party.dispute_id != dispute_id:
         raise NotFound("party", party_id)
-    uow.session.add(
-        ContactReadRow(party_id=party_id, dispute_id=dispute_id, reader=reader, purpose=purpose, read_at=now)
-    )
     return party
 
 

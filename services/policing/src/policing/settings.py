@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from govmesh_runtime.settings import ServiceSettings
@@ -11,13 +10,6 @@ class PolicingSettings(ServiceSettings):
 
     service_name: str = "policing"
     port: int = 8004
-    api_token: SecretStr = Field(
-        default=SecretStr(""),
-        description=(
-            "Static bearer token standing in for the policing scope until authentication (issue 9) lands. "
-            "Empty: every policing-scope endpoint answers 401 (fail closed)."
-        ),
-    )
 
 
 def get_settings() -> PolicingSettings:

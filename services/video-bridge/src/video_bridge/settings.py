@@ -48,7 +48,6 @@ class VideoBridgeSettings(ServiceSettings):
 
     # Grids and alarms
     grids_file: Path | None = Field(default=None, description="grids.geojson imported at start when set.")
-    webhook_token: str = Field(default="", description="If set, the analytics webhook requires X-Webhook-Token.")
 
     @field_validator("sip_server_id")
     @classmethod

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, not_, or_
+from sqlalchemy import func, not_, or_, true
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +24,14 @@ from mediation.adapters.tables import (
 )
 from mediation.domain.disputes import DisputeStatus
 from mediation.domain.sessions import SessionStatus
+
+
+def within(column: Any, places: tuple[str, ...] | None) -> Any:
+    """A filter: the code column starts with one of the places (None: everywhere). A record
+    without a code is in no place."""
+    if places is None:
+        return true()
+    return or_(*(col(column).startswith(place, autoescape=True) for place in places))
 
 
 class SqlMediationRepository:
@@ -78,11 +87,16 @@ class SqlMediationRepository:
         )
         return list(result.all())
 
-    async def studios(self) -> list[StudioRow]:
-        return list((await self.session.exec(select(StudioRow).order_by(col(StudioRow.id)))).all())
+    async def studios(self, *, limit: int | None = None, offset: int = 0) -> list[StudioRow]:
+        query = select(StudioRow).order_by(col(StudioRow.id)).limit(limit).offset(offset)
+        return list((await self.session.exec(query)).all())
 
-    async def mediators(self, studio_id: str | None = None) -> list[MediatorRow]:
-        query = select(MediatorRow).order_by(col(MediatorRow.id))
+    async def mediators(
+        self, studio_id: str | None = None, *, mediator_id: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[MediatorRow]:
+        query = select(MediatorRow).order_by(col(MediatorRow.id)).limit(limit).offset(offset)
+        if mediator_id is not None:
+            query = query.where(col(MediatorRow.id) == mediator_id)
         if studio_id is not None:
             query = query.where(col(MediatorRow.studio_id) == studio_id)
         return list((await self.session.exec(query)).all())
@@ -117,8 +131,9 @@ class SqlMediationRepository:
         now: datetime,
         limit: int,
         offset: int,
+        places: tuple[str, ...] | None = None,
     ) -> list[DisputeRow]:
-        query = select(DisputeRow)
+        query = select(DisputeRow).where(within(DisputeRow.grid_code, places))
         if late is not None:
             # the same rule as domain.disputes.is_late, or flagged by the sweeper
             is_late = or_(
@@ -138,19 +153,38 @@ class SqlMediationRepository:
         return list((await self.session.exec(query)).all())
 
     async def calendar(
-        self, *, starts: datetime, ends: datetime, studio_id: str | None, mediator_id: str | None
+        self,
+        *,
+        starts: datetime,
+        ends: datetime,
+        studio_id: str | None,
+        mediator_id: str | None,
+        places: tuple[str, ...] | None = None,
+        limit: int = 500,
+        offset: int = 0,
     ) -> list[SessionRow]:
         query = select(SessionRow).where(col(SessionRow.starts_at) < ends, col(SessionRow.ends_at) > starts)
+        if places is not None:  # a session is where its dispute is
+            query = query.join(DisputeRow, col(DisputeRow.id) == col(SessionRow.dispute_id)).where(
+                within(DisputeRow.grid_code, places)
+            )
         if studio_id is not None:
             query = query.where(col(SessionRow.studio_id) == studio_id)
         if mediator_id is not None:
             query = query.where(col(SessionRow.mediator_id) == mediator_id)
-        return list((await self.session.exec(query.order_by(col(SessionRow.starts_at)))).all())
+        query = query.order_by(col(SessionRow.starts_at), col(SessionRow.id)).limit(limit).offset(offset)
+        return list((await self.session.exec(query)).all())
 
     async def outcomes_by_category(
-        self, *, closed_from: datetime, closed_to: datetime, studio_id: str | None
+        self,
+        *,
+        closed_from: datetime,
+        closed_to: datetime,
+        studio_id: str | None,
+        places: tuple[str, ...] | None = None,
     ) -> list[tuple[str, str, int]]:
         query = select(DisputeRow.category, DisputeRow.outcome, func.count()).where(
+            within(DisputeRow.grid_code, places),
             col(DisputeRow.status) == DisputeStatus.CLOSED.value,
             col(DisputeRow.closed_at) >= closed_from,
             col(DisputeRow.closed_at) < closed_to,
@@ -183,13 +217,24 @@ class SqlMediationRepository:
         return result.first()
 
     async def window_requests(
-        self, *, kind: str | None, status: str | None, studio_id: str | None
+        self,
+        *,
+        kind: str | None,
+        status: str | None,
+        studio_id: str | None,
+        studio_ids: list[str] | None = None,
+        limit: int = 500,
+        offset: int = 0,
     ) -> list[WindowRequestRow]:
+        """``studio_ids``: only requests at these studios (None: anywhere, walk-ins too)."""
         query = select(WindowRequestRow)
+        if studio_ids is not None:
+            query = query.where(col(WindowRequestRow.studio_id).in_(studio_ids))
         if kind is not None:
             query = query.where(col(WindowRequestRow.kind) == kind)
         if status is not None:
             query = query.where(col(WindowRequestRow.status) == status)
         if studio_id is not None:
             query = query.where(col(WindowRequestRow.studio_id) == studio_id)
-        return list((await self.session.exec(query.order_by(col(WindowRequestRow.opened_at)))).all())
+        query = query.order_by(col(WindowRequestRow.opened_at), col(WindowRequestRow.id)).limit(limit).offset(offset)
+        return list((await self.session.exec(query)).all())

@@ -81,7 +81,8 @@ class DisputeRow(TableBase, table=True):
 
 
 class PartyRow(TableBase, table=True):
-    """A party to a dispute. Contact data is protected: shown masked, full only through an audited read."""
+    """A party to a dispute. Contact data is protected: shown masked, full only through an
+    audited read (the runtime's audit log)."""
 
     __tablename__ = "dispute_parties"
 
@@ -92,19 +93,6 @@ class PartyRow(TableBase, table=True):
     phone: str | None = Field(default=None, max_length=32)
     id_number: str | None = Field(default=None, max_length=32)
     party_key: str = Field(max_length=64, index=True)
-
-
-class ContactReadRow(TableBase, table=True):
-    """Audit: who read a party's full contact data, when and why."""
-
-    __tablename__ = "contact_reads"
-
-    id: int | None = Field(default=None, primary_key=True)
-    party_id: uuid.UUID = Field(index=True)
-    dispute_id: uuid.UUID
-    reader: str = Field(max_length=100)
-    purpose: str = Field(max_length=500)
-    read_at: datetime = Field(sa_column=utc_column())
 
 
 class ConflictOfInterestRow(TableBase, table=True):

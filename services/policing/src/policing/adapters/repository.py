@@ -7,7 +7,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from sqlalchemy import or_, true
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +27,14 @@ from policing.domain.jurisdiction import RoomSpec, Shift, on_duty
 from policing.domain.tasks import OPEN_STATUSES, OnDutyOfficer
 
 GRIDS_VERSION = "grids"
+
+
+def within(column: Any, places: Sequence[str] | None) -> Any:
+    """A filter: the grid code starts with one of the places (None: everywhere). A record
+    without a grid is in no place."""
+    if places is None:
+        return true()
+    return or_(*(col(column).startswith(place, autoescape=True) for place in places))
 
 
 class SqlPolicingRepository:
@@ -81,8 +91,13 @@ class SqlPolicingRepository:
     async def room(self, room_code: str) -> RoomRow | None:
         return await self.session.get(RoomRow, room_code)
 
-    async def rooms(self) -> list[RoomRow]:
-        return list((await self.session.exec(select(RoomRow).order_by(col(RoomRow.room_code)))).all())
+    async def rooms(self, *, places: Sequence[str] | None = None, limit: int | None = None) -> list[RoomRow]:
+        """Rooms with a grid in ``places`` (None: every room)."""
+        query = select(RoomRow).order_by(col(RoomRow.room_code)).limit(limit)
+        if places is not None:
+            linked = select(RoomGridRow.room_code).where(within(RoomGridRow.grid_code, places))
+            query = query.where(col(RoomRow.room_code).in_(linked))
+        return list((await self.session.exec(query)).all())
 
     async def room_grids(self, room_code: str) -> list[str]:
         result = await self.session.exec(
@@ -103,7 +118,7 @@ class SqlPolicingRepository:
         return list(result.all())
 
     async def shifts(
-        self, room_code: str, *, start: datetime | None = None, end: datetime | None = None
+        self, room_code: str, *, start: datetime | None = None, end: datetime | None = None, limit: int | None = None
     ) -> list[DutyShiftRow]:
         """The room's shifts that overlap [start, end) (all of them without bounds), by start."""
         query = select(DutyShiftRow).where(col(DutyShiftRow.room_code) == room_code)
@@ -111,7 +126,7 @@ class SqlPolicingRepository:
             query = query.where(col(DutyShiftRow.ends_at) > start)
         if end is not None:
             query = query.where(col(DutyShiftRow.starts_at) < end)
-        query = query.order_by(col(DutyShiftRow.starts_at), col(DutyShiftRow.officer_id))
+        query = query.order_by(col(DutyShiftRow.starts_at), col(DutyShiftRow.officer_id)).limit(limit)
         return list((await self.session.exec(query)).all())
 
     async def scheduled_officers(self, room_code: str) -> set[str]:
@@ -168,9 +183,14 @@ class SqlPolicingRepository:
         return result.first()
 
     async def tasks(
-        self, *, room_code: str | None = None, statuses: Sequence[str] | None = None, limit: int = 500
+        self,
+        *,
+        room_code: str | None = None,
+        statuses: Sequence[str] | None = None,
+        limit: int = 500,
+        places: Sequence[str] | None = None,
     ) -> list[PoliceTaskRow]:
-        query = select(PoliceTaskRow)
+        query = select(PoliceTaskRow).where(within(PoliceTaskRow.grid_code, places))
         if room_code is not None:
             query = query.where(col(PoliceTaskRow.room_code) == room_code)
         if statuses:

@@ -13,3 +13,9 @@ def mask_personal_data(text: str) -> str:
     text = _ID_NUMBER.sub("[id-number]", text)
     text = _MOBILE.sub("[phone]", text)
     return _LANDLINE.sub("[phone]", text)
+
+
+def mask_name(name: str) -> str:
+    """张三丰 → 张** (a key person's name without the personal-data scope)."""
+    name = name.strip()
+    return name[:1] + "*" * (len(name) - 1) if name else ""

@@ -5,17 +5,26 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 from fastapi import Depends, HTTPException, Request, status
 
+from govmesh_runtime import access
 from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from govmesh_runtime.uow import UnitOfWork
+from mediation.adapters.tables import DisputeRow, SessionRow, StudioRow, WindowRequestRow
 from mediation.domain.clock import Clock
 from mediation.domain.disputes import DisputeRuleError
 from mediation.handlers import NotFound, SessionConflict
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+CasesRead = Annotated[Principal, Depends(access.require("cases:read"))]
+CasesWrite = Annotated[Principal, Depends(access.require("cases:write"))]
+ContactReader = Annotated[Principal, Depends(access.require("cases:read", "personal-data"))]
+GridRead = Annotated[Principal, Depends(access.require("grid:read"))]
+GridWrite = Annotated[Principal, Depends(access.require("grid:write"))]
 T = TypeVar("T")
 
 
@@ -76,3 +85,67 @@ def aware(value: datetime, field: str) -> datetime:
             ],
         )
     return value
+
+
+# --- places: a dispute is where its grid is; sessions and window requests follow it -------
+
+
+async def guard_dispute(request: Request, caller: Principal, runtime: Runtime, dispute_id: UUID) -> None:
+    """A place-bound caller acts only on disputes in their places; outside or missing is the
+    same 403. Unbound callers pass (the handler answers 404 for a missing dispute)."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        dispute = await session.get(DisputeRow, dispute_id)
+    await access.guard_place(
+        request,
+        caller,
+        resource="dispute",
+        resource_id=str(dispute_id),
+        place=dispute.grid_code if dispute else None,
+        found=dispute is not None,
+    )
+
+
+async def guard_session(request: Request, caller: Principal, runtime: Runtime, session_id: UUID) -> None:
+    """A session is where its dispute is."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        row = await session.get(SessionRow, session_id)
+        dispute = await session.get(DisputeRow, row.dispute_id) if row else None
+    await access.guard_place(
+        request,
+        caller,
+        resource="session",
+        resource_id=str(session_id),
+        place=dispute.grid_code if dispute else None,
+        found=row is not None,
+    )
+
+
+def serves(caller: Principal, studio: StudioRow | None) -> bool:
+    """A studio is within the caller's places when one of the areas it serves is."""
+    return studio is not None and any(caller.may_act_in(code) for code in studio.area_codes)
+
+
+async def require_studio(request: Request, caller: Principal, runtime: Runtime, studio_id: str | None) -> None:
+    """For writes at a studio (a walk-in without a studio has no place: unbound callers only)."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        studio = await session.get(StudioRow, studio_id) if studio_id else None
+    if not serves(caller, studio):
+        raise await access.refuse(request, caller, "this studio is not within your places", "studio", studio_id)
+
+
+async def guard_window_request(request: Request, caller: Principal, runtime: Runtime, request_id: UUID) -> None:
+    """A window request is where its studio serves."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        row = await session.get(WindowRequestRow, request_id)
+        studio = await session.get(StudioRow, row.studio_id) if row and row.studio_id else None
+    if row is None or not serves(caller, studio):
+        reason = "this window request is not within your places"
+        raise await access.refuse(request, caller, reason, "window request", str(request_id))

@@ -7,15 +7,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from govmesh_runtime import access
 from mediation.adapters.repository import SqlMediationRepository
-from mediation.entrypoints.api.deps import ClockDep, RuntimeDep, aware
+from mediation.entrypoints.api.deps import CasesRead, ClockDep, RuntimeDep, aware, refusals
 from mediation.entrypoints.api.schemas import CategoryOutcomes
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1/reports", tags=["reports"], responses=refusals(401, 403, 422))
 
 
-@router.get("/outcomes-by-category", summary="Closed disputes by category and outcome (done, referred, withdrawn)")
+@router.get(
+    "/outcomes-by-category",
+    summary="Closed disputes in your places by category and outcome (done, referred, withdrawn)",
+)
 async def outcomes_by_category(
+    caller: CasesRead,
     runtime: RuntimeDep,
     clock: ClockDep,
     studio_id: str | None = None,
@@ -26,7 +31,7 @@ async def outcomes_by_category(
     start = aware(starts, "from") if starts else end - timedelta(days=365)
     async with runtime.db.sessions() as session:
         rows = await SqlMediationRepository(session).outcomes_by_category(
-            closed_from=start, closed_to=end, studio_id=studio_id
+            closed_from=start, closed_to=end, studio_id=studio_id, places=access.place_filter(caller)
         )
     table: dict[str, CategoryOutcomes] = {}
     for category, outcome, count in rows:

@@ -1,4 +1,7 @@
-"""/v1/contact-card: the public police–resident contact card (警民联系卡). No credential needed."""
+"""/v1/contact-card: the police–resident contact card (警民联系卡), public for residents.
+
+It still needs a credential — any valid one, no scope and no place (every endpoint but health
+and metrics does): the portals and kiosks that show it to residents hold an API key."""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from policing.adapters.repository import SqlPolicingRepository
-from policing.entrypoints.api.deps import GridsDep, RuntimeDep
+from policing.entrypoints.api.deps import GridsDep, RuntimeDep, refusals
 from policing.entrypoints.api.schemas import CardOfficer, ContactCard
 
-router = APIRouter(prefix="/v1/contact-card", tags=["contact card"])
+router = APIRouter(prefix="/v1/contact-card", tags=["contact card"], responses=refusals(401))
 
 
 @router.get(

@@ -2,46 +2,54 @@
 
 from __future__ import annotations
 
-import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from govmesh_runtime import access
 from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
-from policing.adapters.repository import GridIndexCache
+from policing.adapters.repository import GridIndexCache, SqlPolicingRepository
 from policing.domain.jurisdiction import ReferenceDataError
 from policing.domain.tasks import InvalidTransition, TaskRuleError
 from policing.handlers import NotFound
-from policing.settings import PolicingSettings
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-_bearer = HTTPBearer(auto_error=False, description="The policing scope (static token until issue 9).")
+POLICING = access.require("policing")  # one callable: FastAPI runs it once per request
+Policing = Annotated[Principal, Depends(POLICING)]
 
 
-def require_policing_scope(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> None:
-    """Stand-in for the policing scope until authentication (issue 9): a static bearer token
-    from ``POLICING_API_TOKEN``. Empty setting = nobody has the scope (fail closed)."""
-    settings: PolicingSettings = get_runtime(request).settings  # type: ignore[assignment]
-    expected = settings.api_token.get_secret_value()
-    if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="Authorization: a bearer token with the policing scope is required",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if not expected or not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, detail="Authorization: the token does not carry the policing scope"
-        )
+async def guard_room(request: Request, caller: Principal, runtime: Runtime, room_code: str) -> None:
+    """A room is within a caller's places when one of its grids is (a grid worker: the room
+    of their grid; a centre: the rooms with grids in its division). Outside or missing is the
+    same 403; unbound callers pass (the handler answers 404 for a missing room)."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        repo = SqlPolicingRepository(session)
+        grids = await repo.room_grids(room_code) if await repo.room(room_code) is not None else []
+    if not any(caller.may_act_in(grid) for grid in grids):
+        raise await access.refuse(request, caller, "this room is not within your places", "room", room_code)
 
 
-PolicingScope = Depends(require_policing_scope)
+async def guard_task(request: Request, caller: Principal, runtime: Runtime, task_id: uuid.UUID) -> None:
+    """A police task is where its grid is; one without a grid is in no place."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        task = await SqlPolicingRepository(session).task(task_id)
+    await access.guard_place(
+        request,
+        caller,
+        resource="police task",
+        resource_id=str(task_id),
+        place=task.grid_code if task else None,
+        found=task is not None,
+    )
 
 
 def get_grid_cache(request: Request) -> GridIndexCache:

@@ -1,17 +1,21 @@
-"""/v1/reference: import the city's grids and police rooms (policing scope)."""
+"""/v1/reference: import the city's grids and police rooms (policing and grid:write; it
+replaces the whole city's jurisdictions, so only a caller bound to no place)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
-from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors, refusals
+from fastapi import APIRouter, Depends, Request
+
+from govmesh_runtime import access
+from govmesh_runtime.auth import Principal
+from policing.entrypoints.api.deps import RuntimeDep, domain_errors, refusals
 from policing.entrypoints.api.schemas import ImportResult, ReferenceImport
 from policing.handlers import import_reference
 
 router = APIRouter(
     prefix="/v1/reference",
     tags=["reference data"],
-    dependencies=[PolicingScope],
     responses=refusals(400, 401, 403, 422),
 )
 
@@ -21,7 +25,16 @@ router = APIRouter(
     summary="Replace the grid set and/or the police rooms (gap, overlap or unknown grid: 422, grids named)",
     responses={422: {"description": "Invalid files, or jurisdictions with a gap or an overlap; nothing written."}},
 )
-async def put_reference(body: ReferenceImport, runtime: RuntimeDep) -> ImportResult:
+async def put_reference(
+    body: ReferenceImport,
+    request: Request,
+    caller: Annotated[Principal, Depends(access.require("policing", "grid:write"))],
+    runtime: RuntimeDep,
+) -> ImportResult:
+    if caller.places:
+        raise await access.refuse(
+            request, caller, "replacing the reference data needs a credential bound to no place", "reference"
+        )
     with domain_errors():
         async with runtime.uow() as uow:
             summary = await import_reference(uow, grids=body.grids, rooms=body.police_rooms)

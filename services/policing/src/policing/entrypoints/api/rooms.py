@@ -1,5 +1,8 @@
 """/v1/rooms: police rooms, rosters, open tasks, response times, patrol and visit logs,
-key persons and key places (policing scope)."""
+key persons and key places (policing scope).
+
+A room is within a caller's places when one of its grids is; inside a room, a place-bound
+caller sees and logs only the records of grids in their places."""
 
 from __future__ import annotations
 
@@ -7,16 +10,18 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime.logging import get_logger
-from policing.adapters.repository import SqlPolicingRepository
+from govmesh_runtime import access, audit
+from govmesh_runtime.auth import Principal
+from policing.adapters.repository import SqlPolicingRepository, within
 from policing.adapters.tables import KeyPersonRow, KeyPlaceRow, PatrolRow, PoliceTaskRow, RoomRow, VisitRow
 from policing.domain.jurisdiction import OfficerRole, Shift
+from policing.domain.privacy import mask_name
 from policing.domain.tasks import OPEN_STATUSES, TaskRuleError, response_figures, seconds_between
-from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors, refusals
+from policing.entrypoints.api.deps import POLICING, Policing, RuntimeDep, domain_errors, guard_room, refusals
 from policing.entrypoints.api.schemas import (
     KeyPersonCreate,
     KeyPersonPublic,
@@ -39,14 +44,20 @@ from policing.entrypoints.api.schemas import (
 from policing.entrypoints.api.tasks import public
 from policing.handlers import NotFound, add_shifts, remove_shift, set_roster
 
-log = get_logger(__name__)
 router = APIRouter(
     prefix="/v1/rooms",
     tags=["police rooms"],
-    dependencies=[PolicingScope],
+    dependencies=[Depends(POLICING)],
     responses=refusals(400, 401, 403, 404, 409, 422),
 )
 GridFilter = Annotated[str | None, Query(max_length=32, description="Only this grid.")]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size (at most 500).")]
+
+
+async def _guard_log(request: Request, caller: Principal, runtime: RuntimeDep, room_code: str, grid_code: str) -> None:
+    """A log entry or register record: the room and its grid within the caller's places."""
+    await guard_room(request, caller, runtime, room_code)
+    await access.require_place(request, caller, resource="grid", place=grid_code)
 
 
 async def _room(session: AsyncSession, room_code: str) -> RoomRow:
@@ -85,15 +96,16 @@ async def _officers(session: AsyncSession, room_code: str) -> list[OfficerPublic
     ]
 
 
-@router.get("", summary="All police rooms")
-async def list_rooms(runtime: RuntimeDep) -> list[RoomSummary]:
+@router.get("", summary="The police rooms with a grid in your places")
+async def list_rooms(caller: Policing, runtime: RuntimeDep, limit: Limit = 500) -> list[RoomSummary]:
     async with runtime.db.sessions() as session:
-        rooms = await SqlPolicingRepository(session).rooms()
+        rooms = await SqlPolicingRepository(session).rooms(places=access.place_filter(caller), limit=limit)
     return [RoomSummary.model_validate(r, from_attributes=True) for r in rooms]
 
 
 @router.get("/{room_code}", summary="A room with its grids and officers")
-async def get_room(room_code: str, runtime: RuntimeDep) -> RoomPublic:
+async def get_room(room_code: str, request: Request, caller: Policing, runtime: RuntimeDep) -> RoomPublic:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         room = await _room(session, room_code)
         repo = SqlPolicingRepository(session)
@@ -105,7 +117,8 @@ async def get_room(room_code: str, runtime: RuntimeDep) -> RoomPublic:
 
 
 @router.get("/{room_code}/roster", summary="The duty roster: officers and auxiliaries, on duty now or not")
-async def get_roster(room_code: str, runtime: RuntimeDep) -> Roster:
+async def get_roster(room_code: str, request: Request, caller: Policing, runtime: RuntimeDep) -> Roster:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         await _room(session, room_code)
         return Roster(room_code=room_code, officers=await _officers(session, room_code))
@@ -115,7 +128,10 @@ async def get_roster(room_code: str, runtime: RuntimeDep) -> Roster:
     "/{room_code}/roster",
     summary="The duty board: who is on duty now (everyone else off); officers with shifts follow their shifts",
 )
-async def put_roster(room_code: str, body: RosterUpdate, runtime: RuntimeDep) -> Roster:
+async def put_roster(
+    room_code: str, body: RosterUpdate, request: Request, caller: Policing, runtime: RuntimeDep
+) -> Roster:
+    await guard_room(request, caller, runtime, room_code)
     with domain_errors():
         async with runtime.uow() as uow:
             await set_roster(uow, room_code, body.on_duty)
@@ -129,7 +145,10 @@ async def put_roster(room_code: str, body: RosterUpdate, runtime: RuntimeDep) ->
     status_code=status.HTTP_201_CREATED,
     summary="Add shifts to the duty roster (值班表); an officer with shifts is on duty only during them",
 )
-async def add_room_shifts(room_code: str, body: ShiftsCreate, runtime: RuntimeDep) -> list[ShiftPublic]:
+async def add_room_shifts(
+    room_code: str, body: ShiftsCreate, request: Request, caller: Policing, runtime: RuntimeDep
+) -> list[ShiftPublic]:
+    await guard_room(request, caller, runtime, room_code)
     shifts = [Shift(s.officer_id, s.starts_at, s.ends_at) for s in body.shifts]
     with domain_errors():
         async with runtime.uow() as uow:
@@ -141,18 +160,27 @@ async def add_room_shifts(room_code: str, body: ShiftsCreate, runtime: RuntimeDe
 @router.get("/{room_code}/shifts", summary="The duty roster's shifts overlapping [start, end), by start")
 async def list_shifts(
     room_code: str,
+    request: Request,
+    caller: Policing,
     runtime: RuntimeDep,
     start: Annotated[datetime | None, Query(description="Default: now.")] = None,
     end: Annotated[datetime | None, Query()] = None,
+    limit: Limit = 500,
 ) -> list[ShiftPublic]:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         await _room(session, room_code)
-        rows = await SqlPolicingRepository(session).shifts(room_code, start=start or datetime.now(UTC), end=end)
+        rows = await SqlPolicingRepository(session).shifts(
+            room_code, start=start or datetime.now(UTC), end=end, limit=limit
+        )
     return [ShiftPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.delete("/{room_code}/shifts/{shift_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a shift")
-async def delete_shift(room_code: str, shift_id: uuid.UUID, runtime: RuntimeDep) -> None:
+async def delete_shift(
+    room_code: str, shift_id: uuid.UUID, request: Request, caller: Policing, runtime: RuntimeDep
+) -> None:
+    await guard_room(request, caller, runtime, room_code)
     with domain_errors():
         async with runtime.uow() as uow:
             await remove_shift(uow, room_code, shift_id)
@@ -162,23 +190,31 @@ async def delete_shift(room_code: str, shift_id: uuid.UUID, runtime: RuntimeDep)
 @router.get("/{room_code}/tasks", summary="The room's tasks; by default the open ones (not closed)")
 async def room_tasks(
     room_code: str,
+    request: Request,
+    caller: Policing,
     runtime: RuntimeDep,
     include_closed: bool = False,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[PoliceTaskPublic]:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         await _room(session, room_code)
         statuses = None if include_closed else [s.value for s in OPEN_STATUSES]
-        rows = await SqlPolicingRepository(session).tasks(room_code=room_code, statuses=statuses, limit=limit)
+        rows = await SqlPolicingRepository(session).tasks(
+            room_code=room_code, statuses=statuses, limit=limit, places=access.place_filter(caller)
+        )
     return [public(t) for t in rows]
 
 
 @router.get("/{room_code}/response-times", summary="Task counts and response/arrival times of the room")
 async def response_times(
     room_code: str,
+    request: Request,
+    caller: Policing,
     runtime: RuntimeDep,
     since: Annotated[datetime | None, Query(description="Only tasks opened at or after this time.")] = None,
 ) -> ResponseTimes:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         await _room(session, room_code)
         query = select(PoliceTaskRow).where(col(PoliceTaskRow.room_code) == room_code)
@@ -194,7 +230,10 @@ async def response_times(
 
 
 @router.post("/{room_code}/patrols", status_code=status.HTTP_201_CREATED, summary="Log a patrol of a grid")
-async def add_patrol(room_code: str, body: PatrolCreate, runtime: RuntimeDep) -> PatrolPublic:
+async def add_patrol(
+    room_code: str, body: PatrolCreate, request: Request, caller: Policing, runtime: RuntimeDep
+) -> PatrolPublic:
+    await _guard_log(request, caller, runtime, room_code, body.grid_code)
     async with runtime.db.sessions() as session:
         await _check_place(session, room_code, body.grid_code, body.officer_id)
         row = PatrolRow(room_code=room_code, **body.model_dump())
@@ -203,19 +242,32 @@ async def add_patrol(room_code: str, body: PatrolCreate, runtime: RuntimeDep) ->
     return PatrolPublic.model_validate(row, from_attributes=True)
 
 
-@router.get("/{room_code}/patrols", summary="The room's patrol log, newest first")
-async def list_patrols(room_code: str, runtime: RuntimeDep, grid_code: GridFilter = None) -> list[PatrolPublic]:
+@router.get("/{room_code}/patrols", summary="The room's patrol log in your places, newest first")
+async def list_patrols(
+    room_code: str,
+    request: Request,
+    caller: Policing,
+    runtime: RuntimeDep,
+    grid_code: GridFilter = None,
+    limit: Limit = 500,
+) -> list[PatrolPublic]:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         await _room(session, room_code)
-        query = select(PatrolRow).where(col(PatrolRow.room_code) == room_code)
+        query = select(PatrolRow).where(
+            col(PatrolRow.room_code) == room_code, within(PatrolRow.grid_code, access.place_filter(caller))
+        )
         if grid_code:
             query = query.where(col(PatrolRow.grid_code) == grid_code)
-        rows = (await session.exec(query.order_by(col(PatrolRow.started_at).desc()).limit(500))).all()
+        rows = (await session.exec(query.order_by(col(PatrolRow.started_at).desc()).limit(limit))).all()
     return [PatrolPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.post("/{room_code}/visits", status_code=status.HTTP_201_CREATED, summary="Log a visit in a grid")
-async def add_visit(room_code: str, body: VisitCreate, runtime: RuntimeDep) -> VisitPublic:
+async def add_visit(
+    room_code: str, body: VisitCreate, request: Request, caller: Policing, runtime: RuntimeDep
+) -> VisitPublic:
+    await _guard_log(request, caller, runtime, room_code, body.grid_code)
     async with runtime.db.sessions() as session:
         await _check_place(session, room_code, body.grid_code, body.officer_id)
         row = VisitRow(room_code=room_code, **body.model_dump())
@@ -224,42 +276,86 @@ async def add_visit(room_code: str, body: VisitCreate, runtime: RuntimeDep) -> V
     return VisitPublic.model_validate(row, from_attributes=True)
 
 
-@router.get("/{room_code}/visits", summary="The room's visit log, newest first")
-async def list_visits(room_code: str, runtime: RuntimeDep, grid_code: GridFilter = None) -> list[VisitPublic]:
+@router.get("/{room_code}/visits", summary="The room's visit log in your places, newest first")
+async def list_visits(
+    room_code: str,
+    request: Request,
+    caller: Policing,
+    runtime: RuntimeDep,
+    grid_code: GridFilter = None,
+    limit: Limit = 500,
+) -> list[VisitPublic]:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         await _room(session, room_code)
-        query = select(VisitRow).where(col(VisitRow.room_code) == room_code)
+        query = select(VisitRow).where(
+            col(VisitRow.room_code) == room_code, within(VisitRow.grid_code, access.place_filter(caller))
+        )
         if grid_code:
             query = query.where(col(VisitRow.grid_code) == grid_code)
-        rows = (await session.exec(query.order_by(col(VisitRow.visited_at).desc()).limit(500))).all()
+        rows = (await session.exec(query.order_by(col(VisitRow.visited_at).desc()).limit(limit))).all()
     return [VisitPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
 @router.post("/{room_code}/key-persons", status_code=status.HTTP_201_CREATED, summary="Add a key person (重点人员)")
-async def add_key_person(room_code: str, body: KeyPersonCreate, runtime: RuntimeDep) -> KeyPersonPublic:
+async def add_key_person(
+    room_code: str, body: KeyPersonCreate, request: Request, caller: Policing, runtime: RuntimeDep
+) -> KeyPersonPublic:
+    await _guard_log(request, caller, runtime, room_code, body.grid_code)
     async with runtime.db.sessions() as session:
         await _check_place(session, room_code, body.grid_code, None)
         row = KeyPersonRow(room_code=room_code, **body.model_dump())
         session.add(row)
+        await session.flush()
+        entry = access.change_entry(
+            request, caller, resource="key person", resource_id=str(row.id), fields=["name"], reason=body.category
+        )
+        audit.add(session, entry)  # in the record's own transaction
         await session.commit()
     return KeyPersonPublic.model_validate(row, from_attributes=True)
 
 
-@router.get("/{room_code}/key-persons", summary="The room's key persons (policing scope only)")
-async def list_key_persons(room_code: str, runtime: RuntimeDep, grid_code: GridFilter = None) -> list[KeyPersonPublic]:
+@router.get(
+    "/{room_code}/key-persons",
+    summary="The room's key persons in your places; names unmasked only with personal-data (audited)",
+)
+async def list_key_persons(
+    room_code: str,
+    request: Request,
+    caller: Policing,
+    runtime: RuntimeDep,
+    grid_code: GridFilter = None,
+    limit: Limit = 500,
+) -> list[KeyPersonPublic]:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         await _room(session, room_code)
-        query = select(KeyPersonRow).where(col(KeyPersonRow.room_code) == room_code)
+        query = select(KeyPersonRow).where(
+            col(KeyPersonRow.room_code) == room_code, within(KeyPersonRow.grid_code, access.place_filter(caller))
+        )
         if grid_code:
             query = query.where(col(KeyPersonRow.grid_code) == grid_code)
-        rows = (await session.exec(query.order_by(col(KeyPersonRow.created_at)))).all()
-    # Every read of personal data is audited (who: the static token's holder until issue 9).
-    log.info("audit_personal_data_read", resource="key_persons", room_code=room_code, records=len(rows))
-    return [KeyPersonPublic.model_validate(r, from_attributes=True) for r in rows]
+        rows = (await session.exec(query.order_by(col(KeyPersonRow.created_at)).limit(limit))).all()
+    people = [KeyPersonPublic.model_validate(r, from_attributes=True) for r in rows]
+    if not caller.has("personal-data"):
+        return [p.model_copy(update={"name": mask_name(p.name)}) for p in people]
+    await access.audit_personal_data(
+        request,
+        caller,
+        action=audit.Action.READ,
+        resource="key person",
+        resource_ids=[str(p.id) for p in people],
+        fields=["name"],
+        reason=f"room {room_code}",
+    )
+    return people
 
 
 @router.post("/{room_code}/key-places", status_code=status.HTTP_201_CREATED, summary="Add a key place (重点场所)")
-async def add_key_place(room_code: str, body: KeyPlaceCreate, runtime: RuntimeDep) -> KeyPlacePublic:
+async def add_key_place(
+    room_code: str, body: KeyPlaceCreate, request: Request, caller: Policing, runtime: RuntimeDep
+) -> KeyPlacePublic:
+    await _guard_log(request, caller, runtime, room_code, body.grid_code)
     async with runtime.db.sessions() as session:
         await _check_place(session, room_code, body.grid_code, None)
         row = KeyPlaceRow(room_code=room_code, **body.model_dump())
@@ -268,12 +364,22 @@ async def add_key_place(room_code: str, body: KeyPlaceCreate, runtime: RuntimeDe
     return KeyPlacePublic.model_validate(row, from_attributes=True)
 
 
-@router.get("/{room_code}/key-places", summary="The room's key places (policing scope only)")
-async def list_key_places(room_code: str, runtime: RuntimeDep, grid_code: GridFilter = None) -> list[KeyPlacePublic]:
+@router.get("/{room_code}/key-places", summary="The room's key places in your places")
+async def list_key_places(
+    room_code: str,
+    request: Request,
+    caller: Policing,
+    runtime: RuntimeDep,
+    grid_code: GridFilter = None,
+    limit: Limit = 500,
+) -> list[KeyPlacePublic]:
+    await guard_room(request, caller, runtime, room_code)
     async with runtime.db.sessions() as session:
         await _room(session, room_code)
-        query = select(KeyPlaceRow).where(col(KeyPlaceRow.room_code) == room_code)
+        query = select(KeyPlaceRow).where(
+            col(KeyPlaceRow.room_code) == room_code, within(KeyPlaceRow.grid_code, access.place_filter(caller))
+        )
         if grid_code:
             query = query.where(col(KeyPlaceRow.grid_code) == grid_code)
-        rows = (await session.exec(query.order_by(col(KeyPlaceRow.created_at)))).all()
+        rows = (await session.exec(query.order_by(col(KeyPlaceRow.created_at)).limit(limit))).all()
     return [KeyPlacePublic.model_validate(r, from_attributes=True) for r in rows]

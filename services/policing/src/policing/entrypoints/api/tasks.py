@@ -1,24 +1,33 @@
-"""/v1/tasks: police tasks and the officers' steps (policing scope)."""
+"""/v1/tasks: police tasks and the officers' steps (policing scope; a task is where its grid is)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from govmesh_runtime import access
 from policing.adapters import metrics
 from policing.adapters.repository import SqlPolicingRepository
 from policing.adapters.tables import PoliceTaskRow
 from policing.domain.tasks import TaskStatus, seconds_between
-from policing.entrypoints.api.deps import PolicingScope, RuntimeDep, domain_errors, refusals
+from policing.entrypoints.api.deps import (
+    POLICING,
+    Policing,
+    RuntimeDep,
+    domain_errors,
+    guard_room,
+    guard_task,
+    refusals,
+)
 from policing.entrypoints.api.schemas import AcceptBody, CloseBody, MediationBody, PoliceTaskPublic, RouteBody
 from policing.handlers import NotFound, accept_task, arrive_on_scene, close_task, mediate, route_task
 
 router = APIRouter(
     prefix="/v1/tasks",
     tags=["police tasks"],
-    dependencies=[PolicingScope],
+    dependencies=[Depends(POLICING)],
     responses=refusals(400, 401, 403, 404, 409, 422),
 )
 
@@ -29,17 +38,21 @@ def public(task: PoliceTaskRow) -> PoliceTaskPublic:
 
 @router.get("", summary="Police tasks, by status (e.g. unrouted: no room owns their grid)")
 async def list_tasks(
+    caller: Policing,
     runtime: RuntimeDep,
     status: Annotated[list[TaskStatus] | None, Query(description="Filter; repeatable.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[PoliceTaskPublic]:
     async with runtime.db.sessions() as session:
-        rows = await SqlPolicingRepository(session).tasks(statuses=[s.value for s in status or []], limit=limit)
+        rows = await SqlPolicingRepository(session).tasks(
+            statuses=[s.value for s in status or []], limit=limit, places=access.place_filter(caller)
+        )
     return [public(t) for t in rows]
 
 
 @router.get("/{task_id}", summary="One police task")
-async def get_task(task_id: uuid.UUID, runtime: RuntimeDep) -> PoliceTaskPublic:
+async def get_task(task_id: uuid.UUID, request: Request, caller: Policing, runtime: RuntimeDep) -> PoliceTaskPublic:
+    await guard_task(request, caller, runtime, task_id)
     async with runtime.db.sessions() as session:
         task = await SqlPolicingRepository(session).task(task_id)
     with domain_errors():
@@ -49,7 +62,11 @@ async def get_task(task_id: uuid.UUID, runtime: RuntimeDep) -> PoliceTaskPublic:
 
 
 @router.post("/{task_id}/route", summary="Duty desk: route a task not yet accepted to a room (and its on-duty officer)")
-async def route(task_id: uuid.UUID, body: RouteBody, runtime: RuntimeDep) -> PoliceTaskPublic:
+async def route(
+    task_id: uuid.UUID, body: RouteBody, request: Request, caller: Policing, runtime: RuntimeDep
+) -> PoliceTaskPublic:
+    await guard_task(request, caller, runtime, task_id)
+    await guard_room(request, caller, runtime, body.room_code)  # and only to a room of the caller's places
     with domain_errors():
         async with runtime.uow() as uow:
             task = await route_task(uow, task_id, body.room_code)
@@ -58,7 +75,10 @@ async def route(task_id: uuid.UUID, body: RouteBody, runtime: RuntimeDep) -> Pol
 
 
 @router.post("/{task_id}/accept", summary="An on-duty officer of the room accepts the task (接警)")
-async def accept(task_id: uuid.UUID, body: AcceptBody, runtime: RuntimeDep) -> PoliceTaskPublic:
+async def accept(
+    task_id: uuid.UUID, body: AcceptBody, request: Request, caller: Policing, runtime: RuntimeDep
+) -> PoliceTaskPublic:
+    await guard_task(request, caller, runtime, task_id)
     with domain_errors():
         async with runtime.uow() as uow:
             task = await accept_task(uow, task_id, body.officer_id)
@@ -69,7 +89,8 @@ async def accept(task_id: uuid.UUID, body: AcceptBody, runtime: RuntimeDep) -> P
 
 
 @router.post("/{task_id}/on-scene", summary="The officer arrived on scene (到场)")
-async def on_scene(task_id: uuid.UUID, runtime: RuntimeDep) -> PoliceTaskPublic:
+async def on_scene(task_id: uuid.UUID, request: Request, caller: Policing, runtime: RuntimeDep) -> PoliceTaskPublic:
+    await guard_task(request, caller, runtime, task_id)
     with domain_errors():
         async with runtime.uow() as uow:
             task = await arrive_on_scene(uow, task_id)
@@ -80,7 +101,10 @@ async def on_scene(task_id: uuid.UUID, runtime: RuntimeDep) -> PoliceTaskPublic:
 
 
 @router.post("/{task_id}/close", summary="Close the task with an outcome; dispatch tasks report back to dispatch")
-async def close(task_id: uuid.UUID, body: CloseBody, runtime: RuntimeDep) -> PoliceTaskPublic:
+async def close(
+    task_id: uuid.UUID, body: CloseBody, request: Request, caller: Policing, runtime: RuntimeDep
+) -> PoliceTaskPublic:
+    await guard_task(request, caller, runtime, task_id)
     with domain_errors():
         async with runtime.uow() as uow:
             task = await close_task(uow, task_id, body.outcome, body.summary, body.referral_to)
@@ -92,7 +116,10 @@ async def close(task_id: uuid.UUID, body: CloseBody, runtime: RuntimeDep) -> Pol
     "/{task_id}/mediation",
     summary="Police mediation on scene: settled closes it; a civil dispute goes back to people's mediation",
 )
-async def police_mediation(task_id: uuid.UUID, body: MediationBody, runtime: RuntimeDep) -> PoliceTaskPublic:
+async def police_mediation(
+    task_id: uuid.UUID, body: MediationBody, request: Request, caller: Policing, runtime: RuntimeDep
+) -> PoliceTaskPublic:
+    await guard_task(request, caller, runtime, task_id)
     with domain_errors():
         async with runtime.uow() as uow:
             task = await mediate(uow, task_id, body.result, body.summary)

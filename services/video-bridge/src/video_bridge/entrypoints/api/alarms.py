@@ -1,20 +1,24 @@
-"""/v1/alarms: the JSON webhook for video-analytics platforms, and recent alarms."""
+"""/v1/alarms: the JSON webhook for video-analytics platforms, and recent alarms.
+
+The webhook raises an alarm that becomes a police task: ``cases:write`` (the platform holds
+an API key), for a channel within the caller's places. Alarms are read with ``grid:read``;
+an alarm is where its grid is."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlmodel import col, select
 
+from govmesh_runtime import access
 from video_bridge import handlers
 from video_bridge.adapters.tables import AlarmRow, ChannelRow
 from video_bridge.domain.manscdp import AlarmNotice
-from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep, refusals
+from video_bridge.entrypoints.api.deps import CasesWrite, GridRead, GridsDep, RuntimeDep, refusals, within
 from video_bridge.entrypoints.api.schemas import AlarmPublic, WebhookAlarm
-from video_bridge.settings import VideoBridgeSettings
 
-router = APIRouter(prefix="/v1/alarms", tags=["alarms"], responses=refusals(400, 401, 422))
+router = APIRouter(prefix="/v1/alarms", tags=["alarms"], responses=refusals(400, 401, 403, 422))
 
 
 @router.post(
@@ -26,13 +30,15 @@ router = APIRouter(prefix="/v1/alarms", tags=["alarms"], responses=refusals(400,
 async def webhook(
     body: WebhookAlarm,
     response: Response,
+    request: Request,
+    caller: CasesWrite,
     runtime: RuntimeDep,
     grids: GridsDep,
-    x_webhook_token: Annotated[str | None, Header(max_length=200)] = None,
 ) -> AlarmPublic:
-    settings: VideoBridgeSettings = runtime.settings  # type: ignore[assignment]
-    if settings.webhook_token and x_webhook_token != settings.webhook_token:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="X-Webhook-Token: missing or wrong")
+    if caller.places:  # an unknown channel is in no place: the same 403 as another place's
+        async with runtime.db.sessions() as session:
+            known = await session.get(ChannelRow, body.channel_id)
+        await access.require_place(request, caller, resource="channel", place=known.grid_code if known else None)
     notice = AlarmNotice(
         device_id=body.channel_id,
         priority=body.priority,
@@ -62,13 +68,14 @@ async def webhook(
     return AlarmPublic.model_validate(alarm, from_attributes=True)
 
 
-@router.get("", summary="Recent alarms, newest first")
+@router.get("", summary="Recent alarms in your places, newest first")
 async def list_alarms(
+    caller: GridRead,
     runtime: RuntimeDep,
     channel_id: Annotated[str | None, Query(pattern=r"^\d{20}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[AlarmPublic]:
-    query = select(AlarmRow)
+    query = select(AlarmRow).where(within(AlarmRow.grid_code, access.place_filter(caller)))
     if channel_id:
         query = query.where(col(AlarmRow.channel_id) == channel_id)
     async with runtime.db.sessions() as session:

@@ -1,16 +1,29 @@
-"""/v1/channels: the channel registry — list, search, map, import, grid by configuration."""
+"""/v1/channels: the channel registry — list, search, map, import, grid by configuration.
+
+Read with ``grid:read``, changed with ``grid:write``; a channel is where its grid is, so a
+place-bound caller sees only channels mapped to a grid of theirs."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from sqlalchemy import func, or_
 from sqlmodel import col, select
 
+from govmesh_runtime import access
 from video_bridge.adapters.importer import ChannelRecord, import_channels
 from video_bridge.adapters.tables import ChannelRow
-from video_bridge.entrypoints.api.deps import GridsDep, RuntimeDep, refusals
+from video_bridge.entrypoints.api.deps import (
+    GridRead,
+    GridsDep,
+    GridWrite,
+    RuntimeDep,
+    guard_channel,
+    refusals,
+    require_unbound,
+    within,
+)
 from video_bridge.entrypoints.api.schemas import (
     ChannelImport,
     ChannelPage,
@@ -19,7 +32,7 @@ from video_bridge.entrypoints.api.schemas import (
     ImportSummary,
 )
 
-router = APIRouter(prefix="/v1/channels", tags=["channels"], responses=refusals(400, 404, 422))
+router = APIRouter(prefix="/v1/channels", tags=["channels"], responses=refusals(400, 401, 403, 404, 422))
 
 
 def public(row: ChannelRow) -> ChannelPublic:
@@ -28,6 +41,7 @@ def public(row: ChannelRow) -> ChannelPublic:
 
 @router.get("", summary="List and search channels")
 async def list_channels(
+    caller: GridRead,
     runtime: RuntimeDep,
     device_id: Annotated[str | None, Query(pattern=r"^\d{20}$")] = None,
     grid_code: Annotated[str | None, Query(max_length=32)] = None,
@@ -40,7 +54,7 @@ async def list_channels(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> ChannelPage:
-    filters: list[Any] = []
+    filters: list[Any] = [within(ChannelRow.grid_code, access.place_filter(caller))]
     if device_id:
         filters.append(col(ChannelRow.device_id) == device_id)
     if grid_code:
@@ -71,6 +85,7 @@ async def list_channels(
 
 @router.get("/map", summary="Channels with coordinates as GeoJSON points (status, grid) in a bounding box")
 async def channel_map(
+    caller: GridRead,
     runtime: RuntimeDep,
     bbox: Annotated[
         str,
@@ -91,6 +106,7 @@ async def channel_map(
                 .where(
                     col(ChannelRow.lat).between(min_lat, max_lat),
                     col(ChannelRow.lon).between(min_lon, max_lon),
+                    within(ChannelRow.grid_code, access.place_filter(caller)),
                 )
                 .limit(limit)
             )
@@ -115,7 +131,8 @@ async def channel_map(
 
 
 @router.get("/{channel_id}", summary="One channel and its status")
-async def get_channel(channel_id: str, runtime: RuntimeDep) -> ChannelPublic:
+async def get_channel(channel_id: str, request: Request, caller: GridRead, runtime: RuntimeDep) -> ChannelPublic:
+    await guard_channel(request, caller, runtime, channel_id)
     async with runtime.db.sessions() as session:
         row = await session.get(ChannelRow, channel_id)
     if row is None:
@@ -124,7 +141,17 @@ async def get_channel(channel_id: str, runtime: RuntimeDep) -> ChannelPublic:
 
 
 @router.put("/{channel_id}/grid", summary="Map a channel to a grid by configuration (null: by its coordinates)")
-async def assign_grid(channel_id: str, body: GridAssignment, runtime: RuntimeDep, grids: GridsDep) -> ChannelPublic:
+async def assign_grid(
+    channel_id: str, body: GridAssignment, request: Request, caller: GridWrite, runtime: RuntimeDep, grids: GridsDep
+) -> ChannelPublic:
+    await guard_channel(request, caller, runtime, channel_id)
+    # and only into a grid of the caller's places, configured or found by its coordinates
+    target = body.grid_code
+    if target is None and caller.places:
+        async with runtime.db.sessions() as session:
+            current = await session.get(ChannelRow, channel_id)
+        target = grids.locate(current.lat, current.lon) if current else None
+    await access.require_place(request, caller, resource="channel", place=target)
     async with runtime.db.sessions() as session:
         row = await session.get(ChannelRow, channel_id)
         if row is None:
@@ -142,8 +169,13 @@ async def assign_grid(channel_id: str, body: GridAssignment, runtime: RuntimeDep
 
 @router.post("/import", summary="Import channels.json (the city generator's format); upsert by channel id")
 async def import_channel_file(
-    body: Annotated[list[ChannelImport], Body(max_length=100_000)], runtime: RuntimeDep, grids: GridsDep
+    body: Annotated[list[ChannelImport], Body(max_length=100_000)],
+    request: Request,
+    caller: GridWrite,
+    runtime: RuntimeDep,
+    grids: GridsDep,
 ) -> ImportSummary:
+    await require_unbound(request, caller, "importing channels")
     records = [
         ChannelRecord(
             channel_id=c.channel_id,

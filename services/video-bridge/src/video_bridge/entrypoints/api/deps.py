@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import or_, true
+from sqlmodel import col, select
 
+from govmesh_runtime import access
 from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from video_bridge.adapters.grids import GridLocator
+from video_bridge.adapters.tables import ChannelRow
 from video_bridge.sip_server import SipServer
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+GridRead = Annotated[Principal, Depends(access.require("grid:read"))]
+GridWrite = Annotated[Principal, Depends(access.require("grid:write"))]
+CasesWrite = Annotated[Principal, Depends(access.require("cases:write"))]
 
 
 def get_grids(request: Request) -> GridLocator:
@@ -28,3 +36,52 @@ def get_sip(request: Request) -> SipServer:
 
 GridsDep = Annotated[GridLocator, Depends(get_grids)]
 SipDep = Annotated[SipServer, Depends(get_sip)]
+
+
+# --- places: a channel is where its grid is; a device where its channels are ----------------
+
+
+def within(column: Any, places: tuple[str, ...] | None) -> Any:
+    """A filter: the grid code starts with one of the places (None: everywhere). A record
+    without a grid is in no place."""
+    if places is None:
+        return true()
+    return or_(*(col(column).startswith(place, autoescape=True) for place in places))
+
+
+async def guard_channel(request: Request, caller: Principal, runtime: Runtime, channel_id: str) -> None:
+    """Outside the caller's places or missing: the same 403. Unbound callers pass."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        row = await session.get(ChannelRow, channel_id)
+    await access.guard_place(
+        request,
+        caller,
+        resource="channel",
+        resource_id=channel_id,
+        place=row.grid_code if row else None,
+        found=row is not None,
+    )
+
+
+async def guard_device(request: Request, caller: Principal, runtime: Runtime, device_id: str) -> None:
+    """A device is within the caller's places when one of its channels is."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        placed = (
+            await session.exec(
+                select(ChannelRow.channel_id)
+                .where(col(ChannelRow.device_id) == device_id, within(ChannelRow.grid_code, caller.places))
+                .limit(1)
+            )
+        ).first()
+    if placed is None:
+        raise await access.refuse(request, caller, "this device is not within your places", "device", device_id)
+
+
+async def require_unbound(request: Request, caller: Principal, what: str) -> None:
+    """City-wide changes (imports) are for callers bound to no place."""
+    if caller.places:
+        raise await access.refuse(request, caller, f"{what} needs a credential bound to no place", what)

@@ -1,21 +1,33 @@
-"""/v1/devices: registered devices, and queries sent to them (Catalog, DeviceInfo, DeviceStatus)."""
+"""/v1/devices: registered devices, and queries sent to them (Catalog, DeviceInfo, DeviceStatus).
+
+Read with ``grid:read``; queries and subscriptions (commands sent over SIP) need ``grid:write``.
+A device is within a caller's places when one of its channels is."""
 
 from __future__ import annotations
 
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from govmesh_runtime import access
 from video_bridge.adapters.tables import ChannelRow, DeviceRow
 from video_bridge.domain.device_id import TYPE_NAMES
-from video_bridge.entrypoints.api.deps import RuntimeDep, SipDep, refusals
+from video_bridge.entrypoints.api.deps import (
+    GridRead,
+    GridWrite,
+    RuntimeDep,
+    SipDep,
+    guard_device,
+    refusals,
+    within,
+)
 from video_bridge.entrypoints.api.schemas import DevicePublic, DeviceQuery, Subscription
 from video_bridge.sip_server import DeviceNotRegistered, QueryFailed
 
-router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=refusals(400, 404, 422, 502, 504))
+router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=refusals(400, 401, 403, 404, 422, 502, 504))
 
 
 def _public(row: DeviceRow, channel_count: int) -> DevicePublic:
@@ -30,6 +42,7 @@ def _public(row: DeviceRow, channel_count: int) -> DevicePublic:
 
 @router.get("", summary="List devices")
 async def list_devices(
+    caller: GridRead,
     runtime: RuntimeDep,
     online: bool | None = None,
     registered: bool | None = None,
@@ -41,6 +54,10 @@ async def list_devices(
         filters.append(col(DeviceRow.online).is_(online))
     if registered is not None:
         filters.append(col(DeviceRow.registered).is_(registered))
+    places = access.place_filter(caller)
+    if places is not None:  # devices with a channel in the caller's places
+        placed = select(ChannelRow.device_id).where(within(ChannelRow.grid_code, places))
+        filters.append(col(DeviceRow.device_id).in_(placed))
     async with runtime.db.sessions() as session:
         rows = (
             await session.exec(
@@ -60,7 +77,8 @@ async def list_devices(
 
 
 @router.get("/{device_id}", summary="One device: registration, liveness, last answers")
-async def get_device(device_id: str, runtime: RuntimeDep) -> DevicePublic:
+async def get_device(device_id: str, request: Request, caller: GridRead, runtime: RuntimeDep) -> DevicePublic:
+    await guard_device(request, caller, runtime, device_id)
     async with runtime.db.sessions() as session:
         row = await session.get(DeviceRow, device_id)
         if row is None:
@@ -74,7 +92,10 @@ async def get_device(device_id: str, runtime: RuntimeDep) -> DevicePublic:
 
 
 @router.post("/{device_id}/queries", summary="Send a query to the device and return its answer")
-async def query_device(device_id: str, body: DeviceQuery, sip: SipDep) -> dict[str, Any]:
+async def query_device(
+    device_id: str, body: DeviceQuery, request: Request, caller: GridWrite, runtime: RuntimeDep, sip: SipDep
+) -> dict[str, Any]:
+    await guard_device(request, caller, runtime, device_id)
     try:
         items = await sip.send_query(device_id, body.cmd_type)
     except DeviceNotRegistered as exc:
@@ -87,7 +108,10 @@ async def query_device(device_id: str, body: DeviceQuery, sip: SipDep) -> dict[s
 
 
 @router.post("/{device_id}/subscriptions", summary="Subscribe to the device's alarms or catalog changes")
-async def subscribe(device_id: str, body: Subscription, sip: SipDep) -> dict[str, Any]:
+async def subscribe(
+    device_id: str, body: Subscription, request: Request, caller: GridWrite, runtime: RuntimeDep, sip: SipDep
+) -> dict[str, Any]:
+    await guard_device(request, caller, runtime, device_id)
     try:
         answer = await sip.subscribe(device_id, body.kind, body.expires_s)
     except DeviceNotRegistered as exc:

@@ -1,13 +1,17 @@
-"""/v1/evidence: find recordings of the channels near a place in a time window, for a case."""
+"""/v1/evidence: find recordings of the channels near a place in a time window, for a case.
+
+Attaching evidence to a case is a change of the case: ``cases:write``. A place-bound caller
+asks only about a point in their places, and only their places' channels are searched."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from sqlmodel import col, select
 
+from govmesh_runtime import access
 from video_bridge import handlers
 from video_bridge.adapters.tables import ChannelRow
 from video_bridge.domain.evidence import (
@@ -18,27 +22,33 @@ from video_bridge.domain.evidence import (
     validate_window,
 )
 from video_bridge.domain.manscdp import RecordItem, format_time
-from video_bridge.entrypoints.api.deps import RuntimeDep, SipDep, refusals
+from video_bridge.entrypoints.api.deps import CasesWrite, GridsDep, RuntimeDep, SipDep, refusals, within
 from video_bridge.entrypoints.api.schemas import EvidencePublic, EvidenceRequest, RecordingPublic
 from video_bridge.sip_server import QueryFailed
 
-router = APIRouter(prefix="/v1/evidence", tags=["evidence"], responses=refusals(400, 404, 422))
+router = APIRouter(prefix="/v1/evidence", tags=["evidence"], responses=refusals(400, 401, 403, 404, 422))
 MAX_CHANNELS = 20
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Find and attach video evidence to a case")
-async def request_evidence(body: EvidenceRequest, runtime: RuntimeDep, sip: SipDep) -> EvidencePublic:
+async def request_evidence(
+    body: EvidenceRequest, request: Request, caller: CasesWrite, runtime: RuntimeDep, grids: GridsDep, sip: SipDep
+) -> EvidencePublic:
     window = EvidenceWindow(lat=body.lat, lon=body.lon, radius_m=body.radius_m, start=body.start, end=body.end)
     try:
         validate_window(window)
     except InvalidEvidenceRequest as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=f"{exc.field}: {exc.reason}") from exc
+    if caller.places:
+        await access.require_place(request, caller, resource="evidence", place=grids.locate(body.lat, body.lon))
     min_lat, max_lat, min_lon, max_lon = bounding_box(body.lat, body.lon, body.radius_m)
     async with runtime.db.sessions() as session:
         candidates = (
             await session.exec(
                 select(ChannelRow).where(
-                    col(ChannelRow.lat).between(min_lat, max_lat), col(ChannelRow.lon).between(min_lon, max_lon)
+                    col(ChannelRow.lat).between(min_lat, max_lat),
+                    col(ChannelRow.lon).between(min_lon, max_lon),
+                    within(ChannelRow.grid_code, access.place_filter(caller)),
                 )
             )
         ).all()

@@ -1,4 +1,4 @@
-"""/v1/sip: the SIP endpoint's address and counters."""
+"""/v1/sip: the SIP endpoint's address and counters (``grid:read``)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from video_bridge.entrypoints.api.deps import SipDep
+from video_bridge.entrypoints.api.deps import GridRead, SipDep, refusals
 
-router = APIRouter(prefix="/v1/sip", tags=["sip"])
+router = APIRouter(prefix="/v1/sip", tags=["sip"], responses=refusals(401, 403))
 
 
 @router.get("", summary="Where the SIP endpoint listens, and what it has handled")
-async def sip_status(sip: SipDep) -> dict[str, Any]:
+async def sip_status(_: GridRead, sip: SipDep) -> dict[str, Any]:
     return sip.status()
