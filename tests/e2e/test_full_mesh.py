@@ -172,9 +172,7 @@ def post_case(mesh: Mesh, matter: str, description: str, trace: str, attributes:
         "traceparent": f"00-{trace}-{uuid.uuid4().hex[:16]}-01",
         "Idempotency-Key": str(uuid.uuid4()),
     }
-    created: dict[str, Any] = ok(
-        post(mesh.url("intake") + "/v1/cases", json=body, headers=headers, timeout=10), 201
-    )
+    created: dict[str, Any] = ok(post(mesh.url("intake") + "/v1/cases", json=body, headers=headers, timeout=10), 201)
     return created
 
 
@@ -319,9 +317,7 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
         assert kind in kinds, (kind, kinds)
     hand_offs = {"received", "dispatched", "task_assigned", "dispute_opened", "task_completed"}
     wait_for("the dispute's hand-offs in intake", lambda: hand_offs <= set(timeline(mesh, dispute_case["id"])))
-    alarms = ok(
-        get(mesh.url("video_bridge") + "/v1/alarms", params={"channel_id": own[0]["channel_id"]}, timeout=10)
-    )
+    alarms = ok(get(mesh.url("video_bridge") + "/v1/alarms", params={"channel_id": own[0]["channel_id"]}, timeout=10))
     assert len(alarms) == 1
 
     # (c) each case's trace id is in the log of every service it passed
