@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,7 +41,40 @@ def sh(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> s
     return result.stdout
 
 
+KEYRING = DATA / "auth" / "keyring.json"
+# Every scope a benchmark may need; services that do not check one ignore it.
+BENCH_SCOPES = [
+    "cases:read",
+    "cases:write",
+    "personal-data",
+    "policing",
+    "dispatch:admin",
+    "mediation:write",
+    "video:admin",
+    "audit:read",
+    "elements:write",
+]
+_token: str | None = None
+
+
+def bench_token() -> str:
+    """A Bearer token from the keyring the bench services read (created on first use, after infra_up)."""
+    global _token
+    if _token is None:
+        from govmesh_runtime.auth import Keyring
+
+        KEYRING.parent.mkdir(parents=True, exist_ok=True)
+        _token = Keyring.load(KEYRING, development=True).issue_token("bench", BENCH_SCOPES, [], ttl_s=86400)
+    return _token
+
+
+def auth_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {bench_token()}"}
+
+
 def infra_up() -> None:
+    global _token
+    _token = None  # the keyring is deleted with the data folder
     sh("infra/kafka/kafka.sh", "stop")
     sh("infra/postgres/postgres.sh", "stop")
     shutil.rmtree(DATA, ignore_errors=True)
@@ -90,6 +125,12 @@ class Proc:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the process has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -99,6 +140,37 @@ class Proc:
                 self.proc.kill()
 
 
+@contextmanager
+def profiled(procs: list[Proc], label: str, enabled: bool) -> Iterator[dict[str, float]]:
+    """While the body runs: each process's CPU use (cores busy, filled in on exit) and, when
+    enabled, a py-spy sampling profile per process in DATA/profile-<label>-<name>.txt (collapsed
+    stacks: `bench/profile_summary.py` sums them up; flamegraph.pl or speedscope draw them)."""
+    spies: list[subprocess.Popen[bytes]] = []
+    if enabled:
+        py_spy = str(Path(sys.executable).parent / "py-spy")
+        for p in procs:
+            assert p.proc is not None
+            out = DATA / f"profile-{label}-{p.name}.txt"
+            cmd = [py_spy, "record", "--nonblocking", "-r", "97", "-f", "raw", "-o", str(out), "-p", str(p.proc.pid)]
+            spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    cores: dict[str, float] = {}
+    before = {p.name: p.cpu_s() for p in procs}
+    started = time.monotonic()
+    try:
+        yield cores
+    finally:
+        wall = time.monotonic() - started
+        for p in procs:
+            cores[p.name] = (p.cpu_s() - before[p.name]) / wall
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for spy in spies:
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
+
+
 def service(name: str, package: str, *, database: str | None = None, extra: dict[str, str] | None = None) -> Proc:
     prefix = package.upper() + "_"
     env = {
@@ -106,8 +178,11 @@ def service(name: str, package: str, *, database: str | None = None, extra: dict
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA,
         "GOVMESH_DATA_DIR": str(DATA),
         "LOG_LEVEL": "WARNING",
+        "GOVMESH_KEYRING": str(KEYRING),
+        "GOVMESH_RATE_LIMIT_PER_S": "0",  # per-client rate limit off: the bench is one client
         **(extra or {}),
     }
+    bench_token()  # the keyring exists before the service reads it
     proc = Proc(name, [sys.executable, "-m", package], env)
     env[prefix + "PORT"] = str(proc.port)
     if database:
@@ -148,6 +223,7 @@ def wrk(
         "LON0": str(bbox[2]),
         "LON1": str(bbox[3]),
         "CONTENT_TYPE": content_type,
+        "AUTHORIZATION": f"Bearer {bench_token()}",
     }
     out = sh(
         "wrk",

@@ -1,7 +1,7 @@
 """``make bench``: benchmarks on the real parts, printed as one table with the ceilings
 measured in the same run, and written to bench/RESULTS.md. Bounded; loopback only.
 
-    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,grid]
+    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,grid] [--profile] [--results FILE]
 """
 
 from __future__ import annotations
@@ -101,13 +101,15 @@ def bare_ceiling(seconds: int, connections: int) -> tuple[Row, float]:
     )
 
 
-def intake_rest(seconds: int, connections: int, ceiling_rps: float) -> list[Row]:
+def intake_rest(seconds: int, connections: int, ceiling_rps: float, profile: bool = False) -> list[Row]:
     intake = service(
         "intake", "intake", database="intake", extra={**NO_DUPLICATES, "INTAKE_CONSUMERS_ENABLED": "false"}
     ).start()
     try:
         idle = intake.rss_mb()
-        result = wrk(f"http://127.0.0.1:{intake.port}/v1/cases", CASE_BODY, seconds=seconds, connections=connections)
+        with harness.profiled([intake], "intake", profile) as cores:
+            url = f"http://127.0.0.1:{intake.port}/v1/cases"
+            result = wrk(url, CASE_BODY, seconds=seconds, connections=connections)
         loaded = intake.rss_mb()
     finally:
         intake.stop()
@@ -116,7 +118,7 @@ def intake_rest(seconds: int, connections: int, ceiling_rps: float) -> list[Row]
             "Intake REST: create case (native, PostgreSQL, outbox)",
             f"{result.rps:,.0f} req/s; p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; non-2xx {result.non2xx}",
             ceiling=f"{ceiling_rps:,.0f} req/s (bare FastAPI)",
-            note=f"RSS {idle:.0f} MB idle → {loaded:.0f} MB after load",
+            note=f"RSS {idle:.0f} MB idle → {loaded:.0f} MB after load; intake busy {cores['intake']:.2f} cores",
         )
     ]
 
@@ -162,7 +164,9 @@ def elements(rows: int, queries: int) -> list[Row]:
     latencies: list[float] = []
     try:
         rnd = random.Random(11)
-        with httpx.Client(base_url=f"http://127.0.0.1:{dispatch.port}", timeout=10) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{dispatch.port}", timeout=10, headers=harness.auth_headers()
+        ) as client:
             for _ in range(queries):
                 params = {"grid_code": rnd.choice(grids), "category": rnd.choice(["people", "places", "things"])}
                 begun = time.perf_counter()
@@ -217,7 +221,7 @@ async def read_events(topics: list[str], since: datetime) -> dict[str, dict[str,
     return {k: v for k, v in times.items() if "received" in v}
 
 
-def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
+def pipeline(seconds: int, connections: int, kafka_row: Row, profile: bool = False) -> list[Row]:
     procs = [
         service("intake", "intake", database="intake", extra=NO_DUPLICATES).start(),
         service("dispatch", "dispatch", database="dispatch").start(),
@@ -236,7 +240,9 @@ def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         since = datetime.now(UTC)
-        result = wrk(f"http://127.0.0.1:{procs[0].port}/v1/cases", CASE_BODY, seconds=seconds, connections=connections)
+        with harness.profiled(procs, "pipeline", profile) as cores:
+            url = f"http://127.0.0.1:{procs[0].port}/v1/cases"
+            result = wrk(url, CASE_BODY, seconds=seconds, connections=connections)
         load_end = time.monotonic()
         accepted = result.requests - result.non2xx
         deadline = time.monotonic() + 120
@@ -264,7 +270,8 @@ def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
                 ceiling=kafka_row.figure.split(";")[0],
                 target="≥ 1,000 cases/s, p99 ≤ 500 ms",
                 note=f"{len(dispatched):,} of {accepted:,} accepted dispatched; drained {drain:.1f} s after load; "
-                f"REST p99 {result.p99_ms:.0f} ms",
+                f"REST p99 {result.p99_ms:.0f} ms; busy under load: "
+                + ", ".join(f"{name} {n:.2f} cores" for name, n in cores.items()),
             )
         )
         rows.append(
@@ -336,9 +343,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the benchmark itself)")
     parser.add_argument("--stages", default="kafka,bare,intake,pipeline,grid,elements")
+    parser.add_argument("--seconds", type=int, help="load duration per REST stage (default 20, quick 3)")
+    parser.add_argument("--connections", type=int, help="wrk connections (default 32, quick 8)")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy profiles of the services under load (.data/bench/profile-*.txt)"
+    )
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "RESULTS.md", help="where to write")
     args = parser.parse_args()
     stages = set(args.stages.split(","))
     seconds, connections = (3, 8) if args.quick else (20, 32)
+    seconds, connections = args.seconds or seconds, args.connections or connections
     rows: list[Row] = []
     harness.DATA.mkdir(parents=True, exist_ok=True)
     harness.infra_up()
@@ -355,10 +369,10 @@ def main() -> int:
             bare_row, ceiling = bare_ceiling(seconds, connections)
             rows.append(bare_row)
         if "intake" in stages:
-            rows += intake_rest(seconds, connections, ceiling)
+            rows += intake_rest(seconds, connections, ceiling, args.profile)
             rows.append(open311_rest(seconds, connections, ceiling))
         if "pipeline" in stages:
-            rows += pipeline(seconds, connections, kafka_row)
+            rows += pipeline(seconds, connections, kafka_row, args.profile)
         if "grid" in stages:
             rows.append(grid_lookup(100_000 if args.quick else 1_000_000))
         if "elements" in stages:
@@ -367,7 +381,7 @@ def main() -> int:
         harness.infra_down()
     text = harness.table(rows)
     print(text)
-    results = Path(__file__).parent / "RESULTS.md"
+    results: Path = args.results
     results.write_text(
         f"# Benchmark results\n\nRun {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {harness.machine()}; everything on one box, "  # noqa: E501
         f"loopback only.{' Quick mode (short runs).' if args.quick else ''}\n\n{text}"
