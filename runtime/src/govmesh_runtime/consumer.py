@@ -139,7 +139,7 @@ class EventConsumer:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
                 for tp, records in batches.items():
-                    await self._process_batch(records)
+                    await self.process_batch(records)
                     metrics.CONSUMER_LAG.labels(self.spec.name, tp.topic, str(tp.partition)).set(
                         max((consumer.highwater(tp) or 0) - (records[-1].offset + 1), 0)
                     )
@@ -149,8 +149,10 @@ class EventConsumer:
             self._consumer = None
             await consumer.stop()
 
-    async def _process_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Decode a partition's records (poison to the DLQ), then apply the rest in as few transactions as can be."""
+    async def process_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Decode a partition's records (poison to the DLQ), then apply the rest in as few transactions as can be.
+
+        The run loop calls it for each partition of a getmany; tests drive it directly."""
         items: list[_Item] = []
         for record in records:
             try:

@@ -19,7 +19,15 @@ from intake.entrypoints.api.schemas import (
     CaseSummary,
     FeedbackCreate,
 )
-from intake.entrypoints.api.views import PersonalDataDep, RuntimeDep, accept, load_case, settings_of, summary_view
+from intake.entrypoints.api.views import (
+    PersonalDataDep,
+    RuntimeDep,
+    accept,
+    case_public,
+    load_case,
+    settings_of,
+    summary_view,
+)
 from intake.handlers import (
     CaseNotFound,
     FeedbackNotAllowed,
@@ -169,7 +177,11 @@ async def create_case(
     if accepted.outcome is not Outcome.CREATED:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = str(request.url_for("get_case", case_id=accepted.case_id))
-    case = await load_case(runtime, accepted.case_id, reveal=reveal)
+    if accepted.opened is not None:  # a new case: answer from the rows just committed
+        opened = accepted.opened
+        case = case_public(opened.case, opened.timeline, opened.reporter, reveal=reveal)
+    else:
+        case = await load_case(runtime, accepted.case_id, reveal=reveal)
     notice = None
     if accepted.outcome is Outcome.LINKED:
         notice = f"Linked to open case {case.case_number} of the same matter nearby; you will follow that case."

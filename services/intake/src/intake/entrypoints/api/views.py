@@ -13,7 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from govmesh_runtime.app import Runtime, get_runtime, optional_principal
 from govmesh_runtime.auth import Principal
 from intake.adapters.repository import SqlCaseRepository
-from intake.adapters.tables import CaseRow, ReporterRow
+from intake.adapters.tables import CaseRow, ReporterRow, TimelineEntryRow
 from intake.domain.cases import CaseStatus, Channel
 from intake.domain.commands import AcceptCase
 from intake.domain.validation import mask_id_number, mask_name, mask_phone
@@ -93,6 +93,13 @@ async def case_view(session: AsyncSession, case: CaseRow, *, reveal: bool) -> Ca
     repo = SqlCaseRepository(session)
     timeline = await repo.timeline(case.id)
     reporter = await repo.reporter(case.reporter_ref) if case.reporter_ref else None
+    return case_public(case, timeline, reporter, reveal=reveal)
+
+
+def case_public(
+    case: CaseRow, timeline: list[TimelineEntryRow], reporter: ReporterRow | None, *, reveal: bool
+) -> CasePublic:
+    """The answer for a case from its rows (read, or just written: no second read after a create)."""
     holder_steps = [t.at for t in timeline if t.actor == case.handled_by]
     return CasePublic(
         **summary_view(case).model_dump(),
