@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime.app import Runtime, get_runtime, optional_principal
+from govmesh_runtime.app import Runtime, optional_principal, runtime_dependency
 from govmesh_runtime.auth import Principal
 from intake.adapters.repository import SqlCaseRepository
 from intake.adapters.tables import CaseRow, ReporterRow, TimelineEntryRow
@@ -21,13 +21,13 @@ from intake.entrypoints.api.schemas import CasePublic, CaseSummary, ReporterPubl
 from intake.handlers import Accepted, accept_case
 from intake.settings import IntakeSettings
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 
 
 PERSONAL_DATA_SCOPE = "personal-data"
 
 
-def may_see_personal_data(principal: Annotated[Principal | None, Depends(optional_principal)]) -> bool:
+async def may_see_personal_data(principal: Annotated[Principal | None, Depends(optional_principal)]) -> bool:
     """Whether the caller may see reporters' personal data unmasked: only a verified client
     credential carrying the "personal-data" scope (govmesh-auth); everyone else sees it masked."""
     return principal is not None and principal.has(PERSONAL_DATA_SCOPE)

@@ -8,14 +8,14 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from govmesh_runtime.uow import UnitOfWork
 from mediation.domain.clock import Clock
 from mediation.domain.disputes import DisputeRuleError
 from mediation.handlers import NotFound, SessionConflict
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 T = TypeVar("T")
 
 

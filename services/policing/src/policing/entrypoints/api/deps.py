@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, get_runtime, runtime_dependency
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from policing.adapters.repository import GridIndexCache
 from policing.domain.jurisdiction import ReferenceDataError
@@ -18,7 +18,7 @@ from policing.domain.tasks import InvalidTransition, TaskRuleError
 from policing.handlers import NotFound
 from policing.settings import PolicingSettings
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 _bearer = HTTPBearer(auto_error=False, description="The policing scope (static token until issue 9).")
 
 

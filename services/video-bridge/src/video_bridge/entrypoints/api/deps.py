@@ -6,12 +6,12 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from video_bridge.adapters.grids import GridLocator
 from video_bridge.sip_server import SipServer
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 
 
 def get_grids(request: Request) -> GridLocator:
