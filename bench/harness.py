@@ -140,9 +140,17 @@ class Proc:
                 self.proc.kill()
 
 
+@dataclass
+class Usage:
+    """CPU used by each process while a benchmark ran: seconds, and cores busy on average."""
+
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    cores: dict[str, float] = field(default_factory=dict)
+
+
 @contextmanager
-def profiled(procs: list[Proc], label: str, enabled: bool) -> Iterator[dict[str, float]]:
-    """While the body runs: each process's CPU use (cores busy, filled in on exit) and, when
+def profiled(procs: list[Proc], label: str, enabled: bool) -> Iterator[Usage]:
+    """While the body runs: each process's CPU use (filled in on exit) and, when
     enabled, a py-spy sampling profile per process in DATA/profile-<label>-<name>.txt (collapsed
     stacks: `bench/profile_summary.py` sums them up; flamegraph.pl or speedscope draw them)."""
     spies: list[subprocess.Popen[bytes]] = []
@@ -153,15 +161,16 @@ def profiled(procs: list[Proc], label: str, enabled: bool) -> Iterator[dict[str,
             out = DATA / f"profile-{label}-{p.name}.txt"
             cmd = [py_spy, "record", "--nonblocking", "-r", "97", "-f", "raw", "-o", str(out), "-p", str(p.proc.pid)]
             spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    cores: dict[str, float] = {}
+    usage = Usage()
     before = {p.name: p.cpu_s() for p in procs}
     started = time.monotonic()
     try:
-        yield cores
+        yield usage
     finally:
         wall = time.monotonic() - started
         for p in procs:
-            cores[p.name] = (p.cpu_s() - before[p.name]) / wall
+            usage.cpu_s[p.name] = p.cpu_s() - before[p.name]
+            usage.cores[p.name] = usage.cpu_s[p.name] / wall
         for spy in spies:
             spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
         for spy in spies:

@@ -1,7 +1,8 @@
 """``make bench``: benchmarks on the real parts, printed as one table with the ceilings
 measured in the same run, and written to bench/RESULTS.md. Bounded; loopback only.
 
-    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,grid] [--profile] [--results FILE]
+    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,dispatch,grid,elements]
+                        [--seconds N] [--connections N] [--profile] [--results FILE]
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def intake_rest(seconds: int, connections: int, ceiling_rps: float, profile: boo
     ).start()
     try:
         idle = intake.rss_mb()
-        with harness.profiled([intake], "intake", profile) as cores:
+        with harness.profiled([intake], "intake", profile) as usage:
             url = f"http://127.0.0.1:{intake.port}/v1/cases"
             result = wrk(url, CASE_BODY, seconds=seconds, connections=connections)
         loaded = intake.rss_mb()
@@ -118,7 +119,9 @@ def intake_rest(seconds: int, connections: int, ceiling_rps: float, profile: boo
             "Intake REST: create case (native, PostgreSQL, outbox)",
             f"{result.rps:,.0f} req/s; p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; non-2xx {result.non2xx}",
             ceiling=f"{ceiling_rps:,.0f} req/s (bare FastAPI)",
-            note=f"RSS {idle:.0f} MB idle → {loaded:.0f} MB after load; intake busy {cores['intake']:.2f} cores",
+            note=f"RSS {idle:.0f} MB idle → {loaded:.0f} MB after load; intake CPU "
+            f"{usage.cpu_s['intake'] / max(result.requests, 1) * 1000:.1f} ms per request, "
+            f"{usage.cores['intake']:.2f} cores busy",
         )
     ]
 
@@ -240,7 +243,7 @@ def pipeline(seconds: int, connections: int, kafka_row: Row, profile: bool = Fal
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         since = datetime.now(UTC)
-        with harness.profiled(procs, "pipeline", profile) as cores:
+        with harness.profiled(procs, "pipeline", profile) as usage:
             url = f"http://127.0.0.1:{procs[0].port}/v1/cases"
             result = wrk(url, CASE_BODY, seconds=seconds, connections=connections)
         load_end = time.monotonic()
@@ -271,7 +274,7 @@ def pipeline(seconds: int, connections: int, kafka_row: Row, profile: bool = Fal
                 target="≥ 1,000 cases/s, p99 ≤ 500 ms",
                 note=f"{len(dispatched):,} of {accepted:,} accepted dispatched; drained {drain:.1f} s after load; "
                 f"REST p99 {result.p99_ms:.0f} ms; busy under load: "
-                + ", ".join(f"{name} {n:.2f} cores" for name, n in cores.items()),
+                + ", ".join(f"{name} {n:.2f} cores" for name, n in usage.cores.items()),
             )
         )
         rows.append(
@@ -296,6 +299,44 @@ def pipeline(seconds: int, connections: int, kafka_row: Row, profile: bool = Fal
         for p in reversed(procs):
             p.stop()
     return rows
+
+
+def dispatch_backlog(seconds: int, connections: int, profile: bool = False) -> Row:
+    """Dispatch alone: intake first fills intake.cases.v1 (dispatch not running), then dispatch
+    starts and drains the backlog; the rate is from the CaseDispatched events' own times."""
+    since = datetime.now(UTC)
+    settings = {**NO_DUPLICATES, "INTAKE_CONSUMERS_ENABLED": "false"}
+    intake = service("intake", "intake", database="intake", extra=settings).start()
+    try:
+        result = wrk(f"http://127.0.0.1:{intake.port}/v1/cases", CASE_BODY, seconds=seconds, connections=connections)
+        accepted = result.requests - result.non2xx
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the relay publishes what was accepted
+            received = asyncio.run(read_events(["intake.cases.v1"], since))
+            if len(received) >= accepted:
+                break
+            time.sleep(1)
+    finally:
+        intake.stop()
+    dispatch = service("dispatch", "dispatch", database="dispatch").start()
+    try:
+        with harness.profiled([dispatch], "dispatch", profile) as usage:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                times = asyncio.run(read_events(["intake.cases.v1", "dispatch.cases.v1"], since))
+                if sum("dispatched" in t for t in times.values()) >= len(received):
+                    break
+                time.sleep(1)
+    finally:
+        dispatch.stop()
+    done = [t["dispatched"] for t in times.values() if "dispatched" in t]
+    span = (max(done) - min(done)).total_seconds() if len(done) > 1 else float("nan")
+    return Row(
+        "Dispatch alone: drain a backlog of CaseReceived (PostgreSQL, Kafka)",
+        f"{len(done) / span:,.0f} cases/s",
+        note=f"{len(done):,} of {len(received):,} dispatched; dispatch CPU "
+        f"{usage.cpu_s['dispatch'] / max(len(done), 1) * 1000:.1f} ms per case (start-up included)",
+    )
 
 
 # --- Grid lookup ------------------------------------------------------------------------------
@@ -342,7 +383,7 @@ def _bounds(collection: dict[str, object]) -> tuple[float, float, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the benchmark itself)")
-    parser.add_argument("--stages", default="kafka,bare,intake,pipeline,grid,elements")
+    parser.add_argument("--stages", default="kafka,bare,intake,pipeline,dispatch,grid,elements")
     parser.add_argument("--seconds", type=int, help="load duration per REST stage (default 20, quick 3)")
     parser.add_argument("--connections", type=int, help="wrk connections (default 32, quick 8)")
     parser.add_argument(
@@ -373,6 +414,8 @@ def main() -> int:
             rows.append(open311_rest(seconds, connections, ceiling))
         if "pipeline" in stages:
             rows += pipeline(seconds, connections, kafka_row, args.profile)
+        if "dispatch" in stages:
+            rows.append(dispatch_backlog(seconds, connections, args.profile))
         if "grid" in stages:
             rows.append(grid_lookup(100_000 if args.quick else 1_000_000))
         if "elements" in stages:
