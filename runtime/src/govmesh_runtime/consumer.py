@@ -223,10 +223,19 @@ class EventConsumer:
                 return failed_at, exc
             elapsed = time.perf_counter() - started
             for item, outcome in zip(items, outcomes, strict=True):
+                name = handler_name(item.handler)
                 # the batch's time spread over its records: what one record cost
-                metrics.HANDLER_DURATION.labels(handler_name(item.handler), "ok").observe(elapsed / len(items))
+                metrics.HANDLER_DURATION.labels(name, "ok").observe(elapsed / len(items))
                 metrics.EVENTS_CONSUMED.labels(self.spec.name, item.record.topic, outcome).inc()
-            log.info("batch_handled", consumer=self.spec.name, size=len(items), duration_ms=round(elapsed * 1000, 1))
+                with _bound(item.envelope):  # one line per record with its trace, as when applied alone
+                    log.info(
+                        "event_handled",
+                        handler=name,
+                        type=item.envelope.type,
+                        outcome=outcome,
+                        batch=len(items),
+                        batch_duration_ms=round(elapsed * 1000, 1),
+                    )
             return None
 
     async def _process(self, item: _Item, *, failed_once: Exception | None = None) -> None:
