@@ -14,8 +14,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from govmesh_runtime.access import SCOPES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data" / "bench"
@@ -23,12 +27,6 @@ KAFKA_PORT = int(os.environ.get("BENCH_KAFKA_PORT", "39092"))
 PG_PORT = int(os.environ.get("BENCH_PG_PORT", "35432"))
 KAFKA = f"127.0.0.1:{KAFKA_PORT}"
 POSTGRES = f"postgresql://mesh:mesh@127.0.0.1:{PG_PORT}"
-KEYRING = DATA / "auth" / "keyring.json"
-# Every scope a benchmark may need on any service (extra scopes are harmless).
-SCOPES = [
-    "cases:read", "cases:write", "personal-data", "policing", "dispatch:admin",
-    "mediation:write", "video:admin", "audit:read", "elements:write",
-]  # fmt: skip
 INFRA_ENV = {
     **os.environ,
     "KAFKA_PORT": str(KAFKA_PORT),
@@ -45,7 +43,41 @@ def sh(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> s
     return result.stdout
 
 
+KEYRING = DATA / "auth" / "keyring.json"
+# Every scope but personal-data: the benchmarks measure the masked answers (unmasked
+# reads also write an audit row each).
+BENCH_SCOPES = [scope for scope in SCOPES if scope != "personal-data"]
+_token: str | None = None
+
+
+def bench_token() -> str:
+    """A Bearer token from the keyring the bench services read (created on first use, after infra_up)."""
+    global _token
+    if _token is None:
+        from govmesh_runtime.auth import Keyring
+
+        KEYRING.parent.mkdir(parents=True, exist_ok=True)
+        _token = Keyring.load(KEYRING, development=True).issue_token("bench", BENCH_SCOPES, [], ttl_s=86400)
+    return _token
+
+
+def open311_api_key() -> str:
+    """An Open311 client's API key, issued into the keyring the bench services read."""
+    from govmesh_runtime.auth import Keyring
+
+    ring = Keyring.load(KEYRING, development=True)
+    _, key = ring.issue_api_key("bench-open311", ["cases:read", "cases:write"], [])
+    ring.save()
+    return key
+
+
+def auth_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {bench_token()}"}
+
+
 def infra_up() -> None:
+    global _token
+    _token = None  # the keyring is deleted with the data folder
     sh("infra/kafka/kafka.sh", "stop")
     sh("infra/postgres/postgres.sh", "stop")
     shutil.rmtree(DATA, ignore_errors=True)
@@ -96,6 +128,12 @@ class Proc:
         status = Path(f"/proc/{self.proc.pid}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the process has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -105,13 +143,44 @@ class Proc:
                 self.proc.kill()
 
 
-def bearer() -> dict[str, str]:
-    """An Authorization header from the keyring the bench services read (created if absent)."""
-    from govmesh_runtime.auth import Keyring
+@dataclass
+class Usage:
+    """CPU used by each process while a benchmark ran: seconds, and cores busy on average."""
 
-    KEYRING.parent.mkdir(parents=True, exist_ok=True)
-    token = Keyring.load(KEYRING, development=True).issue_token("bench", SCOPES, [], ttl_s=86400)
-    return {"Authorization": f"Bearer {token}"}
+    cpu_s: dict[str, float] = field(default_factory=dict)
+    cores: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def profiled(procs: list[Proc], label: str, enabled: bool) -> Iterator[Usage]:
+    """While the body runs: each process's CPU use (filled in on exit) and, when
+    enabled, a py-spy sampling profile per process in DATA/profile-<label>-<name>.txt (collapsed
+    stacks: `bench/profile_summary.py` sums them up; flamegraph.pl or speedscope draw them)."""
+    spies: list[subprocess.Popen[bytes]] = []
+    if enabled:
+        py_spy = str(Path(sys.executable).parent / "py-spy")
+        for p in procs:
+            assert p.proc is not None
+            out = DATA / f"profile-{label}-{p.name}.txt"
+            cmd = [py_spy, "record", "--nonblocking", "-r", "97", "-f", "raw", "-o", str(out), "-p", str(p.proc.pid)]
+            spies.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    usage = Usage()
+    before = {p.name: p.cpu_s() for p in procs}
+    started = time.monotonic()
+    try:
+        yield usage
+    finally:
+        wall = time.monotonic() - started
+        for p in procs:
+            usage.cpu_s[p.name] = p.cpu_s() - before[p.name]
+            usage.cores[p.name] = usage.cpu_s[p.name] / wall
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+        for spy in spies:
+            try:
+                spy.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                spy.kill()
 
 
 def service(name: str, package: str, *, database: str | None = None, extra: dict[str, str] | None = None) -> Proc:
@@ -122,9 +191,10 @@ def service(name: str, package: str, *, database: str | None = None, extra: dict
         "GOVMESH_DATA_DIR": str(DATA),
         "LOG_LEVEL": "WARNING",
         "GOVMESH_KEYRING": str(KEYRING),
-        "GOVMESH_RATE_LIMIT_PER_S": "0",  # a benchmark is one client at full rate
+        "GOVMESH_RATE_LIMIT_PER_S": "0",  # per-client rate limit off: the bench is one client
         **(extra or {}),
     }
+    bench_token()  # the keyring exists before the service reads it
     proc = Proc(name, [sys.executable, "-m", package], env)
     env[prefix + "PORT"] = str(proc.port)
     if database:
@@ -156,7 +226,9 @@ def wrk(
     threads: int = 1,
     bbox: tuple[float, float, float, float] = (38.90, 38.97, 100.40, 100.50),
     content_type: str = "application/json",
+    authorization: str | None = None,
 ) -> WrkResult:
+    """``authorization``: the header to send; default the bench's Bearer token, "" for none."""
     env = {
         **os.environ,
         "BODY_TEMPLATE": body_template,
@@ -165,6 +237,7 @@ def wrk(
         "LON0": str(bbox[2]),
         "LON1": str(bbox[3]),
         "CONTENT_TYPE": content_type,
+        "AUTHORIZATION": f"Bearer {bench_token()}" if authorization is None else authorization,
     }
     out = sh(
         "wrk",

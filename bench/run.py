@@ -1,7 +1,8 @@
 """``make bench``: benchmarks on the real parts, printed as one table with the ceilings
 measured in the same run, and written to bench/RESULTS.md. Bounded; loopback only.
 
-    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,grid,elements,video]
+    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,dispatch,grid,elements,video]
+                        [--seconds N] [--connections N] [--profile] [--results FILE]
 """
 
 from __future__ import annotations
@@ -102,13 +103,15 @@ def bare_ceiling(seconds: int, connections: int) -> tuple[Row, float]:
     )
 
 
-def intake_rest(seconds: int, connections: int, ceiling_rps: float) -> list[Row]:
+def intake_rest(seconds: int, connections: int, ceiling_rps: float, profile: bool = False) -> list[Row]:
     intake = service(
         "intake", "intake", database="intake", extra={**NO_DUPLICATES, "INTAKE_CONSUMERS_ENABLED": "false"}
     ).start()
     try:
         idle = intake.rss_mb()
-        result = wrk(f"http://127.0.0.1:{intake.port}/v1/cases", CASE_BODY, seconds=seconds, connections=connections)
+        with harness.profiled([intake], "intake", profile) as usage:
+            url = f"http://127.0.0.1:{intake.port}/v1/cases"
+            result = wrk(url, CASE_BODY, seconds=seconds, connections=connections)
         loaded = intake.rss_mb()
     finally:
         intake.stop()
@@ -117,13 +120,15 @@ def intake_rest(seconds: int, connections: int, ceiling_rps: float) -> list[Row]
             "Intake REST: create case (native, PostgreSQL, outbox)",
             f"{result.rps:,.0f} req/s; p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; non-2xx {result.non2xx}",
             ceiling=f"{ceiling_rps:,.0f} req/s (bare FastAPI)",
-            note=f"RSS {idle:.0f} MB idle → {loaded:.0f} MB after load",
+            note=f"RSS {idle:.0f} MB idle → {loaded:.0f} MB after load; intake CPU "
+            f"{usage.cpu_s['intake'] / max(result.requests, 1) * 1000:.1f} ms per request, "
+            f"{usage.cores['intake']:.2f} cores busy",
         )
     ]
 
 
 OPEN311_BODY = (
-    "api_key=govmesh-dev-key&service_code=convenience.service&lat={lat}&long={lon}"
+    "api_key={key}&service_code=convenience.service&lat={lat}&long={lon}"
     "&attribute%5Bservice_item%5D=residence+certificate&description=bench+request+{n}"
 )
 
@@ -134,10 +139,11 @@ def open311_rest(seconds: int, connections: int, ceiling_rps: float) -> Row:
     try:
         result = wrk(
             f"http://127.0.0.1:{intake.port}/open311/v2/requests.json",
-            OPEN311_BODY,
+            OPEN311_BODY.replace("{key}", harness.open311_api_key()),  # the client's key, as Open311 sends it
             seconds=seconds,
             connections=connections,
             content_type="application/x-www-form-urlencoded",
+            authorization="",
         )
     finally:
         intake.stop()
@@ -163,7 +169,9 @@ def elements(rows: int, queries: int) -> list[Row]:
     latencies: list[float] = []
     try:
         rnd = random.Random(11)
-        with httpx.Client(base_url=f"http://127.0.0.1:{dispatch.port}", timeout=10) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{dispatch.port}", timeout=10, headers=harness.auth_headers()
+        ) as client:
             for _ in range(queries):
                 params = {"grid_code": rnd.choice(grids), "category": rnd.choice(["people", "places", "things"])}
                 begun = time.perf_counter()
@@ -218,7 +226,7 @@ async def read_events(topics: list[str], since: datetime) -> dict[str, dict[str,
     return {k: v for k, v in times.items() if "received" in v}
 
 
-def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
+def pipeline(seconds: int, connections: int, kafka_row: Row, profile: bool = False) -> list[Row]:
     procs = [
         service("intake", "intake", database="intake", extra=NO_DUPLICATES).start(),
         service("dispatch", "dispatch", database="dispatch").start(),
@@ -237,7 +245,9 @@ def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         since = datetime.now(UTC)
-        result = wrk(f"http://127.0.0.1:{procs[0].port}/v1/cases", CASE_BODY, seconds=seconds, connections=connections)
+        with harness.profiled(procs, "pipeline", profile) as usage:
+            url = f"http://127.0.0.1:{procs[0].port}/v1/cases"
+            result = wrk(url, CASE_BODY, seconds=seconds, connections=connections)
         load_end = time.monotonic()
         accepted = result.requests - result.non2xx
         deadline = time.monotonic() + 120
@@ -265,7 +275,8 @@ def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
                 ceiling=kafka_row.figure.split(";")[0],
                 target="≥ 1,000 cases/s, p99 ≤ 500 ms",
                 note=f"{len(dispatched):,} of {accepted:,} accepted dispatched; drained {drain:.1f} s after load; "
-                f"REST p99 {result.p99_ms:.0f} ms",
+                f"REST p99 {result.p99_ms:.0f} ms; busy under load: "
+                + ", ".join(f"{name} {n:.2f} cores" for name, n in usage.cores.items()),
             )
         )
         rows.append(
@@ -290,6 +301,44 @@ def pipeline(seconds: int, connections: int, kafka_row: Row) -> list[Row]:
         for p in reversed(procs):
             p.stop()
     return rows
+
+
+def dispatch_backlog(seconds: int, connections: int, profile: bool = False) -> Row:
+    """Dispatch alone: intake first fills intake.cases.v1 (dispatch not running), then dispatch
+    starts and drains the backlog; the rate is from the CaseDispatched events' own times."""
+    since = datetime.now(UTC)
+    settings = {**NO_DUPLICATES, "INTAKE_CONSUMERS_ENABLED": "false"}
+    intake = service("intake", "intake", database="intake", extra=settings).start()
+    try:
+        result = wrk(f"http://127.0.0.1:{intake.port}/v1/cases", CASE_BODY, seconds=seconds, connections=connections)
+        accepted = result.requests - result.non2xx
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # the relay publishes what was accepted
+            received = asyncio.run(read_events(["intake.cases.v1"], since))
+            if len(received) >= accepted:
+                break
+            time.sleep(1)
+    finally:
+        intake.stop()
+    dispatch = service("dispatch", "dispatch", database="dispatch").start()
+    try:
+        with harness.profiled([dispatch], "dispatch", profile) as usage:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline:
+                times = asyncio.run(read_events(["intake.cases.v1", "dispatch.cases.v1"], since))
+                if sum("dispatched" in t for t in times.values()) >= len(received):
+                    break
+                time.sleep(1)
+    finally:
+        dispatch.stop()
+    done = [t["dispatched"] for t in times.values() if "dispatched" in t]
+    span = (max(done) - min(done)).total_seconds() if len(done) > 1 else float("nan")
+    return Row(
+        "Dispatch alone: drain a backlog of CaseReceived (PostgreSQL, Kafka)",
+        f"{len(done) / span:,.0f} cases/s",
+        note=f"{len(done):,} of {len(received):,} dispatched; dispatch CPU "
+        f"{usage.cpu_s['dispatch'] / max(len(done), 1) * 1000:.1f} ms per case (start-up included)",
+    )
 
 
 # --- Grid lookup ------------------------------------------------------------------------------
@@ -336,10 +385,17 @@ def _bounds(collection: dict[str, object]) -> tuple[float, float, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the benchmark itself)")
-    parser.add_argument("--stages", default="kafka,bare,intake,pipeline,grid,elements,video")
+    parser.add_argument("--stages", default="kafka,bare,intake,pipeline,dispatch,grid,elements,video")
+    parser.add_argument("--seconds", type=int, help="load duration per REST stage (default 20, quick 3)")
+    parser.add_argument("--connections", type=int, help="wrk connections (default 32, quick 8)")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy profiles of the services under load (.data/bench/profile-*.txt)"
+    )
+    parser.add_argument("--results", type=Path, default=Path(__file__).parent / "RESULTS.md", help="where to write")
     args = parser.parse_args()
     stages = set(args.stages.split(","))
     seconds, connections = (3, 8) if args.quick else (20, 32)
+    seconds, connections = args.seconds or seconds, args.connections or connections
     rows: list[Row] = []
     harness.DATA.mkdir(parents=True, exist_ok=True)
     harness.infra_up()
@@ -356,10 +412,12 @@ def main() -> int:
             bare_row, ceiling = bare_ceiling(seconds, connections)
             rows.append(bare_row)
         if "intake" in stages:
-            rows += intake_rest(seconds, connections, ceiling)
+            rows += intake_rest(seconds, connections, ceiling, args.profile)
             rows.append(open311_rest(seconds, connections, ceiling))
         if "pipeline" in stages:
-            rows += pipeline(seconds, connections, kafka_row)
+            rows += pipeline(seconds, connections, kafka_row, args.profile)
+        if "dispatch" in stages:
+            rows.append(dispatch_backlog(seconds, connections, args.profile))
         if "grid" in stages:
             rows.append(grid_lookup(100_000 if args.quick else 1_000_000))
         if "elements" in stages:
@@ -371,7 +429,7 @@ def main() -> int:
         harness.infra_down()
     text = harness.table(rows)
     print(text)
-    results = Path(__file__).parent / "RESULTS.md"
+    results: Path = args.results
     results.write_text(
         f"# Benchmark results\n\nRun {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {harness.machine()}; everything on one box, "  # noqa: E501
         f"loopback only.{' Quick mode (short runs).' if args.quick else ''}\n\n{text}"

@@ -334,7 +334,7 @@ def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        http = httpx.Client(base_url=f"http://127.0.0.1:{bridge.port}", headers=harness.bearer(), timeout=30)
+        http = httpx.Client(base_url=f"http://127.0.0.1:{bridge.port}", headers=harness.auth_headers(), timeout=30)
         target = f"127.0.0.1:{sip_port}"
 
         registration = sipp(

@@ -217,3 +217,143 @@ async def test_a_dead_letter_is_listed_and_replayed_once_the_fault_is_fixed(
     replayed = await read_topic(kafka_bootstrap, test_topic, min_records=2)
     assert [header(r, "ce_id") for r in replayed] == [header(replayed[0], "ce_id")] * 2
     assert all(header(r, "dlq_reason") is None for r in replayed)
+
+
+def numbered(n: int) -> CaseReceived:
+    return received().model_copy(update={"case_number": f"620702-20261125-{n:06d}"})
+
+
+def same_partition(events: list[CaseReceived]) -> list[tuple[bytes, bytes, list[tuple[str, bytes]]]]:
+    """One key for all: one partition, so the records come in one batch and in this order."""
+    key = record_of(events[0])[0]
+    return [(key, value, headers) for _, value, headers in map(record_of, events)]
+
+
+async def inbox_rows(db: Database, consumer: str) -> int:
+    async with db.sessions() as session:
+        return (await session.exec(select(func.count()).where(col(InboxMessage.consumer) == consumer))).one()
+
+
+async def test_a_batch_is_applied_in_fewer_transactions_than_records(
+    kafka_bootstrap: str, test_topic: str, db: Database
+) -> None:
+    events = [numbered(n) for n in range(1, 21)]
+    await produce(kafka_bootstrap, test_topic, same_partition(events))
+    units = 0
+
+    def counting_uow(**kw: object) -> UnitOfWork:
+        nonlocal units
+        units += 1
+        return UnitOfWork(db.sessions, source="/govmesh/test", **kw)  # type: ignore[arg-type]
+
+    producer = ProducerHolder(kafka_bootstrap, "test")
+    consumer = EventConsumer(
+        ConsumerSpec(name=f"test-{uuid.uuid4().hex[:8]}", topics=(test_topic,), handlers={CaseReceived: on_received}),  # type: ignore[dict-item]
+        bootstrap_servers=kafka_bootstrap,
+        uow_factory=counting_uow,
+        producer=producer,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+
+        async def all_applied() -> bool:
+            return await dispatched(db, *events) == len(events)
+
+        await eventually(all_applied)
+    finally:
+        await stop(consumer, task, producer)
+    assert units < len(events)
+    assert await inbox_rows(db, consumer.spec.name) == len(events)
+
+
+async def test_a_poison_record_in_a_batch_is_dead_lettered_alone_and_the_others_applied_once(
+    kafka_bootstrap: str, test_topic: str, db: Database
+) -> None:
+    events = [numbered(n) for n in range(1, 7)]
+    poison = events[2]
+    calls: list[uuid.UUID] = []
+
+    async def broken(event: CaseReceived, uow: UnitOfWork) -> None:
+        calls.append(event.case_id)
+        if event.case_id == poison.case_id:
+            raise ValueError("grid registry says no")
+        await on_received(event, uow)
+
+    await produce(kafka_bootstrap, test_topic, same_partition(events))
+    consumer, task, producer = await run_consumer(kafka_bootstrap, test_topic, db, handler=broken)
+    try:
+        dead = await read_topic(kafka_bootstrap, test_topic + ".dlq", min_records=1)
+
+        async def the_others_applied() -> bool:
+            return await dispatched(db, *events) == len(events) - 1
+
+        await eventually(the_others_applied)
+    finally:
+        await stop(consumer, task, producer)
+    assert len(dead) == 1
+    assert header(dead[0], "ce_id") == header(
+        next(r for r in await read_topic(kafka_bootstrap, test_topic) if r.value == record_of(poison)[1]), "ce_id"
+    )
+    assert "failed 3 times" in (header(dead[0], "dlq_reason") or "")
+    assert calls.count(poison.case_id) == 3  # max_retries, the batch's attempt included
+    for event in events:
+        assert await dispatched(db, event) == (0 if event is poison else 1)
+    assert await inbox_rows(db, consumer.spec.name) == len(events) - 1
+
+
+@pytest.mark.parametrize("where", ["in a handler", "after the database commit"])
+async def test_a_crash_mid_batch_is_redelivered_and_each_record_applied_once(
+    kafka_bootstrap: str, test_topic: str, db: Database, where: str
+) -> None:
+    """The process dies while applying a batch (before its transaction commits), or after the
+    commit but before the offsets are committed: a new consumer of the group gets the batch
+    again and each record's effects exist exactly once."""
+    events = [numbered(n) for n in range(1, 9)]
+    await produce(kafka_bootstrap, test_topic, same_partition(events))
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    crashed = asyncio.Event()
+    consumers: list[EventConsumer] = []
+
+    def crash() -> None:
+        if not crashed.is_set():
+            crashed.set()
+            consumers[-1].stop()  # from here on, as if the process were killed: nothing more is committed
+            raise RuntimeError("killed")
+
+    async def dying(event: CaseReceived, uow: UnitOfWork) -> None:
+        await on_received(event, uow)
+        if where == "in a handler" and event.case_id == events[4].case_id:
+            crash()
+
+    def uow_factory(**kw: object) -> UnitOfWork:
+        on_commit = crash if where == "after the database commit" else None
+        return UnitOfWork(db.sessions, source="/govmesh/test", on_commit=on_commit, **kw)  # type: ignore[arg-type]
+
+    def start() -> tuple[EventConsumer, asyncio.Task[None], ProducerHolder]:
+        producer = ProducerHolder(kafka_bootstrap, "test")
+        consumer = EventConsumer(
+            ConsumerSpec(name=name, topics=(test_topic,), handlers={CaseReceived: dying}),  # type: ignore[dict-item]
+            bootstrap_servers=kafka_bootstrap,
+            uow_factory=uow_factory,
+            producer=producer,
+        )
+        consumers.append(consumer)
+        return consumer, asyncio.create_task(consumer.run()), producer
+
+    first = start()
+    await asyncio.wait_for(crashed.wait(), timeout=30)
+    await stop(*first)
+    if where == "in a handler":
+        assert await dispatched(db, events[4]) == 0  # its batch was rolled back
+    second = start()
+    try:
+
+        async def all_applied() -> bool:
+            return await dispatched(db, *events) == len(events)
+
+        await eventually(all_applied)
+    finally:
+        await stop(*second)
+    for event in events:
+        assert await dispatched(db, event) == 1
+    assert await inbox_rows(db, name) == len(events)

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from aiokafka import ConsumerRecord
 from sqlmodel import col, func, select
 from support import header, read_topic
 
-from govmesh_contracts import CaseDispatched, CaseReceived, Envelope, decode, envelope_for
+from govmesh_contracts import CaseDispatched, CaseReceived, Envelope, decode, encode, envelope_for
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.kafka import ProducerHolder
@@ -154,25 +155,29 @@ def _received(case_id: uuid.UUID | None = None) -> CaseReceived:
 
 
 async def test_an_event_delivered_twice_is_applied_once(intake_db: Database) -> None:
-    """The inbox: the second delivery of the same event id changes nothing."""
-    spec = ConsumerSpec(name=f"test-{uuid.uuid4().hex[:8]}", topics=(), handlers={})
-    consumer = EventConsumer(
-        spec,
-        bootstrap_servers="127.0.0.1:1",  # never contacted: _apply is driven directly
-        uow_factory=lambda **kw: uow_factory(intake_db, **kw),
-        producer=ProducerHolder("127.0.0.1:1", "unused"),
-    )
+    """The inbox: a redelivery of the same event id changes nothing, in a later batch or in the same one."""
     event = _received()
     envelope: Envelope = envelope_for(event, source="/govmesh/intake")
-
-    class Record:
-        topic, partition, offset = "intake.cases.v1", 0, 42
 
     async def handler(e: CaseReceived, uow: UnitOfWork) -> None:
         uow.emit(CaseDispatched(case_id=e.case_id, handled_by="centre:620700", dispatched_at=datetime.now(UTC)))
 
-    outcomes = [await consumer._apply(handler, envelope, event, Record()) for _ in range(2)]  # type: ignore[arg-type]
-    assert outcomes == ["processed", "duplicate"]
+    spec = ConsumerSpec(name=f"test-{uuid.uuid4().hex[:8]}", topics=(), handlers={CaseReceived: handler})  # type: ignore[dict-item]
+    consumer = EventConsumer(
+        spec,
+        bootstrap_servers="127.0.0.1:1",  # never contacted: batches are driven directly
+        uow_factory=lambda **kw: uow_factory(intake_db, **kw),
+        producer=ProducerHolder("127.0.0.1:1", "unused"),
+    )
+    rec = encode(event, envelope)
+
+    def delivery(offset: int) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord(
+            "intake.cases.v1", 0, offset, 0, 0, rec.key, rec.value, None, len(rec.key), len(rec.value), rec.headers
+        )
+
+    await consumer.process_batch([delivery(42)])
+    await consumer.process_batch([delivery(43), delivery(44)])
     assert await count(intake_db, OutboxMessage, col(OutboxMessage.key) == str(event.case_id)) == 1
     assert await count(intake_db, InboxMessage, col(InboxMessage.event_id) == envelope.id) == 1
 

@@ -21,6 +21,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govmesh_runtime import metrics
 from govmesh_runtime.access import audit_router, authenticated
@@ -31,7 +33,7 @@ from govmesh_runtime.errors import is_outage
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.limits import RequestLimits
 from govmesh_runtime.logging import configure_logging, get_logger
-from govmesh_runtime.nul_text import refuse_nul_text
+from govmesh_runtime.nul_text import RefuseNulText
 from govmesh_runtime.relay import OutboxRelay
 from govmesh_runtime.settings import ServiceSettings
 from govmesh_runtime.tracing import current_traceparent, hop, setup_tracing, shutdown_tracing, trace_id
@@ -99,6 +101,12 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+async def runtime_dependency(request: Request) -> Runtime:
+    """``get_runtime`` for ``Depends``: FastAPI runs a plain ``def`` dependency in its threadpool,
+    a thread hop that cost about a fifth of a request's CPU in intake (bench/README.md)."""
+    return get_runtime(request)
+
+
 def create_app(
     *,
     settings: ServiceSettings,
@@ -157,8 +165,10 @@ def create_app(
         openapi_tags=openapi_tags,
     )
     app.add_exception_handler(DBAPIError, _database_outage)
-    app.middleware("http")(refuse_nul_text)  # inner: its refusals are observed below
-    app.middleware("http")(_observe_request)
+    # Pure ASGI middlewares: BaseHTTPMiddleware ran each request in an extra task with stream
+    # plumbing, a measurable share of a request's CPU (bench/README.md).
+    app.add_middleware(RefuseNulText)  # inner: its refusals are observed by the next
+    app.add_middleware(ObserveRequests)
     app.add_middleware(  # outermost: a flood is refused before any work
         RequestLimits,
         rate_per_s=settings.rate_limit_per_s,
@@ -198,38 +208,49 @@ async def _supervised(job: Callable[[Runtime], Coroutine[Any, Any, None]], runti
             await asyncio.sleep(1)
 
 
-def _route_template(request: Request) -> str:
-    """The matched route's template (bounded label), set in the scope by the router."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path", "unmatched"))
-
-
-async def _observe_request(request: Request, call_next: Callable[[Request], Any]) -> Response:
+class ObserveRequests:
     """One trace hop per request: bind correlation and trace ids for logs and events; record metrics."""
-    correlation_id = request.headers.get("x-correlation-id")
-    started = time.perf_counter()
-    status = 500
-    with hop(f"{request.method} {request.url.path}", request.headers.get("traceparent"), "server") as traceparent:
-        structlog.contextvars.bind_contextvars(trace_id=trace_id(traceparent), correlation_id=correlation_id)
-        try:
-            response: Response = await call_next(request)
-            status = response.status_code
-            response.headers["traceparent"] = traceparent
-            return response
-        finally:
-            route = _route_template(request)
-            if route not in ("/metrics", "/healthz", "/readyz"):
-                log.info(
-                    "http_request",
-                    method=request.method,
-                    route=route,
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                )
-            if route != "/metrics":
-                metrics.HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
-                metrics.HTTP_DURATION.labels(request.method, route).observe(time.perf_counter() - started)
-            structlog.contextvars.unbind_contextvars("trace_id", "correlation_id")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        method = scope["method"]
+        started = time.perf_counter()
+        status = 500
+        with hop(f"{method} {scope['path']}", headers.get("traceparent"), "server") as traceparent:
+            structlog.contextvars.bind_contextvars(
+                trace_id=trace_id(traceparent), correlation_id=headers.get("x-correlation-id")
+            )
+
+            async def send_with_trace(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    MutableHeaders(scope=message)["traceparent"] = traceparent
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_with_trace)
+            finally:
+                # the matched route's template (a bounded label), set in the scope by the router
+                route = str(getattr(scope.get("route"), "path", "unmatched"))
+                if route not in ("/metrics", "/healthz", "/readyz"):
+                    log.info(
+                        "http_request",
+                        method=method,
+                        route=route,
+                        status=status,
+                        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                    )
+                if route != "/metrics":
+                    metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
+                    metrics.HTTP_DURATION.labels(method, route).observe(time.perf_counter() - started)
+                structlog.contextvars.unbind_contextvars("trace_id", "correlation_id")
 
 
 def _health_router() -> APIRouter:

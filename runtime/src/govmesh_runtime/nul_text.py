@@ -6,26 +6,67 @@ inside the request-observing middleware so refusals are counted and logged."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import Request, Response
-from fastapi.responses import JSONResponse
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MESSAGE = "NUL characters (U+0000) are not allowed in text"
 
 
-async def refuse_nul_text(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """HTTP middleware: a NUL in the path, the query or the body is a 422, and nothing is done."""
-    where: str | None = None
-    if "\x00" in request.scope.get("path", ""):
-        where = "path"
-    elif b"%00" in request.scope.get("query_string", b"") or b"\x00" in request.scope.get("query_string", b""):
-        where = "query"
-    elif request.method in ("POST", "PUT", "PATCH"):
-        body = await request.body()  # kept by Starlette for the endpoint
-        form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
-        if b"\x00" in body or b"\\u0000" in body or (form and b"%00" in body):
-            where = "body"
-    if where is None:
-        return await call_next(request)
-    return JSONResponse({"detail": [{"loc": [where], "msg": MESSAGE, "type": "value_error"}]}, status_code=422)
+class RefuseNulText:
+    """ASGI middleware: a NUL in the path, the query or the body is a 422, and nothing is done.
+
+    Pure ASGI (not BaseHTTPMiddleware, which runs the app in another task per request): the body
+    is read once here and handed on to the app as it came."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        where: str | None = None
+        query: bytes = scope.get("query_string", b"")
+        if "\x00" in scope.get("path", ""):
+            where = "path"
+        elif b"%00" in query or b"\x00" in query:
+            where = "query"
+        elif scope["method"] in ("POST", "PUT", "PATCH"):
+            body, disconnected = await _read_body(receive)
+            if disconnected:
+                return  # the client is gone: nothing to answer
+            content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
+            form = content_type.startswith(b"application/x-www-form-urlencoded")
+            if b"\x00" in body or b"\\u0000" in body or (form and b"%00" in body):
+                where = "body"
+            receive = _replay(body, receive)
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        refusal = JSONResponse({"detail": [{"loc": [where], "msg": MESSAGE, "type": "value_error"}]}, status_code=422)
+        await refusal(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"", True
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the body already read, then whatever the server sends next (a disconnect)."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if not given:
+            given = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

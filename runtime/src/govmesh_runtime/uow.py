@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -38,6 +39,8 @@ class UnitOfWork:
         self._on_commit = on_commit
         self._session: AsyncSession | None = None
         self.emitted: list[tuple[Envelope, Event]] = []
+        # Values read once per transaction (a consumer batch is one): routing rules, centres …
+        self.memo: dict[str, Any] = {}
 
     @property
     def session(self) -> AsyncSession:
@@ -90,6 +93,17 @@ class UnitOfWork:
             )
         )
         return result.first() is not None
+
+    async def seen_many(self, consumer: str, event_ids: list[str]) -> set[str]:
+        """Which of these event ids the consumer has applied already: one query for a batch."""
+        if not event_ids:
+            return set()
+        result = await self.session.exec(
+            select(InboxMessage.event_id).where(
+                col(InboxMessage.consumer) == consumer, col(InboxMessage.event_id).in_(set(event_ids))
+            )
+        )
+        return set(result.all())
 
     def record_inbox(self, consumer: str, envelope: Envelope, topic: str, partition: int, offset: int) -> None:
         self.session.add(

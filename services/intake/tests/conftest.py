@@ -140,6 +140,6 @@ def deliver(client: httpx.AsyncClient, settings: IntakeSettings) -> Deliver:
                 len(record.value),
                 record.headers,
             )
-            await consumers[record.topic]._process(kafka_record)
+            await consumers[record.topic].process_batch([kafka_record])
 
     return _deliver

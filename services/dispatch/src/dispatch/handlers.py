@@ -30,7 +30,7 @@ from dispatch.domain import tasks as rules_of_tasks
 from dispatch.domain.assignment import choose_worker
 from dispatch.domain.cases import centre_ref
 from dispatch.domain.codes import LEVELS, GridCode
-from dispatch.domain.routing import Target, default_sla, route
+from dispatch.domain.routing import Rule, Target, default_sla, route
 from dispatch.domain.tasks import CaseState, TaskState, TransitionError, escalations_due
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
@@ -96,7 +96,7 @@ async def dispatch_case_on_received(event: CaseReceived, uow: UnitOfWork, *, dis
     now = dispatcher.clock()
     grid_code = await _locate(uow, dispatcher, event)
     level = Level.COMMUNITY if grid_code else Level.CITY
-    centre = await centre_for(session, grid_code, level, dispatcher.settings.city_centre_code)
+    centre = await _centre(uow, dispatcher, grid_code, level)
     # intake's deadline from the matter's SLA when it gives one; ours otherwise (the override is for tests/demo)
     due_at = now + dispatcher.sla(event.matter_code)
     if event.due_at is not None and dispatcher.settings.sla_override_s is None:
@@ -129,6 +129,23 @@ async def dispatch_case_on_received(event: CaseReceived, uow: UnitOfWork, *, dis
     await _open_tasks_by_rules(uow, dispatcher, case, now)
 
 
+async def _rules(uow: UnitOfWork) -> list[Rule]:
+    """The routing rules, read once per transaction: a consumer batch routes all its cases with one read."""
+    rules: list[Rule] | None = uow.memo.get("routing_rules")
+    if rules is None:
+        rules = uow.memo["routing_rules"] = await load_rules(uow.session)
+    return rules
+
+
+async def _centre(uow: UnitOfWork, dispatcher: Dispatcher, grid_code: str | None, level: Level) -> str:
+    """The supervising centre, looked up once per grid and level in a transaction (batch)."""
+    key = f"centre:{grid_code}:{level.value}"
+    centre: str | None = uow.memo.get(key)
+    if centre is None:
+        centre = uow.memo[key] = await centre_for(uow.session, grid_code, level, dispatcher.settings.city_centre_code)
+    return centre
+
+
 async def _locate(uow: UnitOfWork, dispatcher: Dispatcher, event: CaseReceived) -> str | None:
     if event.location is not None:
         found = dispatcher.locator.locate(event.location.lat, event.location.lon)
@@ -141,7 +158,7 @@ async def _locate(uow: UnitOfWork, dispatcher: Dispatcher, event: CaseReceived) 
 
 async def _open_tasks_by_rules(uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime) -> None:
     function = dispatcher.locator.functions.get(case.grid_code) if case.grid_code else None
-    targets = route(await load_rules(uow.session), case.matter_code, function)
+    targets = route(await _rules(uow), case.matter_code, function)
     for target in targets:
         await open_task(uow, dispatcher, case, target, now)
 

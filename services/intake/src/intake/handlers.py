@@ -115,9 +115,19 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True)
+class Opened:
+    """The rows a new case was written as: enough to answer the request without reading them back."""
+
+    case: CaseRow
+    timeline: list[TimelineEntryRow]
+    reporter: ReporterRow | None
+
+
+@dataclass(frozen=True)
 class Accepted:
     case_id: UUID
     outcome: Outcome
+    opened: Opened | None = None  # for a new case
 
 
 def _request_hash(cmd: AcceptCase) -> str:
@@ -146,8 +156,10 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
     if definition is None:
         raise ReportInvalid({("matter_code",): f"unknown matter {cmd.matter_code!r}"})
     now = datetime.now(UTC)
-    reporter_ref = _store_reporter(uow, cmd.reporter)
+    reporter = _store_reporter(uow, cmd.reporter)
+    reporter_ref = reporter.ref if reporter else None
 
+    opened: Opened | None = None
     detect = cmd.channel is not Channel.VIDEO and settings.duplicate_window_s > 0
     original = await _open_duplicate(repo, cmd, settings, now) if detect else None
     if original is not None:
@@ -178,27 +190,27 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
         case_id = original.id
         outcome = Outcome.LINKED
     else:
-        case_id = await _open_case(uow, repo, cmd, settings, now, reporter_ref)
+        case, received = await _open_case(uow, repo, cmd, settings, now, reporter_ref)
+        opened = Opened(case, [received], reporter)
+        case_id = case.id
         outcome = Outcome.CREATED
     if cmd.idempotency_key:
         uow.session.add(IdempotencyKeyRow(key=cmd.idempotency_key, request_hash=_request_hash(cmd), case_id=case_id))
     log.info("case_accepted", case_id=str(case_id), outcome=outcome.value, matter=cmd.matter_code)
-    return Accepted(case_id, outcome)
+    return Accepted(case_id, outcome, opened)
 
 
-def _store_reporter(uow: UnitOfWork, reporter: Reporter | None) -> str | None:
+def _store_reporter(uow: UnitOfWork, reporter: Reporter | None) -> ReporterRow | None:
     if reporter is None or reporter.is_empty():
         return None
-    ref = "rep-" + uuid.uuid4().hex[:20]
-    uow.session.add(
-        ReporterRow(
-            ref=ref,
-            name=reporter.name,
-            phone=normalise_phone(reporter.phone) if reporter.phone else None,
-            id_number=reporter.id_number.upper() if reporter.id_number else None,
-        )
+    row = ReporterRow(
+        ref="rep-" + uuid.uuid4().hex[:20],
+        name=reporter.name,
+        phone=normalise_phone(reporter.phone) if reporter.phone else None,
+        id_number=reporter.id_number.upper() if reporter.id_number else None,
     )
-    return ref
+    uow.session.add(row)
+    return row
 
 
 async def _open_duplicate(
@@ -230,13 +242,15 @@ async def _open_case(
     settings: IntakeSettings,
     now: datetime,
     reporter_ref: str | None,
-) -> UUID:
+) -> tuple[CaseRow, TimelineEntryRow]:
     definition = matter(cmd.matter_code)
     assert definition is not None
     centre = settings.centre_code
-    number = case_number(centre, now.date(), await repo.next_sequence(centre, now.date()))
     deadline = due_at(now, definition.sla_hours)
     attributes = normalise_attributes(definition, cmd.attributes)
+    # The centre's daily counter is one row that every new case updates: taken last, so its row
+    # lock is held only for the inserts below and the commit, not for the work above.
+    number = case_number(centre, now.date(), await repo.next_sequence(centre, now.date()))
     case = CaseRow(
         case_number=number,
         matter_code=cmd.matter_code,
@@ -257,7 +271,7 @@ async def _open_case(
         source_ref=cmd.source_ref,
     )
     uow.session.add(case)
-    await uow.session.flush()
+    await uow.session.flush()  # before the rows that refer to it (foreign keys; the unit of work has no relationships)
     metrics.after_commit(uow.session, metrics.CASES_RECEIVED.labels(cmd.matter_code, cmd.channel.value).inc)
     envelope = uow.emit(
         CaseReceived(
@@ -273,18 +287,17 @@ async def _open_case(
             due_at=deadline,
         )
     )
-    uow.session.add(
-        TimelineEntryRow(
-            case_id=case.id,
-            event_id=envelope.id,
-            kind="received",
-            actor=f"centre:{centre}",
-            note=f"accepted via {cmd.channel.value} as {definition.name_zh} ({definition.code}); "
-            f"due {deadline.isoformat(timespec='minutes')}",
-            at=now,
-        )
+    received = TimelineEntryRow(
+        case_id=case.id,
+        event_id=envelope.id,
+        kind="received",
+        actor=f"centre:{centre}",
+        note=f"accepted via {cmd.channel.value} as {definition.name_zh} ({definition.code}); "
+        f"due {deadline.isoformat(timespec='minutes')}",
+        at=now,
     )
-    return case.id
+    uow.session.add(received)
+    return case, received
 
 
 async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> None:

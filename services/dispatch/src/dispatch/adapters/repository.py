@@ -84,17 +84,21 @@ async def grid_by_address(session: AsyncSession, address: str) -> str | None:
 
 
 async def community_worker_loads(session: AsyncSession, community_code: str) -> list[WorkerLoad]:
+    # Counted per worker of the community (index on assignee), not over every open task of the city.
     open_tasks = (
-        select(TaskRow.assignee, func.count().label("n"))
-        .where(col(TaskRow.state).in_(OPEN), col(TaskRow.target) == "grid_worker")
-        .group_by(col(TaskRow.assignee))
-        .subquery()
+        select(func.count())
+        .where(
+            col(TaskRow.assignee) == col(WorkerRow.worker_id),
+            col(TaskRow.state).in_(OPEN),
+            col(TaskRow.target) == "grid_worker",
+        )
+        .scalar_subquery()
     )
     rows = (
         await session.exec(
-            select(col(WorkerRow.worker_id), col(WorkerRow.grid_code), col(WorkerRow.on_duty), open_tasks.c.n)
-            .outerjoin(open_tasks, open_tasks.c.assignee == col(WorkerRow.worker_id))
-            .where(col(WorkerRow.community_code) == community_code)
+            select(col(WorkerRow.worker_id), col(WorkerRow.grid_code), col(WorkerRow.on_duty), open_tasks).where(
+                col(WorkerRow.community_code) == community_code
+            )
         )
     ).all()
     return [WorkerLoad(w, g, bool(d), int(n or 0)) for w, g, d, n in rows]

@@ -10,11 +10,11 @@ from sqlmodel import col
 
 from dispatch.handlers import Dispatcher
 from govmesh_runtime import access
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 
 # Reference data (grids, centres, workers, visits, rules, elements) and cases/tasks.
 GridReader = Annotated[Principal, Depends(access.require("grid:read"))]

@@ -22,15 +22,19 @@ from intake.entrypoints.api.schemas import (
     FeedbackCreate,
 )
 from intake.entrypoints.api.views import (
+    POLICING_SCOPE,
     Reader,
     RuntimeDep,
     Writer,
     accept,
+    case_public,
     check_grid,
     find_case,
     guard,
     load_case,
+    may_see_personal_data,
     settings_of,
+    shown,
     summary_view,
 )
 from intake.handlers import (
@@ -186,7 +190,13 @@ async def create_case(
     if accepted.outcome is not Outcome.CREATED:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = str(request.url_for("get_case", case_id=accepted.case_id))
-    case = await load_case(runtime, accepted.case_id, request, caller)
+    if accepted.opened is not None:  # a new case: answer from the rows just committed
+        opened = accepted.opened
+        reveal, policing = may_see_personal_data(caller), caller.has(POLICING_SCOPE)
+        view = case_public(opened.case, opened.timeline, opened.reporter, reveal=reveal, policing=policing)
+        case = await shown(request, caller, view)
+    else:
+        case = await load_case(runtime, accepted.case_id, request, caller)
     notice = None
     if accepted.outcome is Outcome.LINKED:
         notice = f"Linked to open case {case.case_number} of the same matter nearby; you will follow that case."

@@ -552,8 +552,11 @@ async def create_request(
             raise Open311Error(400, f"Idempotency-Key {exc} was used with a different request") from exc
     except Open311Error as exc:
         return render_errors(fmt, exc)
-    async with runtime.db.sessions() as session:
-        case = await SqlCaseRepository(session).get(accepted.case_id)
+    if accepted.opened is not None:  # a new request: its number is in the row just committed
+        case: CaseRow | None = accepted.opened.case
+    else:
+        async with runtime.db.sessions() as session:
+            case = await SqlCaseRepository(session).get(accepted.case_id)
     assert case is not None
     notice = None
     if accepted.outcome is Outcome.LINKED:

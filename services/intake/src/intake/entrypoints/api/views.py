@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime import access, audit
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from intake.adapters.repository import SqlCaseRepository
 from intake.adapters.tables import CaseRow, ReporterRow, TimelineEntryRow
@@ -22,7 +22,7 @@ from intake.entrypoints.api.schemas import CasePublic, CaseSummary, ReporterPubl
 from intake.handlers import Accepted, Outcome, accept_case
 from intake.settings import IntakeSettings
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 
 
 PERSONAL_DATA_SCOPE = "personal-data"
@@ -141,6 +141,13 @@ async def case_view(session: AsyncSession, case: CaseRow, *, reveal: bool, polic
     repo = SqlCaseRepository(session)
     timeline = await repo.timeline(case.id)
     reporter = await repo.reporter(case.reporter_ref) if case.reporter_ref else None
+    return case_public(case, timeline, reporter, reveal=reveal, policing=policing)
+
+
+def case_public(
+    case: CaseRow, timeline: list[TimelineEntryRow], reporter: ReporterRow | None, *, reveal: bool, policing: bool
+) -> CasePublic:
+    """The answer for a case from its rows (read, or just written: no second read after a create)."""
     holder_steps = [t.at for t in timeline if t.actor == case.handled_by]
     return CasePublic(
         **summary_view(case).model_dump(),
@@ -183,9 +190,14 @@ async def load_case(runtime: Runtime, case_id: UUID, request: Request, caller: P
     case = await guard(request, caller, case_id, await find_case(runtime, case_id))
     async with runtime.db.sessions() as session:
         view = await case_view(session, case, reveal=reveal, policing=caller.has(POLICING_SCOPE))
-    if reveal and view.reporter is not None:
+    return await shown(request, caller, view)
+
+
+async def shown(request: Request, caller: Principal, view: CasePublic) -> CasePublic:
+    """The answer, its unmasked reporter (if any) audited as read."""
+    if view.reporter is not None and not view.reporter.masked:
         fields = reporter_fields(view.reporter)
         await access.audit_personal_data(
-            request, caller, action=audit.Action.READ, resource=RESOURCE, resource_ids=[str(case_id)], fields=fields
+            request, caller, action=audit.Action.READ, resource=RESOURCE, resource_ids=[str(view.id)], fields=fields
         )
     return view

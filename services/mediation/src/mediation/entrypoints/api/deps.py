@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import Depends, HTTPException, Request, status
 
 from govmesh_runtime import access
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from govmesh_runtime.uow import UnitOfWork
@@ -19,7 +19,7 @@ from mediation.domain.clock import Clock
 from mediation.domain.disputes import DisputeRuleError
 from mediation.handlers import NotFound, SessionConflict
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 CasesRead = Annotated[Principal, Depends(access.require("cases:read"))]
 CasesWrite = Annotated[Principal, Depends(access.require("cases:write"))]
 ContactReader = Annotated[Principal, Depends(access.require("cases:read", "personal-data"))]

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from govmesh_runtime import access
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from policing.adapters.repository import GridIndexCache, SqlPolicingRepository
@@ -18,7 +18,7 @@ from policing.domain.jurisdiction import ReferenceDataError
 from policing.domain.tasks import InvalidTransition, TaskRuleError
 from policing.handlers import NotFound
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 POLICING = access.require("policing")  # one callable: FastAPI runs it once per request
 Policing = Annotated[Principal, Depends(POLICING)]
 

@@ -9,14 +9,14 @@ from sqlalchemy import or_, true
 from sqlmodel import col, select
 
 from govmesh_runtime import access
-from govmesh_runtime.app import Runtime, get_runtime
+from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from video_bridge.adapters.grids import GridLocator
 from video_bridge.adapters.tables import ChannelRow
 from video_bridge.sip_server import SipServer
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 GridRead = Annotated[Principal, Depends(access.require("grid:read"))]
 GridWrite = Annotated[Principal, Depends(access.require("grid:write"))]
 CasesWrite = Annotated[Principal, Depends(access.require("cases:write"))]
