@@ -3,6 +3,7 @@ processes, wrk runs, resident memory, and the results table."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -89,6 +90,36 @@ def infra_up() -> None:
 def infra_down() -> None:
     sh("infra/kafka/kafka.sh", "stop")
     sh("infra/postgres/postgres.sh", "stop")
+
+
+def empty_topics(topics: list[str]) -> None:
+    """Drop every record of these topics (delete-records up to the end), so a stage's consumers
+    start with no backlog left by an earlier stage: the earlier REST stages publish thousands
+    of cases that a later pipeline stage's dispatch would otherwise work through first."""
+
+    async def run() -> None:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=KAFKA)
+        admin = AIOKafkaAdminClient(bootstrap_servers=KAFKA)
+        await consumer.start()
+        await admin.start()
+        try:
+            described = await admin.describe_topics(topics)  # a bare consumer has no metadata for them
+            partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
+            if len(partitions) == 0:
+                raise RuntimeError(f"no partitions found for {topics}")
+            ends = await consumer.end_offsets(partitions)
+            await admin.delete_records({tp: RecordsToDelete(end) for tp, end in ends.items() if end > 0})
+            left = await consumer.beginning_offsets(partitions)
+            if any(left[tp] < end for tp, end in ends.items()):
+                raise RuntimeError(f"records of {topics} were not deleted: {left} < {ends}")
+        finally:
+            await admin.close()
+            await consumer.stop()
+
+    asyncio.run(run())
 
 
 def free_port() -> int:

@@ -226,7 +226,12 @@ async def read_events(topics: list[str], since: datetime) -> dict[str, dict[str,
     return {k: v for k, v in times.items() if "received" in v}
 
 
+# What an earlier stage left in these would be a backlog for the next stage's consumers.
+CASE_TOPICS = ["intake.cases.v1", "dispatch.cases.v1", "dispatch.tasks.v1"]
+
+
 def pipeline(seconds: int, connections: int, kafka_row: Row, profile: bool = False) -> list[Row]:
+    harness.empty_topics(CASE_TOPICS)
     procs = [
         service("intake", "intake", database="intake", extra=NO_DUPLICATES).start(),
         service("dispatch", "dispatch", database="dispatch").start(),
@@ -306,6 +311,7 @@ def pipeline(seconds: int, connections: int, kafka_row: Row, profile: bool = Fal
 def dispatch_backlog(seconds: int, connections: int, profile: bool = False) -> Row:
     """Dispatch alone: intake first fills intake.cases.v1 (dispatch not running), then dispatch
     starts and drains the backlog; the rate is from the CaseDispatched events' own times."""
+    harness.empty_topics(CASE_TOPICS)
     since = datetime.now(UTC)
     settings = {**NO_DUPLICATES, "INTAKE_CONSUMERS_ENABLED": "false"}
     intake = service("intake", "intake", database="intake", extra=settings).start()
