@@ -20,7 +20,7 @@ from govmesh_runtime.roles import Role
 
 REALM = "govmesh"
 REALM_FILE = Path(__file__).resolve().parent / "govmesh-realm.json"
-# One audience per service: a service accepts only tokens that name it (GOVMESH_OIDC_AUDIENCE).
+# One audience per service: a service accepts only tokens that name it (<SERVICE>_OIDC_AUDIENCE).
 SERVICES = ("intake", "dispatch", "mediation", "policing", "video-bridge")
 DEV_PASSWORD = "govmesh-dev"  # noqa: S105 every demo user's password (development only)
 SYSTEM_ROLES = {Role.OPEN311_CLIENT, Role.GOVERNMENT_SYSTEM, Role.VIDEO_ANALYTICS}

@@ -4,7 +4,7 @@ issuer's published keys.
 With ``GOVMESH_OIDC_ISSUER`` set, every bearer token a service receives must be a JWT of
 that issuer: signed RS256 or ES256 by a key of the issuer's JWKS (found through
 ``<issuer>/.well-known/openid-configuration``), naming the service's own audience
-(``GOVMESH_OIDC_AUDIENCE``, default ``govmesh-<service>``), unexpired. HS256 tokens of the
+(``<SERVICE>_OIDC_AUDIENCE``, default ``govmesh-<service>``), unexpired. HS256 tokens of the
 local keyring are refused then (API keys still come from the keyring). The token's roles
 (``realm_access.roles`` in Keycloak) become scopes through ``roles.scopes_for`` — the one
 table — and its ``place`` claim (a grid or division code) becomes the principal's place.

@@ -61,8 +61,8 @@ class ServiceSettings(BaseSettings):
     )
     oidc_audience: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("GOVMESH_OIDC_AUDIENCE", "oidc_audience"),
-        description="The audience this service accepts; default govmesh-<service name>.",
+        description="The audience this service accepts (<PREFIX>OIDC_AUDIENCE, e.g. INTAKE_OIDC_AUDIENCE);"
+        " default govmesh-<service name>.",
     )
     oidc_algorithms: str = Field(
         default="RS256,ES256", validation_alias=AliasChoices("GOVMESH_OIDC_ALGORITHMS", "oidc_algorithms")
