@@ -14,7 +14,7 @@
 #   KEYCLOAK_ADMIN           bootstrap admin of the master realm    (default admin)
 #   KEYCLOAK_ADMIN_PASSWORD  its password (development only)        (default govmesh-dev-admin)
 #   KEYCLOAK_HEAP_OPTS       JVM heap flags                         (default -Xms64m -Xmx512m)
-#   KEYCLOAK_START_TIMEOUT   seconds to wait for readiness          (default 180)
+#   KEYCLOAK_START_TIMEOUT   seconds to wait for readiness          (default 300)
 #
 # The distribution is unpacked and built once (`kc.sh build --db=dev-file`) into
 # .data/lib/keycloak-<version>/, shared read-only by every instance; each instance runs
@@ -33,7 +33,7 @@ KEYCLOAK_VERSION="${KEYCLOAK_VERSION:-26.4.7}"
 KEYCLOAK_ADMIN="${KEYCLOAK_ADMIN:-admin}"
 KEYCLOAK_ADMIN_PASSWORD="${KEYCLOAK_ADMIN_PASSWORD:-govmesh-dev-admin}"
 KEYCLOAK_HEAP_OPTS="${KEYCLOAK_HEAP_OPTS:--Xms64m -Xmx512m}"
-KEYCLOAK_START_TIMEOUT="${KEYCLOAK_START_TIMEOUT:-180}"
+KEYCLOAK_START_TIMEOUT="${KEYCLOAK_START_TIMEOUT:-300}"
 HOST=127.0.0.1
 REALM=govmesh
 REALM_FILE="$SCRIPT_DIR/govmesh-realm.json"
