@@ -153,3 +153,23 @@ async def test_wrong_audience_issuer_and_symmetric_algorithms_are_refused() -> N
         await oidc.verify(hs256)
     with pytest.raises(ValueError, match="only asymmetric algorithms"):
         OidcVerifier(ISSUER, AUDIENCE, algorithms=["RS256", "HS256"])
+
+
+def test_the_issuer_is_mesh_wide_and_the_audience_per_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic_settings import SettingsConfigDict
+
+    from govmesh_runtime.app import oidc_verifier
+    from govmesh_runtime.settings import ServiceSettings
+
+    class DemoSettings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="DEMO_", extra="ignore", populate_by_name=True)
+        service_name: str = "demo"
+
+    assert oidc_verifier(DemoSettings()) is None  # no issuer: the keyring only
+    monkeypatch.setenv("GOVMESH_OIDC_ISSUER", ISSUER)
+    default = oidc_verifier(DemoSettings())
+    assert default is not None and (default.issuer, default.audience) == (ISSUER, "govmesh-demo")
+    monkeypatch.setenv("DEMO_OIDC_AUDIENCE", "api://demo")
+    monkeypatch.setenv("GOVMESH_OIDC_ROLES_CLAIM", "roles")
+    custom = oidc_verifier(DemoSettings())
+    assert custom is not None and (custom.audience, custom.roles_claim) == ("api://demo", "roles")

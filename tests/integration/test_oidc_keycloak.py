@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import os
 import re
 import secrets
 import uuid
@@ -24,7 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 import pytest
-from support import api_key, auth_headers, eventually
+from support import Service, api_key, auth_headers, eventually
 
 from govmesh_runtime.access import SCOPES
 from intake.bootstrap import create_app
@@ -277,3 +278,31 @@ async def test_a_key_rotation_reaches_the_running_service(intake: httpx.AsyncCli
     old = await intake.get("/v1/cases", headers=bearer(before))
     assert old.status_code == 401
     assert f"does not publish (kid {old_kid})" in old.json()["detail"]
+
+
+@pytest.mark.e2e
+def test_policing_as_a_process_takes_its_issuer_and_audience_from_the_environment(
+    tmp_path: Path, kafka_bootstrap: str, keycloak_issuer: str
+) -> None:
+    """The one setting (GOVMESH_OIDC_ISSUER) and a service's own audience, as `make run
+    OIDC=keycloak` passes them: policing accepts only tokens for govmesh-policing."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "GOVMESH_DATA_DIR": str(tmp_path),
+        "GOVMESH_OIDC_ISSUER": keycloak_issuer,
+    }
+    policing = Service("policing", env, tmp_path / "policing.log")
+    try:
+        policing.wait_ready()
+        officer = sign_in(keycloak_issuer, "police-officer-1")  # the console's token: every service's audience
+        answer = httpx.get(f"{policing.url}/v1/rooms", headers=bearer(officer), timeout=30)
+        assert answer.status_code == 200, answer.text
+        hotline = client_credentials(keycloak_issuer, "city-hotline")  # for intake only
+        refused = httpx.get(f"{policing.url}/v1/rooms", headers=bearer(hotline), timeout=30)
+        assert refused.status_code == 401
+        assert "audience govmesh-policing" in refused.json()["detail"]
+        keyring = httpx.get(f"{policing.url}/v1/rooms", headers=auth_headers(SCOPES), timeout=30)
+        assert keyring.status_code == 401
+    finally:
+        assert policing.terminate() == -15
