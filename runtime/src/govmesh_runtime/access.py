@@ -66,7 +66,11 @@ async def authenticated(
     authorization = f"Bearer {bearer.credentials}" if bearer else request.headers.get("authorization")
     key = api_key or request.query_params.get("api_key") or await _form_api_key(request)
     try:
-        principal = _runtime(request).auth.authenticate(authorization, key)
+        oidc = _runtime(request).oidc
+        if oidc is not None and authorization:  # with an issuer, a bearer token must be its token
+            principal = await oidc.authenticate(authorization)
+        else:
+            principal = _runtime(request).auth.authenticate(authorization, key)
     except AuthError as exc:
         await _audit(request, None, audit.Action.UNAUTHENTICATED, "request", None, str(exc))
         raise HTTPException(

@@ -34,6 +34,7 @@ from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.limits import RequestLimits
 from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.nul_text import RefuseNulText
+from govmesh_runtime.oidc import OidcVerifier
 from govmesh_runtime.relay import OutboxRelay
 from govmesh_runtime.settings import ServiceSettings
 from govmesh_runtime.tracing import current_traceparent, hop, setup_tracing, shutdown_tracing, trace_id
@@ -53,6 +54,7 @@ class Runtime:
     auth: Verifier
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    oidc: OidcVerifier | None = None  # bearer tokens of GOVMESH_OIDC_ISSUER; None: the keyring's
 
     def uow(
         self, *, correlation_id: str | None = None, causation_id: str | None = None, traceparent: str | None = None
@@ -79,7 +81,7 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
         leader_engine=None if db.is_sqlite else db.engine,
     )
     auth = Verifier(settings.keyring_path(), development=settings.environment == "development")
-    runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay, auth=auth)
+    runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay, auth=auth, oidc=oidc_verifier(settings))
     if settings.consumers_enabled:
         runtime.consumers = [
             EventConsumer(
@@ -94,6 +96,20 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
             for spec in consumer_specs
         ]
     return runtime
+
+
+def oidc_verifier(settings: ServiceSettings) -> OidcVerifier | None:
+    if not settings.oidc_issuer:
+        return None
+    return OidcVerifier(
+        settings.oidc_issuer,
+        settings.resolved_oidc_audience(),
+        algorithms=[alg.strip() for alg in settings.oidc_algorithms.split(",") if alg.strip()],
+        roles_claim=settings.oidc_roles_claim,
+        place_claim=settings.oidc_place_claim,
+        subject_claim=settings.oidc_subject_claim,
+        min_refresh_s=settings.oidc_jwks_min_refresh_s,
+    )
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -131,6 +147,8 @@ def create_app(
         app.state.runtime = runtime
         if migrations is not None and settings.migrate_on_start:
             await runtime.db.migrate(migrations)
+        if runtime.oidc is not None:
+            await runtime.oidc.prime()  # the issuer's keys before the first request
         if on_ready is not None:
             await on_ready(runtime)
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
