@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
@@ -30,6 +31,7 @@ from govmesh_runtime.auth import Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.errors import is_outage
+from govmesh_runtime.finite import RefuseNonFinite, validation_errors
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.limits import RequestLimits
 from govmesh_runtime.logging import configure_logging, get_logger
@@ -165,8 +167,10 @@ def create_app(
         openapi_tags=openapi_tags,
     )
     app.add_exception_handler(DBAPIError, _database_outage)
+    app.add_exception_handler(RequestValidationError, validation_errors)
     # Pure ASGI middlewares: BaseHTTPMiddleware ran each request in an extra task with stream
     # plumbing, a measurable share of a request's CPU (bench/README.md).
+    app.add_middleware(RefuseNonFinite)  # NaN, Infinity, 1e400 in a JSON body: a 422 naming the field
     app.add_middleware(RefuseNulText)  # inner: its refusals are observed by the next
     app.add_middleware(ObserveRequests)
     app.add_middleware(  # outermost: a flood is refused before any work

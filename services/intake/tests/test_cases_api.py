@@ -194,6 +194,38 @@ async def test_several_bad_fields_are_all_named_at_once(client: httpx.AsyncClien
     assert fields >= {("lat",), ("reporter", "phone"), ("reporter", "id_number"), ("attributes", "parties_count")}
 
 
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('"lon": 1e400', ("lon",)),
+        ('"lat": NaN', ("lat",)),
+        ('"lat": "NaN"', ("lat",)),
+        ('"lon": "-Infinity"', ("lon",)),
+        ('"attributes": {"parties_count": "NaN"}', ("attributes", "parties_count")),
+        ('"attributes": {"parties_count": "1e999"}', ("attributes", "parties_count")),
+        ('"attributes": {"parties_count": Infinity}', ("attributes", "parties_count")),
+    ],
+)
+async def test_a_number_that_is_not_a_number_is_a_422_naming_the_field_and_nothing_is_written(
+    client: httpx.AsyncClient, runtime: Runtime, text: str, field: tuple[str, ...]
+) -> None:
+    """``"lon": 1e400`` was a 500; ``"parties_count": "NaN"`` was accepted and stored as null."""
+    body = json.dumps({k: v for k, v in CASE.items() if k != field[0]})[:-1] + ", " + text + "}"
+    response = await client.post("/v1/cases", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert any(e["loc"] == ["body", *field] and "finite number" in e["msg"] for e in errors), errors
+    async with runtime.db.sessions() as session:
+        assert (await session.exec(select(CaseRow.id))).all() == []
+
+
+async def test_a_bbox_of_numbers_that_are_not_numbers_is_named(client: httpx.AsyncClient) -> None:
+    for bbox in ("nan,38,101,39", "100,38,inf,39", "100,38,1e400,39"):
+        response = await client.get("/v1/cases", params={"bbox": bbox})
+        assert response.status_code == 422, (bbox, response.text)
+        assert response.json()["detail"][0]["loc"] == ["query", "bbox"]
+
+
 async def test_unknown_case_is_404(client: httpx.AsyncClient) -> None:
     case_id = uuid.uuid4()
     response = await client.get(f"/v1/cases/{case_id}")

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
-from govmesh_runtime import access
+from govmesh_runtime import access, finite
 from govmesh_runtime.problems import refusals
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.domain.cases import CaseStatus, Channel
@@ -210,20 +210,19 @@ def _csv(value: str | None) -> list[str]:
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
-    parts = value.split(",")
-    try:
-        min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
-    except ValueError:
+    numbers = [n for n in (finite.finite(p) for p in value.split(",")) if n is not None]  # no "nan", "inf"
+    if len(numbers) != 4 or len(value.split(",")) != 4:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[
                 {
                     "loc": ["query", "bbox"],
-                    "msg": "must be four numbers: min_lon,min_lat,max_lon,max_lat",
+                    "msg": "must be four finite numbers: min_lon,min_lat,max_lon,max_lat",
                     "type": "value_error",
                 }
             ],
-        ) from None
+        )
+    min_lon, min_lat, max_lon, max_lat = numbers
     if min_lon > max_lon or min_lat > max_lat:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

@@ -12,6 +12,7 @@ api-key`` (``api_key`` in the query or the form, or ``X-API-Key``) or a bearer t
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 
-from govmesh_runtime import access
+from govmesh_runtime import access, finite
 from govmesh_runtime.auth import Principal
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.adapters.tables import CaseRow, TimelineEntryRow
@@ -444,10 +445,16 @@ def _command(
             lat, lon = float(single["lat"]), float(single["long"])
         except (KeyError, ValueError):
             errors.append("lat/long: both must be given, as decimal degrees")
+        given = (("lat", lat), ("long", lon))
+        not_numbers = [name for name, value in given if value is not None and not math.isfinite(value)]
+        errors.extend(f"{name}: {finite.MESSAGE}" for name in not_numbers)
+        if not_numbers:
+            lat = lon = None
     address = single.get("address_string") or None
     if not address and single.get("address_id"):
         address = f"address id {single['address_id']}"
-    if lat is None and not address:
+    point_given = bool(single.get("lat") or single.get("long"))
+    if lat is None and not address and not point_given:
         errors.append("location: give lat and long, or address_string, or address_id")
     description = single.get("description", "")
     if len(description) > 4000:
