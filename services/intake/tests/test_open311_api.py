@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -16,6 +17,7 @@ from govmesh_contracts import CaseDispatched, CaseResolved, TaskAssigned, TaskTa
 from govmesh_runtime.tables import OutboxMessage
 
 Deliver = Callable[..., Awaitable[None]]
+Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 Outbox = Callable[..., Awaitable[list[OutboxMessage]]]
 # An Open311 client's key from the mesh's keyring (govmesh-auth api-key): reads and posts requests.
 API_KEY = api_key(["cases:read", "cases:write"], subject="open311-app")
@@ -322,3 +324,108 @@ async def test_status_notes_follow_the_hand_offs_and_closed_means_handled(
     await deliver(CaseResolved(case_id=case_id, summary="agreement reached", resolved_at=now + timedelta(hours=1)))
     [got] = (await client.get(f"{BASE}/requests/{rid}.json")).json()
     assert got["status"] == "closed" and "agreement reached" in got["status_notes"]
+
+
+# --- reads are public, as GeoReport v2 says (issue 13, item 10) ----------------------------------
+
+
+def public(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client of the same intake that sends no credential at all: any app on the internet."""
+    app = client.app  # type: ignore[attr-defined]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
+
+
+async def test_discovery_services_and_requests_need_no_key_and_never_show_personal_data(
+    client: httpx.AsyncClient,
+) -> None:
+    form = {
+        **FORM,
+        "last_name": "张",
+        "first_name": "三丰",
+        "phone": "13812345678",
+        "email": "z@example.cn",
+        "description": "楼上漏水, call me on 13987654321, ID 11010519491231002X",
+    }
+    [answer] = (await post(client, form, "json")).json()
+    rid = answer["service_request_id"]
+    case = (await client.get("/v1/cases", params={"q": rid})).json()["items"][0]
+    async with public(client) as anyone:
+        for path in (
+            "discovery.xml",
+            "discovery.json",
+            "services.xml",
+            "services.json",
+            "services/dispute.neighbour.xml",
+            "services/dispute.neighbour.json",
+            "requests.xml",
+            "requests.json?extensions=true",
+            f"requests/{rid}.xml?extensions=true",
+            f"requests/{rid}.json",
+            f"tokens/{case['id']}.json",
+        ):
+            answer = await anyone.get(f"{BASE}/{path}")
+            assert answer.status_code == 200, (path, answer.text)
+            for personal in ("三丰", "13812345678", "z@example.cn", "13987654321", "11010519491231002X"):
+                assert personal not in answer.text, (path, personal)
+        [got] = (await anyone.get(f"{BASE}/requests/{rid}.json")).json()
+        assert got["description"] == "楼上漏水, call me on 139****4321, ID 110105********002X"
+        discovery = (await anyone.get(f"{BASE}/discovery.json")).json()
+        assert "needs no key" in discovery["key_service"]
+        refused = await anyone.post(f"{BASE}/requests.xml", data={k: v for k, v in FORM.items() if k != "api_key"})
+        assert refused.status_code == 401  # keys are for POST
+        assert xml_errors(refused)[0][0] == "401"
+
+
+async def test_a_bad_key_on_a_read_is_refused_not_ignored(client: httpx.AsyncClient) -> None:
+    async with public(client) as anyone:
+        answer = await anyone.get(f"{BASE}/requests.json", params={"api_key": "gmk_x_y"})
+    assert answer.status_code == 401 and answer.json()[0]["code"] == 401
+
+
+async def test_a_setting_takes_reads_behind_a_key_with_cases_read(client_with: Client) -> None:
+    reader = api_key(["cases:read"], subject="open-data-app")
+    writer = api_key(["cases:write"], subject="citizen-app")
+    async with client_with(open311_keys_for_reads=True) as http:
+        bare = {"Authorization": ""}
+        for path in ("discovery.xml", "services.json", "services/dispute.neighbour.xml", "requests.xml"):
+            assert (await http.get(f"{BASE}/{path}", headers=bare)).status_code == 401, path
+            refused = await http.get(f"{BASE}/{path}", params={"api_key": writer}, headers=bare)
+            assert refused.status_code == 403, path
+            assert (await http.get(f"{BASE}/{path}", params={"api_key": reader}, headers=bare)).status_code == 200
+        discovery = (await http.get(f"{BASE}/discovery.json", params={"api_key": reader}, headers=bare)).json()
+        assert "needs a key too, with scope cases:read" in discovery["key_service"]
+
+
+async def test_extensions_return_the_submitted_attributes_and_every_media_url(client: httpx.AsyncClient) -> None:
+    form = [
+        ("api_key", API_KEY),
+        ("service_code", "safety.hazard"),
+        ("lat", "38.91"),
+        ("long", "100.41"),
+        ("attribute[hazard_kind][]", "fire"),
+        ("attribute[hazard_kind][]", "gas"),
+        ("attribute[urgency]", "urgent"),
+        ("media_url", "https://files.example/1.jpg"),
+        ("media_url", "https://files.example/2.jpg"),
+        ("media_url", "https://files.example/3.mp4"),
+    ]
+    created = await client.post(
+        f"{BASE}/requests.json",
+        content=str(httpx.QueryParams(form)),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert created.status_code == 201, created.text
+    rid = created.json()[0]["service_request_id"]
+    media = ["https://files.example/1.jpg", "https://files.example/2.jpg", "https://files.example/3.mp4"]
+    async with public(client) as anyone:
+        [plain] = (await anyone.get(f"{BASE}/requests/{rid}.json")).json()
+        assert plain["media_url"] == media[0]
+        assert "extended_attributes" not in plain  # only when asked for
+        [extended] = (await anyone.get(f"{BASE}/requests/{rid}.json", params={"extensions": "true"})).json()
+        assert extended["extended_attributes"] == {"hazard_kind": ["fire", "gas"], "urgency": "urgent"}
+        assert (extended["media_url"], extended["media_urls"]) == (media[0], media)
+        root = xml(await anyone.get(f"{BASE}/requests.xml", params={"extensions": "true"}))
+    [request] = [r for r in root.findall("request") if r.findtext("service_request_id") == rid]
+    assert [v.text for v in request.findall("extended_attributes/hazard_kind/item")] == ["fire", "gas"]
+    assert request.findtext("extended_attributes/urgency") == "urgent"
+    assert [m.text for m in request.findall("media_urls/media_url")] == media
