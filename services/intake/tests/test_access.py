@@ -222,8 +222,7 @@ async def test_open311_needs_a_key_to_post_not_to_read_and_refuses_in_its_own_fo
         assert (await client.get(path, headers=bare)).status_code == 200, path  # GeoReport v2: public reads
     wrong_key = await client.get("/open311/v2/services.json", params={"api_key": "gmk_x_y"}, headers=bare)
     assert wrong_key.status_code == 401  # a key that is sent is checked
-    [(code, text)] = open311_errors(wrong_key)
-    assert code == "401"
+    assert [code for code, _ in open311_errors(wrong_key)] == ["401"]
 
     reader = api_key(["cases:read"], subject="open-data-app")
     form = {"api_key": reader, "service_code": "dispute.neighbour", "lat": "38.93", "long": "100.45"}

@@ -316,6 +316,58 @@ async def test_a_second_report_nearby_is_linked_to_the_open_case_not_a_new_one(
     assert len(await outbox("gov.intake.case.received")) == 1
 
 
+async def test_a_linked_report_answers_its_own_receipt_and_nothing_of_the_other_resident(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    first_resident = {
+        **CASE,
+        "description": "王五家楼上漏水, 床都湿了",
+        "attachments": ["https://files.example/wang-bedroom.jpg"],
+        "attributes": {"parties_count": 3},
+        "reporter": {"name": "王五", "phone": "13700001111"},
+    }
+    first = (await client.post("/v1/cases", json=first_resident)).json()
+    note = "grid 620702001001; 王五 said the upstairs tenant 赵六 refuses entry"
+    await deliver(
+        CaseDispatched(
+            case_id=uuid.UUID(first["id"]),
+            grid_code="620702001001001",
+            handled_by="centre:620700",
+            note=note,
+            dispatched_at=datetime.now(UTC),
+        )
+    )
+    second_resident = {
+        **CASE,
+        "lat": 38.9304,
+        "lon": 100.4503,
+        "channel": "hotline",
+        "description": "Water from the flat above ours too",
+        "attachments": ["https://files.example/li-ceiling.jpg"],
+        "reporter": {"name": "李四", "phone": PHONE},
+    }
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    for outcome in ("linked", "retried"):  # a retry answers the same, nothing more
+        response = await client.post("/v1/cases", json=second_resident, headers={**STAFF, **key})
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert (answer["outcome"], answer["id"], answer["case_number"]) == (outcome, first["id"], first["case_number"])
+        for theirs in ("王五", "王*", "1111", "wang-bedroom", "床都湿了", "赵六", "refuses entry"):
+            assert theirs not in response.text, (outcome, theirs)
+        assert "attachments" not in answer and "attributes" not in answer and "description" not in answer
+        own = answer["report"]
+        assert own["description"] == "Water from the flat above ours too"
+        assert own["attachments"] == ["https://files.example/li-ceiling.jpg"]
+        assert (own["channel"], own["reporter"]["phone"]) == ("hotline", "138****5678")
+        assert own["receipt"].startswith(first["case_number"] + "-L") and own["receipt"] in answer["notice"]
+        assert (answer["status"], answer["handled_by"], answer["linked_reports"]) == ("dispatched", "centre:620700", 1)
+        assert [(s["kind"], "note" in s) for s in answer["timeline"]] == [
+            ("received", False),
+            ("dispatched", False),
+            ("report_linked", False),
+        ]
+
+
 async def test_reports_far_away_of_another_matter_or_of_a_closed_case_open_new_cases(
     client: httpx.AsyncClient, deliver: Deliver
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
@@ -11,10 +12,13 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
+from sqlmodel import select
 from support import api_key
 
 from govmesh_contracts import CaseDispatched, CaseResolved, TaskAssigned, TaskTarget
+from govmesh_runtime.app import Runtime
 from govmesh_runtime.tables import OutboxMessage
+from intake.adapters.tables import CaseLinkRow
 
 Deliver = Callable[..., Awaitable[None]]
 Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -231,7 +235,41 @@ async def test_a_duplicate_post_answers_the_open_request_with_a_notice(client: h
     assert response.status_code == 200
     second = record(xml(response).find("request"))  # type: ignore[arg-type]
     assert second["service_request_id"] == first["service_request_id"]
-    assert "Linked to open request" in (second["service_notice"] or "")
+    assert "is linked to open request" in (second["service_notice"] or "")
+
+
+async def test_a_duplicate_post_answers_its_own_receipt_and_nothing_of_the_other_resident(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    theirs = {
+        **FORM,
+        "description": "王五家楼上漏水",
+        "media_url": "https://files.example/wang.jpg",
+        "last_name": "王",
+        "first_name": "五",
+        "phone": "13700001111",
+        "account_id": "wang-account",
+    }
+    first = (await post(client, theirs, "json")).json()[0]
+    mine = {
+        **FORM,
+        "lat": "38.9303",
+        "description": "Water from above, our flat too",
+        "media_url": "https://files.example/li.jpg",
+        "account_id": "li-account",
+    }
+    for fmt in ("json", "xml"):
+        response = await post(client, mine, fmt)
+        assert response.status_code == 200, response.text
+        for other in ("王", "13700001111", "wang", "漏水"):
+            assert other not in response.text, (fmt, other)
+        answer = response.json()[0] if fmt == "json" else record(xml(response).find("request"))  # type: ignore[arg-type]
+        assert answer["service_request_id"] == first["service_request_id"]  # the request to follow
+        assert answer["account_id"] == "li-account"
+        assert f"Your report {first['service_request_id']}-L" in (answer["service_notice"] or "")
+    async with runtime.db.sessions() as session:  # what this resident sent is kept with the link
+        links = (await session.exec(select(CaseLinkRow))).all()
+    assert [json.loads(link.attachments_json) for link in links] == [["https://files.example/li.jpg"]] * 2
 
 
 async def test_get_requests_filters_by_the_spec(client: httpx.AsyncClient, deliver: Deliver) -> None:

@@ -175,6 +175,9 @@ class SqlCaseRepository:
         )
         return list(result.all())
 
+    async def link(self, link_id: int) -> CaseLinkRow | None:
+        return await self.session.get(CaseLinkRow, link_id)
+
     async def alarm_burst(self, channel_id: str) -> AlarmBurstRow | None:
         return await self.session.get(AlarmBurstRow, channel_id)
 

@@ -49,6 +49,7 @@ from intake.entrypoints.api.views import (
     Writer,
     accept,
     check_grid,
+    receipt_number,
     settings_of,
     step_note,
 )
@@ -560,7 +561,8 @@ def _field_name(loc: tuple[str, ...]) -> str:
             [
                 {
                     "service_request_id": "620702-20261125-000042",
-                    "service_notice": "Linked to open request 620702-20261125-000042 of the same service nearby.",
+                    "service_notice": "Your report 620702-20261125-000042-L7 is linked to open request "
+                    "620702-20261125-000042 of the same service nearby; you will follow it.",
                     "account_id": None,
                 }
             ],
@@ -599,8 +601,11 @@ async def create_request(
             case = await SqlCaseRepository(session).get(accepted.case_id)
     assert case is not None
     notice = None
-    if accepted.outcome is Outcome.LINKED:
-        notice = f"Linked to open request {case.case_number} of the same service nearby; you will follow it."
+    if accepted.link_id is not None:  # the caller's own receipt and the request to follow; nothing of the others'
+        notice = (
+            f"Your report {receipt_number(case, accepted.link_id)} is linked to open request {case.case_number} "
+            "of the same service nearby; you will follow it."
+        )
     answer = [{"service_request_id": case.case_number, "service_notice": notice, "account_id": account_id}]
     return render(fmt, "service_requests", "request", answer, 201 if accepted.outcome is Outcome.CREATED else 200)
 
