@@ -83,6 +83,40 @@ async def authenticated(
 Caller = Annotated[Principal, Depends(authenticated)]
 
 
+def public(
+    *, unless: Callable[[Request], bool] | None = None, scope: str | None = None
+) -> Callable[..., Awaitable[Principal | None]]:
+    """A dependency that makes a route public: it answers without a credential (then the caller
+    is None and bound to no places). A credential that is sent is verified (401 if bad) and its
+    places apply. When ``unless(request)`` is true (a setting), the route needs a credential
+    with ``scope`` after all, as :func:`require` would.
+
+    Only routes of ``create_app(public_routers=...)`` may be public, and each of them must
+    depend on this: the route/scope matrix reads ``dependency.public`` and ``dependency.scopes``."""
+
+    async def dependency(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key)],
+    ) -> Principal | None:
+        if unless is not None and unless(request):
+            principal = await authenticated(request, bearer, api_key)
+            if scope is not None and not principal.has(scope):
+                raise await refuse(request, principal, f"scope '{scope}' is required", "request")
+            return principal
+        sent = bearer or api_key or request.headers.get("authorization") or request.query_params.get("api_key")
+        return await authenticated(request, bearer, api_key) if sent else None
+
+    dependency.public = True  # type: ignore[attr-defined]
+    dependency.scopes = (scope,) if scope else ()  # type: ignore[attr-defined]
+    return dependency
+
+
+def is_public(call: object) -> bool:
+    """Whether a dependency is one made by :func:`public`."""
+    return getattr(call, "public", False) is True
+
+
 def require(*scopes: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, who must hold every one of ``scopes`` (403 otherwise)."""
 

@@ -18,18 +18,21 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govmesh_runtime import metrics
-from govmesh_runtime.access import audit_router, authenticated
+from govmesh_runtime.access import audit_router, authenticated, is_public
 from govmesh_runtime.auth import Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
 from govmesh_runtime.errors import is_outage
+from govmesh_runtime.finite import RefuseNonFinite, validation_errors
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.limits import RequestLimits
 from govmesh_runtime.logging import configure_logging, get_logger
@@ -135,9 +138,15 @@ def create_app(
     openapi_tags: list[dict[str, Any]] | None = None,
     on_ready: Callable[[Runtime], Any] | None = None,
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
+    public_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """``background``: long-running jobs of the service (timer sweeps, a SIP server …),
-    each an ``async def job(runtime)`` that runs until cancelled at shutdown."""
+    each an ``async def job(runtime)`` that runs until cancelled at shutdown.
+
+    ``public_routers``: routes that answer without a credential (Open311's reads, as GeoReport
+    v2 says); each of them must say so with an ``access.public(...)`` dependency."""
+    for router in public_routers:
+        _check_public(router)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -183,8 +192,10 @@ def create_app(
         openapi_tags=openapi_tags,
     )
     app.add_exception_handler(DBAPIError, _database_outage)
+    app.add_exception_handler(RequestValidationError, validation_errors)
     # Pure ASGI middlewares: BaseHTTPMiddleware ran each request in an extra task with stream
     # plumbing, a measurable share of a request's CPU (bench/README.md).
+    app.add_middleware(RefuseNonFinite)  # NaN, Infinity, 1e400 in a JSON body: a 422 naming the field
     app.add_middleware(RefuseNulText)  # inner: its refusals are observed by the next
     app.add_middleware(ObserveRequests)
     app.add_middleware(  # outermost: a flood is refused before any work
@@ -197,7 +208,17 @@ def create_app(
     # Every service endpoint needs a credential; health and metrics stay open for operators.
     for router in [*routers, audit_router()]:
         app.include_router(router, dependencies=[Depends(authenticated)])
+    for router in public_routers:
+        app.include_router(router)
     return app
+
+
+def _check_public(router: APIRouter) -> None:
+    """A route is public only on purpose: it depends on ``access.public(...)``."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and not any(is_public(d.call) for d in route.dependant.dependencies):
+            methods = ",".join(sorted(route.methods or ()))
+            raise ValueError(f"{methods} {route.path} is on a public router without an access.public() dependency")
 
 
 async def _database_outage(request: Request, exc: Exception) -> Response:

@@ -52,3 +52,40 @@ async def test_concurrent_posts_with_one_idempotency_key_make_one_case(
         assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
         assert len({a.json()["id"] for a in answers}) == 1
         assert (await http.get("/v1/cases")).json()["total"] == 1
+
+
+async def test_a_page_of_open311_requests_costs_the_same_few_queries_however_many_it_holds(
+    client_with: Client, fresh_postgres_url: str
+) -> None:
+    """Not a query per request (its timeline): counted with an event listener on the real database."""
+    from sqlalchemy import event
+
+    async with client_with(database_url=fresh_postgres_url) as http:
+        engine = http.app.state.runtime.db.engine.sync_engine  # type: ignore[attr-defined]
+        statements: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if "outbox" not in statement:  # the outbox relay works beside the request
+                statements.append(statement)
+
+        async def queries_for_a_page() -> tuple[int, int]:
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                answer = await http.get("/open311/v2/requests.json", params={"extensions": "true"})
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+            assert answer.status_code == 200, answer.text
+            return len(answer.json()), len(statements)
+
+        async def create(n: int) -> None:
+            for i in range(n):  # far apart: no duplicate linking
+                body = {**CASE, "lat": 38.0 + n * 0.1, "lon": 99.0 + i * 0.01}
+                assert (await http.post("/v1/cases", json=body)).status_code == 201
+
+        await create(2)
+        few, few_queries = await queries_for_a_page()
+        await create(10)
+        many, many_queries = await queries_for_a_page()
+    assert (few, many) == (2, 12)
+    assert many_queries == few_queries <= 3, statements  # how many match, the page, their timelines

@@ -128,6 +128,7 @@ class Accepted:
     case_id: UUID
     outcome: Outcome
     opened: Opened | None = None  # for a new case
+    link_id: int | None = None  # the caller's own report, when it was linked to an open case (or retried so)
 
 
 def _request_hash(cmd: AcceptCase) -> str:
@@ -149,7 +150,7 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
         if previous is not None:
             if previous.request_hash != _request_hash(cmd):
                 raise IdempotencyConflict(cmd.idempotency_key)
-            return Accepted(previous.case_id, Outcome.RETRIED)
+            return Accepted(previous.case_id, Outcome.RETRIED, link_id=previous.link_id)
     if validate and (errors := report_errors(cmd, bounds_of(settings))):
         raise ReportInvalid(errors)
     definition = matter(cmd.matter_code)
@@ -160,23 +161,30 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
     reporter_ref = reporter.ref if reporter else None
 
     opened: Opened | None = None
+    link_id: int | None = None
     detect = cmd.channel is not Channel.VIDEO and settings.duplicate_window_s > 0
     original = await _open_duplicate(repo, cmd, settings, now) if detect else None
     if original is not None:
         original.linked_reports += 1
         original.updated_at = now
         uow.session.add(original)
-        uow.session.add(
-            CaseLinkRow(
-                case_id=original.id,
-                channel=cmd.channel.value,
-                reporter_ref=reporter_ref,
-                description=cmd.description,
-                lat=cmd.lat,
-                lon=cmd.lon,
-                linked_at=now,
-            )
+        # Everything the resident sent is kept with the link (nothing accepted is lost); their answer
+        # is this report and the case's public status, never the other residents' reports.
+        link = CaseLinkRow(
+            case_id=original.id,
+            channel=cmd.channel.value,
+            reporter_ref=reporter_ref,
+            description=cmd.description,
+            lat=cmd.lat,
+            lon=cmd.lon,
+            address=cmd.address,
+            attachments_json=json.dumps(list(cmd.attachments)),
+            attributes_json=json.dumps(normalise_attributes(definition, cmd.attributes), ensure_ascii=False),
+            linked_at=now,
         )
+        uow.session.add(link)
+        await uow.session.flush()  # its id: the caller's receipt
+        link_id = link.id
         uow.session.add(
             TimelineEntryRow(
                 case_id=original.id,
@@ -195,9 +203,13 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
         case_id = case.id
         outcome = Outcome.CREATED
     if cmd.idempotency_key:
-        uow.session.add(IdempotencyKeyRow(key=cmd.idempotency_key, request_hash=_request_hash(cmd), case_id=case_id))
+        uow.session.add(
+            IdempotencyKeyRow(
+                key=cmd.idempotency_key, request_hash=_request_hash(cmd), case_id=case_id, link_id=link_id
+            )
+        )
     log.info("case_accepted", case_id=str(case_id), outcome=outcome.value, matter=cmd.matter_code)
-    return Accepted(case_id, outcome, opened)
+    return Accepted(case_id, outcome, opened, link_id)
 
 
 def _store_reporter(uow: UnitOfWork, reporter: Reporter | None) -> ReporterRow | None:

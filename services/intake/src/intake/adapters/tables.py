@@ -77,6 +77,9 @@ class CaseLinkRow(TableBase, table=True):
     description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     lat: float | None = None
     lon: float | None = None
+    address: str | None = Field(default=None, max_length=500)
+    attachments_json: str = Field(default="[]", sa_column=sa.Column(sa.Text, nullable=False, server_default="[]"))
+    attributes_json: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False, server_default="{}"))
     linked_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -124,6 +127,7 @@ class IdempotencyKeyRow(TableBase, table=True):
     key: str = Field(max_length=200, primary_key=True)
     request_hash: str = Field(max_length=64)
     case_id: uuid.UUID = Field(foreign_key="cases.id")
+    link_id: int | None = None  # the report it made, when it was linked to an open case
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 

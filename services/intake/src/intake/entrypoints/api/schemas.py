@@ -138,6 +138,49 @@ class CaseCreated(CasePublic):
     notice: str | None = Field(examples=[None])
 
 
+class PublicStep(BaseModel):
+    """A step of a case as anyone following it sees it: what, who holds it, when — no note."""
+
+    kind: str = Field(examples=["dispatched"])
+    actor: str = Field(examples=["centre:620700"])
+    at: datetime = Field(examples=[RECEIVED_EXAMPLE])
+
+
+class ReportReceipt(BaseModel):
+    """Your own report as received, kept with the case it was linked to."""
+
+    receipt: str = Field(description="The number of your report.", examples=["620702-20261125-000042-L7"])
+    received_at: datetime
+    channel: Channel
+    description: str
+    lat: float | None
+    lon: float | None
+    address: str | None
+    attachments: list[str]
+    attributes: dict[str, AttributeValue]
+    reporter: ReporterPublic | None = Field(description="You, as you gave yourself (always masked here).")
+
+
+class ReportLinked(BaseModel):
+    """A report linked to an open case of the same matter nearby: your own receipt and the case's
+    public status — never another resident's description, attachments, attributes or notes."""
+
+    outcome: Literal["linked", "retried"] = Field(
+        description="linked: linked to the open case; retried: the same Idempotency-Key again."
+    )
+    notice: str
+    report: ReportReceipt
+    id: UUID = Field(description="The case you now follow.")
+    case_number: str = Field(examples=["620702-20261125-000042"])
+    matter_code: str = Field(examples=["dispute.neighbour"])
+    status: CaseStatus
+    handled_by: str | None = Field(examples=["mediation"])
+    updated_at: datetime
+    due_at: datetime | None
+    linked_reports: int = Field(description="Further reports of the same matter linked to the case.")
+    timeline: list[PublicStep]
+
+
 class CasePage(BaseModel):
     items: list[CaseSummary]
     total: int = Field(description="How many cases match in all.", examples=[1])
