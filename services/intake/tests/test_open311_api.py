@@ -201,11 +201,11 @@ async def test_a_multivaluelist_attribute_is_posted_as_repeated_keys(client: htt
         ({"service_code": "safety.hazard", "attribute[parties_count]": None}, 400, "attribute[hazard_kind]: required"),
         ({"attribute[colour]": "red"}, 400, "attribute[colour]: unknown attribute"),
         ({"phone": "555"}, 400, "phone: must be a mainland mobile"),
-        ({"lat": "NaN"}, 400, "lat: must be a finite number"),
-        ({"long": "1e400"}, 400, "long: must be a finite number"),
-        ({"long": "-inf"}, 400, "long: must be a finite number"),
-        ({"attribute[parties_count]": "NaN"}, 400, "attribute[parties_count]: must be a finite number"),
-        ({"attribute[parties_count]": "Infinity"}, 400, "attribute[parties_count]: must be a finite number"),
+        ({"lat": "NaN"}, 422, "lat: must be a finite number"),
+        ({"long": "1e400"}, 422, "long: must be a finite number"),
+        ({"long": "-inf"}, 422, "long: must be a finite number"),
+        ({"attribute[parties_count]": "NaN"}, 422, "attribute[parties_count]: must be a finite number"),
+        ({"attribute[parties_count]": "Infinity"}, 422, "attribute[parties_count]: must be a finite number"),
     ],
 )
 async def test_bad_posts_get_the_spec_error_body_and_write_nothing(

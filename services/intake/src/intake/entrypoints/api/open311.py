@@ -474,6 +474,7 @@ def _command(
     if not code:
         errors.append("service_code: required")
     lat = lon = None
+    not_numbers: list[str] = []  # a non-finite number is a 422 in every service (issue 13 item 9)
     if single.get("lat") or single.get("long"):
         try:
             lat, lon = float(single["lat"]), float(single["long"])
@@ -504,7 +505,7 @@ def _command(
     if grid_code and not _GRID_CODE.match(grid_code):
         errors.append("grid_code: a 15-digit unified grid code")
     if errors:
-        raise Open311Error(400, *errors)
+        raise Open311Error(422 if not_numbers else 400, *errors)
     found = matter(code)
     if found is None:
         raise Open311Error(404, f"service_code {code!r} not found")
@@ -589,7 +590,9 @@ async def create_request(
         try:
             accepted = await accept(runtime, cmd, request, caller)
         except ReportInvalid as exc:
-            raise Open311Error(400, *(f"{_field_name(loc)}: {msg}" for loc, msg in exc.errors.items())) from exc
+            not_finite = any("finite number" in msg for msg in exc.errors.values())  # 422, as in every service
+            errors = (f"{_field_name(loc)}: {msg}" for loc, msg in exc.errors.items())
+            raise Open311Error(422 if not_finite else 400, *errors) from exc
         except IdempotencyConflict as exc:
             raise Open311Error(400, f"Idempotency-Key {exc} was used with a different request") from exc
     except Open311Error as exc:
