@@ -68,7 +68,7 @@ class Runtime:
 
 
 def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSpec]) -> Runtime:
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
     producer = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
     relay = OutboxRelay(
         db.sessions,

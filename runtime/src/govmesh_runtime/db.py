@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -34,7 +34,10 @@ def sync_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+SqliteSynchronous = Literal["FULL", "NORMAL", "EXTRA"]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, synchronous: SqliteSynchronous) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE (below) instead of pysqlite's
     # deferred BEGIN: a deferred read-then-write transaction fails with SQLITE_BUSY when
     # another writer committed in between; an immediate one waits for busy_timeout.
@@ -44,7 +47,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: in WAL mode NORMAL syncs only at checkpoints, so a commit the caller got its 201
+    # for (and its outbox row) could vanish on power loss; FULL syncs the WAL on each commit.
+    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"sqlite synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.close()
 
 
@@ -53,7 +60,7 @@ def _sqlite_begin_immediate(conn: Any) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: SqliteSynchronous = "FULL") -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -61,7 +68,9 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            sa.event.listen(
+                self.engine.sync_engine, "connect", lambda conn, _: _sqlite_pragmas(conn, sqlite_synchronous)
+            )
             sa.event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 

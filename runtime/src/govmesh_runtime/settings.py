@@ -7,6 +7,7 @@ mesh-wide values have none (``KAFKA_BOOTSTRAP_SERVERS``, ``GOVMESH_DATA_DIR``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,6 +62,12 @@ class ServiceSettings(BaseSettings):
     )
     max_body_bytes: int = Field(
         default=1 << 20, validation_alias=AliasChoices("GOVMESH_MAX_BODY_BYTES", "max_body_bytes")
+    )
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
+        default="FULL",
+        validation_alias=AliasChoices("GOVMESH_SQLITE_SYNCHRONOUS", "sqlite_synchronous"),
+        description="SQLite's synchronous pragma: FULL keeps every acknowledged commit on power loss; "
+        "NORMAL only for measuring what that costs (bench).",
     )
     migrate_on_start: bool = True
     consumers_enabled: bool = True
