@@ -121,6 +121,9 @@ def mesh(request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path: Path) -
     assert mesh.dispatch.terminate() == -15
 
 
+@pytest.mark.exercises("intake.cases.v1", "CaseReceived", "dispatch")
+@pytest.mark.exercises("mediation.task-results.v1", "MediationTaskCompleted", "dispatch")
+@pytest.mark.exercises("intake.cases.v1", "CaseFeedbackGiven", "dispatch")
 async def test_a_dispute_becomes_two_tasks_both_done_resolved_and_closed_on_feedback(mesh: Mesh) -> None:
     case = new_case("dispute.neighbour")
     await mesh.send(case)

@@ -179,6 +179,9 @@ def create_app(
     # Every service endpoint needs a credential; health and metrics stay open for operators.
     for router in [*routers, audit_router()]:
         app.include_router(router, dependencies=[Depends(authenticated)])
+    # What this service subscribes to, readable without starting it (the test that every
+    # (topic, event type, service) is exercised on the real broker reads it).
+    app.state.consumer_specs = tuple(consumers)
     return app
 
 
