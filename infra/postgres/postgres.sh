@@ -10,6 +10,8 @@
 #   PG_DATABASES  databases to create, space separated     (default "intake dispatch mediation policing video_bridge")
 #   PG_USER       login role owning those databases        (default mesh)
 #   PG_PASSWORD   its password (scram-sha-256 over TCP)    (default mesh)
+#   PG_SERVICE_USER / PG_SERVICE_PASSWORD  a login role that owns nothing (default mesh_service):
+#                 a service runs as it while its migrations run as PG_USER (<SERVICE>_MIGRATION_DATABASE_URL)
 #
 # Layout of PG_DATA_DIR (or of the postgres-owned directory outside it, see Root):
 #   pgdata/        the cluster (PGDATA), initdb'ed once
@@ -38,6 +40,8 @@ PG_DATA_DIR="$(realpath -m "${PG_DATA_DIR:-$REPO_ROOT/.data/postgres}")"
 PG_DATABASES="${PG_DATABASES:-intake dispatch mediation policing video_bridge}"
 PG_USER="${PG_USER:-mesh}"
 PG_PASSWORD="${PG_PASSWORD:-mesh}"
+PG_SERVICE_USER="${PG_SERVICE_USER:-mesh_service}"
+PG_SERVICE_PASSWORD="${PG_SERVICE_PASSWORD:-mesh_service}"
 HOST=127.0.0.1
 
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -154,6 +158,11 @@ ensure_role_and_databases() {
     local psql=(as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres)
     "${psql[@]}" -v user="$PG_USER" -v pw="$PG_PASSWORD" <<'SQL' >/dev/null
 SELECT format('CREATE ROLE %I LOGIN CREATEDB', :'user')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
+ALTER ROLE :"user" WITH LOGIN PASSWORD :'pw';
+SQL
+    "${psql[@]}" -v user="$PG_SERVICE_USER" -v pw="$PG_SERVICE_PASSWORD" <<'SQL' >/dev/null
+SELECT format('CREATE ROLE %I LOGIN NOCREATEDB NOCREATEROLE', :'user')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
 ALTER ROLE :"user" WITH LOGIN PASSWORD :'pw';
 SQL

@@ -130,7 +130,7 @@ def create_app(
         runtime = build_runtime(settings, consumers)
         app.state.runtime = runtime
         if migrations is not None and settings.migrate_on_start:
-            await runtime.db.migrate(migrations)
+            await runtime.db.migrate(migrations, owner_url=settings.migration_database_url or None)
         if on_ready is not None:
             await on_ready(runtime)
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))

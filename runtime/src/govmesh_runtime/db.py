@@ -82,15 +82,24 @@ class Database:
         except Exception:
             return False
 
-    async def migrate(self, script_location: Path) -> None:
+    async def migrate(self, script_location: Path, *, owner_url: str | None = None) -> None:
         """Upgrade to head in a child process: Alembic, the sync driver and what a migration
-        builds never load into the long-running service (~10 MB of its idle memory)."""
+        builds never load into the long-running service (~10 MB of its idle memory).
+
+        ``owner_url``: on PostgreSQL, migrations run as that (owner) role, and the service's own
+        role then gets only rows to work with: no DDL anywhere (so it can neither drop nor
+        disable the audit log's triggers) and only SELECT and INSERT on the audit log."""
+        env = {**os.environ, _URL_ENV: async_url(owner_url) if owner_url else self.url}
+        if owner_url and not self.is_sqlite:
+            service_role = sa.engine.make_url(self.url).username
+            if service_role and service_role != sa.engine.make_url(async_url(owner_url)).username:
+                env[_GRANT_ENV] = service_role
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "govmesh_runtime.db",
             str(script_location),
-            env={**os.environ, _URL_ENV: self.url},  # not argv: a URL may carry a password
+            env=env,  # not argv: a URL may carry a password
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -112,7 +121,27 @@ def upgrade(script_location: Path, url: str, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
+def grant_service_role(url: str, role: str) -> None:
+    """Rows, not schema, for the service's role: DML on every table but the audit log, which it
+    may only read and append to. It owns nothing, so it cannot ALTER, DROP or disable triggers."""
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        who = conn.dialect.identifier_preparer.quote(role)
+        conn.execute(sa.text(f"GRANT USAGE ON SCHEMA public TO {who}"))
+        conn.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {who}"))
+        conn.execute(sa.text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {who}"))
+        conn.execute(sa.text(f"REVOKE ALL ON alembic_version FROM {who}"))
+        conn.execute(sa.text(f"GRANT SELECT ON alembic_version TO {who}"))
+        if conn.execute(sa.text("SELECT to_regclass('audit_log')")).scalar() is not None:
+            conn.execute(sa.text(f"REVOKE ALL ON audit_log FROM {who}"))
+            conn.execute(sa.text(f"GRANT SELECT, INSERT ON audit_log TO {who}"))
+    engine.dispose()
+
+
 _URL_ENV = "GOVMESH_MIGRATE_URL"
+_GRANT_ENV = "GOVMESH_MIGRATE_GRANT_TO"
 
 if __name__ == "__main__":  # the child process of Database.migrate
     upgrade(Path(sys.argv[1]), os.environ[_URL_ENV])
+    if os.environ.get(_GRANT_ENV):
+        grant_service_role(os.environ[_URL_ENV], os.environ[_GRANT_ENV])

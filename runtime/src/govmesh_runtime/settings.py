@@ -70,6 +70,12 @@ class ServiceSettings(BaseSettings):
         "NORMAL only for measuring what that costs (bench).",
     )
     migrate_on_start: bool = True
+    migration_database_url: str = Field(
+        default="",
+        description="PostgreSQL: the owner role migrations run as (e.g. postgresql://owner:pw@host/intake); the "
+        "service's own database_url role then gets rows only, no DDL, and the audit log read + append. "
+        "Empty: migrations run as database_url.",
+    )
     consumers_enabled: bool = True
 
     # Outbox relay
