@@ -221,7 +221,9 @@ def database(request: pytest.FixtureRequest) -> str | None:
 async def test_a_late_task_escalates_one_level_per_missed_deadline_across_a_restart(
     kafka_bootstrap: str, tmp_path: Path, database: str | None
 ) -> None:
-    mesh = Mesh(kafka_bootstrap, tmp_path, database, sla_override_s="4", timer_scan_interval_s="0.3")
+    # 10 s per level: far above any pause of a busy box, so the restart below always falls between
+    # the first escalation and the last (with 4 s, a slow poll let all three happen before it).
+    mesh = Mesh(kafka_bootstrap, tmp_path, database, sla_override_s="10", timer_scan_interval_s="0.3")
     try:
         case = new_case("grid.report")
         await mesh.send(case)
@@ -242,7 +244,7 @@ async def test_a_late_task_escalates_one_level_per_missed_deadline_across_a_rest
         async def at_the_city() -> bool:
             return len(await escalations()) >= 3
 
-        await eventually(at_the_city, timeout=60)
+        await eventually(at_the_city, timeout=120)
         assert await escalations() == ["community>township", "township>county", "county>city"]
         restarted_log = mesh.dispatch.log.read_text()
         assert '"event": "tasks_escalated"' in restarted_log, "the restarted dispatch escalated nothing"
