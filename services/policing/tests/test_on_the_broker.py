@@ -162,6 +162,11 @@ async def test_a_violence_risk_flagged_by_mediation_on_the_broker_opens_an_urgen
     )
     assert task["case_id"] == str(flag.case_id)
 
+    async def opened_on_the_broker() -> bool:  # the relay publishes after the commit
+        lifecycle = await read_topic(kafka_bootstrap, "policing.police-tasks.v1", timeout=1)
+        return any(r.key == task["id"].encode() for r in lifecycle)
+
+    await eventually(opened_on_the_broker, timeout=60)
     lifecycle = await read_topic(kafka_bootstrap, "policing.police-tasks.v1")
     opened = [json.loads(r.value) for r in lifecycle if r.key == task["id"].encode()]
     assert [(o["source"], o["source_ref"], o["case_id"]) for o in opened[:1]] == [
