@@ -121,6 +121,9 @@ def mesh(request: pytest.FixtureRequest, kafka_bootstrap: str, tmp_path: Path) -
     assert mesh.dispatch.terminate() == -15
 
 
+@pytest.mark.exercises("intake.cases.v1", "CaseReceived", "dispatch")
+@pytest.mark.exercises("mediation.task-results.v1", "MediationTaskCompleted", "dispatch")
+@pytest.mark.exercises("intake.cases.v1", "CaseFeedbackGiven", "dispatch")
 async def test_a_dispute_becomes_two_tasks_both_done_resolved_and_closed_on_feedback(mesh: Mesh) -> None:
     case = new_case("dispute.neighbour")
     await mesh.send(case)
@@ -218,7 +221,9 @@ def database(request: pytest.FixtureRequest) -> str | None:
 async def test_a_late_task_escalates_one_level_per_missed_deadline_across_a_restart(
     kafka_bootstrap: str, tmp_path: Path, database: str | None
 ) -> None:
-    mesh = Mesh(kafka_bootstrap, tmp_path, database, sla_override_s="4", timer_scan_interval_s="0.3")
+    # 10 s per level: far above any pause of a busy box, so the restart below always falls between
+    # the first escalation and the last (with 4 s, a slow poll let all three happen before it).
+    mesh = Mesh(kafka_bootstrap, tmp_path, database, sla_override_s="10", timer_scan_interval_s="0.3")
     try:
         case = new_case("grid.report")
         await mesh.send(case)
@@ -239,7 +244,7 @@ async def test_a_late_task_escalates_one_level_per_missed_deadline_across_a_rest
         async def at_the_city() -> bool:
             return len(await escalations()) >= 3
 
-        await eventually(at_the_city, timeout=60)
+        await eventually(at_the_city, timeout=120)
         assert await escalations() == ["community>township", "township>county", "county>city"]
         restarted_log = mesh.dispatch.log.read_text()
         assert '"event": "tasks_escalated"' in restarted_log, "the restarted dispatch escalated nothing"

@@ -126,6 +126,7 @@ def test_a_request_created_over_open311_xml_shows_its_dispatch_in_the_open311_ge
         assert "13812345678" not in service.log.read_text()
 
 
+@pytest.mark.exercises("video.alarms.v1", "VideoAlarmRaised", "intake")
 def test_a_burst_of_camera_alarms_becomes_one_dispatched_case(mesh: dict[str, Service], kafka_bootstrap: str) -> None:
     intake = mesh["intake"]
     channel = "62070200001320" + f"{uuid.uuid4().int % 10**6:06d}"

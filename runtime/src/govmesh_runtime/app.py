@@ -73,7 +73,7 @@ class Runtime:
 
 
 def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSpec]) -> Runtime:
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
     producer = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
     relay = OutboxRelay(
         db.sessions,
@@ -155,7 +155,7 @@ def create_app(
         runtime = build_runtime(settings, consumers)
         app.state.runtime = runtime
         if migrations is not None and settings.migrate_on_start:
-            await runtime.db.migrate(migrations)
+            await runtime.db.migrate(migrations, owner_url=settings.migration_database_url or None)
         if runtime.oidc is not None:
             await runtime.oidc.prime()  # the issuer's keys before the first request
         if on_ready is not None:
@@ -210,6 +210,9 @@ def create_app(
         app.include_router(router, dependencies=[Depends(authenticated)])
     for router in public_routers:
         app.include_router(router)
+    # What this service subscribes to, readable without starting it (the test that every
+    # (topic, event type, service) is exercised on the real broker reads it).
+    app.state.consumer_specs = tuple(consumers)
     return app
 
 

@@ -7,6 +7,7 @@ mesh-wide values have none (``KAFKA_BOOTSTRAP_SERVERS``, ``GOVMESH_DATA_DIR``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -93,7 +94,19 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1 << 20, validation_alias=AliasChoices("GOVMESH_MAX_BODY_BYTES", "max_body_bytes")
     )
+    sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = Field(
+        default="FULL",
+        validation_alias=AliasChoices("GOVMESH_SQLITE_SYNCHRONOUS", "sqlite_synchronous"),
+        description="SQLite's synchronous pragma: FULL keeps every acknowledged commit on power loss; "
+        "NORMAL only for measuring what that costs (bench).",
+    )
     migrate_on_start: bool = True
+    migration_database_url: str = Field(
+        default="",
+        description="PostgreSQL: the owner role migrations run as (e.g. postgresql://owner:pw@host/intake); the "
+        "service's own database_url role then gets rows only, no DDL, and the audit log read + append. "
+        "Empty: migrations run as database_url.",
+    )
     consumers_enabled: bool = True
 
     # Outbox relay

@@ -53,7 +53,8 @@ class InboxMessage(SQLModel, table=True):
 
 
 class AuditRecord(SQLModel, table=True):
-    """One audited access: who, what, when, why. Append-only (UPDATE and DELETE refused by trigger)."""
+    """One audited access: who, what, when, why. Append-only (UPDATE and DELETE refused by trigger),
+    each row chained to the one before it by hash."""
 
     __tablename__ = "audit_log"
     __table_args__ = (
@@ -75,3 +76,6 @@ class AuditRecord(SQLModel, table=True):
     route: str = Field(default="", max_length=200, description="Method and route template of the request.")
     client: str = Field(default="", max_length=100, description="The client's address.")
     trace_id: str | None = Field(default=None, max_length=32)
+    # The hash chain (govmesh_runtime.audit_chain): set when the row is flushed.
+    prev_hash: str | None = Field(default=None, max_length=64, description="row_hash of the row before it.")
+    row_hash: str | None = Field(default=None, max_length=64, description="sha256 over prev_hash and this row.")

@@ -14,7 +14,16 @@ import httpx
 import pytest
 from support import eventually, produce, read_topic
 
-from govmesh_contracts import Event, Location, TaskAssigned, TaskTarget, VideoAlarmRaised, encode, envelope_for
+from govmesh_contracts import (
+    Event,
+    Location,
+    TaskAssigned,
+    TaskTarget,
+    VideoAlarmRaised,
+    ViolenceRiskFlagged,
+    encode,
+    envelope_for,
+)
 from policing.bootstrap import create_app
 from policing.settings import PolicingSettings
 
@@ -59,6 +68,7 @@ async def open_task_of(client: httpx.AsyncClient, room: str, source_ref: str) ->
     return found
 
 
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskAssigned", "policing")
 async def test_a_police_task_from_dispatch_goes_through_to_its_result_on_the_broker(
     live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
 ) -> None:
@@ -103,6 +113,7 @@ async def test_a_police_task_from_dispatch_goes_through_to_its_result_on_the_bro
     ]
 
 
+@pytest.mark.exercises("video.alarms.v1", "VideoAlarmRaised", "policing")
 async def test_a_video_alarm_on_the_broker_reaches_the_grids_room(
     live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
 ) -> None:
@@ -127,3 +138,37 @@ async def test_a_video_alarm_on_the_broker_reaches_the_grids_room(
     assert all(
         t["source_ref"] != str(alarm.alarm_id) for t in (await live.get(f"/v1/rooms/{town.ROOM_A}/tasks")).json()
     )
+
+
+@pytest.mark.exercises("mediation.disputes.v1", "ViolenceRiskFlagged", "policing")
+async def test_a_violence_risk_flagged_by_mediation_on_the_broker_opens_an_urgent_task_in_the_grids_room(
+    live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
+) -> None:
+    flag = ViolenceRiskFlagged(
+        dispute_id=uuid.uuid4(),
+        case_id=uuid.uuid4(),
+        grid_code=town.G3,
+        risk_level="critical",
+        summary="One party threatened the other with a knife.",
+        flagged_at=datetime.now(UTC),
+    )
+    await publish(kafka_bootstrap, flag)
+    task = await open_task_of(live, town.ROOM_B, str(flag.dispute_id))
+    assert (task["source"], task["grid_code"], task["officer_id"], task["priority"]) == (
+        "violence_risk",
+        town.G3,
+        "PB-2",
+        "urgent",
+    )
+    assert task["case_id"] == str(flag.case_id)
+
+    async def opened_on_the_broker() -> bool:  # the relay publishes after the commit
+        lifecycle = await read_topic(kafka_bootstrap, "policing.police-tasks.v1", timeout=1)
+        return any(r.key == task["id"].encode() for r in lifecycle)
+
+    await eventually(opened_on_the_broker, timeout=60)
+    lifecycle = await read_topic(kafka_bootstrap, "policing.police-tasks.v1")
+    opened = [json.loads(r.value) for r in lifecycle if r.key == task["id"].encode()]
+    assert [(o["source"], o["source_ref"], o["case_id"]) for o in opened[:1]] == [
+        ("violence_risk", str(flag.dispute_id), str(flag.case_id))
+    ]
