@@ -62,6 +62,13 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1 << 20, validation_alias=AliasChoices("GOVMESH_MAX_BODY_BYTES", "max_body_bytes")
     )
+    max_event_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        validation_alias=AliasChoices("GOVMESH_MAX_EVENT_BYTES", "max_event_bytes"),
+        description="Refuse events larger than this when they are written (below the topics' own"
+        " max.message.bytes from the contracts registry, e.g. for a cluster with smaller limits).",
+    )
     migrate_on_start: bool = True
     consumers_enabled: bool = True
 
