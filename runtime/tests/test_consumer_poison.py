@@ -54,7 +54,7 @@ def headers() -> list[tuple[str, bytes]]:
 @pytest.mark.parametrize(
     ("value", "hdrs", "reason"),
     [
-        (b"[" * 50_000 + b"]" * 50_000, headers(), "RecursionError"),
+        (b"[" * 50_000 + b"]" * 50_000, headers(), "recursion depth"),
         (b'{"description": "\xff"}', headers(), "utf-8"),
         (b"[1]", headers(), "payload is not a valid"),
         # a header value of the wrong type (a client library that hands over str): AttributeError today

@@ -180,7 +180,7 @@ async def test_records_that_fail_to_decode_for_any_reason_go_to_the_dlq_and_ever
     dead = await read_topic(kafka_bootstrap, test_topic + ".dlq", min_records=len(poison))
     assert len(dead) == len(poison)
     reasons = [header(r, "dlq_reason") or "" for r in dead]
-    assert "RecursionError" in reasons[0] and "RecursionError" in reasons[1]
+    assert "recursion" in reasons[0] and "recursion" in reasons[1]
     assert "utf-8" in reasons[2]
     assert "gov.unknown" in reasons[4]
     assert [r.value for r in dead] == [value for _, value, _ in poison]
