@@ -68,9 +68,17 @@ def add_outbox_parking() -> None:
     (govmesh_runtime.relay) instead of holding back every row behind it."""
     op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("outbox", sa.Column("park_reason", sa.String(2000), nullable=True))
+    op.create_index(
+        "ix_outbox_parked",
+        "outbox",
+        ["parked_at"],
+        postgresql_where=sa.text("parked_at IS NOT NULL"),
+        sqlite_where=sa.text("parked_at IS NOT NULL"),
+    )
 
 
 def drop_outbox_parking() -> None:
+    op.drop_index("ix_outbox_parked", table_name="outbox")
     with op.batch_alter_table("outbox") as batch:
         batch.drop_column("park_reason")
         batch.drop_column("parked_at")
