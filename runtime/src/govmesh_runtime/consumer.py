@@ -1,7 +1,7 @@
 """The consumer loop: inbox dedupe, bounded retries, dead letters, commits after the database.
 
-Each record is decoded against the contracts (a record that does not decode is poison:
-straight to ``<topic>.dlq``). The decoded records of one partition's ``getmany`` batch
+Each record is decoded against the contracts (a record that does not decode, whatever
+the exception, is poison: straight to ``<topic>.dlq``). The decoded records of one partition's ``getmany`` batch
 are applied in one unit of work: one inbox query for all their event ids, each new
 record's inbox row and handler, one commit — so a batch costs one transaction instead
 of one per record. When a handler fails, the batch is rolled back and applied again
@@ -9,9 +9,10 @@ without it: the records before it together, the failing one alone with bounded r
 (dead-lettered after ``max_retries``), the records after it together again. The inbox
 row is written in the same transaction as the handler's effects, so whatever is
 redelivered after a crash or a rolled-back batch is applied exactly once.
-Database outages are not the message's fault: they are retried until the database
-is back, holding the partition. Offsets are committed only after the records of a
-batch are committed to the database or acknowledged by the DLQ.
+Database outages, deadlocks and serialization failures are not the message's fault: they
+are retried until they pass, holding the partition. Offsets are committed only after the
+records of a batch are committed to the database or acknowledged by the DLQ, partition by
+partition: one partition's failure does not hold back what the others applied.
 """
 
 from __future__ import annotations
