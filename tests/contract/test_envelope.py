@@ -482,6 +482,15 @@ def test_decode_invalid_json(value: bytes) -> None:
         decode(headers, value)
 
 
+@pytest.mark.parametrize(
+    "value", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000], ids=["array", "object"]
+)
+def test_decode_json_nested_too_deep_is_a_decode_error_not_a_recursion_error(value: bytes) -> None:
+    headers, _ = _record_parts(SAMPLES[CaseReceived.event_type])
+    with pytest.raises(DecodeError, match="maximum recursion depth"):
+        decode(headers, value)
+
+
 def test_decode_null_value() -> None:
     headers, _ = _record_parts(SAMPLES[CaseReceived.event_type])
     with pytest.raises(DecodeError, match="empty value"):

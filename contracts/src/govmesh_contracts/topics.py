@@ -48,6 +48,12 @@ from govmesh_contracts.events import (
 )
 
 DLQ_SUFFIX = ".dlq"
+# Kafka's own default record size limit (the producer's max.request.size; a broker's message.max.bytes
+# is 1 MiB + 12 bytes): what every topic of the mesh is created with unless it says otherwise.
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
+# A dead letter is the original record plus the dlq_* headers (the reason is cut at 2,000 bytes):
+# its topic takes this much more, so any record its topic accepted fits.
+DLQ_HEADROOM_BYTES = 65_536
 
 
 class Topic(BaseModel):
@@ -59,6 +65,12 @@ class Topic(BaseModel):
     partitions: int = Field(ge=1)
     events: tuple[type[Event], ...]
     description: str
+    max_message_bytes: int = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        ge=1024,
+        description="The topic's max.message.bytes: the largest record (key, value and headers, as one record"
+        " batch) it takes. A producer refuses a larger event when it is written, never at publication.",
+    )
 
     @property
     def namespace(self) -> str:
@@ -68,6 +80,10 @@ class Topic(BaseModel):
     @property
     def dlq(self) -> str:
         return self.name + DLQ_SUFFIX
+
+    @property
+    def dlq_max_message_bytes(self) -> int:
+        return self.max_message_bytes + DLQ_HEADROOM_BYTES
 
 
 TOPICS: tuple[Topic, ...] = (

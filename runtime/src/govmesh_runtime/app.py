@@ -31,7 +31,7 @@ from govmesh_runtime.access import audit_router, authenticated, is_public
 from govmesh_runtime.auth import Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
-from govmesh_runtime.errors import is_outage
+from govmesh_runtime.errors import EventTooLarge, is_outage
 from govmesh_runtime.finite import RefuseNonFinite, validation_errors
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.limits import RequestLimits
@@ -69,6 +69,7 @@ class Runtime:
             causation_id=causation_id,
             traceparent=traceparent if traceparent is not None else current_traceparent.get(),
             on_commit=self.relay.notify,
+            max_event_bytes=self.settings.max_event_bytes,
         )
 
 
@@ -193,6 +194,7 @@ def create_app(
     )
     app.add_exception_handler(DBAPIError, _database_outage)
     app.add_exception_handler(RequestValidationError, validation_errors)
+    app.add_exception_handler(EventTooLarge, _event_too_large)
     # Pure ASGI middlewares: BaseHTTPMiddleware ran each request in an extra task with stream
     # plumbing, a measurable share of a request's CPU (bench/README.md).
     app.add_middleware(RefuseNonFinite)  # NaN, Infinity, 1e400 in a JSON body: a 422 naming the field
@@ -235,6 +237,13 @@ async def _database_outage(request: Request, exc: Exception) -> Response:
         status_code=503,
         headers={"Retry-After": "2"},
     )
+
+
+async def _event_too_large(request: Request, exc: Exception) -> Response:
+    """The change would publish an event its topic cannot take: 413, nothing written (the unit of
+    work rolled back), the reason named; not a 500 and not an outbox row stuck forever."""
+    log.warning("event_too_large", error=str(exc))
+    return JSONResponse({"detail": str(exc)}, status_code=413)
 
 
 async def _supervised(job: Callable[[Runtime], Coroutine[Any, Any, None]], runtime: Runtime) -> None:

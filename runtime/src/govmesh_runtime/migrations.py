@@ -63,6 +63,27 @@ def create_plumbing_tables() -> None:
     )
 
 
+def add_outbox_parking() -> None:
+    """``outbox.parked_at`` and ``park_reason``: a row that can never be published is set aside
+    (govmesh_runtime.relay) instead of holding back every row behind it."""
+    op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("park_reason", sa.String(2000), nullable=True))
+    op.create_index(
+        "ix_outbox_parked",
+        "outbox",
+        ["parked_at"],
+        postgresql_where=sa.text("parked_at IS NOT NULL"),
+        sqlite_where=sa.text("parked_at IS NOT NULL"),
+    )
+
+
+def drop_outbox_parking() -> None:
+    op.drop_index("ix_outbox_parked", table_name="outbox")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("park_reason")
+        batch.drop_column("parked_at")
+
+
 def create_audit_table() -> None:
     """The append-only audit log (``govmesh_runtime.audit``): UPDATE, DELETE and TRUNCATE
     are refused by trigger on PostgreSQL, UPDATE and DELETE on SQLite."""

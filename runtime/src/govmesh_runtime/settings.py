@@ -100,6 +100,13 @@ class ServiceSettings(BaseSettings):
         description="SQLite's synchronous pragma: FULL keeps every acknowledged commit on power loss; "
         "NORMAL only for measuring what that costs (bench).",
     )
+    max_event_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        validation_alias=AliasChoices("GOVMESH_MAX_EVENT_BYTES", "max_event_bytes"),
+        description="Refuse events larger than this when they are written (below the topics' own"
+        " max.message.bytes from the contracts registry, e.g. for a cluster with smaller limits).",
+    )
     migrate_on_start: bool = True
     migration_database_url: str = Field(
         default="",

@@ -487,3 +487,24 @@ async def test_every_endpoint_is_documented_with_examples(client: httpx.AsyncCli
             assert operation.get("summary"), (method, path)
             assert '"example' in text, f"{method.upper()} {path} has no example"
     assert "application/x-www-form-urlencoded" in json.dumps(ours["/open311/v2/requests.{fmt}"]["post"])
+
+
+async def test_a_case_whose_event_is_larger_than_its_topic_takes_is_a_413_and_nothing_is_written(
+    client_with: Client,
+) -> None:
+    """The event limit here comes from the settings (a cluster with smaller topics); without it, from
+    the contracts registry's max.message.bytes of intake.cases.v1. The case, its reporter and its
+    event roll back together: no case without an event, no row the relay could never publish."""
+    async with client_with(max_event_bytes=2048) as http:
+        body = {**CASE, "description": "楼上漏水" * 250, "reporter": {"name": "张三", "phone": PHONE}}
+        response = await http.post("/v1/cases", json=body)
+        assert response.status_code == 413
+        detail = response.json()["detail"]
+        assert "gov.intake.case.received" in detail and "intake.cases.v1" in detail
+        assert "2,048 bytes" in detail and "nothing was written" in detail
+        runtime: Runtime = http.app.state.runtime  # type: ignore[attr-defined]
+        async with runtime.db.sessions() as session:
+            assert (await session.exec(select(OutboxMessage.id))).all() == []
+            assert (await session.exec(select(CaseRow.id))).all() == []
+            assert (await session.exec(select(ReporterRow.ref))).all() == []
+        assert (await http.post("/v1/cases", json=CASE)).status_code == 201  # a case of usual size goes through
