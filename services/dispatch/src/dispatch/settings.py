@@ -27,6 +27,15 @@ class DispatchSettings(ServiceSettings):
         default=24 * 3600, gt=0, description="Time a level above gets after an escalation (unless sla_override_s)."
     )
 
+    # Closing without feedback and return visits (回访)
+    feedback_window_s: float = Field(
+        default=7 * 24 * 3600, gt=0, description="A resolved case without the resident's feedback this long closes."
+    )
+    return_visit_share: float = Field(
+        default=0.1, ge=0, le=1, description="Share of closed cases that get a return-visit task (chosen by case id)."
+    )
+    return_visit_due_s: float = Field(default=3 * 24 * 3600, gt=0, description="Time a return-visit task gets.")
+
     # Department webhooks: {"civil_affairs": "https://…"}; JSON in DISPATCH_DEPARTMENT_WEBHOOKS.
     department_webhooks: dict[str, str] = Field(default_factory=dict)
     webhook_secret: str = Field(default="change-me", description="HMAC-SHA256 key for X-Govmesh-Signature.")

@@ -1,7 +1,9 @@
-"""Dispatch's background loops: the SLA timer scan and the department webhook sender.
+"""Dispatch's background loops: the SLA timer scan, the feedback-window scan (resolved cases
+that close without feedback) and the department webhook sender.
 
-Both work from tables (``dispatch_tasks.due_at``, ``dispatch_webhook_deliveries``), so a
-restart loses nothing: the loop simply finds the rows again. Sleeping only paces the scans."""
+All work from tables (``dispatch_tasks.due_at``, ``dispatch_cases.resolved_at``,
+``dispatch_webhook_deliveries``), so a restart loses nothing: the loop simply finds the rows
+again. Sleeping only paces the scans."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from sqlmodel import col, func, select
 
 from dispatch.adapters import metrics
 from dispatch.adapters.tables import WebhookDeliveryRow
-from dispatch.handlers import Dispatcher, escalate_overdue
+from dispatch.handlers import Dispatcher, close_without_feedback, escalate_overdue
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.logging import get_logger
 
@@ -50,6 +52,9 @@ class Background:
         self._tasks = [
             asyncio.create_task(self._every(settings.timer_scan_interval_s, self.scan_timers), name="sla-timers"),
             asyncio.create_task(self._every(settings.webhook_scan_interval_s, self.deliver_webhooks), name="webhooks"),
+            asyncio.create_task(
+                self._every(settings.timer_scan_interval_s, self.scan_feedback_window), name="feedback-window"
+            ),
         ]
 
     async def stop(self) -> None:
@@ -80,6 +85,14 @@ class Background:
         if count:
             log.info("tasks_escalated", tasks=count)
         return count if count >= SCAN_LIMIT else 0  # a full batch: more may be late, scan again at once
+
+    async def scan_feedback_window(self) -> int:
+        async with self.runtime.uow() as uow:
+            count = await close_without_feedback(uow, dispatcher=self.dispatcher, limit=SCAN_LIMIT)
+            await uow.commit()
+        if count:
+            log.info("cases_closed_without_feedback", cases=count)
+        return count if count >= SCAN_LIMIT else 0
 
     async def deliver_webhooks(self) -> int:
         settings = self.dispatcher.settings

@@ -39,6 +39,11 @@ TASKS_COMPLETED = Counter(
     "Tasks completed, by target and whether within their deadline (within_sla true/false).",
     ["target", "within_sla"],
 )
+CASES_CLOSED = Counter(
+    "govmesh_cases_closed_total",
+    "Cases closed, by how (feedback: the resident answered; without_feedback: the feedback window passed).",
+    ["how"],
+)
 CASES_OPEN = Gauge("govmesh_cases_open", "Cases with tasks open, by level and county code.", ["level", "county"])
 CASES_OVERDUE = Gauge(
     "govmesh_cases_overdue", "Open cases past their deadline, by level and county code.", ["level", "county"]
