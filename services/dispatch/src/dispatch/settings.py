@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+import base64
+import binascii
+import secrets
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from govmesh_runtime.settings import ServiceSettings
@@ -38,7 +42,11 @@ class DispatchSettings(ServiceSettings):
 
     # Department webhooks: {"civil_affairs": "https://…"}; JSON in DISPATCH_DEPARTMENT_WEBHOOKS.
     department_webhooks: dict[str, str] = Field(default_factory=dict)
-    webhook_secret: str = Field(default="change-me", description="HMAC-SHA256 key for X-Govmesh-Signature.")
+    webhook_secret: str | None = Field(
+        default=None,
+        description="Standard Webhooks signing secret, whsec_<base64 of 24–64 random bytes>; required outside "
+        "development when DEPARTMENT_WEBHOOKS is set (development without one signs with a per-process random key).",
+    )
     webhook_scan_interval_s: float = Field(default=1.0, gt=0)
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_backoff_max_s: float = Field(default=300.0, gt=0)
@@ -52,6 +60,40 @@ class DispatchSettings(ServiceSettings):
 
     # Where the city's data files are imported from at start when the registry is empty (optional).
     city_data_dir: str | None = None
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _whsec(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(WHSEC_PREFIX):
+            raise ValueError("must be whsec_ followed by the base64 of 24 to 64 random bytes (Standard Webhooks)")
+        try:
+            key = base64.b64decode(value.removeprefix(WHSEC_PREFIX), validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("the part after whsec_ is not valid base64") from None
+        if not 24 <= len(key) <= 64:
+            raise ValueError(f"the key is {len(key)} bytes; Standard Webhooks wants 24 to 64")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_outside_development(self) -> DispatchSettings:
+        if self.department_webhooks and self.webhook_secret is None and self.environment != "development":
+            raise ValueError(
+                "DISPATCH_WEBHOOK_SECRET is required outside development when DISPATCH_DEPARTMENT_WEBHOOKS is set "
+                "(whsec_ + the base64 of 32 random bytes; see the dispatch README)"
+            )
+        return self
+
+    def signing_secret(self) -> str:
+        """The webhook signing secret; in development without one, a random key for this process
+        (departments cannot verify it: set DISPATCH_WEBHOOK_SECRET to test a receiver)."""
+        if self.webhook_secret is None:
+            self.webhook_secret = WHSEC_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+        return self.webhook_secret
+
+
+WHSEC_PREFIX = "whsec_"
 
 
 def get_settings() -> DispatchSettings:

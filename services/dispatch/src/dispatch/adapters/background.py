@@ -8,11 +8,12 @@ again. Sleeping only paces the scans."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlmodel import col, func, select
@@ -25,12 +26,26 @@ from govmesh_runtime.logging import get_logger
 
 log = get_logger(__name__)
 
-SIGNATURE_HEADER = "X-Govmesh-Signature"
 SCAN_LIMIT = 200
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """A Standard Webhooks signature (https://www.standardwebhooks.com): ``v1,`` and the base64
+    HMAC-SHA256 of ``id.timestamp.body`` keyed with the bytes the ``whsec_`` secret encodes."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def webhook_headers(secret: str, msg_id: str, sent_at: datetime, body: bytes) -> dict[str, str]:
+    """``webhook-id`` is the delivery's id, the same on every retry, so receivers dedupe by it;
+    ``webhook-timestamp`` is the attempt's time, which receivers check against replays."""
+    timestamp = int(sent_at.timestamp())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, msg_id, timestamp, body),
+    }
 
 
 def backoff(attempts: int, base_s: float, max_s: float) -> timedelta:
@@ -117,7 +132,8 @@ class Background:
                     )
                 ).one()
             )
-        assert self._http is not None
+        if self._http is None:  # started by start(); created here when a test drives one round
+            self._http = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
         for row in due:
             body = row.body.encode()
             error: str | None = None
@@ -127,9 +143,8 @@ class Background:
                     content=body,
                     headers={
                         "Content-Type": "application/json",
-                        SIGNATURE_HEADER: sign(settings.webhook_secret, body),
-                        "X-Govmesh-Delivery": str(row.id),
                         "X-Govmesh-Department": row.department,
+                        **webhook_headers(settings.signing_secret(), str(row.id), self.dispatcher.clock(), body),
                     },
                 )
                 if response.status_code >= 300:
