@@ -158,7 +158,7 @@ async def test_a_resolved_case_without_feedback_closes_after_the_window_across_a
     clock.advance(seconds=1)
     # a new process on the same database: the timer is the row's resolved_at, kept across the restart
     async with dispatch_app(tmp_path, kafka_bootstrap, clock, return_visit_share=0.0) as dispatch:
-        # the restarted process's own timer loop scans at start; a scan of ours finds nothing more
+        # the timer is the row's resolved_at: the restarted process closes the case, once
         async def closed_now() -> bool:
             await scan(dispatch)
             return bool((await dispatch.http.get(f"/v1/cases/{case_id}")).json()["status"] == "closed")

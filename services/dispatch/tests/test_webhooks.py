@@ -3,12 +3,14 @@ a department's small HTTP receiver that verifies with the ``standardwebhooks`` l
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,9 +21,10 @@ import httpx
 import pytest
 from sqlmodel import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from support import ADMIN, free_port
+from support import ADMIN, auth_headers, eventually, free_port
 
 from dispatch import sample_city
+from dispatch.adapters import metrics
 from dispatch.adapters.background import Background
 from dispatch.adapters.tables import WebhookDeliveryRow
 from dispatch.bootstrap import create_app
@@ -43,17 +46,28 @@ class Clock:
 
 
 class Department:
-    """A department's receiver: verifies each delivery with the library (400 if it fails)."""
+    """A department's receiver: verifies each delivery with the library (400 if it fails).
+    ``mode``: ok; down (503); hang (no answer until ``release`` is set)."""
 
     def __init__(self) -> None:
         self.accepted: list[tuple[bytes, dict[str, str]]] = []
         self.rejected: list[str] = []
+        self.mode = "ok"
+        self.release = threading.Event()
+        self.hung = 0
         department = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 headers = dict(self.headers.items())
+                if department.mode == "hang":
+                    department.hung += 1
+                    department.release.wait(timeout=60)
+                if department.mode == "down":
+                    self.send_response(503)
+                    self.end_headers()
+                    return
                 try:
                     Webhook(SECRET).verify(body, headers)
                 except WebhookVerificationError as exc:
@@ -73,6 +87,7 @@ class Department:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -82,6 +97,7 @@ class Dispatch:
     runtime: Runtime
     dispatcher: Dispatcher
     clock: Clock
+    http: httpx.AsyncClient
 
 
 @pytest.fixture
@@ -91,30 +107,40 @@ def department() -> Iterator[Department]:
     receiver.close()
 
 
-@pytest.fixture
-async def dispatch(tmp_path: Path, kafka_bootstrap: str, department: Department) -> AsyncIterator[Dispatch]:
-    clock = Clock()
-    settings = DispatchSettings(
+@asynccontextmanager
+async def dispatch_app(tmp_path: Path, kafka: str, clock: Clock, **settings: Any) -> AsyncIterator[Dispatch]:
+    config = DispatchSettings(
         data_dir=tmp_path,
-        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_bootstrap_servers=kafka,
         consumers_enabled=False,
         city_data_dir=str(sample_city.write(tmp_path / "city")),
         timer_scan_interval_s=3600,
         webhook_scan_interval_s=3600,  # the test sends when it has set the clock
-        department_webhooks={"civil_affairs": department.url},
         webhook_secret=SECRET,
+        **settings,
     )
-    app = create_app(settings, clock=clock)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(base_url="http://x", headers=ADMIN):
-        yield Dispatch(app.state.runtime, app.state.dispatcher, clock)
+    app = create_app(config, clock=clock)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://x", headers=ADMIN) as http,
+    ):
+        yield Dispatch(app.state.runtime, app.state.dispatcher, clock, http)
 
 
-async def department_task(dispatch: Dispatch) -> None:
+@pytest.fixture
+async def dispatch(tmp_path: Path, kafka_bootstrap: str, department: Department) -> AsyncIterator[Dispatch]:
+    hooks = {"civil_affairs": department.url}
+    async with dispatch_app(tmp_path, kafka_bootstrap, Clock(), department_webhooks=hooks) as app:
+        yield app
+
+
+async def department_task(dispatch: Dispatch, matter: str = "civil_affairs.relief") -> None:
     lat, lon = sample_city.centre_point(GRID_A1)
     event = CaseReceived(
         case_id=uuid.uuid4(),
         case_number=f"620702-20261125-{uuid.uuid4().int % 10**6:06d}",
-        matter_code="civil_affairs.relief",
+        matter_code=matter,
         channel="api",
         description="Relief for a family in need.",
         location=Location(lat=lat, lon=lon),
@@ -174,3 +200,116 @@ def test_the_webhook_secret_has_no_usable_default_outside_development() -> None:
     development = DispatchSettings(department_webhooks=hooks)
     assert development.signing_secret().startswith("whsec_")  # random per process, not a shared default
     assert development.signing_secret() != DispatchSettings(department_webhooks=hooks).signing_secret()
+
+
+# --- concurrency and parking (issue 13, item 8) --------------------------------------------------
+
+
+async def test_an_unreachable_department_does_not_hold_up_the_others(tmp_path: Path, kafka_bootstrap: str) -> None:
+    stuck, other = Department(), Department()
+    stuck.mode = "hang"
+    hooks = {"civil_affairs": stuck.url, "legal_services": other.url}
+    clock = Clock()
+    try:
+        async with dispatch_app(
+            tmp_path, kafka_bootstrap, clock, department_webhooks=hooks, webhook_timeout_s=120
+        ) as dispatch:
+            await department_task(dispatch, "civil_affairs.relief")  # first in line
+            clock.now += timedelta(seconds=1)
+            await department_task(dispatch, "legal.consultation")
+            background = Background(dispatch.runtime, dispatch.dispatcher)
+            round_ = asyncio.create_task(background.deliver_webhooks())
+
+            async def both_sent() -> bool:
+                return stuck.hung == 1 and len(other.accepted) == 1
+
+            # the other's delivery is not queued behind the stuck one (which waits for 60 s)
+            await eventually(both_sent, timeout=30)
+            assert not round_.done()
+            stuck.release.set()
+            await round_
+            await background.stop()
+    finally:
+        stuck.close()
+        other.close()
+
+
+async def test_a_delivery_that_keeps_failing_is_parked_listed_and_resent_by_an_operator(
+    dispatch: Dispatch, department: Department
+) -> None:
+    department.mode = "down"
+    dispatch.dispatcher.settings.webhook_max_attempts = 2
+    await department_task(dispatch)
+    await send(dispatch)
+    dispatch.clock.now += timedelta(minutes=10)  # past the backoff
+    await send(dispatch)
+    dispatch.clock.now += timedelta(minutes=10)
+    await send(dispatch)  # parked: not tried a third time
+    assert department.accepted == [] and department.rejected == []
+    assert metrics.WEBHOOK_PARKED._value.get() == 1  # the gauge an alert watches
+
+    operator = auth_headers(["tasks:manage"], subject="operator-li")
+    parked = await dispatch.http.get("/v1/webhooks/deliveries", params={"state": "parked"}, headers=operator)
+    assert parked.status_code == 200, parked.text
+    [row] = parked.json()
+    assert (row["department"], row["attempts"], row["state"], row["last_error"]) == (
+        "civil_affairs",
+        2,
+        "parked",
+        "HTTP 503",
+    )
+    worker = auth_headers(["tasks:work", "cases:read"], subject="W001")
+    refused = await dispatch.http.post(f"/v1/webhooks/deliveries/{row['id']}/resend", headers=worker)
+    assert refused.status_code == 403 and "tasks:manage" in refused.text
+
+    department.mode = "ok"
+    dispatch.clock.now = datetime.now(UTC)  # signed now, or the department refuses it as too new
+    resent = await dispatch.http.post(f"/v1/webhooks/deliveries/{row['id']}/resend", headers=operator)
+    assert resent.status_code == 200, resent.text
+    assert (resent.json()["state"], resent.json()["attempts"]) == ("pending", 0)
+    again = await dispatch.http.post(f"/v1/webhooks/deliveries/{row['id']}/resend", headers=operator)
+    assert again.status_code == 409
+    await send(dispatch)
+    assert [h["webhook-id"] for _, h in department.accepted] == [row["id"]]
+    delivered = await dispatch.http.get("/v1/webhooks/deliveries", params={"state": "delivered"}, headers=operator)
+    assert [d["id"] for d in delivered.json()] == [row["id"]]
+    page = await dispatch.http.get("/v1/audit", params={"resource": "webhook_delivery", "action": "change"})
+    entries = page.json()["items"]
+    assert [(a["subject"], a["resource_id"]) for a in entries] == [("operator-li", row["id"])]
+
+
+async def test_two_senders_on_one_postgresql_database_post_each_delivery_once(
+    tmp_path: Path, kafka_bootstrap: str, fresh_postgres_url: str, department: Department
+) -> None:
+    hooks = {"civil_affairs": department.url}
+    clock = Clock()
+    slow_box = {"webhook_timeout_s": 120}  # no attempt may fail on a busy machine: a retry would post twice
+    async with (
+        dispatch_app(
+            tmp_path / "a",
+            kafka_bootstrap,
+            clock,
+            department_webhooks=hooks,
+            database_url=fresh_postgres_url,
+            **slow_box,
+        ) as one,
+        dispatch_app(
+            tmp_path / "b",
+            kafka_bootstrap,
+            clock,
+            department_webhooks=hooks,
+            database_url=fresh_postgres_url,
+            **slow_box,
+        ) as two,
+    ):
+        for _ in range(30):
+            await department_task(one)
+        senders = [Background(app.runtime, app.dispatcher) for app in (one, two)]
+        await asyncio.gather(*(sender.deliver_webhooks() for sender in senders))
+        for sender in senders:
+            await sender.stop()
+        async with one.runtime.db.sessions() as session:
+            rows = (await session.exec(select(WebhookDeliveryRow))).all()
+    ids = [h["webhook-id"] for _, h in department.accepted]
+    assert len(rows) == 30 and all(r.delivered_at is not None and r.attempts == 1 for r in rows)
+    assert sorted(ids) == sorted(str(r.id) for r in rows)  # every delivery posted exactly once

@@ -50,7 +50,10 @@ class DispatchSettings(ServiceSettings):
     webhook_scan_interval_s: float = Field(default=1.0, gt=0)
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_backoff_max_s: float = Field(default=300.0, gt=0)
-    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Deadline of one delivery attempt.")
+    webhook_max_attempts: int = Field(
+        default=20, ge=1, description="Failed attempts after which a delivery is parked for an operator to resend."
+    )
 
     # Grid imports (a full-scale city's GeoJSON is ~3 MB) and element bulk loads (50,000 records,
     # ~10 MB) are larger than the mesh's 1 MiB default; GOVMESH_MAX_BODY_BYTES still overrides.

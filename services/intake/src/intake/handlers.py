@@ -303,8 +303,11 @@ async def _open_case(
 
 
 async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> None:
-    """The resident's judgement of a resolved case; dispatch closes it or, if not solved, reopens it."""
-    case = await SqlCaseRepository(uow.session).get(case_id)
+    """The resident's judgement of a resolved case; dispatch closes it or, if not solved, reopens it.
+
+    The case row is locked (PostgreSQL): of two concurrent posts the second waits, then sees
+    ``feedback_at`` set and is refused, so one resolution gets one CaseFeedbackGiven."""
+    case = await uow.session.get(CaseRow, case_id, with_for_update=True)
     if case is None:
         raise CaseNotFound(str(case_id))
     if case.status != CaseStatus.RESOLVED.value:

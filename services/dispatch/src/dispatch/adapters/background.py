@@ -12,7 +12,9 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -27,6 +29,19 @@ from govmesh_runtime.logging import get_logger
 log = get_logger(__name__)
 
 SCAN_LIMIT = 200
+WEBHOOK_BATCH = 50
+WEBHOOK_LEASE_MARGIN_S = 30.0  # a claimed delivery is someone else's again after timeout + this
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one attempt needs, read when the row was claimed."""
+
+    id: uuid.UUID
+    department: str
+    url: str
+    body: str
+    task_id: uuid.UUID
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -80,7 +95,16 @@ class Background:
             await self._http.aclose()
 
     async def _every(self, interval_s: float, work: Callable[[], Awaitable[int]]) -> None:
+        """Run ``work`` every ``interval_s`` (at once again while it reports a full batch). The
+        first round is after one interval, not at start, so a test that drives the work itself
+        (with a long interval) never races the loop."""
+        busy = 0
         while not self._stopping.is_set():
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
+                if self._stopping.is_set():
+                    return
             try:
                 busy = await work()
             except asyncio.CancelledError:
@@ -88,10 +112,6 @@ class Background:
             except Exception as exc:  # a database hiccup: try again next round
                 log.warning("background_failed", work=getattr(work, "__name__", "work"), error=repr(exc))
                 busy = 0
-            if busy:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
 
     async def scan_timers(self) -> int:
         async with self.runtime.uow() as uow:
@@ -110,68 +130,105 @@ class Background:
         return count if count >= SCAN_LIMIT else 0
 
     async def deliver_webhooks(self) -> int:
+        """One round: claim the due deliveries, post them concurrently, record each outcome.
+
+        A claim locks the due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and moves their
+        ``next_attempt_at`` a lease ahead in one short transaction, so a second instance claims
+        other rows, and a delivery whose sender died is retried when its lease runs out. Each
+        post has its own deadline and runs beside the others: one unreachable department
+        does not hold up the rest."""
+        claimed = await self._claim_deliveries()
+        if claimed:
+            await asyncio.gather(*(self._deliver(delivery) for delivery in claimed))
+        return len(claimed) if len(claimed) >= WEBHOOK_BATCH else 0
+
+    async def _claim_deliveries(self) -> list[Delivery]:
         settings = self.dispatcher.settings
         now = self.dispatcher.clock()
+        lease = timedelta(seconds=settings.webhook_timeout_s + WEBHOOK_LEASE_MARGIN_S)
         async with self.runtime.db.sessions() as session:
-            due = (
+            rows = (
                 await session.exec(
                     select(WebhookDeliveryRow)
                     .where(
-                        col(WebhookDeliveryRow.delivered_at).is_(None), col(WebhookDeliveryRow.next_attempt_at) <= now
+                        col(WebhookDeliveryRow.delivered_at).is_(None),
+                        col(WebhookDeliveryRow.parked_at).is_(None),
+                        col(WebhookDeliveryRow.next_attempt_at) <= now,
                     )
                     .order_by(col(WebhookDeliveryRow.next_attempt_at))
-                    .limit(50)
+                    .limit(WEBHOOK_BATCH)
+                    .with_for_update(skip_locked=True)
                 )
             ).all()
-            metrics.WEBHOOK_BACKLOG.set(
-                (
-                    await session.exec(
-                        select(func.count())
-                        .select_from(WebhookDeliveryRow)
-                        .where(col(WebhookDeliveryRow.delivered_at).is_(None))
-                    )
-                ).one()
-            )
+            claimed = [Delivery(row.id, row.department, row.url, row.body, row.task_id) for row in rows]
+            for row in rows:
+                row.next_attempt_at = now + lease
+                session.add(row)
+            await session.commit()
+            pending = col(WebhookDeliveryRow.delivered_at).is_(None)
+            parked = col(WebhookDeliveryRow.parked_at).is_not(None)
+            counts = (
+                await session.exec(
+                    select(
+                        func.count().filter(pending & ~parked),  # type: ignore[no-untyped-call]
+                        func.count().filter(parked),  # type: ignore[no-untyped-call]
+                    ).select_from(WebhookDeliveryRow)
+                )
+            ).one()
+        metrics.WEBHOOK_BACKLOG.set(counts[0])
+        metrics.WEBHOOK_PARKED.set(counts[1])
+        return claimed
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        settings = self.dispatcher.settings
         if self._http is None:  # started by start(); created here when a test drives one round
             self._http = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
-        for row in due:
-            body = row.body.encode()
-            error: str | None = None
-            try:
-                response = await self._http.post(
-                    row.url,
-                    content=body,
-                    headers={
-                        "Content-Type": "application/json",
-                        "X-Govmesh-Department": row.department,
-                        **webhook_headers(settings.signing_secret(), str(row.id), self.dispatcher.clock(), body),
-                    },
+        body = delivery.body.encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Govmesh-Department": delivery.department,
+            **webhook_headers(settings.signing_secret(), str(delivery.id), self.dispatcher.clock(), body),
+        }
+        error: str | None = None
+        try:
+            # the whole attempt's deadline (httpx's timeout is per connect/read/write step)
+            async with asyncio.timeout(settings.webhook_timeout_s):
+                response = await self._http.post(delivery.url, content=body, headers=headers)
+            if response.status_code >= 300:
+                error = f"HTTP {response.status_code}"
+        except TimeoutError:
+            error = f"no answer within {settings.webhook_timeout_s:g} s"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+        await self._record_attempt(delivery, error)
+
+    async def _record_attempt(self, delivery: Delivery, error: str | None) -> None:
+        settings = self.dispatcher.settings
+        async with self.runtime.db.sessions() as session:
+            stored = await session.get(WebhookDeliveryRow, delivery.id, with_for_update=True)
+            if stored is None or stored.delivered_at is not None:
+                return
+            now = self.dispatcher.clock()
+            stored.attempts += 1
+            metrics.WEBHOOK_DELIVERIES.labels("delivered" if error is None else "failed").inc()
+            if error is None:
+                stored.delivered_at = now
+                stored.last_error = None
+            else:
+                stored.last_error = error
+                stored.next_attempt_at = now + backoff(
+                    stored.attempts, settings.webhook_backoff_base_s, settings.webhook_backoff_max_s
                 )
-                if response.status_code >= 300:
-                    error = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
-            async with self.runtime.db.sessions() as session:
-                stored = await session.get(WebhookDeliveryRow, row.id)
-                if stored is None:
-                    continue
-                stored.attempts += 1
-                metrics.WEBHOOK_DELIVERIES.labels("delivered" if error is None else "failed").inc()
-                if error is None:
-                    stored.delivered_at = self.dispatcher.clock()
-                    stored.last_error = None
-                else:
-                    stored.last_error = error
-                    stored.next_attempt_at = self.dispatcher.clock() + backoff(
-                        stored.attempts, settings.webhook_backoff_base_s, settings.webhook_backoff_max_s
-                    )
-                    log.warning(
-                        "webhook_failed",
-                        department=row.department,
-                        task_id=str(row.task_id),
-                        error=error,
-                        attempts=stored.attempts,
-                    )
-                session.add(stored)
-                await session.commit()
-        return 0
+                if stored.attempts >= settings.webhook_max_attempts:
+                    stored.parked_at = now  # an operator sees it (metric, list) and resends it
+                    metrics.WEBHOOK_DELIVERIES.labels("parked").inc()
+                log.warning(
+                    "webhook_parked" if stored.parked_at else "webhook_failed",
+                    department=delivery.department,
+                    task_id=str(delivery.task_id),
+                    delivery_id=str(delivery.id),
+                    error=error,
+                    attempts=stored.attempts,
+                )
+            session.add(stored)
+            await session.commit()

@@ -167,7 +167,7 @@ class TaskRow(TableBase, table=True):
 
 
 class WebhookDeliveryRow(TableBase, table=True):
-    """A department task to deliver to the department's webhook; retried until delivered."""
+    """A department task to deliver to the department's webhook; retried until delivered or parked."""
 
     __tablename__ = "dispatch_webhook_deliveries"
     __table_args__ = (sa.Index("ix_dispatch_webhook_due", "delivered_at", "next_attempt_at"),)
@@ -181,6 +181,8 @@ class WebhookDeliveryRow(TableBase, table=True):
     next_attempt_at: datetime = Field(sa_column=utc_column())
     delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     last_error: str | None = Field(default=None, max_length=500)
+    # set after webhook_max_attempts failures: no more retries until an operator resends it
+    parked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class ElementRow(TableBase, table=True):
