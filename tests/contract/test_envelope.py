@@ -46,6 +46,7 @@ from govmesh_contracts import (
     PoliceTaskRouted,
     PoliceTaskSource,
     PolicingTaskCompleted,
+    ReturnVisitRecorded,
     SessionNotice,
     TaskAssigned,
     TaskCancelled,
@@ -99,6 +100,9 @@ SAMPLES: dict[str, Event] = {
     ),
     CaseResolved.event_type: CaseResolved(case_id=CASE_ID, resolved_at=AT),
     CaseClosed.event_type: CaseClosed(case_id=CASE_ID, satisfaction=5, closed_at=AT),
+    ReturnVisitRecorded.event_type: ReturnVisitRecorded(
+        case_id=CASE_ID, task_id=uuid.uuid4(), reached=True, satisfaction=4, visited_by="W001", visited_at=AT
+    ),
     CaseReopened.event_type: CaseReopened(case_id=CASE_ID, reason="not solved", reopened_at=AT),
     TaskAssigned.event_type: TaskAssigned(
         task_id=TASK_ID,

@@ -39,6 +39,7 @@ from govmesh_contracts.events import (
     PoliceTaskOpened,
     PoliceTaskRouted,
     PolicingTaskCompleted,
+    ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
     TaskEscalated,
@@ -100,8 +101,11 @@ TOPICS: tuple[Topic, ...] = (
         producer="dispatch",
         key="case id (UUID)",
         partitions=6,
-        events=(CaseDispatched, CaseEscalated, CaseResolved, CaseClosed, CaseReopened),
-        description="The case's life in coordinated handling: dispatched, escalated, resolved, closed, reopened.",
+        events=(CaseDispatched, CaseEscalated, CaseResolved, CaseClosed, CaseReopened, ReturnVisitRecorded),
+        description=(
+            "The case's life in coordinated handling: dispatched, escalated, resolved, closed (with or without "
+            "feedback), reopened, and the return visit's answer."
+        ),
     ),
     Topic(
         name="dispatch.tasks.v1",

@@ -1,13 +1,14 @@
 """Event models, one module per producing service."""
 
 from govmesh_contracts.events.base import Event, Location
-from govmesh_contracts.events.common import Level, TaskOutcome, TaskTarget
+from govmesh_contracts.events.common import Level, TaskKind, TaskOutcome, TaskTarget
 from govmesh_contracts.events.dispatch import (
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
     CaseReopened,
     CaseResolved,
+    ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
     TaskEscalated,
@@ -80,10 +81,12 @@ __all__ = [
     "PoliceTaskRouted",
     "PoliceTaskSource",
     "PolicingTaskCompleted",
+    "ReturnVisitRecorded",
     "SessionNotice",
     "TaskAssigned",
     "TaskCancelled",
     "TaskEscalated",
+    "TaskKind",
     "TaskOutcome",
     "TaskReassigned",
     "TaskResult",

@@ -23,6 +23,13 @@ class TaskTarget(StrEnum):
     DEPARTMENT = "department"
 
 
+class TaskKind(StrEnum):
+    """What a task is for: handling the matter, or a return visit (回访) after the case closed."""
+
+    HANDLING = "handling"
+    RETURN_VISIT = "return_visit"
+
+
 class TaskOutcome(StrEnum):
     DONE = "done"  # handled; for a dispute: agreement performed
     REFERRED = "referred"  # handed on: see referral_to (e.g. "mediation", "court", "legal_aid", a department)

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from govmesh_contracts.events.base import Event, Location
-from govmesh_contracts.events.common import Level, TaskTarget
+from govmesh_contracts.events.common import Level, TaskKind, TaskTarget
 
 
 class CaseDispatched(Event):
@@ -51,7 +51,8 @@ class CaseResolved(Event):
 
 
 class CaseClosed(Event):
-    """The resident's feedback is in and the case is closed."""
+    """The resident's feedback is in and the case is closed, or none came within the
+    feedback window and the case closed without it (``without_feedback``)."""
 
     event_type: ClassVar[str] = "gov.dispatch.case.closed"
     key_field: ClassVar[str] = "case_id"
@@ -59,6 +60,9 @@ class CaseClosed(Event):
     case_id: UUID
     satisfaction: int | None = Field(default=None, ge=1, le=5)
     closed_at: datetime
+    without_feedback: bool = Field(
+        default=False, description="Closed because the resident gave no feedback within the feedback window."
+    )
 
 
 class CaseReopened(Event):
@@ -93,6 +97,9 @@ class TaskAssigned(Event):
     priority: str = Field(default="normal", description="normal or urgent.")
     due_at: datetime
     assigned_at: datetime
+    kind: TaskKind = Field(
+        default=TaskKind.HANDLING, description="handling, or return_visit: ask the resident after the case closed."
+    )
 
 
 class TaskReassigned(Event):
@@ -130,3 +137,19 @@ class TaskCancelled(Event):
     case_id: UUID
     reason: str
     cancelled_at: datetime
+
+
+class ReturnVisitRecorded(Event):
+    """The grid worker's answer to a return-visit task (回访): whether the resident was
+    reached and, if so, how satisfied they are. The case stays closed."""
+
+    event_type: ClassVar[str] = "gov.dispatch.case.return-visit-recorded"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    task_id: UUID
+    reached: bool = Field(description="Whether the resident was reached.")
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="The resident's rating, when reached.")
+    comment: str | None = Field(default=None, max_length=2000)
+    visited_by: str = Field(description="The credential's subject that recorded the visit.")
+    visited_at: datetime

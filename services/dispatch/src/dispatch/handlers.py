@@ -31,7 +31,7 @@ from dispatch.domain.assignment import choose_worker
 from dispatch.domain.cases import centre_ref
 from dispatch.domain.codes import LEVELS, GridCode
 from dispatch.domain.routing import Rule, Target, default_sla, route
-from dispatch.domain.tasks import CaseState, TaskState, TransitionError, escalations_due
+from dispatch.domain.tasks import CaseState, TaskState, TransitionError, chosen_for_return_visit, escalations_due
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
     CaseClosed,
@@ -44,8 +44,10 @@ from govmesh_contracts import (
     Level,
     Location,
     MediationTaskCompleted,
+    ReturnVisitRecorded,
     TaskAssigned,
     TaskEscalated,
+    TaskKind,
     TaskOutcome,
     TaskReassigned,
     TaskResult,
@@ -172,6 +174,7 @@ async def open_task(
     *,
     parent: uuid.UUID | None = None,
     due_at: datetime | None = None,
+    kind: TaskKind = TaskKind.HANDLING,
 ) -> TaskRow:
     session = uow.session
     assignee: str | None = target.department
@@ -192,6 +195,7 @@ async def open_task(
         due_at=due_at or case.due_at or now + dispatcher.sla(case.matter_code),
         assigned_at=now,
         parent_task_id=parent,
+        kind=kind.value,
     )
     session.add(task)
     await session.flush()  # the worker-load query of the next task sees this one
@@ -208,6 +212,7 @@ async def open_task(
         address=case.address,
         due_at=task.due_at,
         assigned_at=now,
+        kind=kind,
     )
     uow.emit(event)
     _queue_webhook(uow, dispatcher, task, event, now)
@@ -258,6 +263,10 @@ async def complete_task(cmd: CompleteTask, uow: UnitOfWork, *, dispatcher: Dispa
         raise NotFound(f"task {cmd.task_id} not found")
     if task.target in (TaskTarget.MEDIATION.value, TaskTarget.POLICING.value):
         raise TransitionError(f"a {task.target} task is ended by {task.target} on its task-results topic, not here")
+    if task.kind == TaskKind.RETURN_VISIT.value:
+        raise TransitionError(
+            "a return visit is answered with POST /v1/tasks/{id}/return-visit (it carries satisfaction)"
+        )
     if cmd.by is not None and task.assignee is not None and cmd.by != task.assignee:
         raise PermissionError(f"task {cmd.task_id} is assigned to {task.assignee}, not {cmd.by}")
     rules_of_tasks.complete(TaskState(task.state), cmd.outcome)  # raises TransitionError
@@ -335,10 +344,7 @@ async def close_or_reopen_on_feedback(event: CaseFeedbackGiven, uow: UnitOfWork,
         return
     now = dispatcher.clock()
     if event.solved:
-        case.status = CaseState.CLOSED.value
-        case.closed_at = now
-        uow.session.add(case)
-        uow.emit(CaseClosed(case_id=case.case_id, satisfaction=event.satisfaction, closed_at=now))
+        await _close(uow, dispatcher, case, now, satisfaction=event.satisfaction)
         return
     case.status = CaseState.DISPATCHED.value
     case.resolved_at = None
@@ -351,6 +357,84 @@ async def close_or_reopen_on_feedback(event: CaseFeedbackGiven, uow: UnitOfWork,
         )
     )
     await _open_tasks_by_rules(uow, dispatcher, case, now)
+
+
+async def _close(
+    uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime, *, satisfaction: int | None
+) -> None:
+    """Close a resolved case; a share of closed cases (chosen by case id) gets a return visit."""
+    without_feedback = satisfaction is None
+    case.status = CaseState.CLOSED.value
+    case.closed_at = now
+    uow.session.add(case)
+    uow.emit(
+        CaseClosed(case_id=case.case_id, satisfaction=satisfaction, closed_at=now, without_feedback=without_feedback)
+    )
+    metrics.after_commit(
+        uow.session, metrics.CASES_CLOSED.labels("without_feedback" if without_feedback else "feedback").inc
+    )
+    if chosen_for_return_visit(case.case_id, dispatcher.settings.return_visit_share):
+        due_at = now + timedelta(seconds=dispatcher.settings.return_visit_due_s)
+        target = Target(TaskTarget.GRID_WORKER)
+        await open_task(uow, dispatcher, case, target, now, due_at=due_at, kind=TaskKind.RETURN_VISIT)
+
+
+async def close_without_feedback(uow: UnitOfWork, *, dispatcher: Dispatcher, limit: int = 200) -> int:
+    """The feedback-window timer: resolved cases whose resident said nothing within
+    ``feedback_window_s`` close as "closed without feedback". ``resolved_at`` is the persisted
+    timer; rows are locked and skipped when locked, so two instances never close one case twice."""
+    now = dispatcher.clock()
+    cutoff = now - timedelta(seconds=dispatcher.settings.feedback_window_s)
+    due = (
+        await uow.session.exec(
+            select(DispatchCaseRow)
+            .where(col(DispatchCaseRow.status) == CaseState.RESOLVED.value, col(DispatchCaseRow.resolved_at) <= cutoff)
+            .order_by(col(DispatchCaseRow.resolved_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for case in due:
+        await _close(uow, dispatcher, case, now, satisfaction=None)
+    return len(due)
+
+
+@dataclass(frozen=True)
+class RecordReturnVisit:
+    task_id: uuid.UUID
+    reached: bool
+    satisfaction: int | None
+    comment: str | None
+    by: str
+
+
+async def record_return_visit(cmd: RecordReturnVisit, uow: UnitOfWork, *, dispatcher: Dispatcher) -> TaskRow:
+    """The grid worker's answer to a return visit: reached (with satisfaction) or not reached."""
+    task = await get_task_for_update(uow.session, cmd.task_id)
+    if task is None:
+        raise NotFound(f"task {cmd.task_id} not found")
+    if task.kind != TaskKind.RETURN_VISIT.value:
+        raise TransitionError("this task is not a return visit; end it with POST /v1/tasks/{id}/complete")
+    outcome = TaskOutcome.DONE if cmd.reached else TaskOutcome.FAILED
+    now = dispatcher.clock()
+    task.state = rules_of_tasks.complete(TaskState(task.state), outcome).value  # raises TransitionError
+    task.outcome = outcome.value
+    task.satisfaction = cmd.satisfaction
+    task.summary = cmd.comment
+    task.completed_at = now
+    uow.session.add(task)
+    uow.emit(
+        ReturnVisitRecorded(
+            case_id=task.case_id,
+            task_id=task.task_id,
+            reached=cmd.reached,
+            satisfaction=cmd.satisfaction,
+            comment=cmd.comment,
+            visited_by=cmd.by,
+            visited_at=now,
+        )
+    )
+    return task
 
 
 # ---------------------------------------------------------------- reassignment
@@ -464,8 +548,8 @@ async def escalate_overdue(uow: UnitOfWork, *, dispatcher: Dispatcher, limit: in
 
 async def _raise_case(uow: UnitOfWork, task: TaskRow, level: Level, centre: str, now: datetime) -> None:
     case = await uow.session.get(DispatchCaseRow, task.case_id)
-    if case is None or LEVELS.index(Level(case.level)) >= LEVELS.index(level):
-        return
+    if case is None or case.status == CaseState.CLOSED.value or LEVELS.index(Level(case.level)) >= LEVELS.index(level):
+        return  # a late return visit goes up on its own; its closed case stays closed where it is
     uow.emit(
         CaseEscalated(
             case_id=case.case_id,

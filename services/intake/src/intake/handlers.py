@@ -47,9 +47,11 @@ from govmesh_contracts import (
     PoliceTaskOpened,
     PoliceTaskRouted,
     PolicingTaskCompleted,
+    ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
     TaskEscalated,
+    TaskKind,
     TaskReassigned,
     TaskResult,
     VideoAlarmRaised,
@@ -313,8 +315,11 @@ async def _open_case(
 
 
 async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> None:
-    """The resident's judgement of a resolved case; dispatch closes it or, if not solved, reopens it."""
-    case = await SqlCaseRepository(uow.session).get(case_id)
+    """The resident's judgement of a resolved case; dispatch closes it or, if not solved, reopens it.
+
+    The case row is locked (PostgreSQL): of two concurrent posts the second waits, then sees
+    ``feedback_at`` set and is refused, so one resolution gets one CaseFeedbackGiven."""
+    case = await uow.session.get(CaseRow, case_id, with_for_update=True)
     if case is None:
         raise CaseNotFound(str(case_id))
     if case.status != CaseStatus.RESOLVED.value:
@@ -422,9 +427,28 @@ async def record_case_resolved(event: CaseResolved, uow: UnitOfWork) -> None:
 
 async def record_case_closed(event: CaseClosed, uow: UnitOfWork) -> None:
     note = f"satisfaction {event.satisfaction}/5" if event.satisfaction else None
-    await _step(
+    if event.without_feedback:
+        note = "closed without feedback: the resident did not answer within the feedback window"
+    case = await _step(
         uow, event.case_id, kind="closed", actor="dispatch", note=note, at=event.closed_at, status=CaseStatus.CLOSED
     )
+    if case is not None and event.without_feedback:
+        case.closed_without_feedback = True
+        uow.session.add(case)
+
+
+async def record_return_visit(event: ReturnVisitRecorded, uow: UnitOfWork) -> None:
+    """A grid worker's return visit (回访) of a closed case: its rating is kept beside the resident's own."""
+    if event.reached:
+        note = f"resident reached; satisfaction {event.satisfaction}/5"
+        if event.comment:
+            note += f": {event.comment}"
+    else:
+        note = "resident not reached"
+    case = await _step(uow, event.case_id, kind="return_visit", actor=event.visited_by, note=note, at=event.visited_at)
+    if case is not None and event.satisfaction is not None:
+        case.return_visit_satisfaction = event.satisfaction
+        uow.session.add(case)
 
 
 async def record_case_reopened(event: CaseReopened, uow: UnitOfWork) -> None:
@@ -442,6 +466,10 @@ def _holder(target: str, assignee: str | None) -> str:
 
 async def record_task_assigned(event: TaskAssigned, uow: UnitOfWork) -> None:
     holder = _holder(event.target.value, event.assignee)
+    if event.kind is TaskKind.RETURN_VISIT:  # the case stays closed, with no new holder
+        note = f"return visit {str(event.task_id)[:8]} for {holder}, due {event.due_at.isoformat(timespec='minutes')}"
+        await _step(uow, event.case_id, kind="return_visit_assigned", actor=holder, note=note, at=event.assigned_at)
+        return
     note = f"task {str(event.task_id)[:8]} for {event.target.value}"
     note += f" ({event.priority}), due {event.due_at.isoformat(timespec='minutes')}"
     await _step(
@@ -767,6 +795,7 @@ def event_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
         CaseResolved: record_case_resolved,
         CaseClosed: record_case_closed,
         CaseReopened: record_case_reopened,
+        ReturnVisitRecorded: record_return_visit,
         TaskAssigned: record_task_assigned,
         TaskReassigned: record_task_reassigned,
         TaskEscalated: record_task_escalated,

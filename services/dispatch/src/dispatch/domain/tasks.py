@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from dispatch.domain.codes import next_level
 from dispatch.domain.routing import DEPARTMENTS, Target
@@ -86,3 +88,10 @@ def escalations_due(level: Level, due_at: datetime, step: timedelta, now: dateti
         steps.append(Escalation(level, above, due_at))
         level = above
     return steps
+
+
+def chosen_for_return_visit(case_id: UUID, share: float) -> bool:
+    """Whether a closed case gets a return visit (回访): a fixed share of cases, chosen by a
+    hash of the case id, so the choice is the same on every instance, restart and replay."""
+    draw = int.from_bytes(hashlib.sha256(case_id.bytes).digest()[:8], "big")
+    return draw < share * 2**64

@@ -51,6 +51,11 @@ class CaseRow(TableBase, table=True):
     linked_reports: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
     satisfaction: int | None = None
     feedback_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # closed because the feedback window passed without an answer; a return visit's rating (回访)
+    closed_without_feedback: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    return_visit_satisfaction: int | None = None
 
 
 class ReporterRow(TableBase, table=True):

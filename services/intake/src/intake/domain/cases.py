@@ -85,6 +85,8 @@ _STEP_ORDER = {
     "feedback": 10,
     "closed": 11,
     "reopened": 12,
+    "return_visit_assigned": 13,
+    "return_visit": 14,
 }
 
 

@@ -77,6 +77,8 @@ _CASE_EXAMPLE: dict[str, Any] = {
         "masked": True,
     },
     "satisfaction": None,
+    "closed_without_feedback": False,
+    "return_visit_satisfaction": None,
     "timeline": [
         {
             "kind": "received",

@@ -86,7 +86,7 @@ class TimelineEntry(BaseModel):
     kind: str = Field(
         description="received, report_linked, dispatched, task_assigned, task_reassigned, task_escalated, "
         "task_cancelled, task_completed, violence_risk_flagged, escalated, alarm_repeated, resolved, feedback, "
-        "closed, reopened",
+        "closed, reopened, return_visit_assigned, return_visit",
         examples=["dispatched"],
     )
     actor: str = Field(description="Who holds or acted on the case at this step.", examples=["centre:620700"])
@@ -127,6 +127,12 @@ class CasePublic(CaseSummary):
     attachments: list[str]
     reporter: ReporterPublic | None
     satisfaction: int | None = Field(description="The resident's satisfaction 1–5, once given.")
+    closed_without_feedback: bool = Field(
+        default=False, description="Closed because the resident gave no feedback within the feedback window."
+    )
+    return_visit_satisfaction: int | None = Field(
+        default=None, description="The satisfaction 1–5 a grid worker's return visit (回访) brought back."
+    )
     timeline: list[TimelineEntry]
 
 

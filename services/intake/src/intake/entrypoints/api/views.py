@@ -164,6 +164,8 @@ def case_public(
         attachments=json.loads(case.attachments_json or "[]"),
         reporter=reporter_view(reporter, reveal=reveal) if reporter else None,
         satisfaction=case.satisfaction,
+        closed_without_feedback=case.closed_without_feedback,
+        return_visit_satisfaction=case.return_visit_satisfaction,
         timeline=[
             TimelineEntry(kind=t.kind, actor=t.actor, note=step_note(t, policing=policing), at=t.at) for t in timeline
         ],
