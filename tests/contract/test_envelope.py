@@ -14,6 +14,8 @@ from govmesh_contracts import (
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
+    CancelReason,
+    CaseCancelled,
     CaseFeedbackGiven,
     CaseReceived,
     CaseReopened,
@@ -89,6 +91,13 @@ SAMPLES: dict[str, Event] = {
         dispatched_at=AT + timedelta(minutes=5),
     ),
     CaseFeedbackGiven.event_type: CaseFeedbackGiven(case_id=CASE_ID, satisfaction=4, solved=True, given_at=AT),
+    CaseCancelled.event_type: CaseCancelled(
+        case_id=CASE_ID,
+        reason=CancelReason.MERGED,
+        merged_into=uuid.UUID("5d0f2b8e-0000-4000-8000-000000000042"),
+        cancelled_by="centre-clerk-7",
+        cancelled_at=AT,
+    ),
     CaseEscalated.event_type: CaseEscalated(
         case_id=CASE_ID,
         from_level=Level.COMMUNITY,
