@@ -24,9 +24,9 @@ from mediation.bootstrap import create_app
 from mediation.domain.clock import FixedClock
 from mediation.entrypoints.seed import SAMPLE
 from mediation.handlers import (
+    hand_over_on_task_reassigned,
     open_dispute_on_task_assigned,
     withdraw_on_task_cancelled,
-    withdraw_on_task_reassigned,
 )
 from mediation.settings import MediationSettings
 
@@ -572,7 +572,7 @@ async def test_a_task_reassigned_to_policing_leaves_mediation(med: Mediation) ->
         reassigned_at=med.clock(),
     )
     async with med.runtime.uow() as uow:
-        await withdraw_on_task_reassigned(moved, uow, now=med.clock())
+        await hand_over_on_task_reassigned(moved, uow, now=med.clock())
         await uow.commit()
     detail = (await med.http.get(f"/v1/disputes/{dispute['dispute_id']}")).json()
     assert (detail["status"], detail["outcome"]) == ("closed", "withdrawn")
