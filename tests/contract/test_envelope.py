@@ -11,11 +11,11 @@ import pytest
 from govmesh_contracts import (
     EVENT_TYPES,
     AgreementReached,
+    CancelReason,
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
-    CancelReason,
-    CaseCancelled,
     CaseFeedbackGiven,
     CaseReceived,
     CaseReopened,
