@@ -383,6 +383,8 @@ def test_a_centre_cancels_one_task_its_holder_closes_and_the_case_resolves_on_th
     ok(post(task_url + "/accept", json={"by": worker["assignee"]}))
     ok(post(task_url + "/complete", json={"by": worker["assignee"], "outcome": "done", "summary": "Checked."}))
     wait_for("the case resolved", lambda: case(mesh, created["id"])["status"] == "resolved")
+    (resolved,) = [n for k, _, n in steps(mesh, created["id"]) if k == "resolved"]
+    assert "policing cancelled" in resolved and "grid_worker done" in resolved
 
 
 @pytest.mark.exercises("intake.cases.v1", "CaseCancelled", "dispatch")

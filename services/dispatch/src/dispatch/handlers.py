@@ -332,7 +332,8 @@ async def _resolve_if_settled(uow: UnitOfWork, case: DispatchCaseRow, now: datet
     case.status = CaseState.RESOLVED.value
     case.resolved_at = now
     uow.session.add(case)
-    summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome}" for t in tasks)
+    # a cancelled task has no outcome: its state says how it ended
+    summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome or t.state}" for t in tasks)
     uow.emit(CaseResolved(case_id=case.case_id, summary=summary[:2000], resolved_at=now))
 
 
