@@ -11,6 +11,8 @@ import pytest
 from govmesh_contracts import (
     EVENT_TYPES,
     AgreementReached,
+    CancelReason,
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -90,6 +92,13 @@ SAMPLES: dict[str, Event] = {
         dispatched_at=AT + timedelta(minutes=5),
     ),
     CaseFeedbackGiven.event_type: CaseFeedbackGiven(case_id=CASE_ID, satisfaction=4, solved=True, given_at=AT),
+    CaseCancelled.event_type: CaseCancelled(
+        case_id=CASE_ID,
+        reason=CancelReason.MERGED,
+        merged_into=uuid.UUID("5d0f2b8e-0000-4000-8000-000000000042"),
+        cancelled_by="centre-clerk-7",
+        cancelled_at=AT,
+    ),
     CaseEscalated.event_type: CaseEscalated(
         case_id=CASE_ID,
         from_level=Level.COMMUNITY,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from govmesh_contracts.events import (
     AgreementReached,
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -93,8 +94,8 @@ TOPICS: tuple[Topic, ...] = (
         producer="intake",
         key="case id (UUID)",
         partitions=6,
-        events=(CaseReceived, CaseFeedbackGiven),
-        description="Cases accepted at the one door, and the resident's feedback on them.",
+        events=(CaseReceived, CaseFeedbackGiven, CaseCancelled),
+        description="Cases accepted at the one door, the resident's feedback on them, and their cancellation.",
     ),
     Topic(
         name="dispatch.cases.v1",

@@ -16,6 +16,8 @@ Scopes (issued with ``govmesh-auth``):
 =================  =============================================================
 ``cases:read``     cases, tasks, timelines, disputes, police tasks' public part
 ``cases:write``    create and change them: cases, feedback, task states, sessions
+``cases:manage``   a centre's case-level decisions: cancel a case
+``tasks:manage``   a centre's task decisions: cancel a task
 ``grid:read``      the grid registry, people and places, elements, rooms, channels
 ``grid:write``     change the registry: grids, workers, rules, rooms, rosters, devices
 ``policing``       police data: police tasks' details, key persons and places, patrols
@@ -45,7 +47,17 @@ from govmesh_runtime.tracing import current_traceparent, trace_id
 if TYPE_CHECKING:
     from govmesh_runtime.app import Runtime
 
-SCOPES = ("cases:read", "cases:write", "grid:read", "grid:write", "policing", "personal-data", "audit:read")
+SCOPES = (
+    "cases:read",
+    "cases:write",
+    "cases:manage",
+    "tasks:manage",
+    "grid:read",
+    "grid:write",
+    "policing",
+    "personal-data",
+    "audit:read",
+)
 
 # Declared for the OpenAPI document (and its "Authorize" button); verification is ours.
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued by `govmesh-auth token`.")

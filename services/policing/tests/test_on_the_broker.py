@@ -16,8 +16,10 @@ from support import eventually, produce, read_topic
 
 from govmesh_contracts import (
     Event,
+    Level,
     Location,
     TaskAssigned,
+    TaskEscalated,
     TaskTarget,
     VideoAlarmRaised,
     ViolenceRiskFlagged,
@@ -172,3 +174,45 @@ async def test_a_violence_risk_flagged_by_mediation_on_the_broker_opens_an_urgen
     assert [(o["source"], o["source_ref"], o["case_id"]) for o in opened[:1]] == [
         ("violence_risk", str(flag.dispute_id), str(flag.case_id))
     ]
+
+
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskEscalated", "policing")
+async def test_a_task_escalated_on_the_broker_gives_the_police_task_its_new_deadline_and_centre(
+    live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
+) -> None:
+    first_due = datetime.now(UTC) + timedelta(hours=4)
+    assigned = TaskAssigned(
+        task_id=uuid.uuid4(),
+        case_id=uuid.uuid4(),
+        case_number="620702-20261125-000043",
+        matter_code="public_order",
+        target=TaskTarget.POLICING,
+        grid_code=town.G2,
+        description="A crowd blocks the market gate.",
+        due_at=first_due,
+        assigned_at=datetime.now(UTC),
+    )
+    await publish(kafka_bootstrap, assigned)
+    task = await open_task_of(live, town.ROOM_A, str(assigned.task_id))
+    assert (task["escalated_to"], datetime.fromisoformat(task["due_at"])) == (None, first_due)
+
+    new_due = first_due + timedelta(hours=8)
+    await publish(
+        kafka_bootstrap,
+        TaskEscalated(
+            task_id=assigned.task_id,
+            case_id=assigned.case_id,
+            from_level=Level.COMMUNITY,
+            to_level=Level.TOWNSHIP,
+            centre_code="C620702001",
+            due_at=new_due,
+            escalated_at=datetime.now(UTC),
+        ),
+    )
+
+    async def escalated() -> bool:
+        return (await live.get(f"/v1/tasks/{task['id']}")).json()["escalated_to"] == "C620702001"
+
+    await eventually(escalated, timeout=60)
+    seen = (await live.get(f"/v1/tasks/{task['id']}")).json()
+    assert (datetime.fromisoformat(seen["due_at"]), seen["status"]) == (new_due, task["status"])

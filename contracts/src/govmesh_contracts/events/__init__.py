@@ -1,7 +1,7 @@
 """Event models, one module per producing service."""
 
 from govmesh_contracts.events.base import Event, Location
-from govmesh_contracts.events.common import Level, TaskKind, TaskOutcome, TaskTarget
+from govmesh_contracts.events.common import CancelReason, Level, TaskKind, TaskOutcome, TaskTarget
 from govmesh_contracts.events.dispatch import (
     CaseClosed,
     CaseDispatched,
@@ -14,7 +14,7 @@ from govmesh_contracts.events.dispatch import (
     TaskEscalated,
     TaskReassigned,
 )
-from govmesh_contracts.events.intake import CaseFeedbackGiven, CaseReceived
+from govmesh_contracts.events.intake import CaseCancelled, CaseFeedbackGiven, CaseReceived
 from govmesh_contracts.events.mediation import (
     AgreementReached,
     DisputeClosed,
@@ -49,6 +49,8 @@ from govmesh_contracts.events.video import (
 
 __all__ = [
     "AgreementReached",
+    "CancelReason",
+    "CaseCancelled",
     "CaseClosed",
     "CaseDispatched",
     "CaseEscalated",

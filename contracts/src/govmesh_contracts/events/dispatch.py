@@ -103,6 +103,10 @@ class TaskAssigned(Event):
 
 
 class TaskReassigned(Event):
+    """A centre handed a task to another holder (another worker, another target), or reopened a
+    failed one. The previous holder closes its file; the new one opens its own from the case
+    fields carried here (the same as TaskAssigned's)."""
+
     event_type: ClassVar[str] = "gov.dispatch.task.reassigned"
     key_field: ClassVar[str] = "case_id"
 
@@ -112,6 +116,16 @@ class TaskReassigned(Event):
     assignee: str | None = None
     reason: str
     reassigned_at: datetime
+    # Optional (added in 1.x): what the receiving service needs to open its file.
+    previous_target: TaskTarget | None = Field(default=None, description="Who held the task before.")
+    case_number: str | None = None
+    matter_code: str | None = None
+    grid_code: str | None = None
+    description: str | None = None
+    location: Location | None = None
+    address: str | None = None
+    priority: str | None = Field(default=None, description="normal or urgent.")
+    due_at: datetime | None = Field(default=None, description="The task's deadline after the reassignment.")
 
 
 class TaskEscalated(Event):
@@ -130,6 +144,9 @@ class TaskEscalated(Event):
 
 
 class TaskCancelled(Event):
+    """A centre cancelled the task, or its whole case was cancelled: every holder closes its
+    file (no result goes back to dispatch)."""
+
     event_type: ClassVar[str] = "gov.dispatch.task.cancelled"
     key_field: ClassVar[str] = "case_id"
 
@@ -137,6 +154,10 @@ class TaskCancelled(Event):
     case_id: UUID
     reason: str
     cancelled_at: datetime
+    # Optional (added in 1.x).
+    target: TaskTarget | None = Field(default=None, description="Who held the task.")
+    cancelled_by: str | None = Field(default=None, description="The subject of the credential that cancelled.")
+    case_cancelled: bool = Field(default=False, description="True when the whole case was cancelled.")
 
 
 class ReturnVisitRecorded(Event):

@@ -28,12 +28,13 @@ from dispatch.adapters.repository import (
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow, WebhookDeliveryRow
 from dispatch.domain import tasks as rules_of_tasks
 from dispatch.domain.assignment import choose_worker
-from dispatch.domain.cases import centre_ref
+from dispatch.domain.cases import cancellation_reason, centre_ref
 from dispatch.domain.codes import LEVELS, GridCode
 from dispatch.domain.routing import Rule, Target, default_sla, route
 from dispatch.domain.tasks import CaseState, TaskState, TransitionError, chosen_for_return_visit, escalations_due
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -46,6 +47,7 @@ from govmesh_contracts import (
     MediationTaskCompleted,
     ReturnVisitRecorded,
     TaskAssigned,
+    TaskCancelled,
     TaskEscalated,
     TaskKind,
     TaskOutcome,
@@ -208,7 +210,7 @@ async def open_task(
         assignee=assignee,
         grid_code=case.grid_code,
         description=case.description,
-        location=Location(lat=case.lat, lon=case.lon) if case.lat is not None and case.lon is not None else None,
+        location=_location(case),
         address=case.address,
         due_at=task.due_at,
         assigned_at=now,
@@ -219,8 +221,17 @@ async def open_task(
     return task
 
 
-def _queue_webhook(uow: UnitOfWork, dispatcher: Dispatcher, task: TaskRow, event: TaskAssigned, now: datetime) -> None:
-    """A department without a service also gets its task on its webhook, from a persisted queue."""
+def _location(case: DispatchCaseRow | None) -> Location | None:
+    if case is None or case.lat is None or case.lon is None:
+        return None
+    return Location(lat=case.lat, lon=case.lon)
+
+
+def _queue_webhook(
+    uow: UnitOfWork, dispatcher: Dispatcher, task: TaskRow, event: TaskAssigned | TaskCancelled, now: datetime
+) -> None:
+    """A department without a service also gets its task (and its cancellation) on its webhook,
+    from a persisted queue."""
     url = dispatcher.settings.department_webhooks.get(task.department or "")
     if task.department is None or not url:
         return
@@ -330,7 +341,8 @@ async def _resolve_if_settled(uow: UnitOfWork, case: DispatchCaseRow, now: datet
     case.status = CaseState.RESOLVED.value
     case.resolved_at = now
     uow.session.add(case)
-    summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome}" for t in tasks)
+    # a cancelled task has no outcome: its state says how it ended
+    summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome or t.state}" for t in tasks)
     uow.emit(CaseResolved(case_id=case.case_id, summary=summary[:2000], resolved_at=now))
 
 
@@ -468,12 +480,15 @@ async def reassign_task(cmd: ReassignTask, uow: UnitOfWork, *, dispatcher: Dispa
         ]
         chosen = choose_worker(task.grid_code, loads, dispatcher.settings.max_worker_load)
         assignee = chosen.worker_id if chosen else None
+    previous = TaskTarget(task.target)
     task.target, task.department, task.assignee = target.kind.value, target.department, assignee
     task.state = TaskState.ASSIGNED.value
     task.outcome = task.summary = task.referral_to = task.completed_at = None
     if task.due_at <= now:
         task.due_at = now + dispatcher.escalation_step
     session.add(task)
+    case = await session.get(DispatchCaseRow, task.case_id)
+    # The case's fields let the new holder (mediation, policing) open its file as on TaskAssigned.
     uow.emit(
         TaskReassigned(
             task_id=task.task_id,
@@ -482,9 +497,16 @@ async def reassign_task(cmd: ReassignTask, uow: UnitOfWork, *, dispatcher: Dispa
             assignee=assignee,
             reason=f"{cmd.reason} (by centre {cmd.centre_code})",
             reassigned_at=now,
+            previous_target=previous,
+            case_number=case.case_number if case else None,
+            matter_code=case.matter_code if case else None,
+            grid_code=task.grid_code,
+            description=case.description if case else None,
+            location=_location(case),
+            address=case.address if case else None,
+            due_at=task.due_at,
         )
     )
-    case = await session.get(DispatchCaseRow, task.case_id)
     if target.department and case is not None:
         _queue_webhook(
             uow,
@@ -505,6 +527,71 @@ async def reassign_task(cmd: ReassignTask, uow: UnitOfWork, *, dispatcher: Dispa
             now,
         )
     return task
+
+
+# ---------------------------------------------------------------- cancellation
+
+
+@dataclass(frozen=True)
+class CancelTask:
+    task_id: uuid.UUID
+    reason: str
+    by: str  # the subject of the centre's credential
+
+
+async def cancel_task(cmd: CancelTask, uow: UnitOfWork, *, dispatcher: Dispatcher) -> TaskRow:
+    """A centre cancels one task (not needed, wrongly assigned): its holder closes its file; the
+    case resolves when its other tasks are settled, as after any task's end."""
+    session = uow.session
+    task = await get_task_for_update(session, cmd.task_id)
+    if task is None:
+        raise NotFound(f"task {cmd.task_id} not found")
+    rules_of_tasks.cancel(TaskState(task.state))  # raises TransitionError
+    now = dispatcher.clock()
+    _cancel(uow, dispatcher, task, cmd.reason, cmd.by, now, case_cancelled=False)
+    case = await get_case_for_update(session, task.case_id)
+    if case is not None:
+        await session.flush()
+        await _resolve_if_settled(uow, case, now)
+    return task
+
+
+async def cancel_case_on_cancelled(event: CaseCancelled, uow: UnitOfWork, *, dispatcher: Dispatcher) -> None:
+    """Intake cancelled the whole case: every task not yet ended is cancelled (TaskCancelled each,
+    so that mediation, policing and departments close their files) and the case is cancelled."""
+    session = uow.session
+    case = await get_case_for_update(session, event.case_id)
+    if case is None or not rules_of_tasks.case_cancellable(CaseState(case.status)):
+        log.info("case_cancel_ignored", case_id=str(event.case_id), reason="case unknown, closed or cancelled")
+        return
+    now = dispatcher.clock()
+    reason = cancellation_reason(event.reason, event.merged_into, event.note)
+    for task in await case_tasks(session, case.case_id, for_update=True):
+        if TaskState(task.state) in rules_of_tasks.CANCELLABLE_STATES:
+            _cancel(uow, dispatcher, task, reason, event.cancelled_by, now, case_cancelled=True)
+    case.status = CaseState.CANCELLED.value
+    case.closed_at = now
+    session.add(case)
+
+
+def _cancel(
+    uow: UnitOfWork, dispatcher: Dispatcher, task: TaskRow, reason: str, by: str, now: datetime, *, case_cancelled: bool
+) -> None:
+    task.state = TaskState.CANCELLED.value
+    task.summary = reason[:2000]
+    task.completed_at = now
+    uow.session.add(task)
+    event = TaskCancelled(
+        task_id=task.task_id,
+        case_id=task.case_id,
+        reason=reason,
+        cancelled_at=now,
+        target=TaskTarget(task.target),
+        cancelled_by=by,
+        case_cancelled=case_cancelled,
+    )
+    uow.emit(event)
+    _queue_webhook(uow, dispatcher, task, event, now)
 
 
 # ---------------------------------------------------------------- SLA timers and escalation

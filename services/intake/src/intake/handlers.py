@@ -19,6 +19,8 @@ from uuid import UUID
 
 from govmesh_contracts import (
     AgreementReached,
+    CancelReason,
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -76,7 +78,10 @@ from intake.domain.cases import (
     CaseStatus,
     Channel,
     advance,
+    cancellation_note,
     case_number,
+    check_cancellable,
+    check_merge_target,
     due_at,
     reopen,
     within_burst,
@@ -349,6 +354,64 @@ async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> No
     )
 
 
+@dataclass(frozen=True)
+class CancelCase:
+    reason: CancelReason
+    by: str  # the subject of the centre's credential, never a body field
+    merged_into: UUID | None = None
+    note: str | None = None
+
+
+async def cancel_case(case_id: UUID, cmd: CancelCase, uow: UnitOfWork) -> None:
+    """A centre cancels a whole case (withdrawn, mis-report, merged into another case).
+
+    Intake owns the case's status: it sets it here and publishes CaseCancelled on the case's
+    key, after its CaseReceived; dispatch cancels the open tasks and every holder closes its
+    file. Raises CaseNotFound, CancelNotAllowed (409) or ReportInvalid (merged_into, 422)."""
+    repo = SqlCaseRepository(uow.session)
+    case = await repo.get(case_id)
+    if case is None:
+        raise CaseNotFound(str(case_id))
+    check_cancellable(CaseStatus(case.status))
+    target: CaseRow | None = None
+    if cmd.merged_into is not None:
+        target = await repo.get(cmd.merged_into)
+        problem = check_merge_target(case_id, cmd.merged_into, CaseStatus(target.status) if target else None)
+        if problem:
+            raise ReportInvalid({("merged_into",): problem})
+    now = datetime.now(UTC)
+    note = cancellation_note(cmd.reason, target.case_number if target else None, cmd.note)
+    case.status = CaseStatus.CANCELLED.value
+    case.updated_at = now
+    uow.session.add(case)
+    envelope = uow.emit(
+        CaseCancelled(
+            case_id=case_id,
+            reason=cmd.reason,
+            merged_into=cmd.merged_into,
+            note=cmd.note,
+            cancelled_by=cmd.by,
+            cancelled_at=now,
+        )
+    )
+    uow.session.add(
+        TimelineEntryRow(case_id=case_id, event_id=envelope.id, kind="cancelled", actor=cmd.by, note=note, at=now)
+    )
+    if target is not None:
+        target.updated_at = now
+        uow.session.add(target)
+        uow.session.add(
+            TimelineEntryRow(
+                case_id=target.id,
+                kind="case_merged",
+                actor=cmd.by,
+                note=f"case {case.case_number} merged into this case",
+                at=now,
+            )
+        )
+    log.info("case_cancelled", case_id=str(case_id), reason=cmd.reason.value)
+
+
 # --- the timeline: events of the other services ---------------------------------------------
 
 
@@ -486,7 +549,8 @@ async def record_task_assigned(event: TaskAssigned, uow: UnitOfWork) -> None:
 
 async def record_task_reassigned(event: TaskReassigned, uow: UnitOfWork) -> None:
     holder = _holder(event.target.value, event.assignee)
-    note = f"task {str(event.task_id)[:8]} reassigned: {event.reason}"
+    moved = f" from {event.previous_target.value}" if event.previous_target else ""
+    note = f"task {str(event.task_id)[:8]} reassigned{moved} to {event.target.value}: {event.reason}"
     await _step(
         uow,
         event.case_id,
@@ -510,8 +574,10 @@ async def record_task_escalated(event: TaskEscalated, uow: UnitOfWork) -> None:
 
 
 async def record_task_cancelled(event: TaskCancelled, uow: UnitOfWork) -> None:
-    note = f"task {str(event.task_id)[:8]} cancelled: {event.reason}"
-    await _step(uow, event.case_id, kind="task_cancelled", actor="dispatch", note=note, at=event.cancelled_at)
+    held_by = f" ({event.target.value})" if event.target else ""
+    note = f"task {str(event.task_id)[:8]}{held_by} cancelled: {event.reason}"
+    actor = event.cancelled_by or "dispatch"
+    await _step(uow, event.case_id, kind="task_cancelled", actor=actor, note=note, at=event.cancelled_at)
 
 
 async def _record_task_result(actor: str, event: TaskResult, uow: UnitOfWork) -> None:

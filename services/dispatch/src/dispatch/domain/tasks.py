@@ -25,6 +25,8 @@ class TaskState(StrEnum):
 
 
 OPEN_STATES = frozenset({TaskState.ASSIGNED, TaskState.ACCEPTED})
+# A failed task awaits a centre's decision: reassign it or cancel it.
+CANCELLABLE_STATES = OPEN_STATES | {TaskState.FAILED}
 # Ended and need nothing more for the case to resolve. A failed task needs a centre's reassignment.
 SETTLED_STATES = frozenset({TaskState.DONE, TaskState.REFERRED, TaskState.WITHDRAWN, TaskState.CANCELLED})
 
@@ -33,6 +35,7 @@ class CaseState(StrEnum):
     DISPATCHED = "dispatched"  # tasks open
     RESOLVED = "resolved"  # every task settled; awaiting the resident's feedback
     CLOSED = "closed"
+    CANCELLED = "cancelled"  # intake cancelled the whole case (CaseCancelled): every open task cancelled
 
 
 class TransitionError(ValueError):
@@ -49,6 +52,18 @@ def complete(state: TaskState, outcome: TaskOutcome) -> TaskState:
     if state not in OPEN_STATES:
         raise TransitionError(f"the task is already {state.value}")
     return TaskState(outcome.value)
+
+
+def cancel(state: TaskState) -> TaskState:
+    """A centre cancels an open or failed task; an ended one stays as it ended."""
+    if state not in CANCELLABLE_STATES:
+        raise TransitionError(f"a {state.value} task cannot be cancelled")
+    return TaskState.CANCELLED
+
+
+def case_cancellable(state: CaseState) -> bool:
+    """A closed case stays closed (its feedback is in); a cancelled one is cancelled once."""
+    return state not in (CaseState.CLOSED, CaseState.CANCELLED)
 
 
 def referral_target(referral_to: str | None) -> Target | None:

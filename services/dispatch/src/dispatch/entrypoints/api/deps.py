@@ -21,6 +21,7 @@ GridReader = Annotated[Principal, Depends(access.require("grid:read"))]
 GridWriter = Annotated[Principal, Depends(access.require("grid:write"))]
 CaseReader = Annotated[Principal, Depends(access.require("cases:read"))]
 CaseWriter = Annotated[Principal, Depends(access.require("cases:write"))]
+TaskManager = Annotated[Principal, Depends(access.require("tasks:manage"))]  # centres: cancel tasks
 PERSONAL_DATA = "personal-data"
 
 

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, 
 from govmesh_runtime import access, finite
 from govmesh_runtime.problems import refusals
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
-from intake.domain.cases import CaseStatus, Channel
+from intake.domain.cases import CancelNotAllowed, CaseStatus, Channel
 from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
 from intake.entrypoints.api.schemas import (
+    CaseCancel,
     CaseCreate,
     CaseCreated,
     CasePage,
@@ -24,6 +25,7 @@ from intake.entrypoints.api.schemas import (
 )
 from intake.entrypoints.api.views import (
     POLICING_SCOPE,
+    Manager,
     Reader,
     RuntimeDep,
     Writer,
@@ -40,11 +42,13 @@ from intake.entrypoints.api.views import (
     summary_view,
 )
 from intake.handlers import (
+    CancelCase,
     CaseNotFound,
     FeedbackNotAllowed,
     IdempotencyConflict,
     Outcome,
     ReportInvalid,
+    cancel_case,
     give_feedback,
 )
 
@@ -380,4 +384,40 @@ async def post_feedback(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
     except FeedbackNotAllowed as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    return await load_case(runtime, case_id, request, caller)
+
+
+@router.post(
+    "/{case_id}/cancel",
+    summary="A centre cancels the whole case: withdrawn by the resident, a mis-report, or merged into another",
+    description="Sets the case cancelled (Open311: closed, the reason in status_notes) and publishes CaseCancelled: "
+    "dispatch cancels every open task and each holder (grid worker, mediation, policing, department) closes its "
+    "file. The actor is the credential's subject. Needs `cases:manage`.",
+    responses={
+        200: _example({**_CASE_EXAMPLE, "status": "cancelled"}, "The case, cancelled."),
+        404: _example({"detail": "case … not found"}, "No such case."),
+        409: _example(
+            {"detail": "only an open case can be cancelled; this case is resolved"}, "The case is no longer open."
+        ),
+        400: _ERROR_400,
+        422: _ERROR_422,
+    },
+)
+async def post_cancel(
+    case_id: UUID, body: CaseCancel, request: Request, runtime: RuntimeDep, caller: Manager
+) -> CasePublic:
+    await guard(request, caller, case_id, await find_case(runtime, case_id))
+    if body.merged_into is not None:  # the case merged into must be within the caller's places too
+        await guard(request, caller, body.merged_into, await find_case(runtime, body.merged_into))
+    cmd = CancelCase(reason=body.reason, by=caller.subject, merged_into=body.merged_into, note=body.note)
+    try:
+        async with runtime.uow() as uow:
+            await cancel_case(case_id, cmd, uow)
+            await uow.commit()
+    except CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
+    except CancelNotAllowed as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    except ReportInvalid as exc:
+        raise _invalid(exc) from exc
     return await load_case(runtime, case_id, request, caller)

@@ -37,7 +37,7 @@ from govmesh_runtime.app import get_runtime
 from govmesh_runtime.auth import Principal
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.adapters.tables import CaseRow, TimelineEntryRow
-from intake.domain.cases import OPEN_STATUSES, CaseStatus, Channel, open311_status
+from intake.domain.cases import CLOSED_STATUSES, OPEN_STATUSES, CaseStatus, Channel, open311_status
 from intake.domain.commands import AcceptCase, Reporter
 from intake.domain.taxonomy import MATTERS, Matter, matter
 from intake.domain.validation import mask_text
@@ -629,7 +629,7 @@ def _statuses(value: str | None) -> list[str]:
         if s == "open":
             out += [x.value for x in OPEN_STATUSES]
         elif s == "closed":
-            out += [CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value]
+            out += [x.value for x in CLOSED_STATUSES]
         else:
             raise Open311Error(400, f"status: {s!r} is not open or closed")
     return out

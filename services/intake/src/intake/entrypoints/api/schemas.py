@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from govmesh_contracts import CancelReason
 from intake.domain.cases import CaseStatus, Channel
 
 AttributeValue = str | float | list[str]
@@ -204,3 +205,33 @@ class FeedbackCreate(BaseModel):
     satisfaction: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
     solved: bool = Field(description='false ("not solved") reopens the case.')
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class CaseCancel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"reason": "withdrawn", "note": "the neighbours settled it themselves"},
+                {"reason": "merged", "merged_into": "0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10"},
+            ]
+        },
+    )
+
+    reason: CancelReason = Field(
+        description="withdrawn (by the resident), mis_report, or merged (into the case merged_into)."
+    )
+    merged_into: UUID | None = Field(
+        default=None, validate_default=True, description="The case this one is merged into; only with merged."
+    )
+    note: str | None = Field(
+        default=None, min_length=1, max_length=500, description="The centre's words; no personal data."
+    )
+
+    @field_validator("merged_into")
+    @classmethod
+    def _merged(cls, value: UUID | None, info: ValidationInfo) -> UUID | None:
+        # an error here is reported at body.merged_into, naming the field
+        if (info.data.get("reason") is CancelReason.MERGED) != (value is not None):
+            raise ValueError("required with reason=merged, and only then")
+        return value

@@ -53,6 +53,7 @@ READ_SCOPE = "cases:read"
 WRITE_SCOPE = "cases:write"
 Reader = Annotated[Principal, Depends(access.require(READ_SCOPE))]
 Writer = Annotated[Principal, Depends(access.require(WRITE_SCOPE))]
+Manager = Annotated[Principal, Depends(access.require("cases:manage"))]  # a centre's case decisions: cancel
 RESOURCE = "case"
 
 
