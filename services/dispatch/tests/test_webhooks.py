@@ -83,7 +83,10 @@ class Department:
 
         self.url = f"http://127.0.0.1:{free_port()}/tasks"
         port = int(self.url.rsplit(":", 1)[1].split("/")[0])
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        # A listen backlog of 5 (socketserver's default) resets connections when the senders
+        # post many deliveries at once on a busy box: a department's server takes them all.
+        server_class = type("DepartmentServer", (ThreadingHTTPServer,), {"request_queue_size": 256})
+        self.server = server_class(("127.0.0.1", port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
