@@ -210,7 +210,7 @@ async def test_a_client_over_its_rate_is_refused_with_retry_after_and_others_are
 async def test_a_body_over_the_limit_is_a_413_declared_or_streamed(tmp_path: Path) -> None:
     settings = _settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'b.sqlite'}", max_body_bytes=1000)
     async with running(settings) as (client, ring, _):
-        headers = bearer(ring, ["cases:write"])
+        headers = bearer(ring, ["cases:create"])
         assert (await client.post("/v1/records", json={"text": "x" * 900}, headers=headers)).status_code == 200
         declared = await client.post("/v1/records", json={"text": "x" * 2000}, headers=headers)
         assert declared.status_code == 413

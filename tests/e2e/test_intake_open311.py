@@ -30,7 +30,7 @@ from support import ADMIN, Service, api_key, auth_headers, produce
 from govmesh_contracts import Location, VideoAlarmRaised, encode, envelope_for
 
 pytestmark = pytest.mark.e2e
-API_KEY = api_key(["cases:read", "cases:write"], subject="e2e-open311-app")
+API_KEY = api_key(["cases:read", "cases:create"], subject="e2e-open311-app")
 STAFF = auth_headers(["cases:read"], subject="e2e-hotline-desk")  # no personal-data scope
 
 

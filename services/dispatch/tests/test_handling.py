@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlmodel import col, select
-from support import ADMIN
+from support import ADMIN, auth_headers
 
 from dispatch import sample_city
 from dispatch.adapters.background import backoff, sign
@@ -174,7 +174,7 @@ async def test_both_tasks_done_resolve_the_case_and_feedback_closes_it(dispatch:
     case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
     tasks = {t["target"]: t["task_id"] for t in case["tasks"]}
     response = await dispatch.http.post(
-        f"/v1/tasks/{tasks['grid_worker']}/complete", json={"outcome": "done", "summary": "Visited.", "by": "W001"}
+        f"/v1/tasks/{tasks['grid_worker']}/complete", json={"outcome": "done", "summary": "Visited."}
     )
     assert response.status_code == 200, response.text
     assert (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["status"] == "dispatched"
@@ -244,12 +244,17 @@ async def test_task_rest_refuses_what_is_not_allowed(dispatch: Dispatch) -> None
     tasks = {t["target"]: t["task_id"] for t in (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"]}
     done = {"outcome": "done", "summary": "ok"}
     assert (await dispatch.http.post(f"/v1/tasks/{tasks['mediation']}/complete", json=done)).status_code == 409
-    wrong = await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/complete", json={**done, "by": "W002"})
-    assert wrong.status_code == 403
+    # The actor is the credential's subject: W002 cannot end W001's task, not even by naming W001.
+    w001, w002 = (auth_headers(["tasks:work"], subject=worker) for worker in ("W001", "W002"))
+    task_url = f"/v1/tasks/{tasks['grid_worker']}"
+    wrong = await dispatch.http.post(f"{task_url}/complete", json={**done, "by": "W001"}, headers=w002)
+    assert (wrong.status_code, wrong.json()["detail"]) == (
+        403,
+        "this task is assigned to W001, not to W002 (or scope 'tasks:manage' is required)",
+    )
+    assert (await dispatch.http.post(f"{task_url}/accept", json={"by": "W001"}, headers=w002)).status_code == 403
     assert (await dispatch.http.post(f"/v1/tasks/{uuid.uuid4()}/accept", json={})).status_code == 404
-    assert (
-        await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/accept", json={"by": "W001"})
-    ).status_code == 200
+    assert (await dispatch.http.post(f"{task_url}/accept", headers=w001)).status_code == 200
     again = await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/accept", json={})
     assert again.status_code == 409
 

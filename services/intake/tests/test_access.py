@@ -28,10 +28,10 @@ CASE: dict[str, Any] = {
     "attributes": {"parties_count": 2},
 }
 REPORTER = {"name": "张三", "phone": "13812345678", "id_number": "11010519491231002X"}
-WORKER = auth_headers(["cases:read", "cases:write"], [GRID], subject="grid-worker-1")
+WORKER = auth_headers(["cases:read", "cases:create"], [GRID], subject="grid-worker-1")
 COUNTY = auth_headers(["cases:read"], ["620702"], subject="county-centre")
 OTHER_COUNTY = auth_headers(["cases:read"], ["620721"], subject="sunan-centre")
-STAFF = auth_headers(["cases:read", "cases:write"], subject="hotline-desk")
+STAFF = auth_headers(["cases:read", "cases:create"], subject="hotline-desk")
 OFFICER = auth_headers(["cases:read", "personal-data"], subject="case-officer")
 AUDITOR = auth_headers(["audit:read"], subject="auditor")
 
@@ -76,7 +76,7 @@ async def test_a_missing_scope_is_a_403_with_its_reason(client: httpx.AsyncClien
         client.post(f"/v1/cases/{case['id']}/feedback", json={"satisfaction": 5, "solved": True}, headers=reader),
     ):
         refused = await write
-        assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'cases:write' is required")
+        assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'cases:create' is required")
     assert (await client.get(f"/v1/cases/{case['id']}", headers=reader)).status_code == 200
     assert (await client.get("/v1/matters", headers=registry)).status_code == 200  # the public catalogue
     refusals = await audit_log(client, action="refused")
@@ -228,20 +228,20 @@ async def test_open311_needs_a_key_for_gets_too_and_refuses_in_its_own_format(cl
     form = {"api_key": reader, "service_code": "dispute.neighbour", "lat": "38.93", "long": "100.45"}
     refused = await client.post("/open311/v2/requests.xml", data=form, headers=bare)
     assert refused.status_code == 403
-    assert open311_errors(refused) == [("403", "scope 'cases:write' is required")]
+    assert open311_errors(refused) == [("403", "scope 'cases:create' is required")]
     listed = await client.get("/open311/v2/requests.json", params={"api_key": reader}, headers=bare)
     assert (listed.status_code, listed.json()) == (200, [])
     by_header = await client.get("/open311/v2/services.json", headers={**bare, "X-API-Key": reader})
     assert by_header.status_code == 200
 
-    writer = api_key(["cases:write"], subject="citizen-app")
+    writer = api_key(["cases:create"], subject="citizen-app")
     created = await client.post("/open311/v2/requests.json", data={**form, "api_key": writer}, headers=bare)
     assert created.status_code == 201, created.text  # the key in the form body
 
 
 async def test_an_open311_key_bound_to_a_grid_sees_and_posts_only_there(client: httpx.AsyncClient) -> None:
     bare = {"Authorization": ""}
-    key = {"X-API-Key": api_key(["cases:read", "cases:write"], [GRID], subject="grid-app"), **bare}
+    key = {"X-API-Key": api_key(["cases:read", "cases:create"], [GRID], subject="grid-app"), **bare}
     mine, theirs = await create(client, GRID), await create(client, OTHER_GRID)
     listed = (await client.get("/open311/v2/requests.json", headers=key)).json()
     assert [r["service_request_id"] for r in listed] == [mine["case_number"]]
@@ -274,7 +274,7 @@ async def test_an_open311_post_with_a_reporter_is_audited_as_a_change(client: ht
         "first_name": "三",
         "phone": "13812345678",
     }
-    key = api_key(["cases:write"], subject="citizen-app")
+    key = api_key(["cases:create"], subject="citizen-app")
     answer = await client.post(
         "/open311/v2/requests.json", data={**form, "api_key": key}, headers={"Authorization": ""}
     )

@@ -18,7 +18,7 @@ from govmesh_runtime.tables import OutboxMessage
 Deliver = Callable[..., Awaitable[None]]
 Outbox = Callable[..., Awaitable[list[OutboxMessage]]]
 # An Open311 client's key from the mesh's keyring (govmesh-auth api-key): reads and posts requests.
-API_KEY = api_key(["cases:read", "cases:write"], subject="open311-app")
+API_KEY = api_key(["cases:read", "cases:create"], subject="open311-app")
 BASE = "/open311/v2"
 FORM = {
     "api_key": API_KEY,

@@ -23,6 +23,7 @@ from govmesh_contracts import (
     VideoAlarmRaised,
     ViolenceRiskFlagged,
 )
+from govmesh_runtime.roles import ALL_SCOPES
 from govmesh_runtime.tables import OutboxMessage
 from policing import handlers
 
@@ -148,7 +149,7 @@ async def test_bad_reference_files_are_refused_with_the_reason(
 
 
 async def test_police_endpoints_need_a_credential_and_the_policing_scope(client: httpx.AsyncClient, town: Any) -> None:
-    not_police = auth_headers(["cases:read", "cases:write", "grid:read", "grid:write", "personal-data"])
+    not_police = auth_headers(sorted(ALL_SCOPES - {"policing"}))
     for path in (
         f"/v1/rooms/{town.ROOM_A}/key-persons",
         f"/v1/rooms/{town.ROOM_A}/key-places",
@@ -308,7 +309,11 @@ async def test_steps_out_of_order_are_refused_and_change_nothing(client: httpx.A
     early = await client.post(f"/v1/tasks/{task['id']}/close", json={"outcome": "done", "summary": "x"})
     assert early.status_code == 409
     assert early.json()["detail"] == "a task must be on scene before it is closed as done; this one is open"
-    off_duty = await client.post(f"/v1/tasks/{task['id']}/accept", json={"officer_id": "PA-2"})
+    # the officer who accepts is the credential's subject (PA-2 is off duty), never a body field
+    named = await client.post(f"/v1/tasks/{task['id']}/accept", json={"officer_id": "PA-1"})
+    assert (named.status_code, named.json()["detail"][0]["loc"]) == (422, ["body", "officer_id"])
+    pa2 = auth_headers(["policing"], subject="PA-2")
+    off_duty = await client.post(f"/v1/tasks/{task['id']}/accept", json={}, headers=pa2)
     assert off_duty.status_code == 422
     assert off_duty.json()["detail"] == "officer_id: PA-2 is not on duty"
     bad = await client.post(f"/v1/tasks/{task['id']}/close", json={"outcome": "lost", "summary": "x"})
@@ -580,8 +585,8 @@ async def test_key_person_names_need_personal_data_and_reading_them_is_audited(
 async def test_only_an_unbound_caller_replaces_the_reference_data(
     client: httpx.AsyncClient, town: Any, city: dict[str, Any]
 ) -> None:
-    county = auth_headers(["policing", "grid:write"], ["620702"])
+    county = auth_headers(["policing", "grid:import"], ["620702"])
     refused = await client.put("/v1/reference", json=city, headers=county)
     assert refused.status_code == 403
     scope = await client.put("/v1/reference", json=city, headers=auth_headers(["policing"]))
-    assert (scope.status_code, scope.json()["detail"]) == (403, "scope 'grid:write' is required")
+    assert (scope.status_code, scope.json()["detail"]) == (403, "scope 'grid:import' is required")

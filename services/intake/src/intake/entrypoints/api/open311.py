@@ -295,7 +295,7 @@ async def discovery(fmt: FmtPath, request: Request) -> Response:
         "changeset": CHANGESET,
         "contact": "Zhangye governance centre (张掖市综治中心), 12345 hotline",
         "key_service": "Every request, GET and POST, needs an api_key: ask the governance centre for one "
-        "(issued with `govmesh-auth api-key`; reading requests needs scope cases:read, posting cases:write). "
+        "(issued with `govmesh-auth api-key`; reading requests needs scope cases:read, posting cases:create). "
         "Send it as api_key in the query or the form, or as the X-API-Key header.",
         "endpoints": [
             {
