@@ -121,7 +121,10 @@ def create_app(
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
 ) -> FastAPI:
     """``background``: long-running jobs of the service (timer sweeps, a SIP server …),
-    each an ``async def job(runtime)`` that runs until cancelled at shutdown."""
+    each an ``async def job(runtime)`` that runs until cancelled at shutdown.
+
+    In production (``GOVMESH_ENV=production``) a default secret stops it here, naming the setting."""
+    settings.refuse_insecure_defaults()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

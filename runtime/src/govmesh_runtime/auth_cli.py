@@ -48,10 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     path = keyring_path()
     if args.command == "init":
-        if path.exists():
+        if path.exists() or Keyring.init(path) is None:
             print(f"{path} exists; not overwritten", file=sys.stderr)
             return 1
-        Keyring.load(path, development=True)
         print(f"created {path}")
         return 0
     ring = Keyring.load(path, development=False)

@@ -6,6 +6,7 @@ mesh-wide values have none (``KAFKA_BOOTSTRAP_SERVERS``, ``GOVMESH_DATA_DIR``).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -78,9 +79,50 @@ class ServiceSettings(BaseSettings):
     def keyring_path(self) -> Path:
         return self.keyring or self.data_dir / "auth" / "keyring.json"
 
+    def env_name(self, field: str) -> str:
+        """The environment variable that sets ``field`` (what an operator must change)."""
+        alias = type(self).model_fields[field].validation_alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return f"{self.model_config.get('env_prefix', '')}{field}".upper()
+
+    def insecure_defaults(self) -> list[str]:
+        """Settings still at a development default that production must not run with, each as
+        "<VARIABLE>: why". Services add theirs (webhook key, SIP password …)."""
+        problems = []
+        keyring = self.keyring_path()
+        if keyring.exists() and _development_keyring(keyring):
+            problems.append(
+                f"{self.env_name('keyring')}: {keyring} is a development keyring (created on the fly);"
+                " make one with `govmesh-auth init`"
+            )
+        return problems
+
+    def refuse_insecure_defaults(self) -> None:
+        """With ``GOVMESH_ENV=production`` a service does not start on a default secret."""
+        if self.environment != "production":
+            return
+        problems = self.insecure_defaults()
+        if problems:
+            raise InsecureSettings(
+                f"{self.service_name} refuses to start with GOVMESH_ENV=production: " + "; ".join(problems)
+            )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         db_dir = self.data_dir / "db"
         db_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{db_dir / (self.service_name + '.sqlite')}"
+
+
+class InsecureSettings(RuntimeError):
+    """A production service configured with a development default (a known secret)."""
+
+
+def _development_keyring(path: Path) -> bool:
+    """Keyrings that services create for themselves in development say so; `govmesh-auth init`'s don't."""
+    try:
+        return bool(json.loads(path.read_text()).get("development", False))
+    except (OSError, ValueError):
+        return False

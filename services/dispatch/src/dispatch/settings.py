@@ -5,6 +5,8 @@ from pydantic_settings import SettingsConfigDict
 
 from govmesh_runtime.settings import ServiceSettings
 
+DEFAULT_WEBHOOK_SECRET = "change-me"  # noqa: S105  (development only: refused with GOVMESH_ENV=production)
+
 
 class DispatchSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore", populate_by_name=True)
@@ -29,7 +31,7 @@ class DispatchSettings(ServiceSettings):
 
     # Department webhooks: {"civil_affairs": "https://…"}; JSON in DISPATCH_DEPARTMENT_WEBHOOKS.
     department_webhooks: dict[str, str] = Field(default_factory=dict)
-    webhook_secret: str = Field(default="change-me", description="HMAC-SHA256 key for X-Govmesh-Signature.")
+    webhook_secret: str = Field(default=DEFAULT_WEBHOOK_SECRET, description="HMAC-SHA256 key for X-Govmesh-Signature.")
     webhook_scan_interval_s: float = Field(default=1.0, gt=0)
     webhook_backoff_base_s: float = Field(default=1.0, gt=0)
     webhook_backoff_max_s: float = Field(default=300.0, gt=0)
@@ -43,6 +45,12 @@ class DispatchSettings(ServiceSettings):
 
     # Where the city's data files are imported from at start when the registry is empty (optional).
     city_data_dir: str | None = None
+
+    def insecure_defaults(self) -> list[str]:
+        problems = super().insecure_defaults()
+        if self.webhook_secret == DEFAULT_WEBHOOK_SECRET:
+            problems.append(f"{self.env_name('webhook_secret')}: the webhook signing key is the default")
+        return problems
 
 
 def get_settings() -> DispatchSettings:
