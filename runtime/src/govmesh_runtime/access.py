@@ -19,6 +19,7 @@ every route of every service against every role.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -29,7 +30,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from govmesh_runtime import audit
+from govmesh_runtime import audit, metrics
 from govmesh_runtime.auth import AuthError, Principal
 from govmesh_runtime.problems import refusals
 from govmesh_runtime.roles import ALL_SCOPES, Scope
@@ -60,13 +61,26 @@ async def authenticated(
         return cached
     authorization = f"Bearer {bearer.credentials}" if bearer else request.headers.get("authorization")
     key = api_key or request.query_params.get("api_key") or await _form_api_key(request)
+    runtime = _runtime(request)
     try:
-        principal = _runtime(request).auth.authenticate(authorization, key)
+        principal = runtime.auth.authenticate(authorization, key)
     except AuthError as exc:
-        await _audit(request, None, audit.Action.UNAUTHENTICATED, "request", None, str(exc))
+        # counted per source per minute and written once a minute (not a row per request)
+        metrics.AUTH_FAILURES.inc()
+        runtime.failed_auth.count(request.client.host if request.client else "unknown", str(exc))
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from exc
+    # Only now, with a verified principal, its own bucket (a random Bearer gets none).
+    if runtime.principal_limits is not None:
+        wait = runtime.principal_limits.take(f"{principal.via}:{principal.subject}")
+        if wait > 0:
+            metrics.RATE_LIMITED.inc()
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail="too many requests from this client; slow down",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
     request.state.principal = principal
     return principal
 

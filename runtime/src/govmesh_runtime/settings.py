@@ -63,6 +63,36 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=1 << 20, validation_alias=AliasChoices("GOVMESH_MAX_BODY_BYTES", "max_body_bytes")
     )
+    # Before authentication a client is only its address (a gateway or NAT may carry many
+    # principals): a wider budget, default 10 × the per-principal one.
+    rate_limit_per_address_s: float | None = Field(
+        default=None, validation_alias=AliasChoices("GOVMESH_RATE_LIMIT_PER_ADDRESS_S", "rate_limit_per_address_s")
+    )
+    rate_limit_address_burst: float | None = Field(
+        default=None, validation_alias=AliasChoices("GOVMESH_RATE_LIMIT_ADDRESS_BURST", "rate_limit_address_burst")
+    )
+    # The HTTP server: a slow or greedy client cannot hold the service.
+    http_limit_concurrency: int = Field(
+        default=1000, validation_alias=AliasChoices("GOVMESH_HTTP_LIMIT_CONCURRENCY", "http_limit_concurrency")
+    )
+    http_timeout_keep_alive_s: float = Field(
+        default=5, validation_alias=AliasChoices("GOVMESH_HTTP_TIMEOUT_KEEP_ALIVE_S", "http_timeout_keep_alive_s")
+    )
+    http_header_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        validation_alias=AliasChoices("GOVMESH_HTTP_HEADER_TIMEOUT_S", "http_header_timeout_s"),
+        description="A request's headers must arrive within this (from the connection or the previous answer).",
+    )
+    http_body_timeout_s: float = Field(
+        default=30,
+        gt=0,
+        validation_alias=AliasChoices("GOVMESH_HTTP_BODY_TIMEOUT_S", "http_body_timeout_s"),
+        description="Each part of a request's body must arrive within this (408 otherwise).",
+    )
+    http_max_header_bytes: int = Field(
+        default=64 * 1024, validation_alias=AliasChoices("GOVMESH_HTTP_MAX_HEADER_BYTES", "http_max_header_bytes")
+    )
     migrate_on_start: bool = True
     consumers_enabled: bool = True
 
@@ -78,6 +108,15 @@ class ServiceSettings(BaseSettings):
 
     def keyring_path(self) -> Path:
         return self.keyring or self.data_dir / "auth" / "keyring.json"
+
+    def address_rate_limit(self) -> tuple[float, float]:
+        """(requests per second, burst) per client address, before authentication."""
+        rate = self.rate_limit_per_address_s
+        burst = self.rate_limit_address_burst
+        return (
+            10 * self.rate_limit_per_s if rate is None else rate,
+            10 * self.rate_limit_burst if burst is None else burst,
+        )
 
     def env_name(self, field: str) -> str:
         """The environment variable that sets ``field`` (what an operator must change)."""
