@@ -179,7 +179,7 @@ async def test_key_persons_and_places_are_kept_per_room(client: httpx.AsyncClien
     assert (await client.get(f"/v1/rooms/{town.ROOM_B}/key-persons")).json() == []
     reads = (await client.get("/v1/audit", params={"action": "read"})).json()["items"]
     assert [(r["resource"], r["resource_id"], r["fields"]) for r in reads] == [
-        ("key person", created.json()["id"], "name")
+        ("key person", created.json()["id"], "category,name,note")
     ]
     elsewhere = await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json={**person, "grid_code": town.G3})
     assert elsewhere.status_code == 422
@@ -562,24 +562,29 @@ async def test_police_tasks_are_where_their_grid_is(client: httpx.AsyncClient, t
 async def test_key_person_names_need_personal_data_and_reading_them_is_audited(
     client: httpx.AsyncClient, town: Any
 ) -> None:
-    person = {"grid_code": town.G1, "category": "mental_health", "name": "张三丰"}
+    note = "Treated at the county hospital; lives with his mother"
+    person = {"grid_code": town.G1, "category": "mental_health", "name": "张三丰", "note": note}
     created = (await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json=person)).json()
     officer = auth_headers(["policing"], [town.G1], subject="officer")
     masked = (await client.get(f"/v1/rooms/{town.ROOM_A}/key-persons", headers=officer)).json()
-    assert [p["name"] for p in masked] == ["张**"]
+    # who they are and why they are a key person: personal data, like the name
+    assert [(p["name"], p["category"], p["note"]) for p in masked] == [("张**", "***", None)]
+    added = await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json={**person, "name": "李四"}, headers=officer)
+    assert (added.json()["category"], added.json()["note"]) == ("***", None)
     reader = auth_headers(["policing", "personal-data"], [town.G1], subject="case-officer")
     why = {"X-Purpose": "home visit planning"}
     full = (await client.get(f"/v1/rooms/{town.ROOM_A}/key-persons", headers={**reader, **why})).json()
-    assert [p["name"] for p in full] == ["张三丰"]
-    [read] = (await client.get("/v1/audit", params={"action": "read"})).json()["items"]
+    assert (full[0]["name"], full[0]["category"], full[0]["note"]) == ("张三丰", "mental_health", note)
+    [read, _] = (await client.get("/v1/audit", params={"action": "read"})).json()["items"]
     assert (read["subject"], read["resource_id"], read["fields"], read["purpose"]) == (
         "case-officer",
         created["id"],
-        "name",
+        "category,name,note",
         "home visit planning",
     )
-    [change] = (await client.get("/v1/audit", params={"action": "change"})).json()["items"]
+    [change, _] = (await client.get("/v1/audit", params={"action": "change"})).json()["items"]
     assert (change["subject"], change["resource_id"]) == ("test-admin", created["id"])
+    assert "mental_health" not in change["reason"]  # the category stays out of the audit log too
 
 
 async def test_only_an_unbound_caller_replaces_the_reference_data(
