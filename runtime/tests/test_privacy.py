@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
 
 from govmesh_runtime.db import Database
+from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.logging import configure_logging, get_logger
+from govmesh_runtime.relay import OutboxRelay
+from govmesh_runtime.tables import OutboxMessage
 
 PHONE, ID_NUMBER = "13912345678", "620702199001011234"
 
@@ -53,5 +58,40 @@ async def test_sql_parameters_stay_out_of_errors(tmp_path: Path) -> None:
         # what a log line or a dead letter's dlq_reason would carry: the statement, not the values
         assert PHONE not in str(failed.value) and PHONE not in repr(failed.value)
         assert "INSERT INTO t" in str(failed.value)
+    finally:
+        await database.dispose()
+
+
+async def test_sent_payloads_are_cleared_after_their_retention(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'o.sqlite'}")
+    await database.migrate(Path(__file__).parent / "plumbing_migrations")
+    now = datetime.now(UTC)
+    payload = json.dumps({"reporter": {"phone": PHONE}})
+    rows = {
+        "old-sent": now - timedelta(days=2),
+        "new-sent": now - timedelta(hours=1),
+        "unsent": None,
+    }
+    try:
+        async with database.sessions() as session:
+            for event_id, sent_at in rows.items():
+                session.add(
+                    OutboxMessage(
+                        event_id=event_id,
+                        event_type="t",
+                        topic="t",
+                        key="k",
+                        headers="[]",
+                        payload=payload,
+                        created_at=now - timedelta(days=3),
+                        sent_at=sent_at,
+                    )
+                )
+            await session.commit()
+        relay = OutboxRelay(database.sessions, ProducerHolder("127.0.0.1:1", client_id="privacy-test"), payload_retention_s=24 * 3600)
+        await relay.prune()
+        async with database.sessions() as session:
+            kept = {row.event_id: row.payload for row in (await session.exec(select(OutboxMessage))).all()}
+        assert kept == {"old-sent": "", "new-sent": payload, "unsent": payload}  # the row itself stays
     finally:
         await database.dispose()

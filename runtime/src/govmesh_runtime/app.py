@@ -79,6 +79,7 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
         retention_s=settings.outbox_retention_s,
+        payload_retention_s=settings.outbox_payload_retention_s,
         leader_engine=None if db.is_sqlite else db.engine,
     )
     auth = Verifier(settings.keyring_path(), development=settings.environment == "development")

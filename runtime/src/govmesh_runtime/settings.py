@@ -100,6 +100,12 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.5
     outbox_retention_s: float = 7 * 24 * 3600
+    outbox_payload_retention_s: float = Field(
+        default=24 * 3600,
+        ge=0,
+        validation_alias=AliasChoices("GOVMESH_OUTBOX_PAYLOAD_RETENTION_S", "outbox_payload_retention_s"),
+        description="A sent event's payload (which may name a resident) is cleared after this many seconds.",
+    )
 
     # Consumer loop
     consumer_max_retries: int = 3
