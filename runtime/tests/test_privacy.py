@@ -88,7 +88,9 @@ async def test_sent_payloads_are_cleared_after_their_retention(tmp_path: Path) -
                     )
                 )
             await session.commit()
-        relay = OutboxRelay(database.sessions, ProducerHolder("127.0.0.1:1", client_id="privacy-test"), payload_retention_s=24 * 3600)
+        relay = OutboxRelay(
+            database.sessions, ProducerHolder("127.0.0.1:1", client_id="privacy-test"), payload_retention_s=24 * 3600
+        )
         await relay.prune()
         async with database.sessions() as session:
             kept = {row.event_id: row.payload for row in (await session.exec(select(OutboxMessage))).all()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -38,7 +39,7 @@ def _masked(value: Any) -> Any:
     return mask_personal_data(str(value))
 
 
-def _mask_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _mask_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Runs last, after the traceback was rendered into ``exception``: a phone number in an
     exception's message or a nested field is masked like any other."""
     for key, value in event_dict.items():

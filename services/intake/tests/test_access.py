@@ -4,6 +4,7 @@ only with the policing scope, Open311's refusals in Open311's error format."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -285,3 +286,55 @@ async def test_an_open311_post_with_a_reporter_is_audited_as_a_change(client: ht
         "api_key",
         "reporter.name,reporter.phone",
     )
+
+
+async def test_a_centre_erases_a_residents_personal_data_and_the_case_stays_as_a_tombstone(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    text = "楼上漏水，联系人张三 13812345678"
+    created = await client.post(
+        "/v1/cases",
+        json={**CASE, "description": text, "address": "县府街12号3单元", "grid_code": GRID, "reporter": REPORTER},
+        headers=STAFF,
+    )
+    case = created.json()
+    await deliver(
+        CaseDispatched(
+            case_id=uuid.UUID(case["id"]),
+            grid_code=GRID,
+            handled_by="centre:C620702001001",
+            dispatched_at=datetime.now(UTC),
+            note="张三 called again from 13812345678",
+        )
+    )
+    centre = auth_headers(["cases:read", "cases:manage", "personal-data"], ["620702"], subject="county-centre")
+    why = {"reason": "resident's written request 2026-1203-07"}
+    # not for those who create or read cases, nor for a centre of another county
+    for refused_by, headers in (
+        ("cases:manage", {**WORKER}),
+        ("cases:manage", {"Authorization": "", "X-API-Key": api_key(["cases:create", "cases:read"])}),
+        ("personal-data", auth_headers(["cases:read", "cases:manage"], subject="centre-without-personal-data")),
+    ):
+        answer = await client.post(f"/v1/cases/{case['id']}/erasure", json=why, headers=headers)
+        assert (answer.status_code, answer.json()["detail"]) == (403, f"scope '{refused_by}' is required")
+    elsewhere = auth_headers(["cases:read", "cases:manage", "personal-data"], ["620721"], subject="sunan-centre")
+    assert (await client.post(f"/v1/cases/{case['id']}/erasure", json=why, headers=elsewhere)).status_code == 403
+
+    erased = await client.post(f"/v1/cases/{case['id']}/erasure", json=why, headers=centre)
+    assert erased.status_code == 200, erased.text
+    after = (await client.get(f"/v1/cases/{case['id']}", headers={**OFFICER, "X-Purpose": "check the erasure"})).json()
+    assert (after["case_number"], after["matter_code"], after["status"]) == (
+        case["case_number"],
+        case["matter_code"],
+        "dispatched",
+    )
+    assert after["description"] == "[erased at the resident's request]" and after["address"] is None
+    assert after["attributes"] == {}
+    shown = json.dumps(after, ensure_ascii=False)
+    for personal in ("张三", "13812345678", REPORTER["id_number"], "县府街"):
+        assert personal not in shown
+    assert [step["kind"] for step in after["timeline"]][-1] == "personal_data_erased"
+    assert all(step["note"] in (None, "[erased at the resident's request]") for step in after["timeline"])
+    [change] = [c for c in await audit_log(client, action="change") if c["subject"] == "county-centre"]
+    assert (change["resource_id"], change["reason"]) == (case["id"], "resident's written request 2026-1203-07")
+    assert "reporter" in change["fields"].split(",") and "description" in change["fields"].split(",")
