@@ -15,6 +15,7 @@ from govmesh_contracts import (
     CaseDispatched,
     CaseEscalated,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     CaseReopened,
     CaseResolved,
@@ -89,6 +90,7 @@ SAMPLES: dict[str, Event] = {
         dispatched_at=AT + timedelta(minutes=5),
     ),
     CaseFeedbackGiven.event_type: CaseFeedbackGiven(case_id=CASE_ID, satisfaction=4, solved=True, given_at=AT),
+    CasePersonalDataErased.event_type: CasePersonalDataErased(case_id=CASE_ID, erased_at=AT),
     CaseEscalated.event_type: CaseEscalated(
         case_id=CASE_ID,
         from_level=Level.COMMUNITY,

@@ -15,6 +15,7 @@ from govmesh_contracts.events import (
     CaseDispatched,
     CaseEscalated,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     CaseReopened,
     CaseResolved,
@@ -76,8 +77,8 @@ TOPICS: tuple[Topic, ...] = (
         producer="intake",
         key="case id (UUID)",
         partitions=6,
-        events=(CaseReceived, CaseFeedbackGiven),
-        description="Cases accepted at the one door, and the resident's feedback on them.",
+        events=(CaseReceived, CaseFeedbackGiven, CasePersonalDataErased),
+        description="Cases accepted at the one door, the resident's feedback, erasures of personal data.",
     ),
     Topic(
         name="dispatch.cases.v1",

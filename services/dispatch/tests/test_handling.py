@@ -18,7 +18,9 @@ from support import ADMIN, auth_headers
 
 from dispatch import sample_city
 from dispatch.adapters.background import backoff, sign
+from dispatch.adapters.tables import DispatchCaseRow
 from dispatch.bootstrap import create_app
+from dispatch.entrypoints.consumers import consumer_specs
 from dispatch.handlers import (
     Dispatcher,
     apply_task_result,
@@ -30,6 +32,7 @@ from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
     EVENT_TYPES,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     Event,
     Location,
@@ -342,3 +345,20 @@ def test_webhook_signature_and_backoff() -> None:
     body = b'{"a":1}'
     assert sign("k", body) == "sha256=" + hmac.new(b"k", body, hashlib.sha256).hexdigest()
     assert [backoff(n, 1.0, 10.0).total_seconds() for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 10, 10]
+
+
+async def test_an_erasure_at_intake_erases_dispatchs_copy_of_the_case(dispatch: Dispatch) -> None:
+    event = received(dispatch).model_copy(
+        update={"description": "楼上漏水，联系人张三 13812345678", "address": "县府街12号3单元"}
+    )
+    await handle(dispatch, dispatch_case_on_received, event)
+    [cases_consumer] = [spec for spec in consumer_specs(dispatch.dispatcher) if "intake.cases.v1" in spec.topics]
+    erase = cases_consumer.handlers[CasePersonalDataErased]  # what the consumer runs for the event
+    async with dispatch.runtime.uow() as uow:
+        await erase(CasePersonalDataErased(case_id=event.case_id, erased_at=dispatch.clock()), uow)
+        await uow.commit()
+    async with dispatch.runtime.db.sessions() as session:
+        row = await session.get(DispatchCaseRow, event.case_id)
+    assert row is not None and (row.description, row.address) == ("[erased at the resident's request]", None)
+    case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    assert case["status"] == "dispatched" and len(case["tasks"]) == 2  # the case and its tasks stay

@@ -289,7 +289,7 @@ async def test_an_open311_post_with_a_reporter_is_audited_as_a_change(client: ht
 
 
 async def test_a_centre_erases_a_residents_personal_data_and_the_case_stays_as_a_tombstone(
-    client: httpx.AsyncClient, deliver: Deliver
+    client: httpx.AsyncClient, deliver: Deliver, outbox: Any
 ) -> None:
     text = "楼上漏水，联系人张三 13812345678"
     created = await client.post(
@@ -338,3 +338,6 @@ async def test_a_centre_erases_a_residents_personal_data_and_the_case_stays_as_a
     [change] = [c for c in await audit_log(client, action="change") if c["subject"] == "county-centre"]
     assert (change["resource_id"], change["reason"]) == (case["id"], "resident's written request 2026-1203-07")
     assert "reporter" in change["fields"].split(",") and "description" in change["fields"].split(",")
+    # services holding copies are told (dispatch erases its description and address)
+    [erasure] = await outbox("gov.intake.case.personal-data-erased")
+    assert (erasure.key, json.loads(erasure.payload)["case_id"]) == (case["id"], case["id"])

@@ -13,7 +13,7 @@ from govmesh_contracts.events.dispatch import (
     TaskEscalated,
     TaskReassigned,
 )
-from govmesh_contracts.events.intake import CaseFeedbackGiven, CaseReceived
+from govmesh_contracts.events.intake import CaseFeedbackGiven, CasePersonalDataErased, CaseReceived
 from govmesh_contracts.events.mediation import (
     AgreementReached,
     DisputeClosed,
@@ -52,6 +52,7 @@ __all__ = [
     "CaseDispatched",
     "CaseEscalated",
     "CaseFeedbackGiven",
+    "CasePersonalDataErased",
     "CaseReceived",
     "CaseReopened",
     "CaseResolved",

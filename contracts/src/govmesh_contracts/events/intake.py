@@ -45,3 +45,14 @@ class CaseFeedbackGiven(Event):
     solved: bool
     comment: str | None = Field(default=None, max_length=2000)
     given_at: datetime
+
+
+class CasePersonalDataErased(Event):
+    """A resident's personal data was erased from the case on their request (intake keeps a
+    tombstone). Services holding copies (dispatch's description and address) erase theirs."""
+
+    event_type: ClassVar[str] = "gov.intake.case.personal-data-erased"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    erased_at: datetime

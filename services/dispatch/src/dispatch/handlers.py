@@ -38,6 +38,7 @@ from govmesh_contracts import (
     CaseDispatched,
     CaseEscalated,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     CaseReopened,
     CaseResolved,
@@ -319,6 +320,23 @@ async def _resolve_if_settled(uow: UnitOfWork, case: DispatchCaseRow, now: datet
     uow.session.add(case)
     summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome}" for t in tasks)
     uow.emit(CaseResolved(case_id=case.case_id, summary=summary[:2000], resolved_at=now))
+
+
+# ---------------------------------------------------------------- erasure
+
+
+ERASED = "[erased at the resident's request]"
+
+
+async def erase_case_copy_on_erasure(event: CasePersonalDataErased, uow: UnitOfWork) -> None:
+    """Intake erased a resident's personal data from a case: erase dispatch's copy of its text
+    and address too (the case, its grid and tasks stay)."""
+    case = await get_case_for_update(uow.session, event.case_id)
+    if case is None:
+        return
+    case.description = ERASED
+    case.address = None
+    uow.session.add(case)
 
 
 # ---------------------------------------------------------------- feedback and closure

@@ -26,6 +26,7 @@ from govmesh_contracts import (
     CaseDispatched,
     CaseEscalated,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     CaseReopened,
     CaseResolved,
@@ -384,6 +385,7 @@ async def erase_personal_data(case_id: UUID, actor: str, at: datetime, uow: Unit
         .values(payload="")
     )
     session.add(TimelineEntryRow(case_id=case_id, kind="personal_data_erased", actor=actor, note=None, at=at))
+    uow.emit(CasePersonalDataErased(case_id=case_id, erased_at=at))  # services holding copies erase theirs
     return ["description", "address", "attributes", "attachments", "reporter", "linked_reports", "timeline.note"]
 
 
