@@ -38,7 +38,7 @@ _KINDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
         ("姓名", "联系人", "户主", "法人", "负责人", "监护人", "业主"),
     ),
     "address": (
-        frozenset({"home_address", "residence", "domicile", "household_address", "home_addr"}),
+        frozenset({"home_address", "household_address", "home_addr"}),
         ("住址", "家庭地址", "户籍", "居住地"),
     ),
 }
