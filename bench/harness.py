@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from govmesh_runtime.access import SCOPES
+from govmesh_runtime.roles import ALL_SCOPES, Role, scopes_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data" / "bench"
@@ -47,7 +47,7 @@ def sh(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> s
 KEYRING = DATA / "auth" / "keyring.json"
 # Every scope but personal-data: the benchmarks measure the masked answers (unmasked
 # reads also write an audit row each).
-BENCH_SCOPES = [scope for scope in SCOPES if scope != "personal-data"]
+BENCH_SCOPES = sorted(scope for scope in ALL_SCOPES if scope != "personal-data")
 _token: str | None = None
 
 
@@ -67,7 +67,7 @@ def open311_api_key() -> str:
     from govmesh_runtime.auth import Keyring
 
     ring = Keyring.load(KEYRING, development=True)
-    _, key = ring.issue_api_key("bench-open311", ["cases:read", "cases:write"], [])
+    _, key = ring.issue_api_key("bench-open311", sorted(scopes_for([Role.OPEN311_CLIENT])), [])
     ring.save()
     return key
 

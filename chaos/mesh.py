@@ -18,8 +18,8 @@ from pathlib import Path
 
 import httpx
 
-from govmesh_runtime.access import SCOPES
 from govmesh_runtime.auth import Keyring
+from govmesh_runtime.roles import ALL_SCOPES
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("CHAOS_DATA", str(ROOT / ".data" / "chaos")))
@@ -116,7 +116,7 @@ def auth_headers() -> dict[str, str]:
 
     The keyring lives in the chaos data dir and is handed to the services as GOVMESH_KEYRING."""
     ring = Keyring.load(KEYRING, development=True)
-    return {"Authorization": f"Bearer {ring.issue_token('chaos-load', list(SCOPES), [], ttl_s=4 * 3600)}"}
+    return {"Authorization": f"Bearer {ring.issue_token('chaos-load', sorted(ALL_SCOPES), [], ttl_s=4 * 3600)}"}
 
 
 # --- services ---------------------------------------------------------------------------------

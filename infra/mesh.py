@@ -170,11 +170,11 @@ def info(names: list[str]) -> None:
 
 def _dev_token() -> Path:
     """A fresh all-scopes token from the development keyring, for trying the mesh by hand."""
-    from govmesh_runtime.access import SCOPES
     from govmesh_runtime.auth import Keyring
+    from govmesh_runtime.roles import ALL_SCOPES
 
     keyring = Path(os.environ.get("GOVMESH_KEYRING") or DATA / "auth" / "keyring.json")
-    token = Keyring.load(keyring, development=False).issue_token("developer", list(SCOPES), [], ttl_s=12 * 3600)
+    token = Keyring.load(keyring, development=False).issue_token("developer", sorted(ALL_SCOPES), [], ttl_s=12 * 3600)
     path = DATA / "auth" / "dev-token"
     path.write_text(token + "\n")
     path.chmod(0o600)

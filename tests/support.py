@@ -18,14 +18,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from govmesh_runtime.access import SCOPES
 from govmesh_runtime.auth import Keyring
+from govmesh_runtime.roles import ALL_SCOPES
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def auth_headers(
-    scopes: Iterable[str] = SCOPES, places: Iterable[str] = (), subject: str = "test-admin"
+    scopes: Iterable[str] = ALL_SCOPES, places: Iterable[str] = (), subject: str = "test-admin"
 ) -> dict[str, str]:
     """A bearer token from the tests' keyring (GOVMESH_KEYRING, set by mesh_fixtures):
     by default every scope, everywhere."""
@@ -37,7 +37,7 @@ def auth_headers(
 ADMIN = auth_headers()
 
 
-def api_key(scopes: Iterable[str] = SCOPES, places: Iterable[str] = (), subject: str = "test-api-client") -> str:
+def api_key(scopes: Iterable[str] = ALL_SCOPES, places: Iterable[str] = (), subject: str = "test-api-client") -> str:
     """An API key (as Open311 clients send) issued into the tests' keyring."""
     ring = Keyring.load(Path(os.environ["GOVMESH_KEYRING"]), development=True)
     _, key = ring.issue_api_key(subject, list(scopes), list(places))

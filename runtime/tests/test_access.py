@@ -4,22 +4,28 @@ append-only audit log and its endpoint, rate and size limits."""
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
+import uvicorn
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from govmesh_runtime import access
-from govmesh_runtime.app import create_app
-from govmesh_runtime.audit import Action
+from govmesh_runtime.app import create_app, write_failed_authentications
+from govmesh_runtime.audit import Action, FailedAuthentications
 from govmesh_runtime.auth import Keyring, Principal
 from govmesh_runtime.limits import TokenBuckets
+from govmesh_runtime.serve import server_config
 from govmesh_runtime.settings import ServiceSettings
 
 MIGRATIONS = Path(__file__).parent / "plumbing_migrations"
@@ -101,7 +107,8 @@ async def _audit(client: httpx.AsyncClient, ring: Keyring, **params: Any) -> lis
 
 
 async def test_every_endpoint_but_health_and_metrics_needs_a_credential(service: Any) -> None:
-    client, ring, _ = service
+    client, ring, runtime = service
+    runtime.failed_auth.clock = lambda: datetime(2026, 12, 3, 9, 30, 15, tzinfo=UTC)  # one minute
     for path in ("/healthz", "/metrics"):
         assert (await client.get(path)).status_code == 200
     no_credential = await client.get("/v1/records/r-1")
@@ -117,9 +124,10 @@ async def test_every_endpoint_but_health_and_metrics_needs_a_credential(service:
     ring.save()
     assert (await client.get("/v1/records/r-1", headers={"X-API-Key": key})).status_code == 200
     assert (await client.get("/v1/records/r-1", params={"api_key": key})).status_code == 200
-    refused = await _audit(client, ring, action="unauthenticated")
-    assert [r["subject"] for r in refused] == ["anonymous"] * 3
-    assert "token" in refused[-1]["reason"] and refused[-1]["client"] == "10.0.0.7"
+    await write_failed_authentications(runtime, everything=True)  # as at the minute's end or shutdown
+    [refused] = await _audit(client, ring, action="unauthenticated")  # one row per source and minute
+    assert (refused["subject"], refused["client"], refused["at"]) == ("anonymous", "10.0.0.7", "2026-12-03T09:30:00Z")
+    assert refused["reason"].startswith("3 failed authentications in the minute: ") and "token" in refused["reason"]
 
 
 async def test_a_missing_scope_is_a_403_with_the_reason_and_is_audited(service: Any) -> None:
@@ -183,8 +191,8 @@ async def test_personal_data_reads_are_audited_with_purpose_and_the_log_cannot_b
 
 async def test_the_audit_log_pages_by_id(service: Any) -> None:
     client, ring, _ = service
-    for _ in range(5):
-        await client.get("/v1/records/r-1")
+    for _ in range(5):  # five refusals, five rows
+        await client.get("/v1/records/r-1", headers=bearer(ring, ["grid:read"]))
     auditor = bearer(ring, ["audit:read"])
     first = (await client.get("/v1/audit", params={"limit": 2}, headers=auditor)).json()
     second = await client.get("/v1/audit", params={"limit": 2, "after_id": first["next_after_id"]}, headers=auditor)
@@ -214,7 +222,7 @@ async def test_a_client_over_its_rate_is_refused_with_retry_after_and_others_are
 async def test_a_body_over_the_limit_is_a_413_declared_or_streamed(tmp_path: Path) -> None:
     settings = _settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'b.sqlite'}", max_body_bytes=1000)
     async with running(settings) as (client, ring, _):
-        headers = bearer(ring, ["cases:write"])
+        headers = bearer(ring, ["cases:create"])
         assert (await client.post("/v1/records", json={"text": "x" * 900}, headers=headers)).status_code == 200
         declared = await client.post("/v1/records", json={"text": "x" * 2000}, headers=headers)
         assert declared.status_code == 413
@@ -296,3 +304,149 @@ async def test_a_public_route_answers_without_a_credential_and_checks_one_that_i
             assert (await client.get("/v1/catalogue")).status_code == 401
             assert (await client.get("/v1/catalogue", headers=bearer(ring, ["grid:read"]))).status_code == 403
             assert (await client.get("/v1/catalogue", headers=bearer(ring, ["cases:read"]))).status_code == 200
+
+
+# --- abuse (issue 14, item 5): a flood of made-up credentials is limited by the address it
+# comes from (a random Bearer got a fresh bucket of its own) and costs one audit row per source
+# and minute; the method label of the metrics is an allow-list; a client that trickles its
+# headers or its body is cut off (real sockets against a real uvicorn).
+
+
+async def test_random_bearers_share_their_address_budget_and_cost_one_audit_row(tmp_path: Path) -> None:
+    settings = _settings(
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path / 'a.sqlite'}",
+        rate_limit_per_s=100,
+        rate_limit_per_address_s=0.01,
+        rate_limit_address_burst=5,
+    )
+    async with running(settings) as (client, ring, runtime):
+        runtime.failed_auth.clock = lambda: datetime(2026, 12, 3, 9, 30, 15, tzinfo=UTC)
+        statuses = []
+        for _ in range(12):
+            made_up = {"Authorization": f"Bearer {secrets.token_urlsafe(24)}"}
+            statuses.append((await client.get("/v1/records/r-1", headers=made_up)).status_code)
+        assert statuses == [401] * 5 + [429] * 7  # not 12 fresh buckets
+        assert (await client.get("/healthz")).status_code == 200  # operators still get through
+        await write_failed_authentications(runtime, everything=True)
+        runtime.failed_auth.clock = lambda: datetime.now(UTC)
+    # the address is spent for this run; read the audit log from a fresh one on the same database
+    async with running(settings.model_copy(update={"rate_limit_per_address_s": 0})) as (client, ring, _):
+        [row] = await _audit(client, ring, action="unauthenticated")
+    assert (row["client"], row["at"][:16]) == ("10.0.0.7", "2026-12-03T09:30")
+    assert row["reason"].startswith("5 failed authentications in the minute: invalid token")
+
+
+def test_failed_authentications_are_counted_per_source_and_minute() -> None:
+    now = datetime(2026, 12, 3, 9, 30, 59, tzinfo=UTC)
+    counter = FailedAuthentications(clock=lambda: now)
+    for _ in range(1000):
+        counter.count("10.0.0.7", "invalid token")
+    counter.count("10.0.0.8", "credential required")
+    assert counter.take(everything=False) == []  # the minute is not over
+    now += timedelta(seconds=1)
+    counter.count("10.0.0.7", "invalid token")
+    rows = counter.take(everything=False)
+    assert sorted((r.client, r.reason) for r in rows) == [
+        ("10.0.0.7", "1000 failed authentications in the minute: invalid token ×1000"),
+        ("10.0.0.8", "1 failed authentication in the minute: credential required ×1"),
+    ]
+    [last] = counter.take(everything=True)
+    assert (last.client, last.at) == ("10.0.0.7", datetime(2026, 12, 3, 9, 31, tzinfo=UTC))
+
+
+async def test_the_method_label_is_an_allow_list(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite'}", rate_limit_per_s=0)
+    async with running(settings) as (client, ring, _):
+        invented = "X" + secrets.token_hex(6).upper()
+        await client.request(invented, "/v1/records/r-1", headers=bearer(ring, ["cases:read"]))
+        exposed = (await client.get("/metrics")).text
+    assert invented not in exposed
+    assert 'govmesh_http_requests_total{method="other"' in exposed
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def _serve(tmp_path: Path, **overrides: Any) -> tuple[uvicorn.Server, asyncio.Task[None], int, Keyring]:
+    settings = _settings(
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path / 's.sqlite'}",
+        rate_limit_per_s=0,
+        http_header_timeout_s=1,
+        http_body_timeout_s=1,
+        **overrides,
+    )
+    app = create_app(
+        settings=settings, title="t", description="t", version="0", routers=[_router()], migrations=MIGRATIONS
+    )
+    port = _free_port()
+    server = uvicorn.Server(server_config(app, settings, port=port))
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # pytest owns the signals
+    task = asyncio.create_task(server.serve())
+    for _ in range(600):
+        if server.started:
+            break
+        await asyncio.sleep(0.1)
+    assert server.started
+    return server, task, port, Keyring.load(settings.keyring_path(), development=True)
+
+
+async def _stop(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    await asyncio.wait_for(task, 60)
+
+
+async def _closed_while_trickling(writer: asyncio.StreamWriter, reader: asyncio.StreamReader, drip: bytes) -> bytes:
+    """Send ``drip`` every 0.2 s for up to a minute; the server's answer when it cuts us off."""
+    for _ in range(300):
+        try:
+            writer.write(drip)
+            await writer.drain()
+        except ConnectionError:
+            return b""
+        try:
+            answer = await asyncio.wait_for(reader.read(), 0.2)
+        except TimeoutError:
+            continue
+        return answer if answer else b"closed"
+    pytest.fail("the server kept a connection whose client trickled for a minute")
+
+
+async def test_a_client_that_trickles_its_headers_is_cut_off(tmp_path: Path) -> None:
+    server, task, port, _ = await _serve(tmp_path)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\n")
+        await _closed_while_trickling(writer, reader, b"X-Slow: a\r\n")
+        writer.close()
+        # others are served meanwhile and after
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), 30)).startswith(b"HTTP/1.1 200")
+        writer.close()
+    finally:
+        await _stop(server, task)
+
+
+async def test_a_client_that_trickles_its_body_gets_a_408(tmp_path: Path) -> None:
+    server, task, port, ring = await _serve(tmp_path)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        token = ring.issue_token("slow-client", ["cases:read"], [])
+        head = (
+            "POST /v1/records HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+            f"Content-Length: 100000\r\nAuthorization: Bearer {token}\r\n\r\n"
+        )
+        writer.write(head.encode() + b'{"text": "')
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 60)  # we send nothing more
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"did not arrive within 1 s" in answer
+        writer.close()
+    finally:
+        await _stop(server, task)

@@ -12,6 +12,7 @@ import pytest
 
 from govmesh_runtime import auth_cli
 from govmesh_runtime.auth import AuthError, Forbidden, Keyring, Principal, Verifier
+from govmesh_runtime.roles import Role, scopes_for
 
 
 @pytest.fixture
@@ -20,9 +21,9 @@ def ring(tmp_path: Path) -> Keyring:
 
 
 def test_a_token_carries_subject_scopes_and_places(ring: Keyring) -> None:
-    token = ring.issue_token("city-hotline", ["cases:write", "cases:read"], ["620702"])
+    token = ring.issue_token("city-hotline", ["cases:create", "cases:read"], ["620702"])
     principal = ring.authenticate(f"Bearer {token}", None)
-    assert principal == Principal("city-hotline", frozenset({"cases:write", "cases:read"}), ("620702",), "jwt")
+    assert principal == Principal("city-hotline", frozenset({"cases:create", "cases:read"}), ("620702",), "jwt")
 
 
 @pytest.mark.parametrize(
@@ -65,7 +66,7 @@ def test_missing_or_malformed_credentials_are_refused_with_a_reason(ring: Keyrin
 
 
 def test_api_keys_are_stored_hashed_and_verified(ring: Keyring) -> None:
-    _, key = ring.issue_api_key("open311-app", ["cases:write"], [])
+    _, key = ring.issue_api_key("open311-app", ["cases:create"], [])
     ring.save()
     assert key not in ring.path.read_text()  # only the hash is stored
     assert ring.authenticate(None, key).subject == "open311-app"
@@ -126,3 +127,22 @@ def test_services_starting_together_share_one_development_keyring(tmp_path: Path
 
 def _load_secret(path: Path) -> str:
     return Keyring.load(path, development=True).secret
+
+
+def test_the_cli_issues_a_roles_scopes_and_refuses_unknown_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "keyring.json"
+    monkeypatch.setenv("GOVMESH_KEYRING", str(path))
+    ring = Keyring.load(path, development=True)
+    args = ["token", "--client", "W001", "--role", "grid-worker", "--place", "620702001001001"]
+    assert auth_cli.main([*args, "--scope", "audit:read"]) == 0
+    principal = ring.verify_token(capsys.readouterr().out.strip())
+    assert principal.subject == "W001" and principal.places == ("620702001001001",)
+    assert principal.scopes == scopes_for([Role.GRID_WORKER]) | {"audit:read"}
+    assert auth_cli.main(["api-key", "--client", "open311-app", "--role", "open311-client"]) == 0
+    key = capsys.readouterr().out.splitlines()[0]
+    assert Keyring.load(path, development=False).verify_api_key(key).scopes == {"cases:create", "cases:read"}
+    for wrong in (["--role", "mayor"], ["--scope", "cases:write"], []):
+        with pytest.raises(SystemExit):  # argparse names the bad value; no scope at all is refused too
+            auth_cli.main(["token", "--client", "x", *wrong])

@@ -17,6 +17,7 @@ from govmesh_contracts import (
     CaseDispatched,
     CaseEscalated,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     CaseReopened,
     CaseResolved,
@@ -99,6 +100,7 @@ SAMPLES: dict[str, Event] = {
         cancelled_by="centre-clerk-7",
         cancelled_at=AT,
     ),
+    CasePersonalDataErased.event_type: CasePersonalDataErased(case_id=CASE_ID, erased_at=AT),
     CaseEscalated.event_type: CaseEscalated(
         case_id=CASE_ID,
         from_level=Level.COMMUNITY,

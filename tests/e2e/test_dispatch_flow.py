@@ -34,12 +34,13 @@ from govmesh_contracts import (
     encode,
     envelope_for,
 )
+from govmesh_runtime.roles import Role, scopes_for
 
 pytestmark = pytest.mark.e2e
 
 GRID = "620702001001001"
 # The grid worker's terminal: cases of their grid only (issue 9).
-TERMINAL = auth_headers(["cases:read", "cases:write"], [GRID], subject="grid-worker-W001")
+TERMINAL = auth_headers(scopes_for([Role.GRID_WORKER]), [GRID], subject="W001")
 
 
 def _database_url(request: pytest.FixtureRequest) -> str | None:
@@ -153,7 +154,7 @@ async def test_a_dispute_becomes_two_tasks_both_done_resolved_and_closed_on_feed
     )
     done = await mesh.post(
         f"/v1/tasks/{tasks['grid_worker']}/complete",
-        {"outcome": "done", "summary": "Visited both households.", "by": "W001"},
+        {"outcome": "done", "summary": "Visited both households."},
     )
     assert done.status_code == 200, done.text
     # the process refuses a caller without a credential, and a worker of another grid

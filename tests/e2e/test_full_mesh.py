@@ -30,9 +30,10 @@ import httpx
 import psycopg
 import pytest
 import yaml
-from support import ADMIN, ROOT, Service, free_port, produce
+from support import ADMIN, ROOT, Service, auth_headers, free_port, produce
 
 import citygen
+from govmesh_runtime.roles import Role, scopes_for
 
 sys.path.insert(0, str(ROOT / "services/video-bridge/tests"))
 from vb_sip_client import SipDevice, catalog_item, xml
@@ -193,9 +194,11 @@ def timeline(mesh: Mesh, case_id: str) -> list[str]:
 
 def complete_grid_task(mesh: Mesh, task: dict[str, Any]) -> None:
     url = f"{mesh.url('dispatch')}/v1/tasks/{task['task_id']}"
-    ok(post(url + "/accept", json={"by": task["assignee"]}, timeout=10))
-    done = {"by": task["assignee"], "outcome": "done", "summary": "Visited the site, reported to the centre."}
-    ok(post(url + "/complete", json=done, timeout=10))
+    # the assignee's own terminal: the actor is the token's subject
+    worker = auth_headers(scopes_for([Role.GRID_WORKER]), subject=task["assignee"])
+    ok(httpx.post(url + "/accept", headers=worker, timeout=10))
+    done = {"outcome": "done", "summary": "Visited the site, reported to the centre."}
+    ok(httpx.post(url + "/complete", json=done, headers=worker, timeout=10))
 
 
 async def camera_session(sip_port: int, device_id: str, channels: list[dict[str, Any]]) -> None:

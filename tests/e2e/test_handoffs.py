@@ -38,9 +38,9 @@ CENTRE = "C620702001001"
 SERVICES = ("intake", "dispatch", "mediation", "policing")
 # A centre's clerk: may cancel cases and tasks; the actor of a cancellation is this subject.
 CLERK_SUBJECT = f"centre-clerk-{uuid.uuid4().hex[:6]}"
-CLERK = auth_headers(["cases:read", "cases:write", "cases:manage", "tasks:manage"], subject=CLERK_SUBJECT)
+CLERK = auth_headers(["cases:read", "cases:create", "cases:manage", "tasks:manage"], subject=CLERK_SUBJECT)
 # Allowed everything else, but not to cancel.
-NO_MANAGE = auth_headers(["cases:read", "cases:write", "grid:read", "policing"], subject="window-clerk")
+NO_MANAGE = auth_headers(["cases:read", "cases:create", "grid:read", "policing"], subject="window-clerk")
 OPEN311_KEY = api_key(["cases:read"], subject="e2e-handoff-open311-app")
 INCIDENT = {"in_progress": "no"}
 DISPUTE_STATUSES = ("open", "assigned", "in_mediation", "agreed", "closed")

@@ -29,7 +29,7 @@ from support import ADMIN, Service, api_key, auth_headers, produce
 from govmesh_contracts import Location, VideoAlarmRaised, encode, envelope_for
 
 pytestmark = pytest.mark.e2e
-API_KEY = api_key(["cases:write"], subject="e2e-open311-app")  # posts; reads need no key
+API_KEY = api_key(["cases:create"], subject="e2e-open311-app")  # posts; reads need no key
 STAFF = auth_headers(["cases:read"], subject="e2e-hotline-desk")  # no personal-data scope
 
 

@@ -16,6 +16,7 @@ from govmesh_contracts.events import (
     CaseDispatched,
     CaseEscalated,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     CaseReopened,
     CaseResolved,
@@ -94,8 +95,9 @@ TOPICS: tuple[Topic, ...] = (
         producer="intake",
         key="case id (UUID)",
         partitions=6,
-        events=(CaseReceived, CaseFeedbackGiven, CaseCancelled),
-        description="Cases accepted at the one door, the resident's feedback on them, and their cancellation.",
+        events=(CaseReceived, CaseFeedbackGiven, CaseCancelled, CasePersonalDataErased),
+        description="Cases accepted at the one door, the resident's feedback, their cancellation, erasures of"
+        " personal data.",
     ),
     Topic(
         name="dispatch.cases.v1",

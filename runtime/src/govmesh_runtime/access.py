@@ -11,23 +11,15 @@ and check places with :func:`guard_place` — a record outside the caller's plac
 refused exactly like a record that does not exist, so a 403 never tells whether it
 exists. Every 401 and 403 is written to the audit log with its reason.
 
-Scopes (issued with ``govmesh-auth``):
-
-=================  =============================================================
-``cases:read``     cases, tasks, timelines, disputes, police tasks' public part
-``cases:write``    create and change them: cases, feedback, task states, sessions
-``cases:manage``   a centre's case-level decisions: cancel a case
-``tasks:manage``   a centre's task decisions: cancel a task
-``grid:read``      the grid registry, people and places, elements, rooms, channels
-``grid:write``     change the registry: grids, workers, rules, rooms, rosters, devices
-``policing``       police data: police tasks' details, key persons and places, patrols
-``personal-data``  personal fields unmasked (names, ID numbers, phones, addresses)
-``audit:read``     the audit log
-=================  =============================================================
+Scopes are narrow, one per kind of work; the one table of scopes and of the roles that
+hold them is :mod:`govmesh_runtime.roles`. Each endpoint names exactly one decision
+(``require(<scope>)``, or any credential) and ``tests/access/test_scope_matrix.py`` walks
+every route of every service against every role.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -38,26 +30,18 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import col, select
 
-from govmesh_runtime import audit
+from govmesh_runtime import audit, metrics
 from govmesh_runtime.auth import AuthError, Principal
 from govmesh_runtime.problems import refusals
+from govmesh_runtime.roles import ALL_SCOPES, Scope
 from govmesh_runtime.tables import AuditRecord
 from govmesh_runtime.tracing import current_traceparent, trace_id
 
 if TYPE_CHECKING:
     from govmesh_runtime.app import Runtime
 
-SCOPES = (
-    "cases:read",
-    "cases:write",
-    "cases:manage",
-    "tasks:manage",
-    "grid:read",
-    "grid:write",
-    "policing",
-    "personal-data",
-    "audit:read",
-)
+# Every scope there is (kept under its old name for callers that issue all-scope tokens).
+SCOPES: tuple[str, ...] = tuple(sorted(ALL_SCOPES))
 
 # Declared for the OpenAPI document (and its "Authorize" button); verification is ours.
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued by `govmesh-auth token`.")
@@ -77,17 +61,30 @@ async def authenticated(
         return cached
     authorization = f"Bearer {bearer.credentials}" if bearer else request.headers.get("authorization")
     key = api_key or request.query_params.get("api_key") or await _form_api_key(request)
+    runtime = _runtime(request)
     try:
-        oidc = _runtime(request).oidc
+        oidc = runtime.oidc
         if oidc is not None and authorization:  # with an issuer, a bearer token must be its token
             principal = await oidc.authenticate(authorization)
         else:
-            principal = _runtime(request).auth.authenticate(authorization, key)
+            principal = runtime.auth.authenticate(authorization, key)
     except AuthError as exc:
-        await _audit(request, None, audit.Action.UNAUTHENTICATED, "request", None, str(exc))
+        # counted per source per minute and written once a minute (not a row per request)
+        metrics.AUTH_FAILURES.inc()
+        runtime.failed_auth.count(request.client.host if request.client else "unknown", str(exc))
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=str(exc), headers={"WWW-Authenticate": "Bearer"}
         ) from exc
+    # Only now, with a verified principal, its own bucket (a random Bearer gets none).
+    if runtime.principal_limits is not None:
+        wait = runtime.principal_limits.take(f"{principal.via}:{principal.subject}")
+        if wait > 0:
+            metrics.RATE_LIMITED.inc()
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail="too many requests from this client; slow down",
+                headers={"Retry-After": str(math.ceil(wait))},
+            )
     request.state.principal = principal
     return principal
 
@@ -129,16 +126,43 @@ def is_public(call: object) -> bool:
     return getattr(call, "public", False) is True
 
 
-def require(*scopes: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller, who must hold every one of ``scopes`` (403 otherwise)."""
+def require(*scopes: Scope | str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, who must hold every one of ``scopes`` (403 otherwise).
+
+    The scopes stay on the dependency (``required_scopes``) so that the route matrix test
+    reads each endpoint's decision from its dependencies."""
+    unknown = [str(scope) for scope in scopes if str(scope) not in ALL_SCOPES]
+    if unknown:  # a typo would lock everyone out (or, worse, nobody would hold it)
+        raise ValueError(f"unknown scope {unknown[0]!r}: add it to govmesh_runtime.roles first")
+    names = tuple(str(scope) for scope in scopes)
 
     async def dependency(request: Request, principal: Caller) -> Principal:
-        missing = [scope for scope in scopes if not principal.has(scope)]
+        missing = [scope for scope in names if not principal.has(scope)]
         if missing:
             raise await refuse(request, principal, f"scope '{missing[0]}' is required", "request")
         return principal
 
+    dependency.required_scopes = frozenset(names)  # type: ignore[attr-defined]
     return dependency
+
+
+def required_scopes(dependency: Callable[..., Any]) -> frozenset[str] | None:
+    """The scopes a dependency made by :func:`require` asks for (None for any other)."""
+    scopes: frozenset[str] | None = getattr(dependency, "required_scopes", None)
+    return scopes
+
+
+async def require_assignee_or_manager(
+    request: Request, principal: Principal, *, assignee: str | None, resource: str, resource_id: str
+) -> None:
+    """Work on a task: its assignee (the credential's subject) may, and so may a holder of
+    ``tasks:manage`` (a centre; the task's place is checked by the caller of this)."""
+    if principal.has(Scope.TASKS_MANAGE):
+        return
+    if assignee is None or principal.subject != assignee:
+        who = f"assigned to {assignee}" if assignee else "not assigned to anyone"
+        reason = f"this {resource} is {who}, not to {principal.subject} (or scope 'tasks:manage' is required)"
+        raise await refuse(request, principal, reason, resource, resource_id)
 
 
 async def refuse(

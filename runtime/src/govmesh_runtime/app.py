@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from govmesh_runtime import metrics
+from govmesh_runtime import audit, metrics
 from govmesh_runtime.access import audit_router, authenticated, is_public
 from govmesh_runtime.auth import Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
@@ -34,7 +34,7 @@ from govmesh_runtime.db import Database
 from govmesh_runtime.errors import EventTooLarge, is_outage
 from govmesh_runtime.finite import RefuseNonFinite, validation_errors
 from govmesh_runtime.kafka import ProducerHolder
-from govmesh_runtime.limits import RequestLimits
+from govmesh_runtime.limits import RequestLimits, TokenBuckets
 from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.nul_text import RefuseNulText
 from govmesh_runtime.oidc import OidcVerifier
@@ -55,6 +55,9 @@ class Runtime:
     producer: ProducerHolder
     relay: OutboxRelay
     auth: Verifier
+    # after verification, one bucket per principal (None: no limit); before it, the address's
+    principal_limits: TokenBuckets | None = None
+    failed_auth: audit.FailedAuthentications = field(default_factory=audit.FailedAuthentications)
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     oidc: OidcVerifier | None = None  # bearer tokens of GOVMESH_OIDC_ISSUER; None: the keyring's
@@ -82,10 +85,22 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
         batch_size=settings.relay_batch_size,
         poll_interval_s=settings.relay_poll_interval_s,
         retention_s=settings.outbox_retention_s,
+        payload_retention_s=settings.outbox_payload_retention_s,
         leader_engine=None if db.is_sqlite else db.engine,
     )
     auth = Verifier(settings.keyring_path(), development=settings.environment == "development")
-    runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay, auth=auth, oidc=oidc_verifier(settings))
+    principal_limits = (
+        TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst) if settings.rate_limit_per_s > 0 else None
+    )
+    runtime = Runtime(
+        settings=settings,
+        db=db,
+        producer=producer,
+        relay=relay,
+        auth=auth,
+        principal_limits=principal_limits,
+        oidc=oidc_verifier(settings),
+    )
     if settings.consumers_enabled:
         runtime.consumers = [
             EventConsumer(
@@ -145,9 +160,12 @@ def create_app(
     each an ``async def job(runtime)`` that runs until cancelled at shutdown.
 
     ``public_routers``: routes that answer without a credential (Open311's reads, as GeoReport
-    v2 says); each of them must say so with an ``access.public(...)`` dependency."""
+    v2 says); each of them must say so with an ``access.public(...)`` dependency.
+
+    In production (``GOVMESH_ENV=production``) a default secret stops it here, naming the setting."""
     for router in public_routers:
         _check_public(router)
+    settings.refuse_insecure_defaults()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -164,7 +182,10 @@ def create_app(
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         for consumer in runtime.consumers:
             runtime.tasks.append(asyncio.create_task(consumer.run(), name=f"consumer-{consumer.spec.name}"))
-        jobs = [asyncio.create_task(_supervised(job, runtime), name=f"job-{job.__name__}") for job in background]
+        jobs = [
+            asyncio.create_task(_supervised(job, runtime), name=f"job-{job.__name__}")
+            for job in [*background, flush_failed_authentications]
+        ]
         log.info("service_started", port=settings.port, database=runtime.db.url.split("://")[0])
         try:
             yield
@@ -181,6 +202,7 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             await runtime.producer.close()
+            await write_failed_authentications(runtime, everything=True)
             await runtime.db.dispose()
             shutdown_tracing()
             log.info("service_stopped")
@@ -200,11 +222,13 @@ def create_app(
     app.add_middleware(RefuseNonFinite)  # NaN, Infinity, 1e400 in a JSON body: a 422 naming the field
     app.add_middleware(RefuseNulText)  # inner: its refusals are observed by the next
     app.add_middleware(ObserveRequests)
-    app.add_middleware(  # outermost: a flood is refused before any work
+    address_rate, address_burst = settings.address_rate_limit()
+    app.add_middleware(  # outermost: a flood is refused before any work, by address (the credential is unverified)
         RequestLimits,
-        rate_per_s=settings.rate_limit_per_s,
-        burst=settings.rate_limit_burst,
+        rate_per_s=address_rate,
+        burst=address_burst,
         max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.http_body_timeout_s,
     )
     app.include_router(_health_router())
     # Every service endpoint needs a credential; health and metrics stay open for operators.
@@ -246,6 +270,23 @@ async def _event_too_large(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": str(exc)}, status_code=413)
 
 
+async def flush_failed_authentications(runtime: Runtime) -> None:
+    """Write the 401 counts of each finished minute: one audit row per (source, minute), so a
+    flood of bad credentials costs a row a minute, not a row a request."""
+    while True:
+        await asyncio.sleep(FAILED_AUTH_FLUSH_S)
+        await write_failed_authentications(runtime, everything=False)
+
+
+FAILED_AUTH_FLUSH_S = 10.0
+
+
+async def write_failed_authentications(runtime: Runtime, *, everything: bool) -> None:
+    records = runtime.failed_auth.take(everything=everything)
+    if records:
+        await audit.record(runtime.db.sessions, *records)
+
+
 async def _supervised(job: Callable[[Runtime], Coroutine[Any, Any, None]], runtime: Runtime) -> None:
     """Run a background job; restart it after a crash (with a pause) instead of losing it."""
     while True:
@@ -270,7 +311,7 @@ class ObserveRequests:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        method = scope["method"]
+        method = metrics.method_label(scope["method"])
         started = time.perf_counter()
         status = 500
         with hop(f"{method} {scope['path']}", headers.get("traceparent"), "server") as traceparent:

@@ -11,7 +11,8 @@ it at ``GET /v1/audit`` with the ``audit:read`` scope.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -75,3 +76,45 @@ async def record(sessions: async_sessionmaker[AsyncSession], *records: AuditReco
     """Audit a read or a refusal in its own short transaction."""
     async with sessions() as session, session.begin():
         session.add_all(records)
+
+
+class FailedAuthentications:
+    """401s counted per source (the client's address) per minute, in memory; ``take`` turns
+    each finished minute (or, at shutdown, every minute) into one audit row with the count.
+
+    Bounded: at most ``max_sources`` (source, minute) keys and a few distinct reasons each;
+    beyond that the counts go to the source ``(many)``."""
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC), max_sources: int = 10_000) -> None:
+        self.clock = clock
+        self.max_sources = max_sources
+        self._counts: dict[tuple[str, datetime], Counter[str]] = {}
+
+    def count(self, source: str, reason: str) -> None:
+        minute = self.clock().replace(second=0, microsecond=0)
+        key = (source, minute)
+        if key not in self._counts and len(self._counts) >= self.max_sources:
+            key = ("(many)", minute)
+        reasons = self._counts.setdefault(key, Counter())
+        if reason not in reasons and len(reasons) >= 5:
+            reason = "other reasons"
+        reasons[reason] += 1
+
+    def take(self, *, everything: bool) -> list[AuditRecord]:
+        current = self.clock().replace(second=0, microsecond=0)
+        records = []
+        for key in [k for k in self._counts if everything or k[1] < current]:
+            source, minute = key
+            reasons = self._counts.pop(key)
+            total = sum(reasons.values())
+            listed = "; ".join(f"{reason} ×{n}" for reason, n in reasons.most_common())
+            row = entry(
+                principal=None,
+                action=Action.UNAUTHENTICATED,
+                resource="request",
+                reason=f"{total} failed authentication{'s' if total != 1 else ''} in the minute: {listed}",
+                client=source,
+            )
+            row.at = minute
+            records.append(row)
+        return records

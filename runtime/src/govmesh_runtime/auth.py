@@ -5,7 +5,7 @@ with the mesh's secret, ``aud=govmesh``); Open311 clients and simple integration
 with an API key (``X-API-Key`` or ``api_key``). Both are issued and revoked with
 ``govmesh-auth`` and verified locally — no call to another service.
 
-A principal carries scopes (``cases:read``, ``cases:write``, ``personal-data``,
+A principal carries scopes (``cases:read``, ``cases:create``, ``personal-data``,
 ``policing``, ``dispatch:admin`` …) and places: administrative or grid code
 prefixes it may act in (empty = everywhere). A grid worker's token carries their
 grid code; a centre's its division code, which covers every grid below it.
@@ -67,6 +67,7 @@ class Keyring:
     secret: str
     api_keys: dict[str, dict[str, Any]] = field(default_factory=dict)  # key id -> {hash, subject, scopes, places}
     revoked: set[str] = field(default_factory=set)  # JWT ids (jti) and API key ids
+    development: bool = False  # created on the fly by a service in development: refused in production
 
     @classmethod
     def load(cls, path: Path, *, development: bool) -> Keyring:
@@ -76,14 +77,24 @@ class Keyring:
         if not path.exists():
             if not development:
                 raise RuntimeError(f"no keyring at {path}: create one with `govmesh-auth init` (no default secrets)")
-            ring = cls(path=path, secret=secrets.token_urlsafe(48))
+            ring = cls(path=path, secret=secrets.token_urlsafe(48), development=True)
             if ring._create():
                 return ring
             # Another process (a sibling service starting at the same moment) made it first.
         data = json.loads(path.read_text())
         return cls(
-            path=path, secret=data["secret"], api_keys=data.get("api_keys", {}), revoked=set(data.get("revoked", []))
+            path=path,
+            secret=data["secret"],
+            api_keys=data.get("api_keys", {}),
+            revoked=set(data.get("revoked", [])),
+            development=bool(data.get("development", False)),
         )
+
+    @classmethod
+    def init(cls, path: Path) -> Keyring | None:
+        """A new keyring with a random secret, fit for production; None if one exists already."""
+        ring = cls(path=path, secret=secrets.token_urlsafe(48))
+        return ring if ring._create() else None
 
     def save(self) -> None:
         """Replace the file atomically (readers never see half a keyring)."""
@@ -106,7 +117,9 @@ class Keyring:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=".keyring-", dir=self.path.parent)
         with os.fdopen(fd, "w") as out:  # mkstemp creates it 0600
-            state = {"secret": self.secret, "api_keys": self.api_keys, "revoked": sorted(self.revoked)}
+            state: dict[str, Any] = {"secret": self.secret, "api_keys": self.api_keys, "revoked": sorted(self.revoked)}
+            if self.development:
+                state["development"] = True
             json.dump(state, out, indent=2)
         return Path(name)
 

@@ -32,7 +32,7 @@ from govmesh_contracts.topics import DLQ_SUFFIX
 from govmesh_runtime import metrics
 from govmesh_runtime.errors import is_conflict, is_outage
 from govmesh_runtime.kafka import ProducerHolder, is_record_refused
-from govmesh_runtime.logging import get_logger
+from govmesh_runtime.logging import get_logger, mask_personal_data
 from govmesh_runtime.tracing import hop, trace_id
 from govmesh_runtime.uow import UnitOfWork
 
@@ -320,7 +320,7 @@ class EventConsumer:
         log.error("dead_lettered", topic=record.topic, partition=record.partition, offset=record.offset, reason=reason)
         headers = [h for h in (record.headers or ()) if not h[0].startswith("dlq_")]
         headers += [
-            ("dlq_reason", reason[:2000].encode()),
+            ("dlq_reason", mask_personal_data(reason)[:2000].encode()),  # an exception's text may quote a resident
             ("dlq_consumer", self.spec.name.encode()),
             ("dlq_original_topic", record.topic.encode()),
             ("dlq_original_partition", str(record.partition).encode()),

@@ -63,7 +63,9 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: SqliteSynchronous = "FULL") -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo}
+        # hide_parameters: a failed statement's error (logged, or a dead letter's dlq_reason) shows
+        # the SQL but never its values, which may be a resident's name or phone number.
+        kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -24,10 +25,25 @@ def mask_personal_data(text: str) -> str:
     return _PHONE.sub(r"\1****\2", text)
 
 
-def _mask_processor(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _masked(value: Any) -> Any:
+    """Strings masked wherever they sit: nested mappings, lists, tuples, sets; anything else
+    (an exception, a model) by its text, which is what the JSON line would show."""
+    if isinstance(value, str):
+        return mask_personal_data(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_masked(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return mask_personal_data(str(value))
+
+
+def _mask_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Runs last, after the traceback was rendered into ``exception``: a phone number in an
+    exception's message or a nested field is masked like any other."""
     for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = mask_personal_data(value)
+        event_dict[key] = _masked(value)
     return event_dict
 
 
@@ -37,7 +53,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _mask_processor,
     ]
     structlog.configure(
         # filter_by_level first: a line below the level costs nothing more (per request and per event)
@@ -51,6 +66,7 @@ def configure_logging(service: str, level: str = "INFO") -> None:
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
+            _mask_processor,
             structlog.processors.JSONRenderer(ensure_ascii=False),
         ],
     )

@@ -42,4 +42,14 @@ RELAY_ERRORS = Counter("govmesh_outbox_relay_errors_total", "Failed outbox publi
 DLQ_MESSAGES = Counter("govmesh_dlq_messages_total", "Records sent to a dead-letter topic.", ["topic"])
 AUDIT_RECORDS = Counter("govmesh_audit_records_total", "Audit log entries written.", ["action"])
 RATE_LIMITED = Counter("govmesh_http_rate_limited_total", "Requests refused by the per-client rate limit.")
+BODY_TIMEOUTS = Counter("govmesh_http_body_timeouts_total", "Requests whose body did not arrive in time (408).")
+AUTH_FAILURES = Counter("govmesh_http_auth_failures_total", "Requests refused for no or a bad credential (401).")
+# HTTP methods as labels: an allow-list, anything else is "other" (a method is the client's to invent).
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    return method if method in HTTP_METHODS else "other"
+
+
 BODY_TOO_LARGE = Counter("govmesh_http_body_too_large_total", "Requests refused for a body above the size limit.")

@@ -22,7 +22,7 @@ def run_env() -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = sa.create_engine(str(url), poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(str(url), poolclass=sa.pool.NullPool, hide_parameters=True)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

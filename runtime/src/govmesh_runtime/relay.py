@@ -52,6 +52,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval_s: float = 0.5,
         retention_s: float = 7 * 24 * 3600,
+        payload_retention_s: float = 24 * 3600,
         leader_engine: AsyncEngine | None = None,
     ) -> None:
         self._sessions = sessions
@@ -61,6 +62,9 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._retention = timedelta(seconds=retention_s)
+        # A sent event's payload (it may name a resident) is kept only this long; the row (its id,
+        # type, topic, times) stays until _retention for tracing.
+        self._payload_retention = timedelta(seconds=payload_retention_s)
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self.last_error: str | None = None
@@ -128,7 +132,7 @@ class OutboxRelay:
                 continue
             if datetime.now(UTC) - last_prune > timedelta(hours=1):
                 last_prune = datetime.now(UTC)
-                await self._prune()
+                await self.prune()
             if published < self._batch_size:
                 await self._sleep(self._poll_interval_s)
 
@@ -261,13 +265,25 @@ class OutboxRelay:
             oldest = oldest.replace(tzinfo=UTC)
         metrics.OUTBOX_OLDEST_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
 
-    async def _prune(self) -> None:
+    async def prune(self) -> None:
+        """Clear the payloads of rows sent longer than the payload retention ago; delete rows
+        sent longer than the retention ago (hourly, from the publish loop)."""
+        now = datetime.now(UTC)
         try:
             async with self._sessions() as session:
                 await session.exec(
+                    sa.update(OutboxMessage)
+                    .where(
+                        col(OutboxMessage.sent_at).is_not(None),
+                        col(OutboxMessage.sent_at) < now - self._payload_retention,
+                        col(OutboxMessage.payload) != "",
+                    )
+                    .values(payload="")
+                )
+                await session.exec(
                     sa.delete(OutboxMessage).where(
                         col(OutboxMessage.sent_at).is_not(None),
-                        col(OutboxMessage.sent_at) < datetime.now(UTC) - self._retention,
+                        col(OutboxMessage.sent_at) < now - self._retention,
                     )
                 )
                 await session.commit()

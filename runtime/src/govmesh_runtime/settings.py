@@ -6,6 +6,7 @@ mesh-wide values have none (``KAFKA_BOOTSTRAP_SERVERS``, ``GOVMESH_DATA_DIR``).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -107,6 +108,36 @@ class ServiceSettings(BaseSettings):
         description="Refuse events larger than this when they are written (below the topics' own"
         " max.message.bytes from the contracts registry, e.g. for a cluster with smaller limits).",
     )
+    # Before authentication a client is only its address (a gateway or NAT may carry many
+    # principals): a wider budget, default 10 × the per-principal one.
+    rate_limit_per_address_s: float | None = Field(
+        default=None, validation_alias=AliasChoices("GOVMESH_RATE_LIMIT_PER_ADDRESS_S", "rate_limit_per_address_s")
+    )
+    rate_limit_address_burst: float | None = Field(
+        default=None, validation_alias=AliasChoices("GOVMESH_RATE_LIMIT_ADDRESS_BURST", "rate_limit_address_burst")
+    )
+    # The HTTP server: a slow or greedy client cannot hold the service.
+    http_limit_concurrency: int = Field(
+        default=1000, validation_alias=AliasChoices("GOVMESH_HTTP_LIMIT_CONCURRENCY", "http_limit_concurrency")
+    )
+    http_timeout_keep_alive_s: float = Field(
+        default=5, validation_alias=AliasChoices("GOVMESH_HTTP_TIMEOUT_KEEP_ALIVE_S", "http_timeout_keep_alive_s")
+    )
+    http_header_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        validation_alias=AliasChoices("GOVMESH_HTTP_HEADER_TIMEOUT_S", "http_header_timeout_s"),
+        description="A request's headers must arrive within this (from the connection or the previous answer).",
+    )
+    http_body_timeout_s: float = Field(
+        default=30,
+        gt=0,
+        validation_alias=AliasChoices("GOVMESH_HTTP_BODY_TIMEOUT_S", "http_body_timeout_s"),
+        description="Each part of a request's body must arrive within this (408 otherwise).",
+    )
+    http_max_header_bytes: int = Field(
+        default=64 * 1024, validation_alias=AliasChoices("GOVMESH_HTTP_MAX_HEADER_BYTES", "http_max_header_bytes")
+    )
     migrate_on_start: bool = True
     migration_database_url: str = Field(
         default="",
@@ -120,6 +151,12 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.5
     outbox_retention_s: float = 7 * 24 * 3600
+    outbox_payload_retention_s: float = Field(
+        default=24 * 3600,
+        ge=0,
+        validation_alias=AliasChoices("GOVMESH_OUTBOX_PAYLOAD_RETENTION_S", "outbox_payload_retention_s"),
+        description="A sent event's payload (which may name a resident) is cleared after this many seconds.",
+    )
 
     # Consumer loop
     consumer_max_retries: int = 3
@@ -132,9 +169,59 @@ class ServiceSettings(BaseSettings):
     def keyring_path(self) -> Path:
         return self.keyring or self.data_dir / "auth" / "keyring.json"
 
+    def address_rate_limit(self) -> tuple[float, float]:
+        """(requests per second, burst) per client address, before authentication."""
+        rate = self.rate_limit_per_address_s
+        burst = self.rate_limit_address_burst
+        return (
+            10 * self.rate_limit_per_s if rate is None else rate,
+            10 * self.rate_limit_burst if burst is None else burst,
+        )
+
+    def env_name(self, field: str) -> str:
+        """The environment variable that sets ``field`` (what an operator must change)."""
+        alias = type(self).model_fields[field].validation_alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return f"{self.model_config.get('env_prefix', '')}{field}".upper()
+
+    def insecure_defaults(self) -> list[str]:
+        """Settings still at a development default that production must not run with, each as
+        "<VARIABLE>: why". Services add theirs (webhook key, SIP password …)."""
+        problems = []
+        keyring = self.keyring_path()
+        if keyring.exists() and _development_keyring(keyring):
+            problems.append(
+                f"{self.env_name('keyring')}: {keyring} is a development keyring (created on the fly);"
+                " make one with `govmesh-auth init`"
+            )
+        return problems
+
+    def refuse_insecure_defaults(self) -> None:
+        """With ``GOVMESH_ENV=production`` a service does not start on a default secret."""
+        if self.environment != "production":
+            return
+        problems = self.insecure_defaults()
+        if problems:
+            raise InsecureSettings(
+                f"{self.service_name} refuses to start with GOVMESH_ENV=production: " + "; ".join(problems)
+            )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         db_dir = self.data_dir / "db"
         db_dir.mkdir(parents=True, exist_ok=True)
         return f"sqlite+aiosqlite:///{db_dir / (self.service_name + '.sqlite')}"
+
+
+class InsecureSettings(RuntimeError):
+    """A production service configured with a development default (a known secret)."""
+
+
+def _development_keyring(path: Path) -> bool:
+    """Keyrings that services create for themselves in development say so; `govmesh-auth init`'s don't."""
+    try:
+        return bool(json.loads(path.read_text()).get("development", False))
+    except (OSError, ValueError):
+        return False

@@ -24,8 +24,10 @@ from govmesh_runtime.app import Runtime
 
 GRID_A1, GRID_A2 = "620702001001001", "620702001001002"  # county 620702 (the sample city)
 GRID_X = "620721001001001"  # a grid of another county, imported by the fixture
-REGISTRY = ["grid:read", "grid:write"]
-CASES = ["cases:read", "cases:write"]
+# Place tests: every scope of dispatch's registry and tasks, so that only the places decide
+# (which role holds which scope is walked by tests/access/test_scope_matrix.py).
+REGISTRY = ["grid:read", "grid:write", "grid:import"]
+CASES = ["cases:read", "cases:create", "tasks:work", "tasks:manage"]
 WORKER_A1 = auth_headers([*REGISTRY, *CASES], [GRID_A1], subject="worker-a1")
 COUNTY = auth_headers([*REGISTRY, *CASES], ["620702"], subject="county-centre-620702")
 OTHER_COUNTY = auth_headers([*REGISTRY, *CASES], ["620721"], subject="county-centre-620721")
@@ -132,9 +134,11 @@ async def test_every_endpoint_group_needs_a_credential(mesh: Mesh) -> None:
     ("scopes", "method", "path", "body", "missing"),
     [
         (["grid:read"], "GET", "/v1/cases/{case}", None, "cases:read"),
-        (["cases:read"], "POST", "/v1/tasks/{task}/accept", {}, "cases:write"),
-        (["cases:read", "cases:write"], "GET", "/v1/grids", None, "grid:read"),
-        (["grid:read"], "PUT", "/v1/routing-rules", [], "grid:write"),
+        (["cases:read"], "POST", "/v1/tasks/{task}/accept", {}, "tasks:work"),
+        (["cases:read", "tasks:work"], "POST", "/v1/tasks/{task}/reassign", {}, "tasks:manage"),
+        (["cases:read", "tasks:work"], "GET", "/v1/grids", None, "grid:read"),
+        (["grid:read", "grid:write"], "PUT", "/v1/routing-rules", [], "grid:import"),
+        (["grid:read", "grid:write"], "POST", "/v1/grids/import", {}, "grid:import"),
         (
             ["grid:read"],
             "PUT",
@@ -142,7 +146,7 @@ async def test_every_endpoint_group_needs_a_credential(mesh: Mesh) -> None:
             {"grid_code": GRID_A1, "category": "places", "name": "x"},
             "grid:write",
         ),
-        (["cases:write"], "GET", "/v1/board/counts?by=grid", None, "cases:read"),
+        (["tasks:work", "cases:create"], "GET", "/v1/board/counts?by=grid", None, "cases:read"),
     ],
 )
 async def test_a_missing_scope_is_a_403_naming_it(
@@ -303,3 +307,15 @@ async def test_workers_names_and_phones_only_with_personal_data(mesh: Mesh) -> N
         ("W001", "name,phone", "community-centre"),
         ("W002", "name,phone", "community-centre"),
     ]
+
+
+async def test_a_centre_reassigns_only_in_its_own_name_and_a_worker_not_at_all(mesh: Mesh) -> None:
+    task = (await mesh.http.get(f"/v1/cases/{mesh.cases[GRID_A1]}", headers=ADMIN)).json()["tasks"][0]["task_id"]
+    url = f"/v1/tasks/{task}/reassign"
+    as_city = await mesh.http.post(url, json={"centre_code": "C620700", "reason": "x"}, headers=COUNTY)
+    assert (as_city.status_code, as_city.json()["detail"]) == (403, "'620700' is not within your places")
+    worker = auth_headers(["cases:read", "tasks:work"], [GRID_A1], subject="W001")
+    refused = await mesh.http.post(url, json={"centre_code": "C620702", "reason": "x"}, headers=worker)
+    assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'tasks:manage' is required")
+    done = await mesh.http.post(url, json={"centre_code": "C620702", "reason": "on leave"}, headers=COUNTY)
+    assert done.status_code == 200, done.text

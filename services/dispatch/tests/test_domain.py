@@ -10,7 +10,7 @@ import pytest
 from dispatch.domain.assignment import WorkerLoad, choose_worker
 from dispatch.domain.cases import cancellation_reason
 from dispatch.domain.codes import CodeError, check_grid_chain, level_of_admin_code, next_level, parse_grid_code
-from dispatch.domain.elements import ElementCategory, mask_element
+from dispatch.domain.elements import ElementCategory, mask_element, personal_values
 from dispatch.domain.routing import Rule, RuleError, Target, default_sla, parse_rules, route
 from dispatch.domain.tasks import (
     CaseState,
@@ -183,3 +183,42 @@ def test_a_cancelled_case_reads_its_reason_on_every_task() -> None:
         "case cancelled: a mis-report (wrong address)"
     )
     assert cancellation_reason(CancelReason.MERGED, other, None) == f"case cancelled: merged into case {other}"
+
+
+def test_personal_attributes_are_masked_by_key_in_chinese_and_english_and_nested() -> None:
+    attributes = {
+        "身份证号": "620702199001011234",
+        "电话": "13912345678",
+        "Tel": "13912345679",
+        "姓名": "张三丰",
+        "现住址": "甘州区东街123号5单元",
+        "owner_phone": "13800001111",
+        "紧急联系人": {"姓名": "李四", "手机号码": "13700002222"},
+        "family": [{"id_card": "620702200001011234"}],
+        "备注": "邻居王五 13600003333 反映",
+        "楼层": 5,
+    }
+    _, shown = mask_element(ElementCategory.PLACES, "东街便利店", attributes)
+    assert shown == {
+        "身份证号": "620702********1234",
+        "电话": "139****5678",
+        "Tel": "139****5679",
+        "姓名": "张**",
+        "现住址": "甘州区东街1***",
+        "owner_phone": "138****1111",
+        "紧急联系人": {"姓名": "李*", "手机号码": "137****2222"},
+        "family": [{"id_card": "620702********1234"}],
+        "备注": "邻居王五 136****3333 反映",
+        "楼层": 5,
+    }
+    assert "620702199001011234" not in str(shown) and "13700002222" not in str(shown)
+    # what is audited when shown unmasked: every personal key, nested ones through their parent
+    assert set(personal_values(ElementCategory.PLACES, "东街便利店", attributes)) == {
+        f"attributes.{key}"
+        for key in ("身份证号", "电话", "Tel", "姓名", "现住址", "owner_phone", "紧急联系人", "family")
+    }
+    # a shop's own name and address are not personal; a person's are
+    _, shop = mask_element(ElementCategory.PLACES, "x", {"name": "东街便利店", "address": "东街1号"})
+    assert shop == {"name": "东街便利店", "address": "东街1号"}
+    _, person = mask_element(ElementCategory.PEOPLE, "x", {"地址": "东街1号院3单元"})
+    assert person == {"地址": "东街1号院3***"}

@@ -14,11 +14,13 @@ import httpx
 import pytest
 from sqlmodel import col, select
 from standardwebhooks.webhooks import Webhook
-from support import ADMIN
+from support import ADMIN, auth_headers
 
 from dispatch import sample_city
 from dispatch.adapters.background import backoff, sign
+from dispatch.adapters.tables import DispatchCaseRow
 from dispatch.bootstrap import create_app
+from dispatch.entrypoints.consumers import consumer_specs
 from dispatch.handlers import (
     Dispatcher,
     apply_task_result,
@@ -30,6 +32,7 @@ from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
     EVENT_TYPES,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     Event,
     Location,
@@ -174,7 +177,7 @@ async def test_both_tasks_done_resolve_the_case_and_feedback_closes_it(dispatch:
     case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
     tasks = {t["target"]: t["task_id"] for t in case["tasks"]}
     response = await dispatch.http.post(
-        f"/v1/tasks/{tasks['grid_worker']}/complete", json={"outcome": "done", "summary": "Visited.", "by": "W001"}
+        f"/v1/tasks/{tasks['grid_worker']}/complete", json={"outcome": "done", "summary": "Visited."}
     )
     assert response.status_code == 200, response.text
     assert (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["status"] == "dispatched"
@@ -244,12 +247,17 @@ async def test_task_rest_refuses_what_is_not_allowed(dispatch: Dispatch) -> None
     tasks = {t["target"]: t["task_id"] for t in (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"]}
     done = {"outcome": "done", "summary": "ok"}
     assert (await dispatch.http.post(f"/v1/tasks/{tasks['mediation']}/complete", json=done)).status_code == 409
-    wrong = await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/complete", json={**done, "by": "W002"})
-    assert wrong.status_code == 403
+    # The actor is the credential's subject: W002 cannot end W001's task, not even by naming W001.
+    w001, w002 = (auth_headers(["tasks:work"], subject=worker) for worker in ("W001", "W002"))
+    task_url = f"/v1/tasks/{tasks['grid_worker']}"
+    wrong = await dispatch.http.post(f"{task_url}/complete", json={**done, "by": "W001"}, headers=w002)
+    assert (wrong.status_code, wrong.json()["detail"]) == (
+        403,
+        "this task is assigned to W001, not to W002 (or scope 'tasks:manage' is required)",
+    )
+    assert (await dispatch.http.post(f"{task_url}/accept", json={"by": "W001"}, headers=w002)).status_code == 403
     assert (await dispatch.http.post(f"/v1/tasks/{uuid.uuid4()}/accept", json={})).status_code == 404
-    assert (
-        await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/accept", json={"by": "W001"})
-    ).status_code == 200
+    assert (await dispatch.http.post(f"{task_url}/accept", headers=w001)).status_code == 200
     again = await dispatch.http.post(f"/v1/tasks/{tasks['grid_worker']}/accept", json={})
     assert again.status_code == 409
 
@@ -339,3 +347,20 @@ def test_webhook_signature_is_the_standard_webhooks_one_and_backoff() -> None:
     expected = Webhook(secret).sign("d-1", at, '{"a":1}')  # the library departments verify with
     assert sign(secret, "d-1", int(at.timestamp()), b'{"a":1}') == expected
     assert [backoff(n, 1.0, 10.0).total_seconds() for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 10, 10]
+
+
+async def test_an_erasure_at_intake_erases_dispatchs_copy_of_the_case(dispatch: Dispatch) -> None:
+    event = received(dispatch).model_copy(
+        update={"description": "楼上漏水，联系人张三 13812345678", "address": "县府街12号3单元"}
+    )
+    await handle(dispatch, dispatch_case_on_received, event)
+    [cases_consumer] = [spec for spec in consumer_specs(dispatch.dispatcher) if "intake.cases.v1" in spec.topics]
+    erase = cases_consumer.handlers[CasePersonalDataErased]  # what the consumer runs for the event
+    async with dispatch.runtime.uow() as uow:
+        await erase(CasePersonalDataErased(case_id=event.case_id, erased_at=dispatch.clock()), uow)
+        await uow.commit()
+    async with dispatch.runtime.db.sessions() as session:
+        row = await session.get(DispatchCaseRow, event.case_id)
+    assert row is not None and (row.description, row.address) == ("[erased at the resident's request]", None)
+    case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    assert case["status"] == "dispatched" and len(case["tasks"]) == 2  # the case and its tasks stay

@@ -21,10 +21,10 @@ from dispatch.adapters.elements import import_elements_file
 from dispatch.bootstrap import create_app
 from dispatch.cli import main as cli
 from dispatch.settings import DispatchSettings
-from govmesh_runtime.access import SCOPES
+from govmesh_runtime.roles import ALL_SCOPES
 
 # Every scope but personal-data: what these tests check is shown masked.
-STAFF = auth_headers([s for s in SCOPES if s != "personal-data"], subject="registry-staff")
+STAFF = auth_headers([s for s in sorted(ALL_SCOPES) if s != "personal-data"], subject="registry-staff")
 
 
 async def _client(settings: DispatchSettings) -> AsyncIterator[httpx.AsyncClient]:

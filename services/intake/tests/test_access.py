@@ -4,6 +4,7 @@ only with the policing scope, Open311's refusals in Open311's error format."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -28,10 +29,10 @@ CASE: dict[str, Any] = {
     "attributes": {"parties_count": 2},
 }
 REPORTER = {"name": "张三", "phone": "13812345678", "id_number": "11010519491231002X"}
-WORKER = auth_headers(["cases:read", "cases:write"], [GRID], subject="grid-worker-1")
+WORKER = auth_headers(["cases:read", "cases:create"], [GRID], subject="grid-worker-1")
 COUNTY = auth_headers(["cases:read"], ["620702"], subject="county-centre")
 OTHER_COUNTY = auth_headers(["cases:read"], ["620721"], subject="sunan-centre")
-STAFF = auth_headers(["cases:read", "cases:write"], subject="hotline-desk")
+STAFF = auth_headers(["cases:read", "cases:create"], subject="hotline-desk")
 OFFICER = auth_headers(["cases:read", "personal-data"], subject="case-officer")
 AUDITOR = auth_headers(["audit:read"], subject="auditor")
 
@@ -76,7 +77,7 @@ async def test_a_missing_scope_is_a_403_with_its_reason(client: httpx.AsyncClien
         client.post(f"/v1/cases/{case['id']}/feedback", json={"satisfaction": 5, "solved": True}, headers=reader),
     ):
         refused = await write
-        assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'cases:write' is required")
+        assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'cases:create' is required")
     assert (await client.get(f"/v1/cases/{case['id']}", headers=reader)).status_code == 200
     assert (await client.get("/v1/matters", headers=registry)).status_code == 200  # the public catalogue
     refusals = await audit_log(client, action="refused")
@@ -228,7 +229,7 @@ async def test_open311_needs_a_key_to_post_not_to_read_and_refuses_in_its_own_fo
     form = {"api_key": reader, "service_code": "dispute.neighbour", "lat": "38.93", "long": "100.45"}
     refused = await client.post("/open311/v2/requests.xml", data=form, headers=bare)
     assert refused.status_code == 403
-    assert open311_errors(refused) == [("403", "scope 'cases:write' is required")]
+    assert open311_errors(refused) == [("403", "scope 'cases:create' is required")]
     keyless = await client.post("/open311/v2/requests.xml", data={**form, "api_key": ""}, headers=bare)
     assert keyless.status_code == 401 and "credential required" in open311_errors(keyless)[0][1]
     listed = await client.get("/open311/v2/requests.json", params={"api_key": reader}, headers=bare)
@@ -236,14 +237,14 @@ async def test_open311_needs_a_key_to_post_not_to_read_and_refuses_in_its_own_fo
     by_header = await client.get("/open311/v2/services.json", headers={**bare, "X-API-Key": reader})
     assert by_header.status_code == 200
 
-    writer = api_key(["cases:write"], subject="citizen-app")
+    writer = api_key(["cases:create"], subject="citizen-app")
     created = await client.post("/open311/v2/requests.json", data={**form, "api_key": writer}, headers=bare)
     assert created.status_code == 201, created.text  # the key in the form body
 
 
 async def test_an_open311_key_bound_to_a_grid_sees_and_posts_only_there(client: httpx.AsyncClient) -> None:
     bare = {"Authorization": ""}
-    key = {"X-API-Key": api_key(["cases:read", "cases:write"], [GRID], subject="grid-app"), **bare}
+    key = {"X-API-Key": api_key(["cases:read", "cases:create"], [GRID], subject="grid-app"), **bare}
     mine, theirs = await create(client, GRID), await create(client, OTHER_GRID)
     listed = (await client.get("/open311/v2/requests.json", headers=key)).json()
     assert [r["service_request_id"] for r in listed] == [mine["case_number"]]
@@ -276,7 +277,7 @@ async def test_an_open311_post_with_a_reporter_is_audited_as_a_change(client: ht
         "first_name": "三",
         "phone": "13812345678",
     }
-    key = api_key(["cases:write"], subject="citizen-app")
+    key = api_key(["cases:create"], subject="citizen-app")
     answer = await client.post(
         "/open311/v2/requests.json", data={**form, "api_key": key}, headers={"Authorization": ""}
     )
@@ -287,3 +288,58 @@ async def test_an_open311_post_with_a_reporter_is_audited_as_a_change(client: ht
         "api_key",
         "reporter.name,reporter.phone",
     )
+
+
+async def test_a_centre_erases_a_residents_personal_data_and_the_case_stays_as_a_tombstone(
+    client: httpx.AsyncClient, deliver: Deliver, outbox: Any
+) -> None:
+    text = "楼上漏水，联系人张三 13812345678"
+    created = await client.post(
+        "/v1/cases",
+        json={**CASE, "description": text, "address": "县府街12号3单元", "grid_code": GRID, "reporter": REPORTER},
+        headers=STAFF,
+    )
+    case = created.json()
+    await deliver(
+        CaseDispatched(
+            case_id=uuid.UUID(case["id"]),
+            grid_code=GRID,
+            handled_by="centre:C620702001001",
+            dispatched_at=datetime.now(UTC),
+            note="张三 called again from 13812345678",
+        )
+    )
+    centre = auth_headers(["cases:read", "cases:manage", "personal-data"], ["620702"], subject="county-centre")
+    why = {"reason": "resident's written request 2026-1203-07"}
+    # not for those who create or read cases, nor for a centre of another county
+    for refused_by, headers in (
+        ("cases:manage", {**WORKER}),
+        ("cases:manage", {"Authorization": "", "X-API-Key": api_key(["cases:create", "cases:read"])}),
+        ("personal-data", auth_headers(["cases:read", "cases:manage"], subject="centre-without-personal-data")),
+    ):
+        answer = await client.post(f"/v1/cases/{case['id']}/erasure", json=why, headers=headers)
+        assert (answer.status_code, answer.json()["detail"]) == (403, f"scope '{refused_by}' is required")
+    elsewhere = auth_headers(["cases:read", "cases:manage", "personal-data"], ["620721"], subject="sunan-centre")
+    assert (await client.post(f"/v1/cases/{case['id']}/erasure", json=why, headers=elsewhere)).status_code == 403
+
+    erased = await client.post(f"/v1/cases/{case['id']}/erasure", json=why, headers=centre)
+    assert erased.status_code == 200, erased.text
+    after = (await client.get(f"/v1/cases/{case['id']}", headers={**OFFICER, "X-Purpose": "check the erasure"})).json()
+    assert (after["case_number"], after["matter_code"], after["status"]) == (
+        case["case_number"],
+        case["matter_code"],
+        "dispatched",
+    )
+    assert after["description"] == "[erased at the resident's request]" and after["address"] is None
+    assert after["attributes"] == {}
+    shown = json.dumps(after, ensure_ascii=False)
+    for personal in ("张三", "13812345678", REPORTER["id_number"], "县府街"):
+        assert personal not in shown
+    assert [step["kind"] for step in after["timeline"]][-1] == "personal_data_erased"
+    assert all(step["note"] in (None, "[erased at the resident's request]") for step in after["timeline"])
+    [change] = [c for c in await audit_log(client, action="change") if c["subject"] == "county-centre"]
+    assert (change["resource_id"], change["reason"]) == (case["id"], "resident's written request 2026-1203-07")
+    assert "reporter" in change["fields"].split(",") and "description" in change["fields"].split(",")
+    # services holding copies are told (dispatch erases its description and address)
+    [erasure] = await outbox("gov.intake.case.personal-data-erased")
+    assert (erasure.key, json.loads(erasure.payload)["case_id"]) == (case["id"], case["id"])

@@ -35,7 +35,7 @@ CASE: dict[str, Any] = {
 ID_NUMBER = "11010519491231002X"
 PHONE = "13812345678"
 # A hotline desk: reads and writes cases, everywhere, without the personal-data scope.
-STAFF = auth_headers(["cases:read", "cases:write"], subject="hotline-desk")
+STAFF = auth_headers(["cases:read", "cases:create"], subject="hotline-desk")
 
 
 async def test_create_case_returns_the_case_with_number_location_deadline_and_timeline(

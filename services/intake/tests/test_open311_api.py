@@ -24,7 +24,7 @@ Deliver = Callable[..., Awaitable[None]]
 Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 Outbox = Callable[..., Awaitable[list[OutboxMessage]]]
 # An Open311 client's key from the mesh's keyring (govmesh-auth api-key): reads and posts requests.
-API_KEY = api_key(["cases:read", "cases:write"], subject="open311-app")
+API_KEY = api_key(["cases:read", "cases:create"], subject="open311-app")
 BASE = "/open311/v2"
 FORM = {
     "api_key": API_KEY,
@@ -422,7 +422,7 @@ async def test_a_bad_key_on_a_read_is_refused_not_ignored(client: httpx.AsyncCli
 
 async def test_a_setting_takes_reads_behind_a_key_with_cases_read(client_with: Client) -> None:
     reader = api_key(["cases:read"], subject="open-data-app")
-    writer = api_key(["cases:write"], subject="citizen-app")
+    writer = api_key(["cases:create"], subject="citizen-app")
     async with client_with(open311_keys_for_reads=True) as http:
         bare = {"Authorization": ""}
         for path in ("discovery.xml", "services.json", "services/dispute.neighbour.xml", "requests.xml"):

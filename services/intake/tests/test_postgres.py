@@ -96,6 +96,8 @@ async def test_a_page_of_open311_requests_costs_the_same_few_queries_however_man
         many, many_queries = await queries_for_a_page()
     assert (few, many) == (2, 12)
     assert many_queries == few_queries <= 3, statements  # how many match, the page, their timelines
+
+
 async def test_concurrent_feedback_on_one_case_makes_one_event(client_with: Client, fresh_postgres_url: str) -> None:
     async with client_with(database_url=fresh_postgres_url) as http:
         case_id = (await http.post("/v1/cases", json={**CASE, "lat": 38.7})).json()["id"]

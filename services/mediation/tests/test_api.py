@@ -624,7 +624,7 @@ async def test_a_reassignment_without_the_case_fields_opens_nothing(med: Mediati
 # --- access: scopes, places, personal data, audit ---------------------------------------------
 
 OTHER_COUNTY_GRID = "620721001002003"
-WORKER = auth_headers(["cases:read", "cases:write"], [GRID], subject="grid-worker")
+WORKER = auth_headers(["cases:read", "mediation"], [GRID], subject="grid-worker")
 COUNTY = auth_headers(["cases:read"], ["620702"], subject="county-centre")
 
 
@@ -650,7 +650,7 @@ async def test_each_endpoint_group_needs_its_scope(med: Mediation) -> None:
     write = await med.http.post(
         f"/v1/disputes/{dispute['dispute_id']}/risk", json={"risk_level": "medium", "summary": "x"}, headers=reader
     )
-    assert (write.status_code, write.json()["detail"]) == (403, "scope 'cases:write' is required")
+    assert (write.status_code, write.json()["detail"]) == (403, "scope 'mediation' is required")
     studios = await med.http.get("/v1/studios", headers=reader)
     assert (studios.status_code, studios.json()["detail"]) == (403, "scope 'grid:read' is required")
     assert (await med.http.get("/v1/studios", headers=grid_only)).status_code == 200
@@ -688,7 +688,7 @@ async def test_a_county_centre_sees_its_townships_not_another_county(med: Mediat
 
 async def test_contact_data_needs_personal_data_and_each_read_and_change_is_audited(med: Mediation) -> None:
     dispute = await med.dispute_for(await med.task())
-    adding = auth_headers(["cases:write"], [GRID], subject="mediator-m1")
+    adding = auth_headers(["mediation"], [GRID], subject="mediator-m1")
     body = {"role": "applicant", "name": "周八", "phone": "13400000000", "id_number": "620702199001011234"}
     added = await med.http.post(f"/v1/disputes/{dispute['dispute_id']}/parties", json=body, headers=adding)
     pid = added.json()["id"]
@@ -717,7 +717,7 @@ async def test_contact_data_needs_personal_data_and_each_read_and_change_is_audi
 
 
 async def test_registry_writes_and_deliberations_stay_within_the_callers_places(med: Mediation) -> None:
-    township = auth_headers(["grid:write", "cases:write", "cases:read"], ["620702001"], subject="township")
+    township = auth_headers(["grid:write", "mediation", "cases:read"], ["620702001"], subject="township")
     studio = {"studio_id": "ST-X", "name": "x", "area_codes": ["620721001"], "rooms": ["r"]}
     refused = await med.http.put("/v1/studios/ST-X", json=studio, headers=township)
     assert (refused.status_code, refused.json()["detail"]) == (403, "'620721001' is not within your places")

@@ -23,6 +23,7 @@ from govmesh_contracts import (
     VideoAlarmRaised,
     ViolenceRiskFlagged,
 )
+from govmesh_runtime.roles import ALL_SCOPES
 from govmesh_runtime.tables import OutboxMessage
 from policing import handlers
 
@@ -148,7 +149,7 @@ async def test_bad_reference_files_are_refused_with_the_reason(
 
 
 async def test_police_endpoints_need_a_credential_and_the_policing_scope(client: httpx.AsyncClient, town: Any) -> None:
-    not_police = auth_headers(["cases:read", "cases:write", "grid:read", "grid:write", "personal-data"])
+    not_police = auth_headers(sorted(ALL_SCOPES - {"policing"}))
     for path in (
         f"/v1/rooms/{town.ROOM_A}/key-persons",
         f"/v1/rooms/{town.ROOM_A}/key-places",
@@ -178,7 +179,7 @@ async def test_key_persons_and_places_are_kept_per_room(client: httpx.AsyncClien
     assert (await client.get(f"/v1/rooms/{town.ROOM_B}/key-persons")).json() == []
     reads = (await client.get("/v1/audit", params={"action": "read"})).json()["items"]
     assert [(r["resource"], r["resource_id"], r["fields"]) for r in reads] == [
-        ("key person", created.json()["id"], "name")
+        ("key person", created.json()["id"], "category,name,note")
     ]
     elsewhere = await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json={**person, "grid_code": town.G3})
     assert elsewhere.status_code == 422
@@ -308,7 +309,11 @@ async def test_steps_out_of_order_are_refused_and_change_nothing(client: httpx.A
     early = await client.post(f"/v1/tasks/{task['id']}/close", json={"outcome": "done", "summary": "x"})
     assert early.status_code == 409
     assert early.json()["detail"] == "a task must be on scene before it is closed as done; this one is open"
-    off_duty = await client.post(f"/v1/tasks/{task['id']}/accept", json={"officer_id": "PA-2"})
+    # the officer who accepts is the credential's subject (PA-2 is off duty), never a body field
+    named = await client.post(f"/v1/tasks/{task['id']}/accept", json={"officer_id": "PA-1"})
+    assert (named.status_code, named.json()["detail"][0]["loc"]) == (422, ["body", "officer_id"])
+    pa2 = auth_headers(["policing"], subject="PA-2")
+    off_duty = await client.post(f"/v1/tasks/{task['id']}/accept", json={}, headers=pa2)
     assert off_duty.status_code == 422
     assert off_duty.json()["detail"] == "officer_id: PA-2 is not on duty"
     bad = await client.post(f"/v1/tasks/{task['id']}/close", json={"outcome": "lost", "summary": "x"})
@@ -557,31 +562,36 @@ async def test_police_tasks_are_where_their_grid_is(client: httpx.AsyncClient, t
 async def test_key_person_names_need_personal_data_and_reading_them_is_audited(
     client: httpx.AsyncClient, town: Any
 ) -> None:
-    person = {"grid_code": town.G1, "category": "mental_health", "name": "张三丰"}
+    note = "Treated at the county hospital; lives with his mother"
+    person = {"grid_code": town.G1, "category": "mental_health", "name": "张三丰", "note": note}
     created = (await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json=person)).json()
     officer = auth_headers(["policing"], [town.G1], subject="officer")
     masked = (await client.get(f"/v1/rooms/{town.ROOM_A}/key-persons", headers=officer)).json()
-    assert [p["name"] for p in masked] == ["张**"]
+    # who they are and why they are a key person: personal data, like the name
+    assert [(p["name"], p["category"], p["note"]) for p in masked] == [("张**", "***", None)]
+    added = await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json={**person, "name": "李四"}, headers=officer)
+    assert (added.json()["category"], added.json()["note"]) == ("***", None)
     reader = auth_headers(["policing", "personal-data"], [town.G1], subject="case-officer")
     why = {"X-Purpose": "home visit planning"}
     full = (await client.get(f"/v1/rooms/{town.ROOM_A}/key-persons", headers={**reader, **why})).json()
-    assert [p["name"] for p in full] == ["张三丰"]
-    [read] = (await client.get("/v1/audit", params={"action": "read"})).json()["items"]
+    assert (full[0]["name"], full[0]["category"], full[0]["note"]) == ("张三丰", "mental_health", note)
+    [read, _] = (await client.get("/v1/audit", params={"action": "read"})).json()["items"]
     assert (read["subject"], read["resource_id"], read["fields"], read["purpose"]) == (
         "case-officer",
         created["id"],
-        "name",
+        "category,name,note",
         "home visit planning",
     )
-    [change] = (await client.get("/v1/audit", params={"action": "change"})).json()["items"]
+    [change, _] = (await client.get("/v1/audit", params={"action": "change"})).json()["items"]
     assert (change["subject"], change["resource_id"]) == ("test-admin", created["id"])
+    assert "mental_health" not in change["reason"]  # the category stays out of the audit log too
 
 
 async def test_only_an_unbound_caller_replaces_the_reference_data(
     client: httpx.AsyncClient, town: Any, city: dict[str, Any]
 ) -> None:
-    county = auth_headers(["policing", "grid:write"], ["620702"])
+    county = auth_headers(["policing", "grid:import"], ["620702"])
     refused = await client.put("/v1/reference", json=city, headers=county)
     assert refused.status_code == 403
     scope = await client.put("/v1/reference", json=city, headers=auth_headers(["policing"]))
-    assert (scope.status_code, scope.json()["detail"]) == (403, "scope 'grid:write' is required")
+    assert (scope.status_code, scope.json()["detail"]) == (403, "scope 'grid:import' is required")

@@ -13,6 +13,8 @@ from test_vb_sip import GRID, GRIDS, INSIDE, events_for
 from vb_sip_client import SipDevice, new_ids, xml
 from vb_support import Bridge
 
+from govmesh_runtime.roles import Role, scopes_for
+
 pytestmark = pytest.mark.bridge_settings(keepalive_interval_s=60)
 
 
@@ -252,24 +254,30 @@ async def test_every_endpoint_needs_a_credential_and_its_scope(bridge: Bridge) -
     assert (await bridge.http.get("/healthz", headers=bare)).status_code == 200
     for path in ("/v1/channels", "/v1/devices", "/v1/alarms", "/v1/sip"):
         assert (await bridge.http.get(path, headers=bare)).status_code == 401, path
-    cases = auth_headers(["cases:read", "cases:write"])
+    cases = auth_headers(["cases:read", "cases:create", "grid:write"])
     reader = auth_headers(["grid:read"])
     refused = await bridge.http.get("/v1/channels", headers=cases)
     assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'grid:read' is required")
     configure = await bridge.http.put(f"/v1/channels/{'6' * 20}/grid", json={"grid_code": GRID}, headers=reader)
-    assert (configure.status_code, configure.json()["detail"]) == (403, "scope 'grid:write' is required")
+    assert (configure.status_code, configure.json()["detail"]) == (403, "scope 'devices:manage' is required")
     command = await bridge.http.post(f"/v1/devices/{'6' * 20}/queries", json={"cmd_type": "Catalog"}, headers=reader)
-    assert (command.status_code, command.json()["detail"]) == (403, "scope 'grid:write' is required")
+    assert (command.status_code, command.json()["detail"]) == (403, "scope 'devices:manage' is required")
     window = {"case_id": str(uuid.uuid4()), "lat": INSIDE[0], "lon": INSIDE[1], "radius_m": 100}
     window |= {"start": "2026-11-25T09:00:00Z", "end": "2026-11-25T10:00:00Z"}
     evidence = await bridge.http.post("/v1/evidence", json=window, headers=reader)
-    assert (evidence.status_code, evidence.json()["detail"]) == (403, "scope 'cases:write' is required")
+    assert (evidence.status_code, evidence.json()["detail"]) == (403, "scope 'evidence:attach' is required")
+    # raising an alarm is for devices' bridges and analytics systems: not even a centre may
+    alarm = {"event_id": str(uuid.uuid4()), "channel_id": "6" * 20, "priority": 1, "alarm_type": "crowd"}
+    alarm |= {"description": "crowd", "alarm_time": "2026-11-25T10:00:00Z"}
+    centre = auth_headers(scopes_for([Role.CITY_CENTRE]), subject="city-centre")
+    raised = await bridge.http.post("/v1/alarms/webhook", json=alarm, headers=centre)
+    assert (raised.status_code, raised.json()["detail"]) == (403, "scope 'alarms:raise' is required")
     assert (await bridge.http.get("/v1/channels", headers=reader)).status_code == 200
 
 
 async def test_a_grid_worker_sees_and_configures_their_grids_cameras_only(bridge: Bridge) -> None:
     (mine_device, mine), (theirs_device, theirs) = await _two_grids(bridge)
-    worker = auth_headers(["grid:read", "grid:write"], [GRID], subject="grid-worker")
+    worker = auth_headers(["grid:read", "devices:manage", "grid:import"], [GRID], subject="grid-worker")
     listed = (await bridge.http.get("/v1/channels", headers=worker)).json()
     assert [c["channel_id"] for c in listed["items"]] == [mine]
     assert (await bridge.http.get(f"/v1/channels/{mine}", headers=worker)).status_code == 200
@@ -300,7 +308,7 @@ async def test_a_county_centre_sees_its_own_county_and_alarms_follow_their_grid(
     assert [c["channel_id"] for c in (await bridge.http.get("/v1/channels", headers=county)).json()["items"]] == [mine]
     assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=county)).json()] == [mine]
     assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=other)).json()] == [theirs]
-    platform = auth_headers(["cases:write"], ["620702"], subject="analytics")
+    platform = auth_headers(["alarms:raise"], ["620702"], subject="analytics")
     alarm = {"event_id": str(uuid.uuid4()), "channel_id": theirs, "priority": 2, "alarm_type": "crowd"}
     alarm |= {"description": "crowd", "alarm_time": "2026-11-25T10:00:00Z"}
     assert (await bridge.http.post("/v1/alarms/webhook", json=alarm, headers=platform)).status_code == 403

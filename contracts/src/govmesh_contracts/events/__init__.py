@@ -14,7 +14,7 @@ from govmesh_contracts.events.dispatch import (
     TaskEscalated,
     TaskReassigned,
 )
-from govmesh_contracts.events.intake import CaseCancelled, CaseFeedbackGiven, CaseReceived
+from govmesh_contracts.events.intake import CaseCancelled, CaseFeedbackGiven, CasePersonalDataErased, CaseReceived
 from govmesh_contracts.events.mediation import (
     AgreementReached,
     DisputeClosed,
@@ -55,6 +55,7 @@ __all__ = [
     "CaseDispatched",
     "CaseEscalated",
     "CaseFeedbackGiven",
+    "CasePersonalDataErased",
     "CaseReceived",
     "CaseReopened",
     "CaseResolved",

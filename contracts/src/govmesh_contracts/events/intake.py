@@ -63,3 +63,14 @@ class CaseCancelled(Event):
     note: str | None = Field(default=None, max_length=500, description="The centre's words; no personal data.")
     cancelled_by: str = Field(description="Who cancelled: the subject of the centre's credential.")
     cancelled_at: datetime
+
+
+class CasePersonalDataErased(Event):
+    """A resident's personal data was erased from the case on their request (intake keeps a
+    tombstone). Services holding copies (dispatch's description and address) erase theirs."""
+
+    event_type: ClassVar[str] = "gov.intake.case.personal-data-erased"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    erased_at: datetime

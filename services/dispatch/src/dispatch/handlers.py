@@ -39,6 +39,7 @@ from govmesh_contracts import (
     CaseDispatched,
     CaseEscalated,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     CaseReopened,
     CaseResolved,
@@ -254,7 +255,6 @@ class CompleteTask:
     outcome: TaskOutcome
     summary: str
     referral_to: str | None = None
-    by: str | None = None
 
 
 async def apply_task_result(event: TaskResult, uow: UnitOfWork, *, dispatcher: Dispatcher) -> None:
@@ -278,19 +278,16 @@ async def complete_task(cmd: CompleteTask, uow: UnitOfWork, *, dispatcher: Dispa
         raise TransitionError(
             "a return visit is answered with POST /v1/tasks/{id}/return-visit (it carries satisfaction)"
         )
-    if cmd.by is not None and task.assignee is not None and cmd.by != task.assignee:
-        raise PermissionError(f"task {cmd.task_id} is assigned to {task.assignee}, not {cmd.by}")
     rules_of_tasks.complete(TaskState(task.state), cmd.outcome)  # raises TransitionError
     await _finish(uow, dispatcher, task, cmd.outcome, cmd.summary, cmd.referral_to, dispatcher.clock())
     return task
 
 
-async def accept_task(task_id: uuid.UUID, by: str | None, uow: UnitOfWork) -> TaskRow:
+async def accept_task(task_id: uuid.UUID, uow: UnitOfWork) -> TaskRow:
+    """Who may accept (the assignee or a centre) is checked at the door, from the credential."""
     task = await get_task_for_update(uow.session, task_id)
     if task is None:
         raise NotFound(f"task {task_id} not found")
-    if by is not None and task.assignee is not None and by != task.assignee:
-        raise PermissionError(f"task {task_id} is assigned to {task.assignee}, not {by}")
     task.state = rules_of_tasks.accept(TaskState(task.state)).value
     uow.session.add(task)
     return task
@@ -344,6 +341,23 @@ async def _resolve_if_settled(uow: UnitOfWork, case: DispatchCaseRow, now: datet
     # a cancelled task has no outcome: its state says how it ended
     summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome or t.state}" for t in tasks)
     uow.emit(CaseResolved(case_id=case.case_id, summary=summary[:2000], resolved_at=now))
+
+
+# ---------------------------------------------------------------- erasure
+
+
+ERASED = "[erased at the resident's request]"
+
+
+async def erase_case_copy_on_erasure(event: CasePersonalDataErased, uow: UnitOfWork) -> None:
+    """Intake erased a resident's personal data from a case: erase dispatch's copy of its text
+    and address too (the case, its grid and tasks stay)."""
+    case = await get_case_for_update(uow.session, event.case_id)
+    if case is None:
+        return
+    case.description = ERASED
+    case.address = None
+    uow.session.add(case)
 
 
 # ---------------------------------------------------------------- feedback and closure

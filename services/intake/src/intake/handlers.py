@@ -17,6 +17,9 @@ from enum import StrEnum
 from functools import partial
 from uuid import UUID
 
+import sqlalchemy as sa
+from sqlmodel import col, select
+
 from govmesh_contracts import (
     AgreementReached,
     CancelReason,
@@ -25,6 +28,7 @@ from govmesh_contracts import (
     CaseDispatched,
     CaseEscalated,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     CaseReopened,
     CaseResolved,
@@ -61,6 +65,7 @@ from govmesh_contracts import (
 )
 from govmesh_runtime.consumer import Handler
 from govmesh_runtime.logging import get_logger
+from govmesh_runtime.tables import OutboxMessage
 from govmesh_runtime.uow import UnitOfWork
 from intake.adapters import metrics
 from intake.adapters.repository import SqlCaseRepository
@@ -410,6 +415,61 @@ async def cancel_case(case_id: UUID, cmd: CancelCase, uow: UnitOfWork) -> None:
             )
         )
     log.info("case_cancelled", case_id=str(case_id), reason=cmd.reason.value)
+
+
+# --- erasure of a resident's personal data -----------------------------------------------------
+
+ERASED = "[erased at the resident's request]"
+
+
+async def erase_personal_data(case_id: UUID, actor: str, at: datetime, uow: UnitOfWork) -> list[str]:
+    """Erase what a case holds about people: its text, address, attributes and attachments,
+    its reporters' name, phone and ID number (theirs in every case), linked reports' text,
+    timeline notes and the payloads of its sent events. The case stays as a tombstone (number,
+    matter, status, times, grid) so statistics and the other services' references hold.
+    Returns the fields erased; the caller audits them in this transaction."""
+    session = uow.session
+    case = await SqlCaseRepository(session).get(case_id)
+    if case is None:
+        raise CaseNotFound(str(case_id))
+    links = (await session.exec(select(CaseLinkRow).where(col(CaseLinkRow.case_id) == case_id))).all()
+    refs = {ref for ref in [case.reporter_ref, *(link.reporter_ref for link in links)] if ref}
+    for ref in refs:
+        reporter = await session.get(ReporterRow, ref)
+        if reporter is not None:
+            reporter.name = reporter.phone = reporter.id_number = None
+            session.add(reporter)
+    case.description = ERASED
+    case.address = None
+    case.attributes_json = "{}"
+    case.attachments_json = "[]"
+    case.updated_at = at
+    session.add(case)
+    for link in links:
+        link.description = ERASED
+        link.address = None
+        link.attachments_json = "[]"
+        link.attributes_json = "{}"
+        session.add(link)
+    notes = (
+        await session.exec(
+            select(TimelineEntryRow).where(
+                col(TimelineEntryRow.case_id) == case_id, col(TimelineEntryRow.note).is_not(None)
+            )
+        )
+    ).all()
+    for entry in notes:
+        entry.note = ERASED
+        session.add(entry)
+    # sent events of the case (keyed by its id) keep no payload; unsent ones still go out
+    await session.exec(
+        sa.update(OutboxMessage)
+        .where(col(OutboxMessage.key) == str(case_id), col(OutboxMessage.sent_at).is_not(None))
+        .values(payload="")
+    )
+    session.add(TimelineEntryRow(case_id=case_id, kind="personal_data_erased", actor=actor, note=None, at=at))
+    uow.emit(CasePersonalDataErased(case_id=case_id, erased_at=at))  # services holding copies erase theirs
+    return ["description", "address", "attributes", "attachments", "reporter", "linked_reports", "timeline.note"]
 
 
 # --- the timeline: events of the other services ---------------------------------------------

@@ -372,12 +372,14 @@ async def route_task(uow: UnitOfWork, task_id: uuid.UUID, room_code: str) -> Pol
     return task
 
 
-async def accept_task(uow: UnitOfWork, task_id: uuid.UUID, officer_id: str | None) -> PoliceTaskRow:
+async def accept_task(uow: UnitOfWork, task_id: uuid.UUID, caller: str) -> PoliceTaskRow:
+    """``caller`` is the credential's subject: an officer of the room accepts as themselves;
+    anyone else (the duty desk) accepts for the officer the task was routed to."""
     task = await _load(uow, task_id)
     repo = SqlPolicingRepository(uow.session)
     duty = await repo.duty(task.room_code, now()) if task.room_code else {}
     officers = {officer_id: on for officer_id, (on, _) in duty.items()}
-    officer = officer_id or task.officer_id
+    officer = caller if caller in officers else task.officer_id
     rules.check_accept(task.status, officer, officers)
     assert officer is not None and task.room_code is not None  # checked above
     at = now()

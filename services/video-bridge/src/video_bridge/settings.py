@@ -8,6 +8,8 @@ from pydantic_settings import SettingsConfigDict
 from govmesh_runtime.settings import ServiceSettings
 from video_bridge.domain.device_id import parse_device_id
 
+DEFAULT_SIP_PASSWORD = "12345678"  # noqa: S105  (devices' factory default: development only)
+
 
 class VideoBridgeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="VIDEO_BRIDGE_", extra="ignore", populate_by_name=True)
@@ -22,7 +24,7 @@ class VideoBridgeSettings(ServiceSettings):
     sip_advertised_host: str = Field(default="", description="Address put in Via/Contact; empty = sip_host.")
     sip_server_id: str = Field(default="62070200002000000001", description="This platform's 20-digit id (type 200).")
     sip_realm: str = Field(default="", description="Digest realm; empty = the SIP domain (first 10 digits).")
-    sip_password: str = Field(default="12345678", description="Shared REGISTER password.")
+    sip_password: str = Field(default=DEFAULT_SIP_PASSWORD, description="Shared REGISTER password.")
     sip_device_passwords: dict[str, str] = Field(default_factory=dict, description="Per-device passwords (JSON).")
     sip_nonce_secret: str = Field(default="", description="HMAC secret of digest nonces; empty = random per start.")
     sip_nonce_lifetime_s: float = 300.0
@@ -54,6 +56,21 @@ class VideoBridgeSettings(ServiceSettings):
     def _valid_server_id(cls, value: str) -> str:
         parse_device_id(value)
         return value
+
+    def insecure_defaults(self) -> list[str]:
+        problems = super().insecure_defaults()
+        if self.sip_password == DEFAULT_SIP_PASSWORD:
+            problems.append(f"{self.env_name('sip_password')}: the SIP REGISTER password is the default")
+        weak = sorted(
+            device for device, password in self.sip_device_passwords.items() if password == DEFAULT_SIP_PASSWORD
+        )
+        if weak:
+            problems.append(f"{self.env_name('sip_device_passwords')}: the default password for {', '.join(weak)}")
+        if self.admit_unknown_devices:
+            problems.append(
+                f"{self.env_name('admit_unknown_devices')}: devices that were never imported or configured are admitted"
+            )
+        return problems
 
     @property
     def realm(self) -> str:

@@ -10,10 +10,12 @@ from dispatch.handlers import (
     cancel_case_on_cancelled,
     close_or_reopen_on_feedback,
     dispatch_case_on_received,
+    erase_case_copy_on_erasure,
 )
 from govmesh_contracts import (
     CaseCancelled,
     CaseFeedbackGiven,
+    CasePersonalDataErased,
     CaseReceived,
     MediationTaskCompleted,
     PolicingTaskCompleted,
@@ -30,6 +32,7 @@ def consumer_specs(dispatcher: Dispatcher) -> list[ConsumerSpec]:
                 CaseReceived: partial(dispatch_case_on_received, dispatcher=dispatcher),
                 CaseFeedbackGiven: partial(close_or_reopen_on_feedback, dispatcher=dispatcher),
                 CaseCancelled: partial(cancel_case_on_cancelled, dispatcher=dispatcher),
+                CasePersonalDataErased: erase_case_copy_on_erasure,
             },
         ),
         ConsumerSpec(

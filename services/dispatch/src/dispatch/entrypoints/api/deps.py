@@ -13,16 +13,19 @@ from govmesh_runtime import access
 from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
+from govmesh_runtime.roles import Scope
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 
-# Reference data (grids, centres, workers, visits, rules, elements) and cases/tasks.
-GridReader = Annotated[Principal, Depends(access.require("grid:read"))]
-GridWriter = Annotated[Principal, Depends(access.require("grid:write"))]
-CaseReader = Annotated[Principal, Depends(access.require("cases:read"))]
-CaseWriter = Annotated[Principal, Depends(access.require("cases:write"))]
-TaskManager = Annotated[Principal, Depends(access.require("tasks:manage"))]  # centres: cancel tasks
-PERSONAL_DATA = "personal-data"
+# Reference data (grids, centres, workers, visits, rules, elements) and cases/tasks; one
+# narrow scope per kind of work (govmesh_runtime.roles).
+GridReader = Annotated[Principal, Depends(access.require(Scope.GRID_READ))]
+GridWriter = Annotated[Principal, Depends(access.require(Scope.GRID_WRITE))]
+GridImporter = Annotated[Principal, Depends(access.require(Scope.GRID_IMPORT))]
+CaseReader = Annotated[Principal, Depends(access.require(Scope.CASES_READ))]
+TaskWorker = Annotated[Principal, Depends(access.require(Scope.TASKS_WORK))]
+TaskManager = Annotated[Principal, Depends(access.require(Scope.TASKS_MANAGE))]
+PERSONAL_DATA = Scope.PERSONAL_DATA.value
 
 
 def get_dispatcher(request: Request) -> Dispatcher:

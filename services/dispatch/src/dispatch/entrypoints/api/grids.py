@@ -15,6 +15,7 @@ from dispatch.adapters.repository import grid_by_address
 from dispatch.adapters.tables import AdminUnitRow, BuildingRow, GridRow, WorkerRow
 from dispatch.entrypoints.api.deps import (
     DispatcherDep,
+    GridImporter,
     GridReader,
     GridWriter,
     RuntimeDep,
@@ -85,7 +86,7 @@ class Located(BaseModel):
 @router.post("/import", summary="Import grid boundaries (GeoJSON FeatureCollection); rebuilds the index")
 async def import_geojson(
     request: Request,
-    caller: GridWriter,
+    caller: GridImporter,
     runtime: RuntimeDep,
     dispatcher: DispatcherDep,
     collection: Annotated[dict[str, Any], Body()],

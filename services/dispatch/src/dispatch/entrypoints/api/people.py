@@ -21,6 +21,8 @@ from dispatch.entrypoints.api.deps import (
     GridReader,
     GridWriter,
     RuntimeDep,
+    TaskManager,
+    TaskWorker,
     bad_request,
     in_places,
     refusals,
@@ -259,7 +261,12 @@ class VisitPlanPublic(BaseModel):
 
 class VisitRecordIn(BaseModel):
     grid_code: str = Field(pattern=r"^\d{15}$")
-    cadre_ref: str = Field(min_length=1, max_length=64)
+    cadre_ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Who visited: the caller (the credential's subject); another cadre only with tasks:manage",
+    )
     plan_id: uuid.UUID | None = None
     visited_at: AwareDatetime
     households_visited: int = Field(ge=0, le=10_000)
@@ -268,11 +275,12 @@ class VisitRecordIn(BaseModel):
 
 class VisitRecordPublic(VisitRecordIn):
     id: uuid.UUID
+    cadre_ref: str
 
 
 @visits_router.post("/visit-plans", status_code=status.HTTP_201_CREATED, summary="Plan a cadre's grid visits")
 async def create_plan(
-    body: VisitPlanIn, request: Request, caller: GridWriter, runtime: RuntimeDep, dispatcher: DispatcherDep
+    body: VisitPlanIn, request: Request, caller: TaskManager, runtime: RuntimeDep, dispatcher: DispatcherDep
 ) -> VisitPlanPublic:
     await access.require_place(request, caller, resource="visit plan", place=body.grid_code)
     async with runtime.db.sessions() as session:
@@ -313,9 +321,16 @@ async def list_plans(
 
 @visits_router.post("/visit-records", status_code=status.HTTP_201_CREATED, summary="Record a grid visit (走访)")
 async def record_visit(
-    body: VisitRecordIn, request: Request, caller: GridWriter, runtime: RuntimeDep
+    body: VisitRecordIn, request: Request, caller: TaskWorker, runtime: RuntimeDep
 ) -> VisitRecordPublic:
     await access.require_place(request, caller, resource="visit record", place=body.grid_code)
+    # The visitor is the credential's subject; a centre (tasks:manage) may record for a cadre.
+    cadre = body.cadre_ref or caller.subject
+    if cadre != caller.subject:
+        await access.require_assignee_or_manager(
+            request, caller, assignee=cadre, resource="visit record", resource_id=body.grid_code
+        )
+    body = body.model_copy(update={"cadre_ref": cadre})
     async with runtime.db.sessions() as session:
         if await session.get(GridRow, body.grid_code) is None:
             raise bad_request("grid_code", f"grid {body.grid_code} is not registered")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from dispatch.adapters.repository import load_rules, replace_rules
 from dispatch.domain.routing import RuleError, parse_rules
-from dispatch.entrypoints.api.deps import GridReader, GridWriter, RuntimeDep, bad_request, refusals
+from dispatch.entrypoints.api.deps import GridImporter, GridReader, RuntimeDep, bad_request, refusals
 from govmesh_runtime import access
 
 router = APIRouter(prefix="/v1/routing-rules", tags=["routing"], responses=refusals(400, 403, 422))
@@ -33,7 +33,10 @@ async def get_rules(caller: GridReader, runtime: RuntimeDep) -> list[RuleDoc]:
 
 @router.put("", summary="Replace all routing rules (validated as a whole)")
 async def put_rules(
-    body: Annotated[list[RuleDoc], Field(max_length=10_000)], request: Request, caller: GridWriter, runtime: RuntimeDep
+    body: Annotated[list[RuleDoc], Field(max_length=10_000)],
+    request: Request,
+    caller: GridImporter,
+    runtime: RuntimeDep,
 ) -> list[RuleDoc]:
     if caller.places:  # the rules route the whole city's cases: not a part of the tree
         raise await access.refuse(

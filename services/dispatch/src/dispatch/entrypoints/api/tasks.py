@@ -10,16 +10,16 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import col, select
 
-from dispatch.adapters.tables import TaskRow
+from dispatch.adapters.tables import CentreRow, TaskRow
 from dispatch.domain.routing import RuleError, Target
 from dispatch.domain.tasks import TransitionError
 from dispatch.entrypoints.api.cases import TaskPublic, task_public
 from dispatch.entrypoints.api.deps import (
     CaseReader,
-    CaseWriter,
     DispatcherDep,
     RuntimeDep,
     TaskManager,
+    TaskWorker,
     bad_request,
     in_places,
     refusals,
@@ -99,23 +99,41 @@ async def get_task(task_id: UUID, request: Request, caller: CaseReader, runtime:
     return task_public(await _task_in_places(request, caller, runtime, task_id))
 
 
-class Actor(BaseModel):
-    by: str | None = Field(default=None, max_length=64, description="Worker id or department code acting")
+async def _worked_by_caller(request: Request, caller: Principal, runtime: Runtime, task_id: UUID) -> None:
+    """Accepting or ending a task: its assignee (the credential's subject is the worker id or
+    department code), or a centre holding tasks:manage for the task's place. The actor is
+    never taken from the body."""
+    row = await _task_in_places(request, caller, runtime, task_id)
+    await access.require_assignee_or_manager(
+        request, caller, assignee=row.assignee, resource="task", resource_id=str(task_id)
+    )
+
+
+async def _deciding_centre_in_places(request: Request, caller: Principal, runtime: Runtime, centre_code: str) -> None:
+    """A place-bound centre decides only as a centre of its own division (the centre's
+    administrative code within the caller's places), not in another centre's name."""
+    if not caller.places:
+        return
+    async with runtime.db.sessions() as session:
+        centre = await session.get(CentreRow, centre_code)
+    if centre is None:
+        raise bad_request("centre_code", f"no such centre: {centre_code}")
+    await access.require_place(request, caller, resource="centre", place=centre.admin_code)
 
 
 @router.post("/{task_id}/accept", summary="The assignee accepts the task")
-async def accept(task_id: UUID, body: Actor, request: Request, caller: CaseWriter, runtime: RuntimeDep) -> TaskPublic:
-    await _task_in_places(request, caller, runtime, task_id)
+async def accept(task_id: UUID, request: Request, caller: TaskWorker, runtime: RuntimeDep) -> TaskPublic:
+    await _worked_by_caller(request, caller, runtime, task_id)
     async with runtime.uow() as uow:
         try:
-            task = await accept_task(task_id, body.by, uow)
+            task = await accept_task(task_id, uow)
         except (NotFound, PermissionError, TransitionError) as exc:
             raise _http(exc) from None
         await uow.commit()
     return task_public(task)
 
 
-class Completion(Actor):
+class Completion(BaseModel):
     outcome: TaskOutcome
     summary: str = Field(min_length=1, max_length=2000, description="What was done; no personal data")
     referral_to: str | None = Field(default=None, max_length=64)
@@ -132,12 +150,12 @@ async def complete(
     task_id: UUID,
     body: Completion,
     request: Request,
-    caller: CaseWriter,
+    caller: TaskWorker,
     runtime: RuntimeDep,
     dispatcher: DispatcherDep,
 ) -> TaskPublic:
-    await _task_in_places(request, caller, runtime, task_id)
-    cmd = CompleteTask(task_id, body.outcome, body.summary, body.referral_to, body.by)
+    await _worked_by_caller(request, caller, runtime, task_id)
+    cmd = CompleteTask(task_id, body.outcome, body.summary, body.referral_to)
     async with runtime.uow() as uow:
         try:
             task = await complete_task(cmd, uow, dispatcher=dispatcher)
@@ -148,7 +166,7 @@ async def complete(
 
 
 class Reassignment(BaseModel):
-    centre_code: str = Field(min_length=1, max_length=32, description="The centre deciding")
+    centre_code: str = Field(min_length=1, max_length=32, description="The centre deciding: within your places")
     reason: str = Field(min_length=1, max_length=500)
     target: str | None = Field(default=None, description="grid_worker, mediation, policing or department:<code>")
     assignee: str | None = Field(default=None, max_length=64, description="A worker id; chosen when omitted")
@@ -159,11 +177,12 @@ async def reassign(
     task_id: UUID,
     body: Reassignment,
     request: Request,
-    caller: CaseWriter,
+    caller: TaskManager,
     runtime: RuntimeDep,
     dispatcher: DispatcherDep,
 ) -> TaskPublic:
     await _task_in_places(request, caller, runtime, task_id)
+    await _deciding_centre_in_places(request, caller, runtime, body.centre_code)
     try:
         target = Target.parse(body.target) if body.target else None
     except RuleError as exc:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
-from govmesh_runtime import access, finite
+from govmesh_runtime import access, audit, finite
+from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals
+from govmesh_runtime.roles import Scope
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.domain.cases import CancelNotAllowed, CaseStatus, Channel
 from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
@@ -25,6 +28,7 @@ from intake.entrypoints.api.schemas import (
 )
 from intake.entrypoints.api.views import (
     POLICING_SCOPE,
+    RESOURCE,
     Manager,
     Reader,
     RuntimeDep,
@@ -49,6 +53,7 @@ from intake.handlers import (
     Outcome,
     ReportInvalid,
     cancel_case,
+    erase_personal_data,
     give_feedback,
 )
 
@@ -420,4 +425,42 @@ async def post_cancel(
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except ReportInvalid as exc:
         raise _invalid(exc) from exc
+    return await load_case(runtime, case_id, request, caller)
+
+
+class ErasureRequest(BaseModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="The resident's request (its reference); recorded in the audit log.",
+        examples=["resident's written request 2026-1203-07"],
+    )
+
+
+Eraser = Annotated[Principal, Depends(access.require(Scope.CASES_MANAGE, Scope.PERSONAL_DATA))]
+
+
+@router.post(
+    "/{case_id}/erasure",
+    summary="Erase a resident's personal data from a case (the case stays as a tombstone)",
+    description="For a centre or an administrator (cases:manage and personal-data), on the resident's request. "
+    "The description, address, attributes, attachments, the reporters' name, phone and ID number, linked "
+    "reports' text, timeline notes and the payloads of the case's sent events are erased; the case keeps its "
+    "number, matter, status, times and grid. Audited with the reason, in the same transaction.",
+    responses={404: _example({"detail": "case … not found"}, "No such case."), 422: _ERROR_422},
+)
+async def erase(
+    case_id: UUID, body: ErasureRequest, request: Request, runtime: RuntimeDep, caller: Eraser
+) -> CasePublic:
+    await guard(request, caller, case_id, await find_case(runtime, case_id))
+    try:
+        async with runtime.uow() as uow:
+            fields = await erase_personal_data(case_id, caller.subject, datetime.now(UTC), uow)
+            entry = access.change_entry(
+                request, caller, resource=RESOURCE, resource_id=str(case_id), fields=fields, reason=body.reason
+            )
+            audit.add(uow.session, entry)  # erased and audited together, or neither
+            await uow.commit()
+    except CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
     return await load_case(runtime, case_id, request, caller)

@@ -7,7 +7,7 @@ Errors use the spec's bodies: ``[{"code": 400, "description": "…"}]`` or
 
 As GeoReport v2 says, only POST needs a key: an API key issued with ``govmesh-auth api-key``
 (``api_key`` in the query or the form, or ``X-API-Key``) or a bearer token, with scope
-``cases:write``. Discovery, services and requests are public (``public_router``, each route
+``cases:create``. Discovery, services and requests are public (``public_router``, each route
 with an ``access.public`` dependency), unless the setting ``open311_keys_for_reads`` takes
 them behind a key with ``cases:read``; a key that is sent on a read still counts (its places
 apply). No answer carries a reporter's personal data, and resident ID and mobile numbers
@@ -297,7 +297,7 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     403: _error_examples(403, "scope 'cases:read' is required"),
 }
 
-router = APIRouter(prefix=PREFIX, tags=["open311"], responses=_REFUSALS)  # POST: a key with cases:write
+router = APIRouter(prefix=PREFIX, tags=["open311"], responses=_REFUSALS)  # POST: a key with cases:create
 public_router = APIRouter(prefix=PREFIX, tags=["open311"], responses=_REFUSALS)  # reads: no key needed
 
 
@@ -803,7 +803,7 @@ def _key_service(settings: IntakeSettings) -> str:
         else "Reading (discovery, services, requests) needs no key."
     )
     return (
-        "Posting a request needs an api_key with scope cases:write: ask the governance centre for one "
+        "Posting a request needs an api_key with scope cases:create: ask the governance centre for one "
         f"(issued with `govmesh-auth api-key`). {reads} Send it as api_key in the query or the form, "
         "or as the X-API-Key header."
     )

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from govmesh_runtime import access, audit
 from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
+from govmesh_runtime.roles import Scope
 from intake.adapters.repository import SqlCaseRepository
 from intake.adapters.tables import CaseRow, ReporterRow, TimelineEntryRow
 from intake.domain.cases import CaseStatus, Channel
@@ -49,8 +50,8 @@ def settings_of(runtime: Runtime) -> IntakeSettings:
     return settings
 
 
-READ_SCOPE = "cases:read"
-WRITE_SCOPE = "cases:write"
+READ_SCOPE = Scope.CASES_READ.value
+WRITE_SCOPE = Scope.CASES_CREATE.value  # reporting a case and the resident's feedback: what Open311 does
 Reader = Annotated[Principal, Depends(access.require(READ_SCOPE))]
 Writer = Annotated[Principal, Depends(access.require(WRITE_SCOPE))]
 Manager = Annotated[Principal, Depends(access.require("cases:manage"))]  # a centre's case decisions: cancel

@@ -13,6 +13,7 @@ from govmesh_runtime import access
 from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
+from govmesh_runtime.roles import Scope
 from govmesh_runtime.uow import UnitOfWork
 from mediation.adapters.tables import DisputeRow, SessionRow, StudioRow, WindowRequestRow
 from mediation.domain.clock import Clock
@@ -20,11 +21,12 @@ from mediation.domain.disputes import DisputeRuleError
 from mediation.handlers import NotFound, SessionConflict
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
-CasesRead = Annotated[Principal, Depends(access.require("cases:read"))]
-CasesWrite = Annotated[Principal, Depends(access.require("cases:write"))]
-ContactReader = Annotated[Principal, Depends(access.require("cases:read", "personal-data"))]
-GridRead = Annotated[Principal, Depends(access.require("grid:read"))]
-GridWrite = Annotated[Principal, Depends(access.require("grid:write"))]
+CasesRead = Annotated[Principal, Depends(access.require(Scope.CASES_READ))]
+# Every change of a dispute, a session, a window request or a deliberation is mediators' work.
+Mediating = Annotated[Principal, Depends(access.require(Scope.MEDIATION))]
+ContactReader = Annotated[Principal, Depends(access.require(Scope.CASES_READ, Scope.PERSONAL_DATA))]
+GridRead = Annotated[Principal, Depends(access.require(Scope.GRID_READ))]
+GridWrite = Annotated[Principal, Depends(access.require(Scope.GRID_WRITE))]
 T = TypeVar("T")
 
 

@@ -28,9 +28,9 @@ from mediation.domain.disputes import DisputeStatus, Term
 from mediation.domain.parties import mask_id_number, mask_name, mask_phone
 from mediation.entrypoints.api.deps import (
     CasesRead,
-    CasesWrite,
     ClockDep,
     ContactReader,
+    Mediating,
     RuntimeDep,
     aware,
     guard_dispute,
@@ -194,7 +194,7 @@ def session_public(s: SessionRow) -> SessionPublic:
 
 @router.patch("/{dispute_id}", summary="Set the category or the facts", status_code=status.HTTP_204_NO_CONTENT)
 async def patch_dispute(
-    dispute_id: UUID, body: DisputeUpdate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: DisputeUpdate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> None:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = UpdateDispute(dispute_id, body.category, body.facts)
@@ -203,7 +203,7 @@ async def patch_dispute(
 
 @router.post("/{dispute_id}/parties", status_code=status.HTTP_201_CREATED, summary="Add a party")
 async def post_party(
-    dispute_id: UUID, body: PartyCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: PartyCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> Created:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = AddParty(dispute_id, body.role, body.name, body.phone, body.id_number)
@@ -250,7 +250,7 @@ async def get_contact(
 
 @router.post("/{dispute_id}/risk", summary="Assess the risk; high or critical flags the dispute to policing")
 async def post_risk(
-    dispute_id: UUID, body: RiskAssessment, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: RiskAssessment, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> dict[str, bool]:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = AssessRisk(dispute_id, body.risk_level, body.summary)
@@ -259,7 +259,7 @@ async def post_risk(
 
 @router.post("/{dispute_id}/assignment", summary="Assign or reassign (empty mediator_id: by area, skill, load)")
 async def post_assignment(
-    dispute_id: UUID, body: AssignmentCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: AssignmentCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> dict[str, str | None]:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = AssignMediator(dispute_id, body.mediator_id, body.reason)
@@ -272,7 +272,7 @@ async def post_assignment(
     summary="Record a mediator's conflict of interest (the current mediator is replaced)",
 )
 async def post_conflict(
-    dispute_id: UUID, body: ConflictCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: ConflictCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> None:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = RecordConflictOfInterest(dispute_id, body.mediator_id, body.reason)
@@ -281,7 +281,7 @@ async def post_conflict(
 
 @router.post("/{dispute_id}/agreement", status_code=status.HTTP_201_CREATED, summary="Record the signed agreement")
 async def post_agreement(
-    dispute_id: UUID, body: AgreementCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: AgreementCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> Created:
     await guard_dispute(request, caller, runtime, dispute_id)
     signed_at = aware(body.signed_at, "signed_at") if body.signed_at else None
@@ -295,7 +295,7 @@ async def post_agreement(
     summary="Record the application for judicial confirmation (within 30 days of signing)",
 )
 async def post_confirmation(
-    dispute_id: UUID, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> None:
     await guard_dispute(request, caller, runtime, dispute_id)
     await run(runtime, lambda uow: apply_for_judicial_confirmation(dispute_id, uow, now=clock()))
@@ -303,7 +303,7 @@ async def post_confirmation(
 
 @router.post("/{dispute_id}/follow-ups", status_code=status.HTTP_201_CREATED, summary="Record a follow-up visit")
 async def post_follow_up(
-    dispute_id: UUID, body: FollowUpCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: FollowUpCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> dict[str, bool]:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = RecordFollowUp(dispute_id, tuple(body.performed_terms), body.note)
@@ -312,7 +312,7 @@ async def post_follow_up(
 
 @router.post("/{dispute_id}/referral", status_code=status.HTTP_204_NO_CONTENT, summary="Mediation failed: refer")
 async def post_referral(
-    dispute_id: UUID, body: ReferralCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: ReferralCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> None:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = ReferDispute(dispute_id, body.referral_to, body.reason)
@@ -321,7 +321,7 @@ async def post_referral(
 
 @router.post("/{dispute_id}/withdrawal", status_code=status.HTTP_204_NO_CONTENT, summary="The applicant withdrew")
 async def post_withdrawal(
-    dispute_id: UUID, body: WithdrawalCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: WithdrawalCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> None:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = WithdrawDispute(dispute_id, body.reason)

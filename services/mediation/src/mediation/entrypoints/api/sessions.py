@@ -13,8 +13,8 @@ from mediation.adapters.repository import SqlMediationRepository
 from mediation.domain.commands import CancelSession, RecordSession, ScheduleSession
 from mediation.entrypoints.api.deps import (
     CasesRead,
-    CasesWrite,
     ClockDep,
+    Mediating,
     RuntimeDep,
     aware,
     guard_dispute,
@@ -36,7 +36,7 @@ router = APIRouter(tags=["sessions"], responses=refusals(400, 401, 403, 404, 409
     responses={409: {"description": "The mediator, the room or a party is already booked then."}},
 )
 async def post_session(
-    dispute_id: UUID, body: SessionCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    dispute_id: UUID, body: SessionCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> Created:
     await guard_dispute(request, caller, runtime, dispute_id)
     cmd = ScheduleSession(
@@ -85,7 +85,7 @@ async def calendar(
     "/v1/sessions/{session_id}/record", status_code=status.HTTP_204_NO_CONTENT, summary="Minutes and attendance"
 )
 async def post_record(
-    session_id: UUID, body: SessionRecord, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    session_id: UUID, body: SessionRecord, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> None:
     await guard_session(request, caller, runtime, session_id)
     cmd = RecordSession(session_id, body.minutes, dict(body.attendance))
@@ -94,7 +94,7 @@ async def post_record(
 
 @router.post("/v1/sessions/{session_id}/cancel", status_code=status.HTTP_204_NO_CONTENT, summary="Cancel a session")
 async def post_cancel(
-    session_id: UUID, body: SessionCancel, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    session_id: UUID, body: SessionCancel, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> None:
     await guard_session(request, caller, runtime, session_id)
     cmd = CancelSession(session_id, body.reason)

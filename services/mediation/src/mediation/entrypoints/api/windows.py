@@ -16,8 +16,8 @@ from mediation.domain.deliberation import Vote
 from mediation.domain.window_services import WindowKind
 from mediation.entrypoints.api.deps import (
     CasesRead,
-    CasesWrite,
     ClockDep,
+    Mediating,
     RuntimeDep,
     guard_window_request,
     refusals,
@@ -42,7 +42,7 @@ router = APIRouter(tags=["window services"], responses=refusals(400, 401, 403, 4
     "/v1/window-requests", status_code=status.HTTP_201_CREATED, summary="Legal consultation, legal aid or counselling"
 )
 async def post_window_request(
-    body: WindowRequestCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    body: WindowRequestCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> Created:
     await require_studio(request, caller, runtime, body.studio_id)
     cmd = OpenWindowRequest(body.kind, body.topic, body.studio_id)
@@ -97,7 +97,7 @@ async def post_completion(
     request_id: UUID,
     body: WindowRequestComplete,
     request: Request,
-    caller: CasesWrite,
+    caller: Mediating,
     runtime: RuntimeDep,
     clock: ClockDep,
 ) -> None:
@@ -110,7 +110,7 @@ async def post_completion(
     "/v1/deliberations", status_code=status.HTTP_201_CREATED, summary="Record a residents' deliberation (议事会)"
 )
 async def post_deliberation(
-    body: DeliberationCreate, request: Request, caller: CasesWrite, runtime: RuntimeDep, clock: ClockDep
+    body: DeliberationCreate, request: Request, caller: Mediating, runtime: RuntimeDep, clock: ClockDep
 ) -> Created:
     await access.require_place(request, caller, resource="deliberation", place=body.community_code)
     cmd = RecordDeliberation(

@@ -13,13 +13,14 @@ from govmesh_runtime import access
 from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
+from govmesh_runtime.roles import Scope
 from policing.adapters.repository import GridIndexCache, SqlPolicingRepository
 from policing.domain.jurisdiction import ReferenceDataError
 from policing.domain.tasks import InvalidTransition, TaskRuleError
 from policing.handlers import NotFound
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
-POLICING = access.require("policing")  # one callable: FastAPI runs it once per request
+POLICING = access.require(Scope.POLICING)  # one callable: FastAPI runs it once per request
 Policing = Annotated[Principal, Depends(POLICING)]
 
 

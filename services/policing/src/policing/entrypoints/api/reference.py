@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from govmesh_runtime import access
 from govmesh_runtime.auth import Principal
+from govmesh_runtime.roles import Scope
 from policing.entrypoints.api.deps import RuntimeDep, domain_errors, refusals
 from policing.entrypoints.api.schemas import ImportResult, ReferenceImport
 from policing.handlers import import_reference
@@ -28,7 +29,7 @@ router = APIRouter(
 async def put_reference(
     body: ReferenceImport,
     request: Request,
-    caller: Annotated[Principal, Depends(access.require("policing", "grid:write"))],
+    caller: Annotated[Principal, Depends(access.require(Scope.POLICING, Scope.GRID_IMPORT))],
     runtime: RuntimeDep,
 ) -> ImportResult:
     if caller.places:

@@ -308,11 +308,11 @@ async def add_key_person(
         session.add(row)
         await session.flush()
         entry = access.change_entry(
-            request, caller, resource="key person", resource_id=str(row.id), fields=["name"], reason=body.category
+            request, caller, resource="key person", resource_id=str(row.id), fields=KEY_PERSON_FIELDS, reason="added"
         )
-        audit.add(session, entry)  # in the record's own transaction
+        audit.add(session, entry)  # in the record's own transaction (the category stays out of the log)
         await session.commit()
-    return KeyPersonPublic.model_validate(row, from_attributes=True)
+    return _key_person_shown(caller, KeyPersonPublic.model_validate(row, from_attributes=True))
 
 
 @router.get(
@@ -338,17 +338,29 @@ async def list_key_persons(
         rows = (await session.exec(query.order_by(col(KeyPersonRow.created_at)).limit(limit))).all()
     people = [KeyPersonPublic.model_validate(r, from_attributes=True) for r in rows]
     if not caller.has("personal-data"):
-        return [p.model_copy(update={"name": mask_name(p.name)}) for p in people]
+        return [_key_person_shown(caller, p) for p in people]
     await access.audit_personal_data(
         request,
         caller,
         action=audit.Action.READ,
         resource="key person",
         resource_ids=[str(p.id) for p in people],
-        fields=["name"],
+        fields=KEY_PERSON_FIELDS,
         reason=f"room {room_code}",
     )
     return people
+
+
+# Who a key person is and why they are one (a category such as mental_health or community
+# correction, the officers' note) are personal data: shown only with personal-data.
+KEY_PERSON_FIELDS = ["name", "category", "note"]
+WITHHELD = "***"
+
+
+def _key_person_shown(caller: Principal, person: KeyPersonPublic) -> KeyPersonPublic:
+    if caller.has("personal-data"):
+        return person
+    return person.model_copy(update={"name": mask_name(person.name), "category": WITHHELD, "note": None})
 
 
 @router.post("/{room_code}/key-places", status_code=status.HTTP_201_CREATED, summary="Add a key place (重点场所)")

@@ -97,11 +97,10 @@ class PoliceTaskPublic(BaseModel):
 
 
 class AcceptBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Empty: who accepts is the credential's subject (an officer of the room), or, for the
+    duty desk, the officer the task was routed to — never a field of the body."""
 
-    officer_id: str | None = Field(
-        default=None, max_length=32, description="Who accepts; default: the officer the task was routed to."
-    )
+    model_config = ConfigDict(extra="forbid")
 
 
 class RouteBody(BaseModel):

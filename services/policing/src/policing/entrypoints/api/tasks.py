@@ -81,7 +81,7 @@ async def accept(
     await guard_task(request, caller, runtime, task_id)
     with domain_errors():
         async with runtime.uow() as uow:
-            task = await accept_task(uow, task_id, body.officer_id)
+            task = await accept_task(uow, task_id, caller.subject)
             await uow.commit()
     if task.accepted_at is not None:
         metrics.RESPONSE.labels(task.source, task.priority).observe(seconds_between(task.reported_at, task.accepted_at))

@@ -1,6 +1,6 @@
 """/v1/alarms: the JSON webhook for video-analytics platforms, and recent alarms.
 
-The webhook raises an alarm that becomes a police task: ``cases:write`` (the platform holds
+The webhook raises an alarm that becomes a police task: ``alarms:raise`` (the platform holds
 an API key), for a channel within the caller's places. Alarms are read with ``grid:read``;
 an alarm is where its grid is."""
 
@@ -15,7 +15,7 @@ from govmesh_runtime import access
 from video_bridge import handlers
 from video_bridge.adapters.tables import AlarmRow, ChannelRow
 from video_bridge.domain.manscdp import AlarmNotice
-from video_bridge.entrypoints.api.deps import CasesWrite, GridRead, GridsDep, RuntimeDep, refusals, within
+from video_bridge.entrypoints.api.deps import AlarmsRaise, GridRead, GridsDep, RuntimeDep, refusals, within
 from video_bridge.entrypoints.api.schemas import AlarmPublic, WebhookAlarm
 
 router = APIRouter(prefix="/v1/alarms", tags=["alarms"], responses=refusals(400, 401, 403, 422))
@@ -31,7 +31,7 @@ async def webhook(
     body: WebhookAlarm,
     response: Response,
     request: Request,
-    caller: CasesWrite,
+    caller: AlarmsRaise,
     runtime: RuntimeDep,
     grids: GridsDep,
 ) -> AlarmPublic:

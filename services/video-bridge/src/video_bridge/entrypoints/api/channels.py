@@ -15,9 +15,10 @@ from govmesh_runtime import access
 from video_bridge.adapters.importer import ChannelRecord, import_channels
 from video_bridge.adapters.tables import ChannelRow
 from video_bridge.entrypoints.api.deps import (
+    DevicesManage,
+    GridImport,
     GridRead,
     GridsDep,
-    GridWrite,
     RuntimeDep,
     guard_channel,
     refusals,
@@ -142,7 +143,7 @@ async def get_channel(channel_id: str, request: Request, caller: GridRead, runti
 
 @router.put("/{channel_id}/grid", summary="Map a channel to a grid by configuration (null: by its coordinates)")
 async def assign_grid(
-    channel_id: str, body: GridAssignment, request: Request, caller: GridWrite, runtime: RuntimeDep, grids: GridsDep
+    channel_id: str, body: GridAssignment, request: Request, caller: DevicesManage, runtime: RuntimeDep, grids: GridsDep
 ) -> ChannelPublic:
     await guard_channel(request, caller, runtime, channel_id)
     # and only into a grid of the caller's places, configured or found by its coordinates
@@ -171,7 +172,7 @@ async def assign_grid(
 async def import_channel_file(
     body: Annotated[list[ChannelImport], Body(max_length=100_000)],
     request: Request,
-    caller: GridWrite,
+    caller: GridImport,
     runtime: RuntimeDep,
     grids: GridsDep,
 ) -> ImportSummary:

@@ -12,14 +12,17 @@ from govmesh_runtime import access
 from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
+from govmesh_runtime.roles import Scope
 from video_bridge.adapters.grids import GridLocator
 from video_bridge.adapters.tables import ChannelRow
 from video_bridge.sip_server import SipServer
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
-GridRead = Annotated[Principal, Depends(access.require("grid:read"))]
-GridWrite = Annotated[Principal, Depends(access.require("grid:write"))]
-CasesWrite = Annotated[Principal, Depends(access.require("cases:write"))]
+GridRead = Annotated[Principal, Depends(access.require(Scope.GRID_READ))]
+GridImport = Annotated[Principal, Depends(access.require(Scope.GRID_IMPORT))]
+DevicesManage = Annotated[Principal, Depends(access.require(Scope.DEVICES_MANAGE))]
+AlarmsRaise = Annotated[Principal, Depends(access.require(Scope.ALARMS_RAISE))]
+EvidenceAttach = Annotated[Principal, Depends(access.require(Scope.EVIDENCE_ATTACH))]
 
 
 def get_grids(request: Request) -> GridLocator:

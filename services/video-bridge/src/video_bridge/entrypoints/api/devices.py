@@ -16,8 +16,8 @@ from govmesh_runtime import access
 from video_bridge.adapters.tables import ChannelRow, DeviceRow
 from video_bridge.domain.device_id import TYPE_NAMES
 from video_bridge.entrypoints.api.deps import (
+    DevicesManage,
     GridRead,
-    GridWrite,
     RuntimeDep,
     SipDep,
     guard_device,
@@ -93,7 +93,7 @@ async def get_device(device_id: str, request: Request, caller: GridRead, runtime
 
 @router.post("/{device_id}/queries", summary="Send a query to the device and return its answer")
 async def query_device(
-    device_id: str, body: DeviceQuery, request: Request, caller: GridWrite, runtime: RuntimeDep, sip: SipDep
+    device_id: str, body: DeviceQuery, request: Request, caller: DevicesManage, runtime: RuntimeDep, sip: SipDep
 ) -> dict[str, Any]:
     await guard_device(request, caller, runtime, device_id)
     try:
@@ -109,7 +109,7 @@ async def query_device(
 
 @router.post("/{device_id}/subscriptions", summary="Subscribe to the device's alarms or catalog changes")
 async def subscribe(
-    device_id: str, body: Subscription, request: Request, caller: GridWrite, runtime: RuntimeDep, sip: SipDep
+    device_id: str, body: Subscription, request: Request, caller: DevicesManage, runtime: RuntimeDep, sip: SipDep
 ) -> dict[str, Any]:
     await guard_device(request, caller, runtime, device_id)
     try:

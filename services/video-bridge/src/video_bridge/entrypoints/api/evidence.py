@@ -1,6 +1,6 @@
 """/v1/evidence: find recordings of the channels near a place in a time window, for a case.
 
-Attaching evidence to a case is a change of the case: ``cases:write``. A place-bound caller
+Attaching evidence to a case needs ``evidence:attach``. A place-bound caller
 asks only about a point in their places, and only their places' channels are searched."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from video_bridge.domain.evidence import (
     validate_window,
 )
 from video_bridge.domain.manscdp import RecordItem, format_time
-from video_bridge.entrypoints.api.deps import CasesWrite, GridsDep, RuntimeDep, SipDep, refusals, within
+from video_bridge.entrypoints.api.deps import EvidenceAttach, GridsDep, RuntimeDep, SipDep, refusals, within
 from video_bridge.entrypoints.api.schemas import EvidencePublic, EvidenceRequest, RecordingPublic
 from video_bridge.sip_server import QueryFailed
 
@@ -32,7 +32,7 @@ MAX_CHANNELS = 20
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Find and attach video evidence to a case")
 async def request_evidence(
-    body: EvidenceRequest, request: Request, caller: CasesWrite, runtime: RuntimeDep, grids: GridsDep, sip: SipDep
+    body: EvidenceRequest, request: Request, caller: EvidenceAttach, runtime: RuntimeDep, grids: GridsDep, sip: SipDep
 ) -> EvidencePublic:
     window = EvidenceWindow(lat=body.lat, lon=body.lon, radius_m=body.radius_m, start=body.start, end=body.end)
     try:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from govmesh_runtime.geo import GeoJSONError
 from video_bridge.adapters.grids import import_grids
 from video_bridge.adapters.importer import remap_channels
-from video_bridge.entrypoints.api.deps import GridRead, GridsDep, GridWrite, RuntimeDep, refusals, require_unbound
+from video_bridge.entrypoints.api.deps import GridImport, GridRead, GridsDep, RuntimeDep, refusals, require_unbound
 
 router = APIRouter(prefix="/v1/grids", tags=["grids"], responses=refusals(400, 401, 403, 422))
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/grids", tags=["grids"], responses=refusals(400, 4
 async def put_grids(
     collection: Annotated[dict[str, Any], Body(description="grids.geojson")],
     request: Request,
-    caller: GridWrite,
+    caller: GridImport,
     runtime: RuntimeDep,
     grids: GridsDep,
 ) -> dict[str, int]:
