@@ -5,6 +5,7 @@ unknown devices — and the error names the setting to change."""
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from dispatch.bootstrap import create_app as dispatch_app
 from dispatch.settings import DispatchSettings
@@ -46,11 +48,19 @@ def test_a_keyring_a_service_made_for_itself_is_refused_in_production(tmp_path: 
     intake_app(IntakeSettings(data_dir=tmp_path, keyring=development, consumers_enabled=False))
 
 
-def test_dispatch_refuses_the_default_webhook_key_in_production(tmp_path: Path, production_keyring: Path) -> None:
-    settings = DispatchSettings(**_production(data_dir=tmp_path, keyring=production_keyring))
-    with pytest.raises(InsecureSettings, match="DISPATCH_WEBHOOK_SECRET: the webhook signing key is the default"):
-        dispatch_app(settings)
-    dispatch_app(settings.model_copy(update={"webhook_secret": "a-key-of-this-city"}))
+def test_dispatch_has_no_webhook_key_to_default_to_in_production(tmp_path: Path, production_keyring: Path) -> None:
+    hooks = {"civil_affairs": "https://civil-affairs.example/tasks"}
+    with pytest.raises(ValidationError, match="DISPATCH_WEBHOOK_SECRET is required outside development"):
+        DispatchSettings(**_production(data_dir=tmp_path, keyring=production_keyring, department_webhooks=hooks))
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    dispatch_app(
+        DispatchSettings(
+            **_production(
+                data_dir=tmp_path, keyring=production_keyring, department_webhooks=hooks, webhook_secret=secret
+            )
+        )
+    )
+    dispatch_app(DispatchSettings(**_production(data_dir=tmp_path, keyring=production_keyring)))  # no webhooks
 
 
 def test_the_bridge_refuses_the_default_sip_password_and_unknown_devices_in_production(
