@@ -17,7 +17,8 @@ Scopes (issued with ``govmesh-auth``):
 ``cases:read``     cases, tasks, timelines, disputes, police tasks' public part
 ``cases:write``    create and change them: cases, feedback, task states, sessions
 ``grid:read``      the grid registry, people and places, elements, rooms, channels
-``grid:write``     change the registry: grids, workers, rules, rooms, rosters, devices
+``grid:write``     change the registry: workers, rules, rooms, rosters, devices
+``grid:import``    import or replace grid boundaries (city administrator only; see roles.py)
 ``policing``       police data: police tasks' details, key persons and places, patrols
 ``personal-data``  personal fields unmasked (names, ID numbers, phones, addresses)
 ``audit:read``     the audit log
@@ -45,7 +46,16 @@ from govmesh_runtime.tracing import current_traceparent, trace_id
 if TYPE_CHECKING:
     from govmesh_runtime.app import Runtime
 
-SCOPES = ("cases:read", "cases:write", "grid:read", "grid:write", "policing", "personal-data", "audit:read")
+SCOPES = (
+    "cases:read",
+    "cases:write",
+    "grid:read",
+    "grid:write",
+    "grid:import",
+    "policing",
+    "personal-data",
+    "audit:read",
+)
 
 # Declared for the OpenAPI document (and its "Authorize" button); verification is ours.
 _bearer = HTTPBearer(auto_error=False, description="A JWT issued by `govmesh-auth token`.")

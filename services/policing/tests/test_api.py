@@ -20,7 +20,6 @@ from govmesh_contracts import (
     TaskCancelled,
     TaskEscalated,
     TaskTarget,
-    VideoAlarmRaised,
     ViolenceRiskFlagged,
 )
 from govmesh_runtime.tables import OutboxMessage
@@ -64,7 +63,6 @@ async def deliver(client: httpx.AsyncClient, event: Any) -> None:
     cache = client.app.state.grid_cache  # type: ignore[attr-defined]
     handler = {
         TaskAssigned: lambda e, u: handlers.open_task_on_task_assigned(e, u, grids=cache),
-        VideoAlarmRaised: lambda e, u: handlers.open_task_on_video_alarm(e, u, grids=cache),
         ViolenceRiskFlagged: lambda e, u: handlers.open_task_on_violence_risk(e, u, grids=cache),
         TaskCancelled: handlers.withdraw_task_on_task_cancelled,
     }[type(event)]
@@ -350,32 +348,24 @@ async def test_police_mediation_settles_a_minor_dispute(client: httpx.AsyncClien
     assert closed["mediated"] is True
 
 
-async def test_a_video_alarm_in_a_grid_reaches_that_grids_room(client: httpx.AsyncClient, town: Any) -> None:
+async def test_an_urgent_alarm_case_from_dispatch_reaches_the_room_of_its_point(
+    client: httpx.AsyncClient, town: Any
+) -> None:
+    # A camera alarm reaches policing only as the case intake made of it, routed by dispatch.
     lat, lon = town.centre(town.G3)
-    alarm = VideoAlarmRaised(
-        alarm_id=uuid.uuid4(),
-        channel_id="62070200001310000001",
-        device_id="62070200001180000001",
-        location=Location(lat=lat, lon=lon),  # no grid code: located from the point
-        priority=1,
-        method="5",
-        alarm_time=datetime.now(UTC),
+    event = assigned(
+        town, matter_code="video.alarm", grid_code=None, location=Location(lat=lat, lon=lon), priority="urgent"
     )
-    await deliver(client, alarm)
+    await deliver(client, event)
     (task,) = await room_tasks(client, town.ROOM_B)
-    # Room B's only officer is off duty: the auxiliary on duty checks the alarm.
-    assert (task["source"], task["grid_code"], task["officer_id"], task["priority"]) == (
-        "video_alarm",
+    # Room B's only sworn officer is off duty: the task goes to the auxiliary on duty.
+    assert (task["source"], task["case_id"], task["grid_code"], task["officer_id"], task["priority"]) == (
+        "dispatch",
+        str(event.case_id),
         town.G3,
         "PB-2",
         "urgent",
     )
-    await client.post(f"/v1/tasks/{task['id']}/accept", json={})
-    await client.post(f"/v1/tasks/{task['id']}/on-scene")
-    await client.post(f"/v1/tasks/{task['id']}/close", json={"outcome": "done", "summary": "false alarm"})
-    assert await outbox(client, "gov.policing.task.completed") == []  # no dispatch task behind it
-    (closed,) = await outbox(client, "gov.policing.police-task.closed")
-    assert (closed["source"], closed["source_ref"]) == ("video_alarm", str(alarm.alarm_id))
 
 
 async def test_a_violence_risk_opens_an_urgent_task_in_the_grids_room(client: httpx.AsyncClient, town: Any) -> None:

@@ -126,7 +126,7 @@ async def dispatch_case_on_received(event: CaseReceived, uow: UnitOfWork, *, dis
             case_id=case.case_id, grid_code=grid_code, handled_by=case.handled_by, dispatched_at=now, note=note
         )
     )
-    await _open_tasks_by_rules(uow, dispatcher, case, now)
+    await _open_tasks_by_rules(uow, dispatcher, case, now, priority=event.priority)
 
 
 async def _rules(uow: UnitOfWork) -> list[Rule]:
@@ -147,20 +147,26 @@ async def _centre(uow: UnitOfWork, dispatcher: Dispatcher, grid_code: str | None
 
 
 async def _locate(uow: UnitOfWork, dispatcher: Dispatcher, event: CaseReceived) -> str | None:
+    """The point's grid; else the reporter's grid hint (a grid worker's own grid, a camera's
+    configured grid) when it is a grid we know; else the address's building; else none."""
     if event.location is not None:
         found = dispatcher.locator.locate(event.location.lat, event.location.lon)
         if found is not None:
             return found
+    if event.grid_code and event.grid_code in dispatcher.locator.functions:
+        return event.grid_code
     if event.address:
         return await grid_by_address(uow.session, event.address)
     return None
 
 
-async def _open_tasks_by_rules(uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime) -> None:
+async def _open_tasks_by_rules(
+    uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime, *, priority: str = "normal"
+) -> None:
     function = dispatcher.locator.functions.get(case.grid_code) if case.grid_code else None
     targets = route(await _rules(uow), case.matter_code, function)
     for target in targets:
-        await open_task(uow, dispatcher, case, target, now)
+        await open_task(uow, dispatcher, case, target, now, priority=priority)
 
 
 async def open_task(
@@ -172,6 +178,7 @@ async def open_task(
     *,
     parent: uuid.UUID | None = None,
     due_at: datetime | None = None,
+    priority: str = "normal",
 ) -> TaskRow:
     session = uow.session
     assignee: str | None = target.department
@@ -206,6 +213,7 @@ async def open_task(
         description=case.description,
         location=Location(lat=case.lat, lon=case.lon) if case.lat is not None and case.lon is not None else None,
         address=case.address,
+        priority=priority,
         due_at=task.due_at,
         assigned_at=now,
     )

@@ -26,7 +26,6 @@ from govmesh_contracts import (
     TaskOutcome,
     TaskReassigned,
     TaskTarget,
-    VideoAlarmRaised,
     ViolenceRiskFlagged,
 )
 from govmesh_runtime.uow import UnitOfWork
@@ -236,24 +235,6 @@ async def open_task_on_task_assigned(event: TaskAssigned, uow: UnitOfWork, *, gr
     )
 
 
-async def open_task_on_video_alarm(event: VideoAlarmRaised, uow: UnitOfWork, *, grids: GridIndexCache) -> None:
-    """A camera alarm in a grid reaches the grid's room."""
-    await open_task(
-        NewTask(
-            source=PoliceTaskSource.VIDEO_ALARM,
-            source_ref=str(event.alarm_id),
-            reported_at=event.alarm_time,
-            priority=rules.alarm_priority(event.priority),
-            matter_code="video.alarm",
-            description=event.description or f"video alarm (method {event.method}) on channel {event.channel_id}",
-            grid_code=event.grid_code,
-            location=event.location,
-        ),
-        uow,
-        grids,
-    )
-
-
 async def open_task_on_violence_risk(event: ViolenceRiskFlagged, uow: UnitOfWork, *, grids: GridIndexCache) -> None:
     """A dispute at risk of violence: the grid's room must act."""
     await open_task(
@@ -330,6 +311,7 @@ async def route_task(uow: UnitOfWork, task_id: uuid.UUID, room_code: str) -> Pol
     uow.emit(
         PoliceTaskRouted(
             police_task_id=task.id,
+            case_id=task.case_id,
             room_code=room_code,
             officer_id=task.officer_id,
             previous_room_code=previous,
@@ -355,6 +337,7 @@ async def accept_task(uow: UnitOfWork, task_id: uuid.UUID, officer_id: str | Non
     uow.emit(
         PoliceTaskAccepted(
             police_task_id=task.id,
+            case_id=task.case_id,
             room_code=task.room_code,
             officer_id=officer,
             accepted_at=at,
@@ -375,6 +358,7 @@ async def arrive_on_scene(uow: UnitOfWork, task_id: uuid.UUID) -> PoliceTaskRow:
     uow.emit(
         PoliceTaskOnScene(
             police_task_id=task.id,
+            case_id=task.case_id,
             room_code=task.room_code,
             officer_id=task.officer_id,
             on_scene_at=at,

@@ -177,8 +177,8 @@ async def create_case(
     caller: Writer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CaseCreated:
-    await check_grid(request, caller, body.grid_code)
-    cmd = command_from(body, idempotency_key, caller.places)
+    grid_code = await check_grid(request, caller, body.grid_code)
+    cmd = command_from(body.model_copy(update={"grid_code": grid_code}), idempotency_key, caller.places)
     try:
         accepted = await accept(runtime, cmd, request, caller)
     except ReportInvalid as exc:
