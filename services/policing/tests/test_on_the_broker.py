@@ -1,4 +1,5 @@
-"""Policing in-process on the real broker, on both backends: events in from dispatch and mediation; results out on policing.task-results.v1 and policing.police-tasks.v1."""
+"""Policing in-process on the real broker, on both backends: events in from dispatch and mediation;
+results out on policing.task-results.v1 and policing.police-tasks.v1."""
 
 from __future__ import annotations
 

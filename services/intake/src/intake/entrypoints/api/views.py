@@ -63,15 +63,12 @@ def own_grid(caller: Principal) -> str | None:
     return None
 
 
-async def check_grid(request: Request, caller: Principal, grid_code: str | None) -> str | None:
-    """The grid of a new case: the one named, else the caller's own grid (a grid worker). A
-    place-bound caller creates a case only in a grid of theirs; a centre must name it: intake
-    does not know grids (dispatch locates cases), so it cannot find one for them."""
-    grid_code = grid_code or own_grid(caller)
+async def check_grid(request: Request, caller: Principal, grid_code: str | None) -> None:
+    """A place-bound caller creates a case only in a grid of theirs, which they must name:
+    intake does not know grids (dispatch locates cases), so it cannot find one for them."""
     if caller.places and grid_code is None:
         raise await access.refuse(request, caller, "give a grid_code within your places", RESOURCE)
     await access.require_place(request, caller, resource=RESOURCE, place=grid_code)
-    return grid_code
 
 
 async def accept(runtime: Runtime, cmd: AcceptCase, request: Request, caller: Principal) -> Accepted:
