@@ -51,6 +51,7 @@ from govmesh_contracts import (
     TaskResult,
     TaskTarget,
 )
+from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 
@@ -70,6 +71,11 @@ class Dispatcher:
     settings: DispatchSettings
     locator: GridLocator = field(default_factory=GridLocator)
     clock: Clock = system_clock
+    geometry: GeometryRules = field(init=False)
+
+    def __post_init__(self) -> None:
+        # read once: the outline file is parsed at start, and a bad one stops the service there
+        self.geometry = GeometryRules.from_settings(self.settings.grid_tolerance, self.settings.city_outline_file)
 
     def sla(self, matter_code: str) -> timedelta:
         if self.settings.sla_override_s is not None:

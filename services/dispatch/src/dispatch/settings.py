@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from govmesh_runtime.settings import ServiceSettings
+from govmesh_runtime.settings import GridImportSettings, ServiceSettings
 
 
-class DispatchSettings(ServiceSettings):
+class DispatchSettings(ServiceSettings, GridImportSettings):
     model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore", populate_by_name=True)
 
     service_name: str = "dispatch"

@@ -28,6 +28,7 @@ from govmesh_contracts import (
     TaskTarget,
     ViolenceRiskFlagged,
 )
+from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.uow import UnitOfWork
 from policing.adapters.reference import parse_grids
 from policing.adapters.repository import GridIndexCache, SqlPolicingRepository
@@ -63,10 +64,13 @@ class ImportSummary:
     auxiliaries: int
 
 
-async def import_reference(uow: UnitOfWork, *, grids: Any | None = None, rooms: Any | None = None) -> ImportSummary:
-    """Replace the grid set and/or the rooms; refuse (ReferenceDataError) a gap, overlap or unknown grid."""
+async def import_reference(
+    uow: UnitOfWork, *, grids: Any | None = None, rooms: Any | None = None, rules: GeometryRules | None = None
+) -> ImportSummary:
+    """Replace the grid set and/or the rooms; refuse (ReferenceDataError) a gap, overlap or unknown
+    grid, and grid polygons that overlap or leave the city's outline (``rules``)."""
     repo = SqlPolicingRepository(uow.session)
-    grid_rows = parse_grids(grids) if grids is not None else None
+    grid_rows = parse_grids(grids, rules) if grids is not None else None
     room_specs = parse_rooms(rooms) if rooms is not None else await repo.rooms_as_specs()
     known = {g.grid_code for g in grid_rows} if grid_rows is not None else await repo.grid_codes()
     if not known:

@@ -19,6 +19,8 @@ RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 # Reference data (grids, centres, workers, visits, rules, elements) and cases/tasks.
 GridReader = Annotated[Principal, Depends(access.require("grid:read"))]
 GridWriter = Annotated[Principal, Depends(access.require("grid:write"))]
+# Grid boundaries decide who receives (and reads) which cases: the city administrator's scope.
+GridImporter = Annotated[Principal, Depends(access.require("grid:import"))]
 CaseReader = Annotated[Principal, Depends(access.require("cases:read"))]
 CaseWriter = Annotated[Principal, Depends(access.require("cases:write"))]
 PERSONAL_DATA = "personal-data"
