@@ -122,10 +122,37 @@ async def test_a_new_grid_set_that_leaves_rooms_with_gaps_is_refused(
     grids = city["grids"]
     extra = json.loads(json.dumps(grids["features"][0]))
     extra["properties"]["grid_code"] = "620702001003001"
+    ring = extra["geometry"]["coordinates"][0]
+    extra["geometry"]["coordinates"] = [[[lon + 0.1, lat] for lon, lat in ring]]  # east of the town: no overlap
     grids["features"].append(extra)
     response = await client.put("/v1/reference", json={"grids": grids})
     assert response.status_code == 422
     assert response.json()["detail"] == ["gap: 1 grid(s) covered by no room: 620702001003001"]
+
+
+async def test_grids_that_overlap_are_refused_with_their_codes_and_nothing_written(
+    client: httpx.AsyncClient, town: Any, city: dict[str, Any]
+) -> None:
+    grids = city["grids"]
+    first = grids["features"][0]
+    first["geometry"] = json.loads(json.dumps(grids["features"][3]["geometry"]))  # G1 drawn over G4
+    response = await client.put("/v1/reference", json={"grids": grids})
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        "grids: overlap: 1 pair(s) of grids overlap by more than 1% of the smaller grid: "
+        f"{first['properties']['grid_code']} and {grids['features'][3]['properties']['grid_code']} (100%)"
+    ]
+    lat, lon = town.centre(town.G1)
+    card = await client.get("/v1/contact-card", params={"lat": lat, "lon": lon})
+    assert card.json()["grid_code"] == town.G1  # the old boundaries stand
+
+
+async def test_importing_grids_needs_the_grid_import_scope(client: httpx.AsyncClient, city: dict[str, Any]) -> None:
+    registry = auth_headers(["policing", "grid:write"], subject="room-registrar")
+    refused = await client.put("/v1/reference", json={"grids": city["grids"]}, headers=registry)
+    assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'grid:import' is required")
+    rooms_only = await client.put("/v1/reference", json={"police_rooms": city["police_rooms"]}, headers=registry)
+    assert rooms_only.status_code == 200, rooms_only.text
 
 
 @pytest.mark.parametrize(
