@@ -79,6 +79,10 @@ class GridIndex:
 _NAMED = 20  # codes named in one problem before "and N more"
 
 
+def _pct(share: float) -> str:
+    return f"{round(share * 100, 1):g}%"
+
+
 def _names(items: list[str]) -> str:
     shown = ", ".join(items[:_NAMED])
     return shown + (f" and {len(items) - _NAMED} more" if len(items) > _NAMED else "")
@@ -146,13 +150,13 @@ def geometry_problems(
         smaller = np.minimum(shapely.area(geometries[left]), shapely.area(geometries[right]))
         share = np.divide(shared, smaller, out=np.ones_like(shared), where=smaller > 0)
         pairs = sorted(
-            f"{everything[a][0]} and {everything[b][0]} ({s:.0%})"
+            f"{everything[a][0]} and {everything[b][0]} ({_pct(s)})"
             for a, b, s in zip(left.tolist(), right.tolist(), share.tolist(), strict=True)
             if s > rules.tolerance
         )
         if pairs:
             problems.append(
-                f"overlap: {len(pairs)} pair(s) of grids overlap by more than {rules.tolerance:.0%} of the smaller "
+                f"overlap: {len(pairs)} pair(s) of grids overlap by more than {_pct(rules.tolerance)} of the smaller "
                 f"grid: {_names(pairs)}"
             )
     if rules.outline is not None and grids:
@@ -163,10 +167,10 @@ def geometry_problems(
             geometry = imported[number]
             share_out = geometry.difference(rules.outline).area / geometry.area if geometry.area else 1.0
             if share_out > rules.tolerance:
-                outside.append(f"{grids[number][0]} ({share_out:.0%})")
+                outside.append(f"{grids[number][0]} ({_pct(share_out)})")
         if outside:
             problems.append(
                 f"outline: {len(outside)} grid(s) lie outside the city's outline by more than "
-                f"{rules.tolerance:.0%} of their area: {_names(sorted(outside))}"
+                f"{_pct(rules.tolerance)} of their area: {_names(sorted(outside))}"
             )
     return problems
