@@ -2,8 +2,9 @@
 
 An integrator imports the city (PUT /v1/reference), produces a TaskAssigned for policing on
 dispatch.tasks.v1 (camera alarms come the same way, as their cases: see
-test_alarm_and_grid_roads.py); the police task reaches the grid's room and its on-duty officer, is accepted, attended and closed, and dispatch's
-result arrives on policing.task-results.v1. The public contact card answers for a point.
+test_alarm_and_grid_roads.py); the police task reaches the grid's room and its on-duty
+officer, is accepted, attended and closed, and dispatch's result arrives on
+policing.task-results.v1. The public contact card answers for a point.
 """
 
 from __future__ import annotations

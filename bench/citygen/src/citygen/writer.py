@@ -77,9 +77,7 @@ def write(city: City, out_dir: str | os.PathLike[str], elements: int | None = No
     paths = {name: out / name for name in FILES}
 
     _write_lines(paths["grids.geojson"], '{"type":"FeatureCollection","features":[', grid_features(city), "]}")
-    _write_lines(
-        paths["outline.geojson"], '{"type":"FeatureCollection","features":[', outline_features(city), "]}"
-    )
+    _write_lines(paths["outline.geojson"], '{"type":"FeatureCollection","features":[', outline_features(city), "]}")
 
     admin = out / "admin.json"
     tmp = admin.with_name("admin.json.tmp")
