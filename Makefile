@@ -17,12 +17,26 @@ EXTERNAL_KAFKA := $(KAFKA_BOOTSTRAP_SERVERS)
 KAFKA_PORT  ?= 9092
 KAFKA_ADDR  := $(or $(EXTERNAL_KAFKA),127.0.0.1:$(KAFKA_PORT))
 
-# The test suite gets its own broker and PostgreSQL, beside a running `make run` mesh.
-TEST_KAFKA_PORT ?= 19092
-TEST_PG_PORT    ?= 15432
-TEST_DATA       ?= $(DATA)/test
+# Staff sign-in: `make run OIDC=keycloak` starts the local Keycloak (development realm) and
+# points every service at it; without it the services trust the local keyring only. For
+# the province's own provider, set GOVMESH_OIDC_ISSUER instead (docs/security.md).
+KEYCLOAK_PORT ?= 8180
+OIDC          ?=
+ifeq ($(OIDC),keycloak)
+export GOVMESH_OIDC_ISSUER := http://127.0.0.1:$(KEYCLOAK_PORT)/realms/govmesh
+RUN_OIDC := keycloak-up
+else ifneq ($(OIDC),)
+$(error OIDC must be empty or 'keycloak', not '$(OIDC)')
+endif
+
+# The test suite gets its own broker, PostgreSQL and Keycloak, beside a running `make run` mesh.
+TEST_KAFKA_PORT    ?= 19092
+TEST_PG_PORT       ?= 15432
+TEST_KEYCLOAK_PORT ?= 18180
+TEST_DATA          ?= $(DATA)/test
 TEST_ENV := KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_DATA_DIR=$(TEST_DATA)/kafka \
-            PG_PORT=$(TEST_PG_PORT) PG_DATA_DIR=$(TEST_DATA)/postgres GOVMESH_TEST_DATA=$(TEST_DATA)
+            PG_PORT=$(TEST_PG_PORT) PG_DATA_DIR=$(TEST_DATA)/postgres GOVMESH_TEST_DATA=$(TEST_DATA) \
+            KEYCLOAK_PORT=$(TEST_KEYCLOAK_PORT) KEYCLOAK_DATA_DIR=$(TEST_DATA)/keycloak
 
 .PHONY: help
 help: ## List the targets
@@ -63,6 +77,14 @@ postgres-up: ## Start a project PostgreSQL 15 (port 15432, one database per serv
 postgres-down: ## Stop the project PostgreSQL
 	infra/postgres/postgres.sh stop
 
+.PHONY: keycloak-up
+keycloak-up: ## Start the local Keycloak (port 8180, development realm `govmesh`; distribution from Maven Central)
+	KEYCLOAK_PORT=$(KEYCLOAK_PORT) infra/keycloak/keycloak.sh start
+
+.PHONY: keycloak-down
+keycloak-down: ## Stop the local Keycloak
+	KEYCLOAK_PORT=$(KEYCLOAK_PORT) infra/keycloak/keycloak.sh stop
+
 .PHONY: topics
 topics: install ## Create every topic of the contracts registry (idempotent)
 	$(VENV)/bin/govmesh-topics --bootstrap-servers $(KAFKA_ADDR) --wait 60
@@ -79,7 +101,7 @@ city: install ## Generate the city (grids, centres, workers, police rooms, camer
 	  && $(PY) -m video_bridge.cli import-channels $(CITY)/channels.json && touch $(CITY)/.video-imported; }
 
 .PHONY: run
-run: install kafka-up topics city ## Set up and run the mesh (SQLite per service, real Kafka, generated city), then print where it is
+run: install kafka-up topics city $(RUN_OIDC) ## Set up and run the mesh (SQLite per service, real Kafka, generated city), then print where it is; OIDC=keycloak: staff sign in with Keycloak
 	@test -f $(DATA)/auth/keyring.json || $(VENV)/bin/govmesh-auth init  # one dev secret shared by the services
 	@# grid imports over REST must stay within the city's outline (a city generated before outlines has none)
 	outline=$(CITY)/outline.geojson; if [ -f $$outline ]; then export DISPATCH_CITY_OUTLINE_FILE=$$outline \
@@ -105,9 +127,10 @@ dashboards: install ## Regenerate the Grafana dashboards (infra/grafana/dashboar
 status: ## Show which services run and are ready
 	@$(PY) infra/mesh.py status $(SERVICES) || true
 	@-infra/kafka/kafka.sh status
+	@-KEYCLOAK_PORT=$(KEYCLOAK_PORT) infra/keycloak/keycloak.sh status
 
 .PHONY: stop
-stop: services-down kafka-down prometheus-down ## Stop exactly what `make run` started
+stop: services-down kafka-down prometheus-down keycloak-down ## Stop exactly what `make run` started
 
 .PHONY: services-down
 services-down:
@@ -118,17 +141,21 @@ logs: ## Follow the services' logs
 	tail -F $(DATA)/logs/*.log
 
 .PHONY: test
-test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432) and run every test
+test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432, Keycloak on 18180) and run every test
 	@status=0; \
-	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; rm -rf $(TEST_DATA); \
+	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
+	$(TEST_ENV) infra/keycloak/keycloak.sh stop; rm -rf $(TEST_DATA); \
 	$(TEST_ENV) infra/kafka/kafka.sh start && $(TEST_ENV) infra/postgres/postgres.sh start \
+	  && $(TEST_ENV) infra/keycloak/keycloak.sh start \
 	  && infra/prometheus/prometheus.sh install >/dev/null || status=$$?; \
 	if [ $$status -eq 0 ]; then \
 	  $(TEST_ENV) GOVMESH_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) \
 	  GOVMESH_TEST_POSTGRES=postgresql://mesh:mesh@127.0.0.1:$(TEST_PG_PORT) \
+	  GOVMESH_TEST_KEYCLOAK=http://127.0.0.1:$(TEST_KEYCLOAK_PORT) \
 	  $(PY) -m pytest $(PYTEST_ARGS) || status=$$?; \
 	fi; \
 	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
+	$(TEST_ENV) infra/keycloak/keycloak.sh stop; \
 	exit $$status
 
 .PHONY: bench

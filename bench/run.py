@@ -1,7 +1,7 @@
 """``make bench``: benchmarks on the real parts, printed as one table with the ceilings
 measured in the same run, and written to bench/RESULTS.md. Bounded; loopback only.
 
-    python bench/run.py [--quick] [--stages kafka,bare,intake,pipeline,dispatch,grid,elements,video]
+    python bench/run.py [--quick] [--stages kafka,bare,intake,sqlite,pipeline,dispatch,grid,elements,video]
                         [--seconds N] [--connections N] [--profile] [--results FILE]
 """
 
@@ -125,6 +125,42 @@ def intake_rest(seconds: int, connections: int, ceiling_rps: float, profile: boo
             f"{usage.cores['intake']:.2f} cores busy",
         )
     ]
+
+
+def intake_sqlite(seconds: int, connections: int) -> list[Row]:
+    """What durable acknowledgements cost on the embedded default: intake's create on SQLite
+    with synchronous=FULL (the default: every commit synced) against NORMAL (synced at checkpoints)."""
+    rows = []
+    for synchronous in ("FULL", "NORMAL"):
+        db_file = harness.DATA / "db" / f"intake-{synchronous.lower()}.sqlite"
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        extra = {
+            **NO_DUPLICATES,
+            "INTAKE_CONSUMERS_ENABLED": "false",
+            "INTAKE_DATABASE_URL": f"sqlite:///{db_file}",
+            "GOVMESH_SQLITE_SYNCHRONOUS": synchronous,
+        }
+        intake = service("intake", "intake", extra=extra).start()
+        try:
+            result = wrk(
+                f"http://127.0.0.1:{intake.port}/v1/cases", CASE_BODY, seconds=seconds, connections=connections
+            )
+        finally:
+            intake.stop()
+        rows.append(
+            Row(
+                f"Intake REST: create case (native, SQLite synchronous={synchronous}, outbox)",
+                f"{result.rps:,.0f} req/s; p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms; "
+                f"non-2xx {result.non2xx}",
+                note=(
+                    "the default: each commit synced before the 201"
+                    if synchronous == "FULL"
+                    else "not durable on power loss: for comparison only"
+                )
+                + f"; wrk -c{connections} {seconds}s",
+            )
+        )
+    return rows
 
 
 OPEN311_BODY = (
@@ -391,7 +427,7 @@ def _bounds(collection: dict[str, object]) -> tuple[float, float, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the benchmark itself)")
-    parser.add_argument("--stages", default="kafka,bare,intake,pipeline,dispatch,grid,elements,video")
+    parser.add_argument("--stages", default="kafka,bare,intake,sqlite,pipeline,dispatch,grid,elements,video")
     parser.add_argument("--seconds", type=int, help="load duration per REST stage (default 20, quick 3)")
     parser.add_argument("--connections", type=int, help="wrk connections (default 32, quick 8)")
     parser.add_argument(
@@ -420,6 +456,8 @@ def main() -> int:
         if "intake" in stages:
             rows += intake_rest(seconds, connections, ceiling, args.profile)
             rows.append(open311_rest(seconds, connections, ceiling))
+        if "sqlite" in stages:
+            rows += intake_sqlite(seconds, connections)
         if "pipeline" in stages:
             rows += pipeline(seconds, connections, kafka_row, args.profile)
         if "dispatch" in stages:

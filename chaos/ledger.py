@@ -105,7 +105,7 @@ class Ledger:
     def _take(self, headers: list[tuple[str, bytes]], value: bytes | None) -> None:
         try:
             envelope, event = decode(headers, value)
-        except DecodeError:
+        except (DecodeError, RecursionError):  # the poison scenario's records, among others
             self.undecodable += 1
             return
         if isinstance(event, DisputeOpened | PoliceTaskOpened):

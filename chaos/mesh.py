@@ -233,6 +233,8 @@ LOG_SIGNS = {
     '"event": "handler_infrastructure_error"': "handler infrastructure errors (retried)",
     '"event": "dead_lettered"': "dead-lettered",
     '"event": "outbox_publish_failed"': "outbox publish failures (retried)",
+    '"event": "outbox_row_parked"': "outbox rows parked",
+    '"event": "dlq_value_dropped"': "dead letters without their value (too large for the DLQ)",
 }
 
 

@@ -50,10 +50,11 @@ class Result:
     sign_lines: list[str] = field(default_factory=list)  # and the lines that matter
     wall_s: float = 0
     error: str | None = None
+    problems: list[str] = field(default_factory=list)  # what the scenario's own check found
 
     @property
     def failed(self) -> bool:
-        return bool(self.error or self.verdict.lost or self.verdict.twice or self.rejected)
+        return bool(self.error or self.verdict.lost or self.verdict.twice or self.rejected or self.problems)
 
 
 def run_scenario(
@@ -113,6 +114,8 @@ def run_scenario(
         intake = asyncio.run(intake_views(m.intake.url, case_ids, headers))  # the final word, for every case
         views = asyncio.run(dispatch_views(m.dispatch.url, case_ids, headers))
         result.verdict = judge(accepted, ledger, views, intake)
+        if sc.verify is not None:
+            result.problems = sc.verify(m, size, result.notes)
         result.signs = mesh.log_scan(marks, result.sign_lines)
     except Exception as exc:
         result.error = f"{exc!r}"
@@ -143,6 +146,8 @@ def table(results: list[Result]) -> str:
         faults = f"{len(r.notes)} × {r.scenario.what}" if r.notes else r.scenario.what
         if r.error:
             faults += f" — **harness error**: {r.error[:200]}"
+        if r.problems:
+            faults += f" — **{len(r.problems)} problem(s)**: {r.problems[0][:200]}"
         drained = f"{r.drained_s:.1f} s" if r.drained_s is not None else "not drained"
         lines.append(
             f"| {r.scenario.name} | {faults} | {v.accepted} | {v.completed} | {len(v.lost)} | {len(v.twice)} | "
@@ -173,6 +178,8 @@ def details(results: list[Result]) -> str:
         for case_id, why in list(r.verdict.twice.items())[:20]:
             out.append(f"- TWICE {case_id}: {why}")
             out.extend(f"    - `{line}`" for line in log_lines(case_id))
+        for problem in r.problems:
+            out.append(f"- PROBLEM: {problem}")
         if r.error:
             out.append(f"- harness error: {r.error}")
         out.append("")

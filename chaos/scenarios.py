@@ -74,6 +74,10 @@ class Clock:
 Inject = Callable[[Mesh, Clock, random.Random, Size, list[str]], None]
 
 
+# After the pipeline drained: what else the scenario holds the mesh to; the problems found (none: held).
+Verify = Callable[[Mesh, Size, list[str]], list[str]]
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -82,6 +86,7 @@ class Scenario:
     setup: Callable[[Mesh], None] | None = None
     teardown: Callable[[Mesh], None] | None = None
     min_load_s: float = 0
+    verify: Verify | None = None
 
 
 def _nothing(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: list[str]) -> None:
@@ -214,6 +219,161 @@ def _slow_consumer(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes:
     log(notes[-1])
 
 
+# --- poison and oversized records ------------------------------------------------------------------
+
+# The topics the services consume (every consumer group of the mesh but video alarms, which has no load).
+POISONED = (
+    "intake.cases.v1",
+    "dispatch.cases.v1",
+    "dispatch.tasks.v1",
+    "mediation.disputes.v1",
+    "mediation.task-results.v1",
+    "policing.police-tasks.v1",
+    "policing.task-results.v1",
+)
+_POISONS: dict[str, tuple[bytes, str | None]] = {  # kind -> value, ce_type (None: the topic's first)
+    "nested JSON (RecursionError)": (b"[" * 100_000 + b"]" * 100_000, None),
+    "bad UTF-8": (b'{"description": "\xff\xfe"}', None),
+    "wrong type": (b"[1, 2, 3]", None),
+    "unknown event type": (b"{}", "gov.chaos.unknown"),
+    "1 MB not JSON, near the topic's limit": (b"x" * 1_040_000, None),
+}
+
+
+@dataclass
+class PoisonState:
+    records: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) -> highest poison offset
+    parked_event_id: str | None = None
+
+
+POISON = PoisonState()
+
+
+async def _produce_poison() -> dict[tuple[str, int], int]:
+    from aiokafka import AIOKafkaProducer
+
+    from govmesh_contracts import TOPICS, Envelope
+
+    producer = AIOKafkaProducer(bootstrap_servers=mesh.KAFKA, max_request_size=2_000_000, client_id="chaos-poison")
+    await producer.start()
+    placed: dict[tuple[str, int], int] = {}
+    try:
+        for topic in TOPICS:
+            if topic.name not in POISONED:
+                continue
+            kinds = list(_POISONS.items())
+            for partition in range(topic.partitions):
+                # every partition gets poison, and every kind lands on every topic
+                chosen = kinds if partition == 0 else [kinds[partition % (len(kinds) - 1)]]
+                for _, (value, ce_type) in chosen:
+                    envelope = Envelope.new(source="/chaos/poison", type=ce_type or topic.events[0].event_type)
+                    meta = await producer.send_and_wait(
+                        topic.name, value=value, key=b"chaos-poison", headers=envelope.to_headers(), partition=partition
+                    )
+                    placed[(topic.name, partition)] = meta.offset
+    finally:
+        await producer.stop()
+    return placed
+
+
+def _park_a_row_in_dispatch() -> str:
+    """An outbox row dispatch's relay can never publish (1.2 MB, above dispatch.tasks.v1's limit), as one
+    written before the limit was checked at write time: it must be set aside, not hold every row behind it."""
+    import json
+    import uuid
+
+    import psycopg
+
+    event_id = str(uuid.uuid4())
+    with psycopg.connect(f"{mesh.POSTGRES}/dispatch", autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO outbox (event_id, event_type, topic, key, headers, payload, created_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, now())",
+            (
+                event_id,
+                "gov.dispatch.task.assigned",
+                "dispatch.tasks.v1",
+                "chaos-oversized",
+                json.dumps([["ce_id", event_id], ["ce_type", "gov.dispatch.task.assigned"]]),
+                json.dumps({"blob": "x" * 1_200_000}),
+            ),
+        )
+    return event_id
+
+
+def _poison(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: list[str]) -> None:
+    clock.sleep_until(rnd.uniform(0.2, 0.3))
+    at = clock.now()
+    POISON.records = asyncio.run(asyncio.wait_for(_produce_poison(), 120))
+    notes.append(
+        f"at +{at:.1f} s: {len(POISON.records)} partitions of {len(POISONED)} consumed topics got poison "
+        f"({', '.join(_POISONS)}), done by +{clock.now():.1f} s"
+    )
+    log(notes[-1])
+    clock.sleep_until(rnd.uniform(0.4, 0.5))
+    at = clock.now()
+    POISON.parked_event_id = _park_a_row_in_dispatch()
+    notes.append(
+        f"at +{at:.1f} s: a 1.2 MB outbox row for dispatch.tasks.v1 written into dispatch's database "
+        f"(event {POISON.parked_event_id})"
+    )
+    log(notes[-1])
+
+
+async def _groups_behind() -> list[str]:
+    """(group, partition) pairs whose committed offset is not past the poison on that partition."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=mesh.KAFKA, client_id="chaos-admin")
+    await admin.start()
+    try:
+        groups = [g[0] for g in await admin.list_consumer_groups()]
+        behind: list[str] = []
+        for group in sorted(groups):
+            committed = {
+                (tp.topic, tp.partition): meta.offset
+                for tp, meta in (await admin.list_consumer_group_offsets(group)).items()
+            }
+            topics = {topic for topic, _ in committed}
+            for (topic, partition), offset in sorted(POISON.records.items()):
+                if topic not in topics:
+                    continue
+                got = committed.get((topic, partition), -1)
+                if got <= offset:
+                    behind.append(f"{group} on {topic}[{partition}]: committed {got}, poison at {offset}")
+        return behind
+    finally:
+        await admin.close()
+
+
+def _parked() -> tuple[bool, str | None]:
+    import psycopg
+
+    with psycopg.connect(f"{mesh.POSTGRES}/dispatch", autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT parked_at IS NOT NULL, park_reason FROM outbox WHERE event_id = %s", (POISON.parked_event_id,)
+        ).fetchone()
+    return (bool(row[0]), row[1]) if row else (False, None)
+
+
+def _verify_poison(m: Mesh, size: Size, notes: list[str]) -> list[str]:
+    deadline = time.monotonic() + size.drain_s
+    while True:
+        behind = asyncio.run(asyncio.wait_for(_groups_behind(), 60))
+        parked, reason = _parked()
+        if (not behind and parked) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    problems = [f"consumer group stuck behind poison: {b}" for b in behind]
+    if not parked:
+        problems.append(f"the 1.2 MB outbox row {POISON.parked_event_id} was not parked")
+    else:
+        notes.append(f"dispatch's relay parked the 1.2 MB row: {reason}")
+    if not behind:
+        notes.append("every consumer group committed past the poison on every partition")
+    return problems
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("baseline", "no fault (control)", _nothing),
     Scenario("kill-intake", "SIGKILL intake at random moments, restart after 0.5-2 s", _kill(lambda m: m.intake)),
@@ -238,5 +398,12 @@ SCENARIOS: tuple[Scenario, ...] = (
         setup=_second_dispatch,
         teardown=_drop_second_dispatch,
         min_load_s=30,
+    ),
+    Scenario(
+        "poison",
+        "poison and oversized records under load: undecodable records on every partition of every consumed"
+        " topic, a 1.2 MB outbox row in dispatch",
+        _poison,
+        verify=_verify_poison,
     ),
 )

@@ -147,7 +147,17 @@ def info(names: list[str]) -> None:
     }
     print("\nEvery API call needs a credential: govmesh-auth token | api-key | revoke (docs/security.md).")
     auth = '-H "Authorization: Bearer <a token from govmesh-auth token>"'
-    if os.environ.get("GOVMESH_ENV", "development") == "development":
+    issuer = os.environ.get("GOVMESH_OIDC_ISSUER")
+    if issuer:
+        # The keyring's HS256 tokens are refused now: a token of the issuer (here a government
+        # system's, by client credentials, from the development realm of infra/keycloak).
+        print(f"Bearer tokens come from {issuer} (staff: client govmesh-console; docs/security.md).")
+        print("A government system's token (development realm, 5 min):")
+        print(f"  TOKEN=$(curl -s {issuer}/protocol/openid-connect/token -d grant_type=client_credentials \\")
+        print("       -d client_id=city-hotline -d client_secret=city-hotline-dev-secret \\")
+        print("       | python3 -c 'import json, sys; print(json.load(sys.stdin)[\"access_token\"])')")
+        auth = '-H "Authorization: Bearer $TOKEN"'
+    elif os.environ.get("GOVMESH_ENV", "development") == "development":
         token_file = _dev_token()
         print(f"A development token (every scope, 12 h) is in {token_file}.")
         auth = f'-H "Authorization: Bearer $(cat {token_file})"'

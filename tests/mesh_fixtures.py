@@ -1,7 +1,7 @@
-"""Shared fixtures: the real Kafka broker and PostgreSQL, started if they are not up.
+"""Shared fixtures: the real Kafka broker, PostgreSQL and Keycloak, started if they are not up.
 
-A test that needs Kafka or PostgreSQL gets them or fails loudly; it never skips.
-`make test` starts both before pytest; run alone, pytest starts them here.
+A test that needs one of them gets it or fails loudly; it never skips.
+`make test` starts them before pytest; run alone, pytest starts them here.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = Path(os.environ.get("GOVMESH_TEST_DATA", ROOT / ".data" / "test"))
 KAFKA = os.environ.get("GOVMESH_TEST_KAFKA", "127.0.0.1:19092")
 POSTGRES = os.environ.get("GOVMESH_TEST_POSTGRES", "postgresql://mesh:mesh@127.0.0.1:15432")
+KEYCLOAK = os.environ.get("GOVMESH_TEST_KEYCLOAK", "http://127.0.0.1:18180")
 
 # One keyring for every service the tests start, in-process or as a process (both read
 # GOVMESH_KEYRING), so a token from support.auth_headers() is valid everywhere.
@@ -76,6 +78,34 @@ def postgres_server() -> str:
     with psycopg.connect(f"{POSTGRES}/postgres", connect_timeout=5) as conn:
         conn.execute("SELECT 1")
     return POSTGRES
+
+
+def _realm_answers(issuer: str) -> bool:
+    try:
+        return httpx.get(f"{issuer}/.well-known/openid-configuration", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def keycloak_issuer() -> str:
+    """The issuer URL of the development realm (infra/keycloak/govmesh-realm.json) on the test
+    Keycloak, started here (infra/keycloak/keycloak.sh) if it does not answer."""
+    issuer = f"{KEYCLOAK}/realms/govmesh"
+    if not _realm_answers(issuer):
+        env = {
+            **os.environ,
+            "KEYCLOAK_PORT": KEYCLOAK.rsplit(":", 1)[1],
+            "KEYCLOAK_DATA_DIR": str(TEST_DATA / "keycloak"),
+        }
+        result = subprocess.run(
+            [str(ROOT / "infra/keycloak/keycloak.sh"), "start"], env=env, capture_output=True, text=True, timeout=900
+        )
+        if result.returncode != 0:
+            pytest.fail(f"keycloak.sh start failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    if not _realm_answers(issuer):
+        pytest.fail(f"Keycloak's realm does not answer at {issuer} after start")
+    return issuer
 
 
 @pytest.fixture

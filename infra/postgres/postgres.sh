@@ -10,8 +10,10 @@
 #   PG_DATABASES  databases to create, space separated     (default "intake dispatch mediation policing video_bridge")
 #   PG_USER       login role owning those databases        (default mesh)
 #   PG_PASSWORD   its password (scram-sha-256 over TCP)    (default mesh)
+#   PG_SERVICE_USER / PG_SERVICE_PASSWORD  a login role that owns nothing (default mesh_service):
+#                 a service runs as it while its migrations run as PG_USER (<SERVICE>_MIGRATION_DATABASE_URL)
 #
-# Layout of PG_DATA_DIR:
+# Layout of PG_DATA_DIR (or of the postgres-owned directory outside it, see Root):
 #   pgdata/        the cluster (PGDATA), initdb'ed once
 #   postgres.log   server log (pg_ctl -l)
 #   .s.PGSQL.<port> unix socket (local connections: trust)
@@ -21,10 +23,12 @@
 # "stopped", 2 usage.
 #
 # Root: PostgreSQL refuses to run as root, so as root initdb/pg_ctl/psql run as the
-# "postgres" OS user (runuser), PG_DATA_DIR is chowned to it, and every directory
-# above PG_DATA_DIR inside the repo gets o+x (traverse only, no read) so that user
-# can reach it. Directories above PG_DATA_DIR outside the repo are not changed: if
-# postgres cannot traverse them, start fails with a message.
+# "postgres" OS user (runuser). When that user can already traverse down to
+# PG_DATA_DIR, the cluster lives there (chowned to postgres). When it cannot (a clone
+# under /root, in a fresh `mktemp -d`, ...), no directory is chmod-ed: the cluster,
+# its log and socket live in a directory postgres owns, /var/tmp/govmesh-pg-<port>-<hash
+# of PG_DATA_DIR>, and PG_DATA_DIR/cluster names it. Deleting PG_DATA_DIR (as `make
+# test` does) also resets that cluster: a stopped one without its marker is re-made.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,18 +40,35 @@ PG_DATA_DIR="$(realpath -m "${PG_DATA_DIR:-$REPO_ROOT/.data/postgres}")"
 PG_DATABASES="${PG_DATABASES:-intake dispatch mediation policing video_bridge}"
 PG_USER="${PG_USER:-mesh}"
 PG_PASSWORD="${PG_PASSWORD:-mesh}"
+PG_SERVICE_USER="${PG_SERVICE_USER:-mesh_service}"
+PG_SERVICE_PASSWORD="${PG_SERVICE_PASSWORD:-mesh_service}"
 HOST=127.0.0.1
 
 PG_BIN=/usr/lib/postgresql/15/bin
-PGDATA="$PG_DATA_DIR/pgdata"
-PG_LOG="$PG_DATA_DIR/postgres.log"
 
 log() { echo "postgres.sh: $*" >&2; }
 die() { log "$*"; exit 1; }
 
+# Can the postgres OS user reach $1 (traverse every directory above it)?
+postgres_can_reach() {
+    local d="$1"
+    while [[ ! -e "$d" ]]; do d="$(dirname "$d")"; done
+    runuser -u postgres -- test -x "$d"
+}
+
+# Where the cluster lives: inside PG_DATA_DIR, or (as root, when postgres cannot reach
+# PG_DATA_DIR) in a postgres-owned directory outside it (see the header).
+CLUSTER_DIR="$PG_DATA_DIR"
+MARKER="$PG_DATA_DIR/cluster"
+if ((EUID == 0)) && id postgres >/dev/null 2>&1 && ! postgres_can_reach "$PG_DATA_DIR"; then
+    CLUSTER_DIR="/var/tmp/govmesh-pg-$PG_PORT-$(printf %s "$PG_DATA_DIR" | sha256sum | cut -c1-12)"
+fi
+PGDATA="$CLUSTER_DIR/pgdata"
+PG_LOG="$CLUSTER_DIR/postgres.log"
+
 # Unix sockets paths are limited to ~107 bytes; a deep checkout would break the
 # socket in the data dir, so fall back to a short per-port dir in /tmp then.
-SOCKET_DIR="$PG_DATA_DIR"
+SOCKET_DIR="$CLUSTER_DIR"
 if ((${#SOCKET_DIR} + 15 > 100)); then
     SOCKET_DIR="/tmp/mesh-pg-$PG_PORT"
 fi
@@ -76,24 +97,24 @@ ensure_installed() {
     fi
 }
 
-# As root: give PG_DATA_DIR to postgres and make sure it can traverse down to it.
+# As root: give the cluster's directory to postgres. A cluster outside PG_DATA_DIR
+# whose marker is gone belongs to a deleted PG_DATA_DIR: re-made unless it runs.
 prepare_dirs() {
-    mkdir -p "$PG_DATA_DIR" "$SOCKET_DIR"
+    mkdir -p "$PG_DATA_DIR"
+    if [[ "$CLUSTER_DIR" != "$PG_DATA_DIR" ]]; then
+        if [[ -d "$CLUSTER_DIR" && ! -f "$MARKER" ]] && ! running_pid >/dev/null; then
+            log "removing $CLUSTER_DIR (its PG_DATA_DIR $PG_DATA_DIR was deleted)"
+            rm -rf "$CLUSTER_DIR"
+        fi
+        mkdir -p "$CLUSTER_DIR"
+        echo "$CLUSTER_DIR" >"$MARKER"
+    fi
+    mkdir -p "$SOCKET_DIR"
     ((EUID == 0)) || return 0
     id postgres >/dev/null 2>&1 || die "no 'postgres' OS user (postgresql-15 not installed?)"
-    chown postgres:postgres "$PG_DATA_DIR" "$SOCKET_DIR"
-    chmod 700 "$PG_DATA_DIR"
-    local d
-    d="$(dirname "$PG_DATA_DIR")"
-    while [[ "$d" != / ]]; do
-        if ! runuser -u postgres -- test -x "$d"; then
-            case "$d/" in
-            "$REPO_ROOT"/*) chmod o+x "$d" ;;
-            *) die "user postgres cannot traverse $d (outside the repo: not changed); choose another PG_DATA_DIR" ;;
-            esac
-        fi
-        d="$(dirname "$d")"
-    done
+    chown postgres:postgres "$CLUSTER_DIR" "$SOCKET_DIR"
+    chmod 700 "$CLUSTER_DIR"
+    runuser -u postgres -- test -x "$CLUSTER_DIR" || die "user postgres cannot reach $CLUSTER_DIR"
 }
 
 # pid of the postmaster serving PGDATA, if it runs.
@@ -110,7 +131,7 @@ init_cluster() {
     [[ -f "$PGDATA/PG_VERSION" ]] && return 0
     # initdb into a temp dir and rename: an interrupted initdb never leaves a
     # half-initialised PGDATA behind (the path is not stored inside the cluster).
-    local tmp="$PG_DATA_DIR/pgdata.init"
+    local tmp="$CLUSTER_DIR/pgdata.init"
     rm -rf "$tmp"
     log "initdb $PGDATA"
     as_pg "$PG_BIN/initdb" -D "$tmp" --encoding=UTF8 --locale=C.UTF-8 \
@@ -137,6 +158,11 @@ ensure_role_and_databases() {
     local psql=(as_pg "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCKET_DIR" -p "$PG_PORT" -U postgres -d postgres)
     "${psql[@]}" -v user="$PG_USER" -v pw="$PG_PASSWORD" <<'SQL' >/dev/null
 SELECT format('CREATE ROLE %I LOGIN CREATEDB', :'user')
+ WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
+ALTER ROLE :"user" WITH LOGIN PASSWORD :'pw';
+SQL
+    "${psql[@]}" -v user="$PG_SERVICE_USER" -v pw="$PG_SERVICE_PASSWORD" <<'SQL' >/dev/null
+SELECT format('CREATE ROLE %I LOGIN NOCREATEDB NOCREATEROLE', :'user')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
 ALTER ROLE :"user" WITH LOGIN PASSWORD :'pw';
 SQL

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from govmesh_runtime.errors import is_outage
+from govmesh_runtime.errors import is_conflict, is_outage
 
 
 class DriverError(Exception):
@@ -46,3 +46,18 @@ def test_outages_are_retried_not_dead_lettered(exc: BaseException) -> None:
 )
 def test_faults_of_the_message_count_against_its_retries(exc: BaseException) -> None:
     assert not is_outage(exc)
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "message"),
+    [("40P01", "deadlock detected"), ("40001", "could not serialize access due to concurrent update")],
+)
+def test_deadlocks_and_serialization_failures_are_retried_not_dead_lettered(sqlstate: str, message: str) -> None:
+    exc = wrapped(sqlstate, message)
+    assert is_conflict(exc)
+    assert not is_outage(exc)  # a conflict is not an outage: the /readyz and 503 logic stay as they are
+
+
+def test_other_errors_are_not_conflicts() -> None:
+    assert not is_conflict(wrapped("23505", "duplicate key"))
+    assert not is_conflict(ValueError("40P01"))

@@ -11,6 +11,8 @@ import pytest
 from govmesh_contracts import (
     EVENT_TYPES,
     AgreementReached,
+    CancelReason,
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -46,6 +48,7 @@ from govmesh_contracts import (
     PoliceTaskRouted,
     PoliceTaskSource,
     PolicingTaskCompleted,
+    ReturnVisitRecorded,
     SessionNotice,
     TaskAssigned,
     TaskCancelled,
@@ -89,6 +92,13 @@ SAMPLES: dict[str, Event] = {
         dispatched_at=AT + timedelta(minutes=5),
     ),
     CaseFeedbackGiven.event_type: CaseFeedbackGiven(case_id=CASE_ID, satisfaction=4, solved=True, given_at=AT),
+    CaseCancelled.event_type: CaseCancelled(
+        case_id=CASE_ID,
+        reason=CancelReason.MERGED,
+        merged_into=uuid.UUID("5d0f2b8e-0000-4000-8000-000000000042"),
+        cancelled_by="centre-clerk-7",
+        cancelled_at=AT,
+    ),
     CaseEscalated.event_type: CaseEscalated(
         case_id=CASE_ID,
         from_level=Level.COMMUNITY,
@@ -99,6 +109,9 @@ SAMPLES: dict[str, Event] = {
     ),
     CaseResolved.event_type: CaseResolved(case_id=CASE_ID, resolved_at=AT),
     CaseClosed.event_type: CaseClosed(case_id=CASE_ID, satisfaction=5, closed_at=AT),
+    ReturnVisitRecorded.event_type: ReturnVisitRecorded(
+        case_id=CASE_ID, task_id=uuid.uuid4(), reached=True, satisfaction=4, visited_by="W001", visited_at=AT
+    ),
     CaseReopened.event_type: CaseReopened(case_id=CASE_ID, reason="not solved", reopened_at=AT),
     TaskAssigned.event_type: TaskAssigned(
         task_id=TASK_ID,
@@ -479,6 +492,15 @@ def test_decode_unknown_type() -> None:
 def test_decode_invalid_json(value: bytes) -> None:
     headers, _ = _record_parts(SAMPLES[CaseReceived.event_type])
     with pytest.raises(DecodeError, match=r"payload is not a valid gov\.intake\.case\.received"):
+        decode(headers, value)
+
+
+@pytest.mark.parametrize(
+    "value", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"1" + b"}" * 100_000], ids=["array", "object"]
+)
+def test_decode_json_nested_too_deep_is_a_decode_error_not_a_recursion_error(value: bytes) -> None:
+    headers, _ = _record_parts(SAMPLES[CaseReceived.event_type])
+    with pytest.raises(DecodeError, match="maximum recursion depth"):
         decode(headers, value)
 
 

@@ -244,6 +244,10 @@ def in_log(service: Service, text: str) -> bool:
 # --------------------------------------------------------------------------------------- test
 
 
+@pytest.mark.exercises("policing.task-results.v1", "PolicingTaskCompleted", "dispatch")
+@pytest.mark.exercises("intake.cases.v1", "CaseReceived", "dispatch")
+@pytest.mark.exercises("intake.cases.v1", "CaseFeedbackGiven", "dispatch")
+@pytest.mark.exercises("dispatch.cases.v1", "CaseDispatched", "intake")
 def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(mesh: Mesh) -> None:
     started = time.monotonic()
     # 1. A neighbour dispute: mediation opens a dispute from dispatch's task, then it is withdrawn.

@@ -4,8 +4,9 @@ A request created over Open311 (form-encoded POST, XML answer) is followed with 
 third-party Open311 client (``georeport``, unchanged) until its dispatch shows in the
 Open311 GET; a burst of camera alarms on video.alarms.v1 becomes one case.
 
-Every request carries a credential: the Open311 client an API key from the tests' keyring
-(as `govmesh-auth api-key` issues), the native API calls a bearer token.
+The Open311 client is used exactly as published: it sends no key on reads, and GeoReport v2
+asks for none (keys are for POST). The POST carries an API key from the tests' keyring (as
+`govmesh-auth api-key` issues), the native API calls a bearer token.
 """
 
 from __future__ import annotations
@@ -20,32 +21,16 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-import georeport.georeport
 import httpx
 import pytest
-import requests
 from georeport import GeoReport
 from support import ADMIN, Service, api_key, auth_headers, produce
 
 from govmesh_contracts import Location, VideoAlarmRaised, encode, envelope_for
 
 pytestmark = pytest.mark.e2e
-API_KEY = api_key(["cases:read", "cases:write"], subject="e2e-open311-app")
+API_KEY = api_key(["cases:write"], subject="e2e-open311-app")  # posts; reads need no key
 STAFF = auth_headers(["cases:read"], subject="e2e-hotline-desk")  # no personal-data scope
-
-
-class _Keyed:
-    """``requests`` with the API key on every GET: the spec's clients send it only when
-    posting, and this mesh asks for a credential on reads too (issue 9)."""
-
-    def get(self, url: str, params: dict[str, str] | None = None, **kwargs: Any) -> requests.Response:
-        timeout = kwargs.pop("timeout", 10)
-        return requests.get(url, params={**(params or {}), "api_key": API_KEY}, timeout=timeout, **kwargs)
-
-
-@pytest.fixture(autouse=True)
-def _keyed_georeport(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(georeport.georeport, "requests", _Keyed())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -108,7 +93,7 @@ def test_a_request_created_over_open311_xml_shows_its_dispatch_in_the_open311_ge
     request_id = root.findtext("request/service_request_id")
     assert request_id and request_id.startswith("620702-")
 
-    client = GeoReport(open311, api_key=API_KEY, output_format="xml")  # a third-party client, unchanged
+    client = GeoReport(open311, output_format="xml")  # a third-party client as published: no key on reads
     services = client.get_service_list()
     assert "dispute.neighbour" in [s["service_code"] for s in services]
     definition = client.get_service_definition("dispute.neighbour")
@@ -124,6 +109,7 @@ def test_a_request_created_over_open311_xml_shows_its_dispatch_in_the_open311_ge
     assert got["status"] == "open"
     assert got["agency_responsible"] != "centre:620702"  # dispatch holds it now
     assert got["expected_datetime"]
+    assert "13812345678" not in str(got) and "张" not in str(got)  # a public read: no reporter
     listed = client.get_service_requests(service_request_id=request_id)
     listed = listed if isinstance(listed, list) else [listed]
     assert [r["service_request_id"] for r in listed] == [request_id]
@@ -140,6 +126,7 @@ def test_a_request_created_over_open311_xml_shows_its_dispatch_in_the_open311_ge
         assert "13812345678" not in service.log.read_text()
 
 
+@pytest.mark.exercises("video.alarms.v1", "VideoAlarmRaised", "intake")
 def test_a_burst_of_camera_alarms_becomes_one_dispatched_case(mesh: dict[str, Service], kafka_bootstrap: str) -> None:
     intake = mesh["intake"]
     channel = "62070200001320" + f"{uuid.uuid4().int % 10**6:06d}"

@@ -87,6 +87,7 @@ def _ok(response: httpx.Response, code: int = 204) -> Any:
     return response.json() if response.content else None
 
 
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskAssigned", "mediation")
 async def test_disputes_from_dispatch_tasks_to_their_results(mediation: Service, kafka_bootstrap: str) -> None:
     neighbour, land, family = _task("dispute.neighbour"), _task("dispute.land"), _task("dispute.family")
     # the neighbour task twice (as a redelivery with a new event id would): still one dispute

@@ -174,7 +174,13 @@ def build() -> dict[str, Any]:
             "messages": {
                 cls.event_type: {"$ref": pointer("components", "messages", cls.event_type)} for cls in t.events
             },
-            "bindings": {"kafka": {"partitions": t.partitions, "bindingVersion": KAFKA_BINDING_VERSION}},
+            "bindings": {
+                "kafka": {
+                    "partitions": t.partitions,
+                    "topicConfiguration": {"max.message.bytes": t.max_message_bytes},
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            },
             "x-producer": t.producer,
         }
         channels[t.dlq] = {
@@ -182,7 +188,13 @@ def build() -> dict[str, Any]:
             "description": f"Dead letters of `{t.name}`: the original record with its headers and the reason.",
             "messages": {DEAD_LETTER: {"$ref": pointer("components", "messages", DEAD_LETTER)}},
             # One partition: the runtime creates every DLQ with one (govmesh_runtime.kafka).
-            "bindings": {"kafka": {"partitions": 1, "bindingVersion": KAFKA_BINDING_VERSION}},
+            "bindings": {
+                "kafka": {
+                    "partitions": 1,
+                    "topicConfiguration": {"max.message.bytes": t.dlq_max_message_bytes},
+                    "bindingVersion": KAFKA_BINDING_VERSION,
+                }
+            },
         }
         operations[f"{t.name}.send"] = {
             "action": "send",

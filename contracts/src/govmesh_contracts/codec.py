@@ -67,5 +67,5 @@ def decode(headers: Sequence[tuple[str, bytes | None]], value: bytes | None) -> 
         raise DecodeError("empty value")
     try:
         return envelope, cls.model_validate(json.loads(value))
-    except (ValueError, ValidationError) as exc:
+    except (ValueError, ValidationError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         raise DecodeError(f"payload is not a valid {envelope.type}: {exc}") from exc

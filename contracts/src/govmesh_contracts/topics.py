@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from govmesh_contracts.events import (
     AgreementReached,
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -39,6 +40,7 @@ from govmesh_contracts.events import (
     PoliceTaskOpened,
     PoliceTaskRouted,
     PolicingTaskCompleted,
+    ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
     TaskEscalated,
@@ -48,6 +50,12 @@ from govmesh_contracts.events import (
 )
 
 DLQ_SUFFIX = ".dlq"
+# Kafka's own default record size limit (the producer's max.request.size; a broker's message.max.bytes
+# is 1 MiB + 12 bytes): what every topic of the mesh is created with unless it says otherwise.
+DEFAULT_MAX_MESSAGE_BYTES = 1_048_576
+# A dead letter is the original record plus the dlq_* headers (the reason is cut at 2,000 bytes):
+# its topic takes this much more, so any record its topic accepted fits.
+DLQ_HEADROOM_BYTES = 65_536
 
 
 class Topic(BaseModel):
@@ -59,6 +67,12 @@ class Topic(BaseModel):
     partitions: int = Field(ge=1)
     events: tuple[type[Event], ...]
     description: str
+    max_message_bytes: int = Field(
+        default=DEFAULT_MAX_MESSAGE_BYTES,
+        ge=1024,
+        description="The topic's max.message.bytes: the largest record (key, value and headers, as one record"
+        " batch) it takes. A producer refuses a larger event when it is written, never at publication.",
+    )
 
     @property
     def namespace(self) -> str:
@@ -69,6 +83,10 @@ class Topic(BaseModel):
     def dlq(self) -> str:
         return self.name + DLQ_SUFFIX
 
+    @property
+    def dlq_max_message_bytes(self) -> int:
+        return self.max_message_bytes + DLQ_HEADROOM_BYTES
+
 
 TOPICS: tuple[Topic, ...] = (
     Topic(
@@ -76,16 +94,19 @@ TOPICS: tuple[Topic, ...] = (
         producer="intake",
         key="case id (UUID)",
         partitions=6,
-        events=(CaseReceived, CaseFeedbackGiven),
-        description="Cases accepted at the one door, and the resident's feedback on them.",
+        events=(CaseReceived, CaseFeedbackGiven, CaseCancelled),
+        description="Cases accepted at the one door, the resident's feedback on them, and their cancellation.",
     ),
     Topic(
         name="dispatch.cases.v1",
         producer="dispatch",
         key="case id (UUID)",
         partitions=6,
-        events=(CaseDispatched, CaseEscalated, CaseResolved, CaseClosed, CaseReopened),
-        description="The case's life in coordinated handling: dispatched, escalated, resolved, closed, reopened.",
+        events=(CaseDispatched, CaseEscalated, CaseResolved, CaseClosed, CaseReopened, ReturnVisitRecorded),
+        description=(
+            "The case's life in coordinated handling: dispatched, escalated, resolved, closed (with or without "
+            "feedback), reopened, and the return visit's answer."
+        ),
     ),
     Topic(
         name="dispatch.tasks.v1",

@@ -16,6 +16,8 @@ Scopes (issued with ``govmesh-auth``):
 =================  =============================================================
 ``cases:read``     cases, tasks, timelines, disputes, police tasks' public part
 ``cases:write``    create and change them: cases, feedback, task states, sessions
+``cases:manage``   a centre's case-level decisions: cancel a case
+``tasks:manage``   a centre's task decisions: cancel a task
 ``grid:read``      the grid registry, people and places, elements, rooms, channels
 ``grid:write``     change the registry: workers, rules, rooms, rosters, devices
 ``grid:import``    import or replace grid boundaries (city administrator only; see roles.py)
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
 SCOPES = (
     "cases:read",
     "cases:write",
+    "cases:manage",
+    "tasks:manage",
     "grid:read",
     "grid:write",
     "grid:import",
@@ -76,7 +80,11 @@ async def authenticated(
     authorization = f"Bearer {bearer.credentials}" if bearer else request.headers.get("authorization")
     key = api_key or request.query_params.get("api_key") or await _form_api_key(request)
     try:
-        principal = _runtime(request).auth.authenticate(authorization, key)
+        oidc = _runtime(request).oidc
+        if oidc is not None and authorization:  # with an issuer, a bearer token must be its token
+            principal = await oidc.authenticate(authorization)
+        else:
+            principal = _runtime(request).auth.authenticate(authorization, key)
     except AuthError as exc:
         await _audit(request, None, audit.Action.UNAUTHENTICATED, "request", None, str(exc))
         raise HTTPException(
@@ -87,6 +95,40 @@ async def authenticated(
 
 
 Caller = Annotated[Principal, Depends(authenticated)]
+
+
+def public(
+    *, unless: Callable[[Request], bool] | None = None, scope: str | None = None
+) -> Callable[..., Awaitable[Principal | None]]:
+    """A dependency that makes a route public: it answers without a credential (then the caller
+    is None and bound to no places). A credential that is sent is verified (401 if bad) and its
+    places apply. When ``unless(request)`` is true (a setting), the route needs a credential
+    with ``scope`` after all, as :func:`require` would.
+
+    Only routes of ``create_app(public_routers=...)`` may be public, and each of them must
+    depend on this: the route/scope matrix reads ``dependency.public`` and ``dependency.scopes``."""
+
+    async def dependency(
+        request: Request,
+        bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        api_key: Annotated[str | None, Depends(_api_key)],
+    ) -> Principal | None:
+        if unless is not None and unless(request):
+            principal = await authenticated(request, bearer, api_key)
+            if scope is not None and not principal.has(scope):
+                raise await refuse(request, principal, f"scope '{scope}' is required", "request")
+            return principal
+        sent = bearer or api_key or request.headers.get("authorization") or request.query_params.get("api_key")
+        return await authenticated(request, bearer, api_key) if sent else None
+
+    dependency.public = True  # type: ignore[attr-defined]
+    dependency.scopes = (scope,) if scope else ()  # type: ignore[attr-defined]
+    return dependency
+
+
+def is_public(call: object) -> bool:
+    """Whether a dependency is one made by :func:`public`."""
+    return getattr(call, "public", False) is True
 
 
 def require(*scopes: str) -> Callable[..., Awaitable[Principal]]:

@@ -18,22 +18,26 @@ from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govmesh_runtime import metrics
-from govmesh_runtime.access import audit_router, authenticated
+from govmesh_runtime.access import audit_router, authenticated, is_public
 from govmesh_runtime.auth import Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
-from govmesh_runtime.errors import is_outage
+from govmesh_runtime.errors import EventTooLarge, is_outage
+from govmesh_runtime.finite import RefuseNonFinite, validation_errors
 from govmesh_runtime.kafka import ProducerHolder
 from govmesh_runtime.limits import RequestLimits
 from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.nul_text import RefuseNulText
+from govmesh_runtime.oidc import OidcVerifier
 from govmesh_runtime.relay import OutboxRelay
 from govmesh_runtime.settings import ServiceSettings
 from govmesh_runtime.tracing import current_traceparent, hop, setup_tracing, shutdown_tracing, trace_id
@@ -53,6 +57,7 @@ class Runtime:
     auth: Verifier
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    oidc: OidcVerifier | None = None  # bearer tokens of GOVMESH_OIDC_ISSUER; None: the keyring's
 
     def uow(
         self, *, correlation_id: str | None = None, causation_id: str | None = None, traceparent: str | None = None
@@ -64,11 +69,12 @@ class Runtime:
             causation_id=causation_id,
             traceparent=traceparent if traceparent is not None else current_traceparent.get(),
             on_commit=self.relay.notify,
+            max_event_bytes=self.settings.max_event_bytes,
         )
 
 
 def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSpec]) -> Runtime:
-    db = Database(settings.resolved_database_url())
+    db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
     producer = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
     relay = OutboxRelay(
         db.sessions,
@@ -79,7 +85,7 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
         leader_engine=None if db.is_sqlite else db.engine,
     )
     auth = Verifier(settings.keyring_path(), development=settings.environment == "development")
-    runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay, auth=auth)
+    runtime = Runtime(settings=settings, db=db, producer=producer, relay=relay, auth=auth, oidc=oidc_verifier(settings))
     if settings.consumers_enabled:
         runtime.consumers = [
             EventConsumer(
@@ -94,6 +100,20 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
             for spec in consumer_specs
         ]
     return runtime
+
+
+def oidc_verifier(settings: ServiceSettings) -> OidcVerifier | None:
+    if not settings.oidc_issuer:
+        return None
+    return OidcVerifier(
+        settings.oidc_issuer,
+        settings.resolved_oidc_audience(),
+        algorithms=[alg.strip() for alg in settings.oidc_algorithms.split(",") if alg.strip()],
+        roles_claim=settings.oidc_roles_claim,
+        place_claim=settings.oidc_place_claim,
+        subject_claim=settings.oidc_subject_claim,
+        min_refresh_s=settings.oidc_jwks_min_refresh_s,
+    )
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -119,9 +139,15 @@ def create_app(
     openapi_tags: list[dict[str, Any]] | None = None,
     on_ready: Callable[[Runtime], Any] | None = None,
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
+    public_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """``background``: long-running jobs of the service (timer sweeps, a SIP server …),
-    each an ``async def job(runtime)`` that runs until cancelled at shutdown."""
+    each an ``async def job(runtime)`` that runs until cancelled at shutdown.
+
+    ``public_routers``: routes that answer without a credential (Open311's reads, as GeoReport
+    v2 says); each of them must say so with an ``access.public(...)`` dependency."""
+    for router in public_routers:
+        _check_public(router)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +156,9 @@ def create_app(
         runtime = build_runtime(settings, consumers)
         app.state.runtime = runtime
         if migrations is not None and settings.migrate_on_start:
-            await runtime.db.migrate(migrations)
+            await runtime.db.migrate(migrations, owner_url=settings.migration_database_url or None)
+        if runtime.oidc is not None:
+            await runtime.oidc.prime()  # the issuer's keys before the first request
         if on_ready is not None:
             await on_ready(runtime)
         runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
@@ -165,8 +193,11 @@ def create_app(
         openapi_tags=openapi_tags,
     )
     app.add_exception_handler(DBAPIError, _database_outage)
+    app.add_exception_handler(RequestValidationError, validation_errors)
+    app.add_exception_handler(EventTooLarge, _event_too_large)
     # Pure ASGI middlewares: BaseHTTPMiddleware ran each request in an extra task with stream
     # plumbing, a measurable share of a request's CPU (bench/README.md).
+    app.add_middleware(RefuseNonFinite)  # NaN, Infinity, 1e400 in a JSON body: a 422 naming the field
     app.add_middleware(RefuseNulText)  # inner: its refusals are observed by the next
     app.add_middleware(ObserveRequests)
     app.add_middleware(  # outermost: a flood is refused before any work
@@ -179,7 +210,20 @@ def create_app(
     # Every service endpoint needs a credential; health and metrics stay open for operators.
     for router in [*routers, audit_router()]:
         app.include_router(router, dependencies=[Depends(authenticated)])
+    for router in public_routers:
+        app.include_router(router)
+    # What this service subscribes to, readable without starting it (the test that every
+    # (topic, event type, service) is exercised on the real broker reads it).
+    app.state.consumer_specs = tuple(consumers)
     return app
+
+
+def _check_public(router: APIRouter) -> None:
+    """A route is public only on purpose: it depends on ``access.public(...)``."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and not any(is_public(d.call) for d in route.dependant.dependencies):
+            methods = ",".join(sorted(route.methods or ()))
+            raise ValueError(f"{methods} {route.path} is on a public router without an access.public() dependency")
 
 
 async def _database_outage(request: Request, exc: Exception) -> Response:
@@ -193,6 +237,13 @@ async def _database_outage(request: Request, exc: Exception) -> Response:
         status_code=503,
         headers={"Retry-After": "2"},
     )
+
+
+async def _event_too_large(request: Request, exc: Exception) -> Response:
+    """The change would publish an event its topic cannot take: 413, nothing written (the unit of
+    work rolled back), the reason named; not a 500 and not an outbox row stuck forever."""
+    log.warning("event_too_large", error=str(exc))
+    return JSONResponse({"detail": str(exc)}, status_code=413)
 
 
 async def _supervised(job: Callable[[Runtime], Coroutine[Any, Any, None]], runtime: Runtime) -> None:

@@ -4,8 +4,9 @@ Who (the credential's subject), what (action, resource, its id, the personal fie
 when, and why (the purpose the caller states in ``X-Purpose``, or the refusal's reason).
 Each service keeps its own ``audit_log`` table in its own database; the table refuses
 UPDATE and DELETE by trigger (see ``migrations.create_audit_table``), so not even the
-service itself can rewrite history. Auditors read it at ``GET /v1/audit`` with the
-``audit:read`` scope.
+service itself can rewrite history; each row carries the hash of the row before it
+(``audit_chain``), and ``govmesh-audit verify`` names the first broken link. Auditors read
+it at ``GET /v1/audit`` with the ``audit:read`` scope.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime import metrics
+from govmesh_runtime import audit_chain, metrics  # noqa: F401  (audit_chain: its flush hook chains each new row)
 from govmesh_runtime.tables import AuditRecord
 
 if TYPE_CHECKING:

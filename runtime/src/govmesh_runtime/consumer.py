@@ -1,7 +1,7 @@
 """The consumer loop: inbox dedupe, bounded retries, dead letters, commits after the database.
 
-Each record is decoded against the contracts (a record that does not decode is poison:
-straight to ``<topic>.dlq``). The decoded records of one partition's ``getmany`` batch
+Each record is decoded against the contracts (a record that does not decode, whatever
+the exception, is poison: straight to ``<topic>.dlq``). The decoded records of one partition's ``getmany`` batch
 are applied in one unit of work: one inbox query for all their event ids, each new
 record's inbox row and handler, one commit — so a batch costs one transaction instead
 of one per record. When a handler fails, the batch is rolled back and applied again
@@ -9,9 +9,10 @@ without it: the records before it together, the failing one alone with bounded r
 (dead-lettered after ``max_retries``), the records after it together again. The inbox
 row is written in the same transaction as the handler's effects, so whatever is
 redelivered after a crash or a rolled-back batch is applied exactly once.
-Database outages are not the message's fault: they are retried until the database
-is back, holding the partition. Offsets are committed only after the records of a
-batch are committed to the database or acknowledged by the DLQ.
+Database outages, deadlocks and serialization failures are not the message's fault: they
+are retried until they pass, holding the partition. Offsets are committed only after the
+records of a batch are committed to the database or acknowledged by the DLQ, partition by
+partition: one partition's failure does not hold back what the others applied.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from govmesh_contracts import DecodeError, Envelope, Event, decode
 from govmesh_contracts.topics import DLQ_SUFFIX
 from govmesh_runtime import metrics
-from govmesh_runtime.errors import is_outage
-from govmesh_runtime.kafka import ProducerHolder
+from govmesh_runtime.errors import is_conflict, is_outage
+from govmesh_runtime.kafka import ProducerHolder, is_record_refused
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.tracing import hop, trace_id
 from govmesh_runtime.uow import UnitOfWork
@@ -138,13 +139,19 @@ class EventConsumer:
         try:
             while not self._stopping.is_set():
                 batches = await consumer.getmany(timeout_ms=500, max_records=self._batch_size)
-                for tp, records in batches.items():
-                    await self.process_batch(records)
-                    metrics.CONSUMER_LAG.labels(self.spec.name, tp.topic, str(tp.partition)).set(
-                        max((consumer.highwater(tp) or 0) - (records[-1].offset + 1), 0)
-                    )
-                if batches:
-                    await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
+                done: dict[TopicPartition, int] = {}
+                try:
+                    for tp, records in batches.items():
+                        await self.process_batch(records)
+                        done[tp] = records[-1].offset + 1
+                        metrics.CONSUMER_LAG.labels(self.spec.name, tp.topic, str(tp.partition)).set(
+                            max((consumer.highwater(tp) or 0) - (records[-1].offset + 1), 0)
+                        )
+                finally:
+                    # What is applied is committed, also when a later partition of the batch failed:
+                    # one partition's trouble does not hold the others' offsets back.
+                    if done and not self._stopping.is_set():
+                        await consumer.commit(done)
         finally:
             self._consumer = None
             await consumer.stop()
@@ -159,6 +166,10 @@ class EventConsumer:
                 envelope, event = decode(list(record.headers or ()), record.value)
             except DecodeError as exc:
                 await self._dead_letter(record, f"undecodable: {exc}")
+                continue
+            except Exception as exc:  # any failure to decode is the record's, never the group's
+                # e.g. RecursionError from deeply nested JSON, a header value that is not bytes
+                await self._dead_letter(record, f"undecodable: {type(exc).__name__}: {exc}")
                 continue
             handler = self.spec.handlers.get(type(event))
             if handler is None:
@@ -210,7 +221,7 @@ class EventConsumer:
             except Exception as exc:
                 if self._stopping.is_set():
                     raise  # shutting down: leave the offsets uncommitted, the records come again
-                if is_outage(exc):
+                if is_outage(exc) or is_conflict(exc):
                     log.warning("batch_infrastructure_error", consumer=self.spec.name, error=repr(exc))
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, _MAX_BACKOFF_S)
@@ -274,7 +285,8 @@ class EventConsumer:
                     metrics.HANDLER_DURATION.labels(name, "error").observe(time.perf_counter() - started)
                     if self._stopping.is_set():
                         raise  # shutting down: leave the offset uncommitted, the record comes again
-                    if is_outage(exc):
+                    if is_outage(exc) or is_conflict(exc):
+                        # a deadlock or serialization failure is a concurrent transaction's doing, not the message's
                         log.warning("handler_infrastructure_error", handler=name, error=repr(exc))
                         await asyncio.sleep(backoff)
                         backoff = min(backoff * 2, _MAX_BACKOFF_S)
@@ -315,16 +327,25 @@ class EventConsumer:
             ("dlq_original_offset", str(record.offset).encode()),
         ]
         dlq_topic = record.topic + DLQ_SUFFIX
+        value = record.value
         backoff = 0.5
         # The offset is committed only after the DLQ acknowledged the record.
         while True:
             try:
                 producer = await self._producer.get()
-                await (await producer.send(dlq_topic, value=record.value, key=record.key, headers=headers))
+                await (await producer.send(dlq_topic, value=value, key=record.key, headers=headers))
                 break
             except Exception as exc:
                 if self._stopping.is_set():
                     raise
+                if is_record_refused(exc) and value is not None:
+                    # Too large for the DLQ topic even with its headroom (a topic created with other
+                    # limits): keep the headers, which say where the original lies, not the value.
+                    log.error("dlq_value_dropped", topic=record.topic, offset=record.offset, error=repr(exc))
+                    headers.append(("dlq_value_dropped", f"{len(value)} bytes: {exc!r}"[:500].encode()))
+                    value = None
+                    await self._producer.reset()  # a refused batch leaves the idempotent sequence behind
+                    continue
                 log.warning("dlq_publish_failed", error=repr(exc), retry_in_s=backoff)
                 await self._producer.reset()
                 await asyncio.sleep(backoff)

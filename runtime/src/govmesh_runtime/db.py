@@ -10,7 +10,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -34,7 +34,10 @@ def sync_url(url: str) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+SqliteSynchronous = Literal["FULL", "NORMAL", "EXTRA"]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, synchronous: SqliteSynchronous) -> None:
     # Let SQLAlchemy's "begin" event issue BEGIN IMMEDIATE (below) instead of pysqlite's
     # deferred BEGIN: a deferred read-then-write transaction fails with SQLITE_BUSY when
     # another writer committed in between; an immediate one waits for busy_timeout.
@@ -44,7 +47,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: in WAL mode NORMAL syncs only at checkpoints, so a commit the caller got its 201
+    # for (and its outbox row) could vanish on power loss; FULL syncs the WAL on each commit.
+    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError(f"sqlite synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.close()
 
 
@@ -53,7 +60,7 @@ def _sqlite_begin_immediate(conn: Any) -> None:
 
 
 class Database:
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: SqliteSynchronous = "FULL") -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
@@ -61,7 +68,9 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            sa.event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            sa.event.listen(
+                self.engine.sync_engine, "connect", lambda conn, _: _sqlite_pragmas(conn, sqlite_synchronous)
+            )
             sa.event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
 
@@ -73,15 +82,24 @@ class Database:
         except Exception:
             return False
 
-    async def migrate(self, script_location: Path) -> None:
+    async def migrate(self, script_location: Path, *, owner_url: str | None = None) -> None:
         """Upgrade to head in a child process: Alembic, the sync driver and what a migration
-        builds never load into the long-running service (~10 MB of its idle memory)."""
+        builds never load into the long-running service (~10 MB of its idle memory).
+
+        ``owner_url``: on PostgreSQL, migrations run as that (owner) role, and the service's own
+        role then gets only rows to work with: no DDL anywhere (so it can neither drop nor
+        disable the audit log's triggers) and only SELECT and INSERT on the audit log."""
+        env = {**os.environ, _URL_ENV: async_url(owner_url) if owner_url else self.url}
+        if owner_url and not self.is_sqlite:
+            service_role = sa.engine.make_url(self.url).username
+            if service_role and service_role != sa.engine.make_url(async_url(owner_url)).username:
+                env[_GRANT_ENV] = service_role
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "govmesh_runtime.db",
             str(script_location),
-            env={**os.environ, _URL_ENV: self.url},  # not argv: a URL may carry a password
+            env=env,  # not argv: a URL may carry a password
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -103,7 +121,27 @@ def upgrade(script_location: Path, url: str, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
+def grant_service_role(url: str, role: str) -> None:
+    """Rows, not schema, for the service's role: DML on every table but the audit log, which it
+    may only read and append to. It owns nothing, so it cannot ALTER, DROP or disable triggers."""
+    engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        who = conn.dialect.identifier_preparer.quote(role)
+        conn.execute(sa.text(f"GRANT USAGE ON SCHEMA public TO {who}"))
+        conn.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {who}"))
+        conn.execute(sa.text(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {who}"))
+        conn.execute(sa.text(f"REVOKE ALL ON alembic_version FROM {who}"))
+        conn.execute(sa.text(f"GRANT SELECT ON alembic_version TO {who}"))
+        if conn.execute(sa.text("SELECT to_regclass('audit_log')")).scalar() is not None:
+            conn.execute(sa.text(f"REVOKE ALL ON audit_log FROM {who}"))
+            conn.execute(sa.text(f"GRANT SELECT, INSERT ON audit_log TO {who}"))
+    engine.dispose()
+
+
 _URL_ENV = "GOVMESH_MIGRATE_URL"
+_GRANT_ENV = "GOVMESH_MIGRATE_GRANT_TO"
 
 if __name__ == "__main__":  # the child process of Database.migrate
     upgrade(Path(sys.argv[1]), os.environ[_URL_ENV])
+    if os.environ.get(_GRANT_ENV):
+        grant_service_role(os.environ[_URL_ENV], os.environ[_GRANT_ENV])

@@ -1,11 +1,19 @@
 """``govmesh-dlq``: list and replay dead-lettered records.
 
     govmesh-dlq list intake.cases.v1.dlq
-    govmesh-dlq replay intake.cases.v1.dlq [--offset N ...]
+    govmesh-dlq replay intake.cases.v1.dlq [--offset N ...] [--database-url URL] [--force]
 
 Replay publishes the original value, key and headers (without the ``dlq_*`` ones)
 back to the original topic; the event id is unchanged, so a consumer that already
 applied it skips it.
+
+Replay refuses a dead letter when the consumer that gave up on it has since applied a
+later event of the same key (the same aggregate): applied now, the old event would land
+on newer state (a reopened case closed again, a task reassigned back). It reads the
+records after the dead one in its original partition, keeps those of the same key and
+looks their event ids up in that consumer's inbox (``--database-url``, else the
+service's ``<SERVICE>_DATABASE_URL`` or its SQLite file under ``GOVMESH_DATA_DIR``).
+``--force`` replays anyway. Exit code 1 when a record was refused.
 """
 
 from __future__ import annotations
@@ -16,8 +24,16 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlmodel import col, select
+
+from govmesh_runtime.db import Database
+from govmesh_runtime.tables import InboxMessage
+
+# Consumer group names start with their service's name (dispatch-cases, intake-timeline …).
+_SERVICES = ("video-bridge", "intake", "dispatch", "mediation", "policing")
 
 
 @dataclass(frozen=True)
@@ -77,6 +93,107 @@ async def replay(bootstrap_servers: str, letters: list[DeadLetter]) -> int:
         await producer.stop()
 
 
+@dataclass(frozen=True)
+class Later:
+    """A record after a dead letter, of the same key, in the same partition."""
+
+    offset: int
+    event_id: str
+    event_type: str | None
+
+
+async def later_of_same_key(bootstrap_servers: str, letter: DeadLetter) -> list[Later]:
+    """The records of the dead letter's key that follow it in its original partition."""
+    topic, partition, offset = (
+        letter.header("dlq_original_topic"),
+        letter.header("dlq_original_partition"),
+        letter.header("dlq_original_offset"),
+    )
+    if topic is None or partition is None or offset is None:
+        raise ValueError(f"offset {letter.offset}: no dlq_original_topic/partition/offset headers")
+    tp = TopicPartition(topic, int(partition))
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        consumer.seek(tp, int(offset) + 1)
+        found: list[Later] = []
+        while await consumer.position(tp) < end:
+            for records in (await consumer.getmany(tp, timeout_ms=1000)).values():
+                for r in records:
+                    if r.key != letter.key:
+                        continue
+                    headers = DeadLetter(r.offset, r.partition, r.key, r.value, list(r.headers or ()))
+                    event_id = headers.header("ce_id")
+                    if event_id:
+                        found.append(Later(r.offset, event_id, headers.header("ce_type")))
+        return found
+    finally:
+        await consumer.stop()
+
+
+def database_url_of(consumer: str) -> str | None:
+    """The consuming service's database: its <SERVICE>_DATABASE_URL, else its SQLite file if it exists."""
+    service = next((s for s in _SERVICES if consumer == s or consumer.startswith(s + "-")), None)
+    if service is None:
+        return None
+    url = os.environ.get(service.upper().replace("-", "_") + "_DATABASE_URL")
+    if url:
+        return url
+    path = Path(os.environ.get("GOVMESH_DATA_DIR", ".data")) / "db" / f"{service}.sqlite"
+    return f"sqlite+aiosqlite:///{path.resolve()}" if path.exists() else None
+
+
+async def applied_later(
+    bootstrap_servers: str, letter: DeadLetter, database_url: str | None
+) -> tuple[list[Later], str | None]:
+    """Later events of the letter's key that its consumer applied; or why that cannot be known."""
+    consumer = letter.header("dlq_consumer")
+    if consumer is None:
+        return [], "no dlq_consumer header"
+    later = await later_of_same_key(bootstrap_servers, letter)
+    if not later:
+        return [], None
+    url = database_url or database_url_of(consumer)
+    if url is None:
+        return [], f"no database known for consumer {consumer} (give --database-url)"
+    db = Database(url)
+    try:
+        async with db.sessions() as session:
+            applied = set(
+                (
+                    await session.exec(
+                        select(InboxMessage.event_id).where(
+                            col(InboxMessage.consumer) == consumer,
+                            col(InboxMessage.event_id).in_([item.event_id for item in later]),
+                        )
+                    )
+                ).all()
+            )
+    finally:
+        await db.dispose()
+    return [item for item in later if item.event_id in applied], None
+
+
+async def refusals(bootstrap_servers: str, letters: list[DeadLetter], database_url: str | None) -> dict[int, str]:
+    """Dead-letter offset → why replaying it would apply it out of order (or why that is unknown)."""
+    refused: dict[int, str] = {}
+    for letter in letters:
+        applied, unknown = await applied_later(bootstrap_servers, letter, database_url)
+        consumer = letter.header("dlq_consumer")
+        if unknown is not None:
+            refused[letter.offset] = f"cannot check whether later events of its key were applied: {unknown}"
+        elif applied:
+            first = applied[0]
+            refused[letter.offset] = (
+                f"{consumer} has applied {len(applied)} later event(s) of the same key since "
+                f"(first: {first.event_type} {first.event_id} at offset {first.offset} of "
+                f"{letter.header('dlq_original_topic')}); replaying it would apply it out of order"
+            )
+    return refused
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="List and replay dead-lettered Kafka records.")
     parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
@@ -86,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     replay_cmd = sub.add_parser("replay", help="publish dead letters back to their original topic")
     replay_cmd.add_argument("topic")
     replay_cmd.add_argument("--offset", type=int, action="append", help="only these offsets (repeatable)")
+    replay_cmd.add_argument(
+        "--database-url", help="the consuming service's database, to check its inbox (default: from its settings)"
+    )
+    replay_cmd.add_argument(
+        "--force", action="store_true", help="replay also records whose key has later events applied already"
+    )
     args = parser.parse_args(argv)
 
     letters = asyncio.run(read_dead_letters(args.bootstrap_servers, args.topic))
@@ -108,8 +231,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         return 0
     chosen = [letter for letter in letters if not args.offset or letter.offset in args.offset]
+    refused = {} if args.force else asyncio.run(refusals(args.bootstrap_servers, chosen, args.database_url))
+    for offset, why in refused.items():
+        print(f"refused offset {offset}: {why}; --force replays it anyway", file=sys.stderr)
+    chosen = [letter for letter in chosen if letter.offset not in refused]
     print(f"replayed {asyncio.run(replay(args.bootstrap_servers, chosen))} record(s)")
-    return 0
+    return 1 if refused else 0
 
 
 if __name__ == "__main__":

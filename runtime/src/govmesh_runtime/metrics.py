@@ -34,6 +34,10 @@ CONSUMER_LAG = Gauge(
 EVENTS_PUBLISHED = Counter("govmesh_events_published_total", "Outbox events acknowledged by Kafka.", ["topic"])
 OUTBOX_BACKLOG = Gauge("govmesh_outbox_backlog", "Outbox rows not yet published.")
 OUTBOX_OLDEST_AGE = Gauge("govmesh_outbox_oldest_unsent_age_seconds", "Age of the oldest unpublished outbox row.")
+OUTBOX_PARKED_ROWS = Gauge(
+    "govmesh_outbox_parked_rows", "Outbox rows set aside because the broker refuses them (too large, invalid)."
+)
+OUTBOX_PARKED = Counter("govmesh_outbox_parked_total", "Outbox rows set aside by the relay.", ["topic"])
 RELAY_ERRORS = Counter("govmesh_outbox_relay_errors_total", "Failed outbox publish attempts.")
 DLQ_MESSAGES = Counter("govmesh_dlq_messages_total", "Records sent to a dead-letter topic.", ["topic"])
 AUDIT_RECORDS = Counter("govmesh_audit_records_total", "Audit log entries written.", ["action"])

@@ -63,6 +63,27 @@ def create_plumbing_tables() -> None:
     )
 
 
+def add_outbox_parking() -> None:
+    """``outbox.parked_at`` and ``park_reason``: a row that can never be published is set aside
+    (govmesh_runtime.relay) instead of holding back every row behind it."""
+    op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("park_reason", sa.String(2000), nullable=True))
+    op.create_index(
+        "ix_outbox_parked",
+        "outbox",
+        ["parked_at"],
+        postgresql_where=sa.text("parked_at IS NOT NULL"),
+        sqlite_where=sa.text("parked_at IS NOT NULL"),
+    )
+
+
+def drop_outbox_parking() -> None:
+    op.drop_index("ix_outbox_parked", table_name="outbox")
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("park_reason")
+        batch.drop_column("parked_at")
+
+
 def create_audit_table() -> None:
     """The append-only audit log (``govmesh_runtime.audit``): UPDATE, DELETE and TRUNCATE
     are refused by trigger on PostgreSQL, UPDATE and DELETE on SQLite."""
@@ -104,6 +125,58 @@ def create_audit_table() -> None:
                 f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
                 "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
             )
+
+
+_SQLITE_APPEND_ONLY = "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+
+
+def chain_audit_log() -> None:
+    """The audit log's hash chain (``govmesh_runtime.audit_chain``): two columns, the rows
+    already there chained in id order, and on SQLite a trigger that refuses ``INSERT OR
+    REPLACE`` over an existing row (REPLACE deletes without firing the DELETE trigger
+    unless recursive_triggers is on)."""
+    from govmesh_runtime.audit_chain import GENESIS, row_hash
+    from govmesh_runtime.tables import AuditRecord
+
+    bind = op.get_bind()
+    postgres = bind.dialect.name == "postgresql"
+    op.add_column("audit_log", sa.Column("prev_hash", sa.String(64), nullable=True))
+    op.add_column("audit_log", sa.Column("row_hash", sa.String(64), nullable=True))
+    # The owner chains the existing rows with the append-only trigger off for this transaction.
+    if postgres:
+        op.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_rewrite")
+    else:
+        op.execute("DROP TRIGGER audit_log_no_update")
+    table = AuditRecord.__table__  # type: ignore[attr-defined]
+    prev = GENESIS
+    for row in bind.execute(sa.select(table).order_by(table.c.id)).all():
+        digest = row_hash(prev, row)  # type: ignore[arg-type]
+        bind.execute(table.update().where(table.c.id == row.id).values(prev_hash=prev, row_hash=digest))
+        prev = digest
+    if postgres:
+        op.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_rewrite")
+    else:
+        op.execute(f"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log {_SQLITE_APPEND_ONLY}")
+        op.execute(
+            "CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log "
+            "WHEN EXISTS (SELECT 1 FROM audit_log WHERE id = NEW.id) "
+            "BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+        )
+
+
+def unchain_audit_log() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_column("audit_log", "row_hash")
+        op.drop_column("audit_log", "prev_hash")
+        return
+    op.execute("DROP TRIGGER audit_log_no_replace")
+    # SQLite drops a column by copying the table, which loses its triggers: made again.
+    with op.batch_alter_table("audit_log") as batch:
+        batch.drop_column("row_hash")
+        batch.drop_column("prev_hash")
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(f"DROP TRIGGER IF EXISTS audit_log_no_{verb.lower()}")
+        op.execute(f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log {_SQLITE_APPEND_ONLY}")
 
 
 def drop_audit_table() -> None:

@@ -2,6 +2,9 @@
 
 At least once: a row is marked sent only after Kafka acknowledged it (acks=all), so
 a crash between the two publishes it again; consumers drop the duplicate by event id.
+A row the broker refuses for what it is (RecordTooLarge, an invalid record) would be
+refused forever and hold back every row behind it: it is parked (``parked_at`` and the
+reason on the row, a metric and an alert) and the relay goes on.
 With several instances of a service on one PostgreSQL database, only the instance
 holding a session-level advisory lock publishes; the others stand by and take over
 when its connection goes (SQLite is one process anyway).
@@ -13,20 +16,31 @@ import asyncio
 import contextlib
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import OutOfOrderSequenceNumber
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime import metrics
-from govmesh_runtime.kafka import ProducerHolder
+from govmesh_runtime.kafka import ProducerHolder, is_record_refused
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.tables import OutboxMessage
 
 log = get_logger(__name__)
 _MAX_BACKOFF_S = 5.0
 _LOCK_KEY = 0x676F766D657368  # "govmesh": one outbox relay per service database
+
+
+class UnpublishableRow(ValueError):
+    """An outbox row that cannot be made into a Kafka record."""
+
+
+def _refused(outcome: object) -> bool:
+    return isinstance(outcome, UnpublishableRow) or (isinstance(outcome, BaseException) and is_record_refused(outcome))
 
 
 class OutboxRelay:
@@ -126,7 +140,10 @@ class OutboxRelay:
         """Publish one batch of unsent rows; return how many were published.
 
         The database is not held while waiting for Kafka (on SQLite a transaction
-        holds the one write lock): read, publish, then mark sent in a second transaction."""
+        holds the one write lock): read, publish, then mark sent in a second transaction.
+        A row the broker refuses for what it is (too large for its topic, invalid) is parked
+        and the others go on; any other failure is raised after the acknowledged rows are
+        marked sent, and the relay tries again."""
         await self._update_backlog_gauges()  # also (especially) while Kafka is down
         # Connect first: while Kafka is down there is no point reading a batch of rows each retry.
         producer = await self._producer.get()
@@ -135,7 +152,7 @@ class OutboxRelay:
                 (
                     await session.exec(
                         select(OutboxMessage)
-                        .where(col(OutboxMessage.sent_at).is_(None))
+                        .where(col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.parked_at).is_(None))
                         .order_by(col(OutboxMessage.id))
                         .limit(self._batch_size)
                     )
@@ -144,35 +161,101 @@ class OutboxRelay:
             await session.commit()
         if not rows:
             return 0
-        # send() only enqueues; awaiting the futures waits for the broker's acks.
-        futures = [
-            await producer.send(
-                row.topic,
-                value=row.payload.encode(),
-                key=row.key.encode(),
-                headers=[(name, value.encode()) for name, value in json.loads(row.headers)],
-            )
-            for row in rows
-        ]
-        await asyncio.gather(*futures)
-        async with self._sessions() as session:
-            ids = [row.id for row in rows]
-            await session.exec(
-                sa.update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=datetime.now(UTC))
-            )
-            await session.commit()
+        # send() only enqueues, in id order; awaiting the futures waits for the broker's acks.
+        enqueued: list[tuple[OutboxMessage, asyncio.Future[Any]]] = []
+        refused: list[OutboxMessage] = []
+        failed: list[BaseException] = []
         for row in rows:
+            try:
+                enqueued.append((row, await self._enqueue(producer, row)))
+            except Exception as exc:
+                if not _refused(exc):  # e.g. the connection: the rest waits for the next round, in order
+                    failed.append(exc)
+                    break
+                refused.append(row)  # the client's own size check: sent alone below, to be sure
+        outcomes = await asyncio.gather(*[future for _, future in enqueued], return_exceptions=True)
+        sent: list[OutboxMessage] = []
+        for (row, _), outcome in zip(enqueued, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                sent.append(row)
+            elif _refused(outcome):
+                refused.append(row)
+            else:
+                failed.append(outcome)
+        parked: dict[int, str] = {}
+        if refused:
+            # A refused batch may have held other rows, and it left the idempotent producer's
+            # sequence behind: a fresh producer, then each refused row alone, to be sure it is the row.
+            await self._producer.reset()
+            producer = await self._producer.get()
+            for row in refused:
+                try:
+                    await (await self._enqueue(producer, row))
+                    sent.append(row)
+                except Exception as exc:
+                    if not _refused(exc):
+                        failed.append(exc)
+                        break
+                    parked[row.id or 0] = f"{type(exc).__name__}: {exc}"[:2000]
+        now = datetime.now(UTC)
+        async with self._sessions() as session:
+            if sent:
+                ids = [row.id for row in sent]
+                await session.exec(sa.update(OutboxMessage).where(col(OutboxMessage.id).in_(ids)).values(sent_at=now))
+            for row_id, reason in parked.items():
+                await session.exec(
+                    sa.update(OutboxMessage)
+                    .where(col(OutboxMessage.id) == row_id)
+                    .values(parked_at=now, park_reason=reason)
+                )
+            await session.commit()
+        for row in sent:
             metrics.EVENTS_PUBLISHED.labels(row.topic).inc()
-        return len(rows)
+        for row in rows:
+            if row.id in parked:
+                metrics.OUTBOX_PARKED.labels(row.topic).inc()
+                log.error(
+                    "outbox_row_parked",
+                    outbox_id=row.id,
+                    event_id=row.event_id,
+                    type=row.event_type,
+                    topic=row.topic,
+                    bytes=len(row.payload),
+                    reason=parked[row.id or 0],
+                )
+        if refused:
+            # Rows of a partition behind a refused batch fail with OutOfOrderSequenceNumber; the producer
+            # is new now and they are still unsent: the next round publishes them, in order.
+            failed = [exc for exc in failed if not isinstance(exc, OutOfOrderSequenceNumber)]
+        if failed:
+            raise failed[0]
+        return len(sent) + len(parked)
+
+    @staticmethod
+    async def _enqueue(producer: AIOKafkaProducer, row: OutboxMessage) -> asyncio.Future[Any]:
+        """Hand one row to the producer; the future resolves with the broker's answer. A row that
+        cannot even be made into a record (e.g. text with lone surrogates) is refused like one the
+        broker refuses."""
+        try:
+            key, value = row.key.encode(), row.payload.encode()
+            headers = [(name, text.encode()) for name, text in json.loads(row.headers)]
+        except ValueError as exc:  # UnicodeEncodeError, json.JSONDecodeError
+            raise UnpublishableRow(f"the row is not a valid record: {exc!r}") from exc
+        future: asyncio.Future[Any] = await producer.send(row.topic, value=value, key=key, headers=headers)
+        return future
 
     async def _update_backlog_gauges(self) -> None:
         async with self._sessions() as session:
             count, oldest = (
                 await session.exec(
-                    select(func.count(), func.min(OutboxMessage.created_at)).where(col(OutboxMessage.sent_at).is_(None))
+                    select(func.count(), func.min(OutboxMessage.created_at)).where(
+                        col(OutboxMessage.sent_at).is_(None), col(OutboxMessage.parked_at).is_(None)
+                    )
                 )
             ).one()
+            parked = (await session.exec(select(func.count()).where(col(OutboxMessage.parked_at).is_not(None)))).one()
             await session.commit()
+        metrics.OUTBOX_PARKED_ROWS.set(parked)
         metrics.OUTBOX_BACKLOG.set(count)
         if oldest is not None and oldest.tzinfo is None:  # an aggregate skips the column type's conversion
             oldest = oldest.replace(tzinfo=UTC)

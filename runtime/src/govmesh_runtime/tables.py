@@ -20,10 +20,21 @@ def utcnow() -> datetime:
 class OutboxMessage(SQLModel, table=True):
     """An event written in the same transaction as the state change that caused it.
 
-    The relay publishes unsent rows in id order and then sets ``sent_at``."""
+    The relay publishes unsent rows in id order and then sets ``sent_at``; a row the broker
+    refuses for what it is (too large, invalid) gets ``parked_at`` and the reason instead, and
+    the rows behind it go on (``govmesh_outbox_parked_rows``, alert ``GovmeshOutboxRowParked``)."""
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_unsent", "sent_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_unsent", "sent_at", "id"),
+        # The relay counts parked rows each round: a partial index keeps that off the whole table.
+        sa.Index(
+            "ix_outbox_parked",
+            "parked_at",
+            postgresql_where=sa.text("parked_at IS NOT NULL"),
+            sqlite_where=sa.text("parked_at IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, sa_column=sa.Column(BigIntId, primary_key=True, autoincrement=True))
     event_id: str = Field(max_length=64, unique=True)
@@ -34,6 +45,8 @@ class OutboxMessage(SQLModel, table=True):
     payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    parked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    park_reason: str | None = Field(default=None, max_length=2000)
 
 
 class InboxMessage(SQLModel, table=True):
@@ -53,7 +66,8 @@ class InboxMessage(SQLModel, table=True):
 
 
 class AuditRecord(SQLModel, table=True):
-    """One audited access: who, what, when, why. Append-only (UPDATE and DELETE refused by trigger)."""
+    """One audited access: who, what, when, why. Append-only (UPDATE and DELETE refused by trigger),
+    each row chained to the one before it by hash."""
 
     __tablename__ = "audit_log"
     __table_args__ = (
@@ -75,3 +89,6 @@ class AuditRecord(SQLModel, table=True):
     route: str = Field(default="", max_length=200, description="Method and route template of the request.")
     client: str = Field(default="", max_length=100, description="The client's address.")
     trace_id: str | None = Field(default=None, max_length=32)
+    # The hash chain (govmesh_runtime.audit_chain): set when the row is flushed.
+    prev_hash: str | None = Field(default=None, max_length=64, description="row_hash of the row before it.")
+    row_hash: str | None = Field(default=None, max_length=64, description="sha256 over prev_hash and this row.")

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_contracts import Envelope, Event, encode, envelope_for
+from govmesh_contracts import Envelope, Event, encode, envelope_for, topic_for
+from govmesh_runtime.errors import EventTooLarge
+from govmesh_runtime.kafka import record_size
 from govmesh_runtime.tables import InboxMessage, OutboxMessage
 
 
@@ -30,8 +32,10 @@ class UnitOfWork:
         causation_id: str | None = None,
         traceparent: str | None = None,
         on_commit: Callable[[], None] | None = None,
+        max_event_bytes: int | None = None,
     ) -> None:
         self._sessions = sessions
+        self._max_event_bytes = max_event_bytes  # below the topics' own limits (a smaller cluster's)
         self.source = source
         self.correlation_id = correlation_id
         self.causation_id = causation_id
@@ -64,7 +68,10 @@ class UnitOfWork:
             self._session = None
 
     def emit(self, event: Event) -> Envelope:
-        """Queue an event for publication; it is written with the transaction."""
+        """Queue an event for publication; it is written with the transaction.
+
+        Raises :class:`EventTooLarge` when the record exceeds its topic's limit: the caller's
+        transaction then rolls back, instead of an outbox row the broker will always refuse."""
         envelope = envelope_for(
             event,
             source=self.source,
@@ -73,6 +80,12 @@ class UnitOfWork:
             traceparent=self.traceparent,  # this hop's span is the parent of the next
         )
         record = encode(event, envelope)
+        limit = topic_for(event).max_message_bytes
+        if self._max_event_bytes is not None:
+            limit = min(limit, self._max_event_bytes)
+        size = record_size(record.key, record.value, record.headers)
+        if size > limit:
+            raise EventTooLarge(envelope.type, record.topic, size, limit)
         self.session.add(
             OutboxMessage(
                 event_id=envelope.id,

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from dispatch.domain.assignment import WorkerLoad, choose_worker
+from dispatch.domain.cases import cancellation_reason
 from dispatch.domain.codes import CodeError, check_grid_chain, level_of_admin_code, next_level, parse_grid_code
 from dispatch.domain.elements import ElementCategory, mask_element
 from dispatch.domain.routing import Rule, RuleError, Target, default_sla, parse_rules, route
-from dispatch.domain.tasks import TaskState, TransitionError, all_settled, complete, escalations_due, referral_target
-from govmesh_contracts import Level, TaskOutcome, TaskTarget
+from dispatch.domain.tasks import (
+    CaseState,
+    TaskState,
+    TransitionError,
+    all_settled,
+    cancel,
+    case_cancellable,
+    complete,
+    escalations_due,
+    referral_target,
+)
+from govmesh_contracts import CancelReason, Level, TaskOutcome, TaskTarget
 
 T0 = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
 
@@ -143,3 +155,31 @@ def test_personal_fields_are_masked() -> None:
     assert attrs == {"phone": "139****5678", "id_number": "620702********1234", "age_band": "30-39"}
     place, _ = mask_element(ElementCategory.PLACES, "Dongjie market", {})
     assert place == "Dongjie market"
+
+
+# --- cancellation (issue 13 item 3) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("state", [TaskState.ASSIGNED, TaskState.ACCEPTED, TaskState.FAILED])
+def test_an_open_or_failed_task_can_be_cancelled_and_counts_as_settled(state: TaskState) -> None:
+    assert cancel(state) is TaskState.CANCELLED
+    assert all_settled([TaskState.DONE, cancel(state)])
+
+
+@pytest.mark.parametrize("state", [TaskState.DONE, TaskState.REFERRED, TaskState.WITHDRAWN, TaskState.CANCELLED])
+def test_an_ended_task_cannot_be_cancelled(state: TaskState) -> None:
+    with pytest.raises(TransitionError, match=f"a {state.value} task cannot be cancelled"):
+        cancel(state)
+
+
+def test_only_a_case_not_closed_nor_cancelled_can_be_cancelled() -> None:
+    assert [s.value for s in CaseState if case_cancellable(s)] == ["dispatched", "resolved"]
+
+
+def test_a_cancelled_case_reads_its_reason_on_every_task() -> None:
+    other = uuid.UUID("0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10")
+    assert cancellation_reason(CancelReason.WITHDRAWN, None, None) == "case cancelled: withdrawn by the resident"
+    assert cancellation_reason(CancelReason.MIS_REPORT, None, "wrong address") == (
+        "case cancelled: a mis-report (wrong address)"
+    )
+    assert cancellation_reason(CancelReason.MERGED, other, None) == f"case cancelled: merged into case {other}"

@@ -3,6 +3,9 @@ deliver events through the real consumer path (decode, inbox dedupe, handler, co
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -12,12 +15,12 @@ import httpx
 import pytest
 from aiokafka.structs import ConsumerRecord
 from sqlmodel import col, select
-from support import ADMIN
+from support import ADMIN, eventually, produce
 
 from govmesh_contracts import Event, encode, envelope_for
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.consumer import EventConsumer
-from govmesh_runtime.tables import OutboxMessage
+from govmesh_runtime.tables import InboxMessage, OutboxMessage
 from intake.bootstrap import create_app
 from intake.entrypoints.consumers import consumer_specs
 from intake.settings import IntakeSettings
@@ -105,10 +108,19 @@ Deliver = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
-def deliver(client: httpx.AsyncClient, settings: IntakeSettings) -> Deliver:
-    """Deliver events to intake's consumers as the broker would: encoded records through the real
-    consumer loop's processing (decode, inbox dedupe, handler, commit). Returns nothing."""
+async def deliver(
+    request: pytest.FixtureRequest, client: httpx.AsyncClient, settings: IntakeSettings
+) -> AsyncIterator[Deliver]:
+    """Deliver events to intake's consumers. By default as the broker would: encoded records through
+    the real consumer loop's processing (decode, inbox dedupe, handler, commit). A test parametrized
+    with ``@pytest.mark.parametrize("deliver", ["broker"], indirect=True)`` publishes them on the real
+    Kafka instead, with intake's real consumer loops running (in a group of their own), and each call
+    returns once the event is applied (in the inbox). Returns nothing."""
     runtime = runtime_of(client)
+    if getattr(request, "param", "in_process") == "broker":
+        async with _consumers_on_the_broker(runtime, settings) as on_broker:
+            yield on_broker
+        return
     consumers = {
         topic: EventConsumer(
             spec,
@@ -142,4 +154,40 @@ def deliver(client: httpx.AsyncClient, settings: IntakeSettings) -> Deliver:
             )
             await consumers[record.topic].process_batch([kafka_record])
 
-    return _deliver
+    yield _deliver
+
+
+@asynccontextmanager
+async def _consumers_on_the_broker(runtime: Runtime, settings: IntakeSettings) -> AsyncIterator[Deliver]:
+    group = uuid.uuid4().hex[:8]  # a group of its own: no other intake of the session shares its partitions
+    consumers = [
+        EventConsumer(
+            dataclasses.replace(spec, name=f"{spec.name}-{group}"),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            uow_factory=runtime.uow,
+            producer=runtime.producer,
+        )
+        for spec in consumer_specs(settings)
+    ]
+    tasks = [asyncio.create_task(c.run()) for c in consumers]
+
+    async def _deliver(event: Event, *, times: int = 1) -> None:
+        record = encode(event, envelope_for(event, source="/govmesh/test"))
+        await produce(
+            settings.kafka_bootstrap_servers, record.topic, [(record.key, record.value, record.headers)] * times
+        )
+        event_id = dict(record.headers)["ce_id"].decode()
+
+        async def applied() -> bool:
+            async with runtime.db.sessions() as session:
+                query = select(InboxMessage).where(col(InboxMessage.event_id) == event_id)
+                return (await session.exec(query)).first() is not None
+
+        await eventually(applied, timeout=120)  # a fresh group first reads the topics' backlog
+
+    try:
+        yield _deliver
+    finally:
+        for c in consumers:
+            c.stop()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -194,6 +194,38 @@ async def test_several_bad_fields_are_all_named_at_once(client: httpx.AsyncClien
     assert fields >= {("lat",), ("reporter", "phone"), ("reporter", "id_number"), ("attributes", "parties_count")}
 
 
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('"lon": 1e400', ("lon",)),
+        ('"lat": NaN', ("lat",)),
+        ('"lat": "NaN"', ("lat",)),
+        ('"lon": "-Infinity"', ("lon",)),
+        ('"attributes": {"parties_count": "NaN"}', ("attributes", "parties_count")),
+        ('"attributes": {"parties_count": "1e999"}', ("attributes", "parties_count")),
+        ('"attributes": {"parties_count": Infinity}', ("attributes", "parties_count")),
+    ],
+)
+async def test_a_number_that_is_not_a_number_is_a_422_naming_the_field_and_nothing_is_written(
+    client: httpx.AsyncClient, runtime: Runtime, text: str, field: tuple[str, ...]
+) -> None:
+    """``"lon": 1e400`` was a 500; ``"parties_count": "NaN"`` was accepted and stored as null."""
+    body = json.dumps({k: v for k, v in CASE.items() if k != field[0]})[:-1] + ", " + text + "}"
+    response = await client.post("/v1/cases", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert any(e["loc"] == ["body", *field] and "finite number" in e["msg"] for e in errors), errors
+    async with runtime.db.sessions() as session:
+        assert (await session.exec(select(CaseRow.id))).all() == []
+
+
+async def test_a_bbox_of_numbers_that_are_not_numbers_is_named(client: httpx.AsyncClient) -> None:
+    for bbox in ("nan,38,101,39", "100,38,inf,39", "100,38,1e400,39"):
+        response = await client.get("/v1/cases", params={"bbox": bbox})
+        assert response.status_code == 422, (bbox, response.text)
+        assert response.json()["detail"][0]["loc"] == ["query", "bbox"]
+
+
 async def test_unknown_case_is_404(client: httpx.AsyncClient) -> None:
     case_id = uuid.uuid4()
     response = await client.get(f"/v1/cases/{case_id}")
@@ -282,6 +314,58 @@ async def test_a_second_report_nearby_is_linked_to_the_open_case_not_a_new_one(
     assert linked["linked_reports"] == 1
     assert [s["kind"] for s in linked["timeline"]] == ["received", "report_linked"]
     assert len(await outbox("gov.intake.case.received")) == 1
+
+
+async def test_a_linked_report_answers_its_own_receipt_and_nothing_of_the_other_resident(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    first_resident = {
+        **CASE,
+        "description": "王五家楼上漏水, 床都湿了",
+        "attachments": ["https://files.example/wang-bedroom.jpg"],
+        "attributes": {"parties_count": 3},
+        "reporter": {"name": "王五", "phone": "13700001111"},
+    }
+    first = (await client.post("/v1/cases", json=first_resident)).json()
+    note = "grid 620702001001; 王五 said the upstairs tenant 赵六 refuses entry"
+    await deliver(
+        CaseDispatched(
+            case_id=uuid.UUID(first["id"]),
+            grid_code="620702001001001",
+            handled_by="centre:620700",
+            note=note,
+            dispatched_at=datetime.now(UTC),
+        )
+    )
+    second_resident = {
+        **CASE,
+        "lat": 38.9304,
+        "lon": 100.4503,
+        "channel": "hotline",
+        "description": "Water from the flat above ours too",
+        "attachments": ["https://files.example/li-ceiling.jpg"],
+        "reporter": {"name": "李四", "phone": PHONE},
+    }
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    for outcome in ("linked", "retried"):  # a retry answers the same, nothing more
+        response = await client.post("/v1/cases", json=second_resident, headers={**STAFF, **key})
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert (answer["outcome"], answer["id"], answer["case_number"]) == (outcome, first["id"], first["case_number"])
+        for theirs in ("王五", "王*", "1111", "wang-bedroom", "床都湿了", "赵六", "refuses entry"):
+            assert theirs not in response.text, (outcome, theirs)
+        assert "attachments" not in answer and "attributes" not in answer and "description" not in answer
+        own = answer["report"]
+        assert own["description"] == "Water from the flat above ours too"
+        assert own["attachments"] == ["https://files.example/li-ceiling.jpg"]
+        assert (own["channel"], own["reporter"]["phone"]) == ("hotline", "138****5678")
+        assert own["receipt"].startswith(first["case_number"] + "-L") and own["receipt"] in answer["notice"]
+        assert (answer["status"], answer["handled_by"], answer["linked_reports"]) == ("dispatched", "centre:620700", 1)
+        assert [(s["kind"], "note" in s) for s in answer["timeline"]] == [
+            ("received", False),
+            ("dispatched", False),
+            ("report_linked", False),
+        ]
 
 
 async def test_reports_far_away_of_another_matter_or_of_a_closed_case_open_new_cases(
@@ -403,3 +487,24 @@ async def test_every_endpoint_is_documented_with_examples(client: httpx.AsyncCli
             assert operation.get("summary"), (method, path)
             assert '"example' in text, f"{method.upper()} {path} has no example"
     assert "application/x-www-form-urlencoded" in json.dumps(ours["/open311/v2/requests.{fmt}"]["post"])
+
+
+async def test_a_case_whose_event_is_larger_than_its_topic_takes_is_a_413_and_nothing_is_written(
+    client_with: Client,
+) -> None:
+    """The event limit here comes from the settings (a cluster with smaller topics); without it, from
+    the contracts registry's max.message.bytes of intake.cases.v1. The case, its reporter and its
+    event roll back together: no case without an event, no row the relay could never publish."""
+    async with client_with(max_event_bytes=2048) as http:
+        body = {**CASE, "description": "楼上漏水" * 250, "reporter": {"name": "张三", "phone": PHONE}}
+        response = await http.post("/v1/cases", json=body)
+        assert response.status_code == 413
+        detail = response.json()["detail"]
+        assert "gov.intake.case.received" in detail and "intake.cases.v1" in detail
+        assert "2,048 bytes" in detail and "nothing was written" in detail
+        runtime: Runtime = http.app.state.runtime  # type: ignore[attr-defined]
+        async with runtime.db.sessions() as session:
+            assert (await session.exec(select(OutboxMessage.id))).all() == []
+            assert (await session.exec(select(CaseRow.id))).all() == []
+            assert (await session.exec(select(ReporterRow.ref))).all() == []
+        assert (await http.post("/v1/cases", json=CASE)).status_code == 201  # a case of usual size goes through

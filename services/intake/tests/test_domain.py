@@ -6,7 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from intake.domain.cases import CaseStatus, advance, due_at, open311_status, reopen, within_burst
+from govmesh_contracts import CancelReason
+from intake.domain.cases import (
+    CancelNotAllowed,
+    CaseStatus,
+    advance,
+    cancellation_note,
+    check_cancellable,
+    check_merge_target,
+    due_at,
+    open311_status,
+    reopen,
+    within_burst,
+)
 from intake.domain.taxonomy import MATTERS, matter, matter_for_alarm, validate_attributes
 from intake.domain.validation import (
     Bounds,
@@ -119,7 +131,7 @@ def test_status_moves_forward_only_and_reopen_goes_back_to_in_progress() -> None
     assert advance(CaseStatus.RESOLVED, CaseStatus.IN_PROGRESS) is CaseStatus.RESOLVED  # a late task event
     assert reopen(CaseStatus.RESOLVED) is CaseStatus.IN_PROGRESS
     assert reopen(CaseStatus.CLOSED) is CaseStatus.IN_PROGRESS
-    assert [open311_status(s) for s in CaseStatus] == ["open", "open", "open", "closed", "closed"]
+    assert [open311_status(s) for s in CaseStatus] == ["open", "open", "open", "closed", "closed", "closed"]
 
 
 def test_due_at_and_bursts() -> None:
@@ -134,3 +146,41 @@ def test_alarm_types_map_to_matters() -> None:
     assert matter_for_alarm("fight") == "security.incident"
     assert matter_for_alarm(None) == "video.alarm"
     assert matter_for_alarm("lens covered") == "video.alarm"
+
+
+# --- cancellation (issue 13 item 3) -------------------------------------------------------------
+
+
+def test_a_cancelled_case_is_closed_for_open311_and_no_late_event_moves_it() -> None:
+    assert open311_status(CaseStatus.CANCELLED) == "closed"
+    for late in (CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED, CaseStatus.CLOSED):
+        assert advance(CaseStatus.CANCELLED, late) is CaseStatus.CANCELLED
+    assert reopen(CaseStatus.CANCELLED) is CaseStatus.CANCELLED
+
+
+@pytest.mark.parametrize("status", [CaseStatus.RECEIVED, CaseStatus.DISPATCHED, CaseStatus.IN_PROGRESS])
+def test_an_open_case_can_be_cancelled(status: CaseStatus) -> None:
+    check_cancellable(status)
+
+
+@pytest.mark.parametrize("status", [CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.CANCELLED])
+def test_a_case_no_longer_open_cannot_be_cancelled(status: CaseStatus) -> None:
+    with pytest.raises(CancelNotAllowed, match=f"only an open case can be cancelled; this case is {status.value}"):
+        check_cancellable(status)
+
+
+def test_a_case_merges_only_into_another_existing_case_not_cancelled() -> None:
+    me, other = "case-a", "case-b"
+    assert check_merge_target(me, me, CaseStatus.IN_PROGRESS) == "a case cannot be merged into itself"
+    assert check_merge_target(me, other, None) == "no such case: case-b"
+    assert check_merge_target(me, other, CaseStatus.CANCELLED) == "case case-b is cancelled itself"
+    assert check_merge_target(me, other, CaseStatus.CLOSED) is None
+
+
+def test_the_cancellation_note_gives_the_reason_in_words() -> None:
+    assert cancellation_note(CancelReason.WITHDRAWN, None, None) == "case cancelled: withdrawn by the resident"
+    assert cancellation_note(CancelReason.MIS_REPORT, None, "no leak found") == (
+        "case cancelled: a mis-report (no leak found)"
+    )
+    merged = cancellation_note(CancelReason.MERGED, "620702-20261125-000042", None)
+    assert merged == "case cancelled: merged into case 620702-20261125-000042"

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
+from sqlmodel import select
 from support import api_key
 
 from govmesh_contracts import CaseDispatched, CaseResolved, TaskAssigned, TaskTarget
+from govmesh_runtime.app import Runtime
 from govmesh_runtime.tables import OutboxMessage
+from intake.adapters.tables import CaseLinkRow
 
 Deliver = Callable[..., Awaitable[None]]
+Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 Outbox = Callable[..., Awaitable[list[OutboxMessage]]]
 # An Open311 client's key from the mesh's keyring (govmesh-auth api-key): reads and posts requests.
 API_KEY = api_key(["cases:read", "cases:write"], subject="open311-app")
@@ -195,6 +201,11 @@ async def test_a_multivaluelist_attribute_is_posted_as_repeated_keys(client: htt
         ({"service_code": "safety.hazard", "attribute[parties_count]": None}, 400, "attribute[hazard_kind]: required"),
         ({"attribute[colour]": "red"}, 400, "attribute[colour]: unknown attribute"),
         ({"phone": "555"}, 400, "phone: must be a mainland mobile"),
+        ({"lat": "NaN"}, 422, "lat: must be a finite number"),
+        ({"long": "1e400"}, 422, "long: must be a finite number"),
+        ({"long": "-inf"}, 422, "long: must be a finite number"),
+        ({"attribute[parties_count]": "NaN"}, 422, "attribute[parties_count]: must be a finite number"),
+        ({"attribute[parties_count]": "Infinity"}, 422, "attribute[parties_count]: must be a finite number"),
     ],
 )
 async def test_bad_posts_get_the_spec_error_body_and_write_nothing(
@@ -224,7 +235,41 @@ async def test_a_duplicate_post_answers_the_open_request_with_a_notice(client: h
     assert response.status_code == 200
     second = record(xml(response).find("request"))  # type: ignore[arg-type]
     assert second["service_request_id"] == first["service_request_id"]
-    assert "Linked to open request" in (second["service_notice"] or "")
+    assert "is linked to open request" in (second["service_notice"] or "")
+
+
+async def test_a_duplicate_post_answers_its_own_receipt_and_nothing_of_the_other_resident(
+    client: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    theirs = {
+        **FORM,
+        "description": "王五家楼上漏水",
+        "media_url": "https://files.example/wang.jpg",
+        "last_name": "王",
+        "first_name": "五",
+        "phone": "13700001111",
+        "account_id": "wang-account",
+    }
+    first = (await post(client, theirs, "json")).json()[0]
+    mine = {
+        **FORM,
+        "lat": "38.9303",
+        "description": "Water from above, our flat too",
+        "media_url": "https://files.example/li.jpg",
+        "account_id": "li-account",
+    }
+    for fmt in ("json", "xml"):
+        response = await post(client, mine, fmt)
+        assert response.status_code == 200, response.text
+        for other in ("王", "13700001111", "wang", "漏水"):
+            assert other not in response.text, (fmt, other)
+        answer = response.json()[0] if fmt == "json" else record(xml(response).find("request"))  # type: ignore[arg-type]
+        assert answer["service_request_id"] == first["service_request_id"]  # the request to follow
+        assert answer["account_id"] == "li-account"
+        assert f"Your report {first['service_request_id']}-L" in (answer["service_notice"] or "")
+    async with runtime.db.sessions() as session:  # what this resident sent is kept with the link
+        links = (await session.exec(select(CaseLinkRow))).all()
+    assert [json.loads(link.attachments_json) for link in links] == [["https://files.example/li.jpg"]] * 2
 
 
 async def test_get_requests_filters_by_the_spec(client: httpx.AsyncClient, deliver: Deliver) -> None:
@@ -317,3 +362,108 @@ async def test_status_notes_follow_the_hand_offs_and_closed_means_handled(
     await deliver(CaseResolved(case_id=case_id, summary="agreement reached", resolved_at=now + timedelta(hours=1)))
     [got] = (await client.get(f"{BASE}/requests/{rid}.json")).json()
     assert got["status"] == "closed" and "agreement reached" in got["status_notes"]
+
+
+# --- reads are public, as GeoReport v2 says (issue 13, item 10) ----------------------------------
+
+
+def public(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """A client of the same intake that sends no credential at all: any app on the internet."""
+    app = client.app  # type: ignore[attr-defined]
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
+
+
+async def test_discovery_services_and_requests_need_no_key_and_never_show_personal_data(
+    client: httpx.AsyncClient,
+) -> None:
+    form = {
+        **FORM,
+        "last_name": "张",
+        "first_name": "三丰",
+        "phone": "13812345678",
+        "email": "z@example.cn",
+        "description": "楼上漏水, call me on 13987654321, ID 11010519491231002X",
+    }
+    [answer] = (await post(client, form, "json")).json()
+    rid = answer["service_request_id"]
+    case = (await client.get("/v1/cases", params={"q": rid})).json()["items"][0]
+    async with public(client) as anyone:
+        for path in (
+            "discovery.xml",
+            "discovery.json",
+            "services.xml",
+            "services.json",
+            "services/dispute.neighbour.xml",
+            "services/dispute.neighbour.json",
+            "requests.xml",
+            "requests.json?extensions=true",
+            f"requests/{rid}.xml?extensions=true",
+            f"requests/{rid}.json",
+            f"tokens/{case['id']}.json",
+        ):
+            answer = await anyone.get(f"{BASE}/{path}")
+            assert answer.status_code == 200, (path, answer.text)
+            for personal in ("三丰", "13812345678", "z@example.cn", "13987654321", "11010519491231002X"):
+                assert personal not in answer.text, (path, personal)
+        [got] = (await anyone.get(f"{BASE}/requests/{rid}.json")).json()
+        assert got["description"] == "楼上漏水, call me on 139****4321, ID 110105********002X"
+        discovery = (await anyone.get(f"{BASE}/discovery.json")).json()
+        assert "needs no key" in discovery["key_service"]
+        refused = await anyone.post(f"{BASE}/requests.xml", data={k: v for k, v in FORM.items() if k != "api_key"})
+        assert refused.status_code == 401  # keys are for POST
+        assert xml_errors(refused)[0][0] == "401"
+
+
+async def test_a_bad_key_on_a_read_is_refused_not_ignored(client: httpx.AsyncClient) -> None:
+    async with public(client) as anyone:
+        answer = await anyone.get(f"{BASE}/requests.json", params={"api_key": "gmk_x_y"})
+    assert answer.status_code == 401 and answer.json()[0]["code"] == 401
+
+
+async def test_a_setting_takes_reads_behind_a_key_with_cases_read(client_with: Client) -> None:
+    reader = api_key(["cases:read"], subject="open-data-app")
+    writer = api_key(["cases:write"], subject="citizen-app")
+    async with client_with(open311_keys_for_reads=True) as http:
+        bare = {"Authorization": ""}
+        for path in ("discovery.xml", "services.json", "services/dispute.neighbour.xml", "requests.xml"):
+            assert (await http.get(f"{BASE}/{path}", headers=bare)).status_code == 401, path
+            refused = await http.get(f"{BASE}/{path}", params={"api_key": writer}, headers=bare)
+            assert refused.status_code == 403, path
+            assert (await http.get(f"{BASE}/{path}", params={"api_key": reader}, headers=bare)).status_code == 200
+        discovery = (await http.get(f"{BASE}/discovery.json", params={"api_key": reader}, headers=bare)).json()
+        assert "needs a key too, with scope cases:read" in discovery["key_service"]
+
+
+async def test_extensions_return_the_submitted_attributes_and_every_media_url(client: httpx.AsyncClient) -> None:
+    form = [
+        ("api_key", API_KEY),
+        ("service_code", "safety.hazard"),
+        ("lat", "38.91"),
+        ("long", "100.41"),
+        ("attribute[hazard_kind][]", "fire"),
+        ("attribute[hazard_kind][]", "gas"),
+        ("attribute[urgency]", "urgent"),
+        ("media_url", "https://files.example/1.jpg"),
+        ("media_url", "https://files.example/2.jpg"),
+        ("media_url", "https://files.example/3.mp4"),
+    ]
+    created = await client.post(
+        f"{BASE}/requests.json",
+        content=str(httpx.QueryParams(form)),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert created.status_code == 201, created.text
+    rid = created.json()[0]["service_request_id"]
+    media = ["https://files.example/1.jpg", "https://files.example/2.jpg", "https://files.example/3.mp4"]
+    async with public(client) as anyone:
+        [plain] = (await anyone.get(f"{BASE}/requests/{rid}.json")).json()
+        assert plain["media_url"] == media[0]
+        assert "extended_attributes" not in plain  # only when asked for
+        [extended] = (await anyone.get(f"{BASE}/requests/{rid}.json", params={"extensions": "true"})).json()
+        assert extended["extended_attributes"] == {"hazard_kind": ["fire", "gas"], "urgency": "urgent"}
+        assert (extended["media_url"], extended["media_urls"]) == (media[0], media)
+        root = xml(await anyone.get(f"{BASE}/requests.xml", params={"extensions": "true"}))
+    [request] = [r for r in root.findall("request") if r.findtext("service_request_id") == rid]
+    assert [v.text for v in request.findall("extended_attributes/hazard_kind/item")] == ["fire", "gas"]
+    assert request.findtext("extended_attributes/urgency") == "urgent"
+    assert [m.text for m in request.findall("media_urls/media_url")] == media

@@ -9,18 +9,26 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from govmesh_contracts import (
     AgreementReached,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
+    CaseReopened,
     CaseResolved,
     DisputeClosed,
+    DisputeFlaggedLate,
     DisputeOpened,
+    DisputeReferred,
     EvidenceAttached,
+    FollowUpVisitRecorded,
+    JudicialConfirmationApplied,
+    JudicialConfirmationLapsed,
     Level,
     Location,
+    MediationSessionCancelled,
     MediationSessionHeld,
     MediationSessionScheduled,
     MediationTaskCompleted,
@@ -29,6 +37,7 @@ from govmesh_contracts import (
     PoliceTaskClosed,
     PoliceTaskOnScene,
     PoliceTaskOpened,
+    PoliceTaskRouted,
     PolicingTaskCompleted,
     TaskAssigned,
     TaskCancelled,
@@ -57,6 +66,18 @@ CHANNEL = "62070200001320000001"
 DEVICE = "62070200001180000001"
 
 
+@pytest.mark.parametrize("deliver", ["in_process", "broker"], indirect=True)
+@pytest.mark.exercises("dispatch.cases.v1", "CaseDispatched", "intake")
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskAssigned", "intake")
+@pytest.mark.exercises("policing.task-results.v1", "PolicingTaskCompleted", "intake")
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskReassigned", "intake")
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskEscalated", "intake")
+@pytest.mark.exercises("dispatch.cases.v1", "CaseEscalated", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "ViolenceRiskFlagged", "intake")
+@pytest.mark.exercises("mediation.task-results.v1", "MediationTaskCompleted", "intake")
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskCancelled", "intake")
+@pytest.mark.exercises("dispatch.cases.v1", "CaseResolved", "intake")
+@pytest.mark.exercises("dispatch.cases.v1", "CaseClosed", "intake")
 async def test_every_hand_off_shows_in_order_with_who_has_it_and_the_status_follows(
     client: httpx.AsyncClient, deliver: Deliver
 ) -> None:
@@ -255,6 +276,18 @@ async def test_alarms_never_link_to_resident_reports(client: httpx.AsyncClient, 
     assert (await client.get("/v1/cases", params={"matter_code": "video.alarm"})).json()["total"] == 2
 
 
+@pytest.mark.parametrize("deliver", ["in_process", "broker"], indirect=True)
+@pytest.mark.exercises("mediation.disputes.v1", "DisputeOpened", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "MediatorAssigned", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "MediationSessionScheduled", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "MediationSessionHeld", "intake")
+@pytest.mark.exercises("policing.police-tasks.v1", "PoliceTaskOpened", "intake")
+@pytest.mark.exercises("policing.police-tasks.v1", "PoliceTaskAccepted", "intake")
+@pytest.mark.exercises("policing.police-tasks.v1", "PoliceTaskOnScene", "intake")
+@pytest.mark.exercises("policing.police-tasks.v1", "PoliceTaskClosed", "intake")
+@pytest.mark.exercises("video.evidence.v1", "EvidenceAttached", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "AgreementReached", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "DisputeClosed", "intake")
 async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
     client: httpx.AsyncClient, deliver: Deliver
 ) -> None:
@@ -417,3 +450,92 @@ async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
     assert shown["status"] == "in_progress"
     assert "officer P-0003 accepted" in shown["timeline"][6]["note"]
     assert "1 recordings from 1 cameras within 200 m" in shown["timeline"][9]["note"]
+
+
+@pytest.mark.parametrize("deliver", ["broker"], indirect=True)
+@pytest.mark.exercises("dispatch.cases.v1", "CaseReopened", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "MediationSessionCancelled", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "JudicialConfirmationApplied", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "JudicialConfirmationLapsed", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "FollowUpVisitRecorded", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "DisputeFlaggedLate", "intake")
+@pytest.mark.exercises("mediation.disputes.v1", "DisputeReferred", "intake")
+@pytest.mark.exercises("policing.police-tasks.v1", "PoliceTaskRouted", "intake")
+async def test_the_rest_of_a_disputes_life_and_a_rerouted_police_task_show_on_the_case(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    """Events no other test of the timeline sends, published on the real broker."""
+    case = (await client.post("/v1/cases", json=CASE)).json()
+    case_id, dispute, agreement, police_task = uuid.UUID(case["id"]), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    t0 = datetime.now(UTC)
+
+    def at(minutes: int) -> datetime:
+        return t0 + timedelta(minutes=minutes)
+
+    await deliver(CaseResolved(case_id=case_id, summary="first visit", resolved_at=at(1)))
+    await deliver(CaseReopened(case_id=case_id, reason="not solved", reopened_at=at(2)))
+    await deliver(
+        MediationSessionCancelled(
+            session_id=uuid.uuid4(), dispute_id=dispute, case_id=case_id, reason="party ill", cancelled_at=at(3)
+        )
+    )
+    await deliver(
+        JudicialConfirmationApplied(dispute_id=dispute, case_id=case_id, agreement_id=agreement, applied_at=at(4))
+    )
+    await deliver(
+        JudicialConfirmationLapsed(
+            dispute_id=dispute, case_id=case_id, agreement_id=agreement, deadline=at(5), lapsed_at=at(5)
+        )
+    )
+    await deliver(
+        FollowUpVisitRecorded(
+            dispute_id=dispute,
+            case_id=case_id,
+            visit_id=uuid.uuid4(),
+            terms_performed=1,
+            terms_outstanding=1,
+            visited_at=at(6),
+        )
+    )
+    await deliver(DisputeFlaggedLate(dispute_id=dispute, case_id=case_id, target_close_at=at(6), flagged_at=at(7)))
+    await deliver(
+        DisputeReferred(
+            dispute_id=dispute, case_id=case_id, referral_to="court", reason="no agreement", referred_at=at(8)
+        )
+    )
+    await deliver(
+        PoliceTaskOpened(
+            police_task_id=police_task,
+            source=PoliceTaskSource.VIOLENCE_RISK,
+            source_ref=str(dispute),
+            case_id=case_id,
+            room_code="PR-620702001-A",
+            priority="urgent",
+            opened_at=at(9),
+        )
+    )
+    await deliver(
+        PoliceTaskRouted(
+            police_task_id=police_task,
+            room_code="PR-620702001-B",
+            previous_room_code="PR-620702001-A",
+            routed_at=at(10),
+        )
+    )
+
+    shown = (await client.get(f"/v1/cases/{case['id']}")).json()
+    assert [(s["kind"], s["actor"]) for s in shown["timeline"]] == [
+        ("received", "centre:620702"),
+        ("resolved", "dispatch"),
+        ("reopened", "dispatch"),
+        ("session_cancelled", "mediation"),
+        ("judicial_confirmation_applied", "court"),
+        ("judicial_confirmation_lapsed", "mediation"),
+        ("follow_up_visit", "mediation"),
+        ("dispute_late", "mediation"),
+        ("dispute_referred", "court"),
+        ("police_task_opened", "police_room:PR-620702001-A"),
+        ("police_task_routed", "police_room:PR-620702001-B"),
+    ]
+    assert shown["handled_by"] == "police_room:PR-620702001-B"
+    assert "from PR-620702001-A" in shown["timeline"][-1]["note"]

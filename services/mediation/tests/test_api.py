@@ -24,9 +24,9 @@ from mediation.bootstrap import create_app
 from mediation.domain.clock import FixedClock
 from mediation.entrypoints.seed import SAMPLE
 from mediation.handlers import (
+    hand_over_on_task_reassigned,
     open_dispute_on_task_assigned,
     withdraw_on_task_cancelled,
-    withdraw_on_task_reassigned,
 )
 from mediation.settings import MediationSettings
 
@@ -572,11 +572,53 @@ async def test_a_task_reassigned_to_policing_leaves_mediation(med: Mediation) ->
         reassigned_at=med.clock(),
     )
     async with med.runtime.uow() as uow:
-        await withdraw_on_task_reassigned(moved, uow, now=med.clock())
+        await hand_over_on_task_reassigned(moved, uow, now=med.clock())
         await uow.commit()
     detail = (await med.http.get(f"/v1/disputes/{dispute['dispute_id']}")).json()
     assert (detail["status"], detail["outcome"]) == ("closed", "withdrawn")
     assert "reassigned to policing" in detail["log"][-1]["note"]
+
+
+def _into_mediation(task_id: uuid.UUID, case_id: uuid.UUID, at: datetime, *, with_case: bool = True) -> TaskReassigned:
+    fields: dict[str, Any] = {}
+    if with_case:
+        fields = {
+            "case_number": "620702-20261126-000002",
+            "matter_code": "dispute.neighbour",
+            "grid_code": GRID,
+            "description": "The neighbours quarrel over a shared wall.",
+            "due_at": at + timedelta(days=15),
+        }
+    return TaskReassigned(
+        task_id=task_id,
+        case_id=case_id,
+        target=TaskTarget.MEDIATION,
+        previous_target=TaskTarget.GRID_WORKER,
+        reason="a dispute for the mediators",
+        reassigned_at=at,
+        **fields,
+    )
+
+
+async def test_a_task_reassigned_into_mediation_opens_a_dispute_and_once_only(med: Mediation) -> None:
+    moved = _into_mediation(uuid.uuid4(), uuid.uuid4(), med.clock())
+    for _ in range(2):  # the same event again (another delivery): still one file
+        async with med.runtime.uow() as uow:
+            await hand_over_on_task_reassigned(moved, uow, now=med.clock())
+            await uow.commit()
+    board = (await med.http.get("/v1/disputes", params={"status": "assigned"})).json()
+    board += (await med.http.get("/v1/disputes", params={"status": "open"})).json()
+    [summary] = [d for d in board if d["task_id"] == str(moved.task_id)]
+    assert (summary["case_number"], summary["grid_code"]) == ("620702-20261126-000002", GRID)
+    assert [t for t, _ in await med.events(str(moved.case_id))].count("gov.mediation.dispute.opened") == 1
+
+
+async def test_a_reassignment_without_the_case_fields_opens_nothing(med: Mediation) -> None:
+    moved = _into_mediation(uuid.uuid4(), uuid.uuid4(), med.clock(), with_case=False)
+    async with med.runtime.uow() as uow:
+        await hand_over_on_task_reassigned(moved, uow, now=med.clock())
+        await uow.commit()
+    assert await med.events(str(moved.case_id)) == []
 
 
 # --- access: scopes, places, personal data, audit ---------------------------------------------

@@ -14,7 +14,17 @@ import httpx
 import pytest
 from support import eventually, produce, read_topic
 
-from govmesh_contracts import Event, Location, TaskAssigned, TaskTarget, encode, envelope_for
+from govmesh_contracts import (
+    Event,
+    Level,
+    Location,
+    TaskAssigned,
+    TaskEscalated,
+    TaskTarget,
+    ViolenceRiskFlagged,
+    encode,
+    envelope_for,
+)
 from policing.bootstrap import create_app
 from policing.settings import PolicingSettings
 
@@ -59,6 +69,7 @@ async def open_task_of(client: httpx.AsyncClient, room: str, source_ref: str) ->
     return found
 
 
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskAssigned", "policing")
 async def test_a_police_task_from_dispatch_goes_through_to_its_result_on_the_broker(
     live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
 ) -> None:
@@ -104,3 +115,79 @@ async def test_a_police_task_from_dispatch_goes_through_to_its_result_on_the_bro
     # Every step names its case: intake puts each on the case's timeline without a join table.
     cases = [json.loads(r.value)["case_id"] for r in lifecycle if r.key == task["id"].encode()]
     assert cases == [str(event.case_id)] * 4
+
+
+@pytest.mark.exercises("mediation.disputes.v1", "ViolenceRiskFlagged", "policing")
+async def test_a_violence_risk_flagged_by_mediation_on_the_broker_opens_an_urgent_task_in_the_grids_room(
+    live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
+) -> None:
+    flag = ViolenceRiskFlagged(
+        dispute_id=uuid.uuid4(),
+        case_id=uuid.uuid4(),
+        grid_code=town.G3,
+        risk_level="critical",
+        summary="One party threatened the other with a knife.",
+        flagged_at=datetime.now(UTC),
+    )
+    await publish(kafka_bootstrap, flag)
+    task = await open_task_of(live, town.ROOM_B, str(flag.dispute_id))
+    assert (task["source"], task["grid_code"], task["officer_id"], task["priority"]) == (
+        "violence_risk",
+        town.G3,
+        "PB-2",
+        "urgent",
+    )
+    assert task["case_id"] == str(flag.case_id)
+
+    async def opened_on_the_broker() -> bool:  # the relay publishes after the commit
+        lifecycle = await read_topic(kafka_bootstrap, "policing.police-tasks.v1", timeout=1)
+        return any(r.key == task["id"].encode() for r in lifecycle)
+
+    await eventually(opened_on_the_broker, timeout=60)
+    lifecycle = await read_topic(kafka_bootstrap, "policing.police-tasks.v1")
+    opened = [json.loads(r.value) for r in lifecycle if r.key == task["id"].encode()]
+    assert [(o["source"], o["source_ref"], o["case_id"]) for o in opened[:1]] == [
+        ("violence_risk", str(flag.dispute_id), str(flag.case_id))
+    ]
+
+
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskEscalated", "policing")
+async def test_a_task_escalated_on_the_broker_gives_the_police_task_its_new_deadline_and_centre(
+    live: httpx.AsyncClient, kafka_bootstrap: str, town: Any
+) -> None:
+    first_due = datetime.now(UTC) + timedelta(hours=4)
+    assigned = TaskAssigned(
+        task_id=uuid.uuid4(),
+        case_id=uuid.uuid4(),
+        case_number="620702-20261125-000043",
+        matter_code="public_order",
+        target=TaskTarget.POLICING,
+        grid_code=town.G2,
+        description="A crowd blocks the market gate.",
+        due_at=first_due,
+        assigned_at=datetime.now(UTC),
+    )
+    await publish(kafka_bootstrap, assigned)
+    task = await open_task_of(live, town.ROOM_A, str(assigned.task_id))
+    assert (task["escalated_to"], datetime.fromisoformat(task["due_at"])) == (None, first_due)
+
+    new_due = first_due + timedelta(hours=8)
+    await publish(
+        kafka_bootstrap,
+        TaskEscalated(
+            task_id=assigned.task_id,
+            case_id=assigned.case_id,
+            from_level=Level.COMMUNITY,
+            to_level=Level.TOWNSHIP,
+            centre_code="C620702001",
+            due_at=new_due,
+            escalated_at=datetime.now(UTC),
+        ),
+    )
+
+    async def escalated() -> bool:
+        return (await live.get(f"/v1/tasks/{task['id']}")).json()["escalated_to"] == "C620702001"
+
+    await eventually(escalated, timeout=60)
+    seen = (await live.get(f"/v1/tasks/{task['id']}")).json()
+    assert (datetime.fromisoformat(seen["due_at"]), seen["status"]) == (new_due, task["status"])

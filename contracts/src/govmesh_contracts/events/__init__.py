@@ -1,19 +1,20 @@
 """Event models, one module per producing service."""
 
 from govmesh_contracts.events.base import Event, Location
-from govmesh_contracts.events.common import Level, TaskOutcome, TaskTarget
+from govmesh_contracts.events.common import CancelReason, Level, TaskKind, TaskOutcome, TaskTarget
 from govmesh_contracts.events.dispatch import (
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
     CaseReopened,
     CaseResolved,
+    ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
     TaskEscalated,
     TaskReassigned,
 )
-from govmesh_contracts.events.intake import CaseFeedbackGiven, CaseReceived
+from govmesh_contracts.events.intake import CaseCancelled, CaseFeedbackGiven, CaseReceived
 from govmesh_contracts.events.mediation import (
     AgreementReached,
     DisputeClosed,
@@ -48,6 +49,8 @@ from govmesh_contracts.events.video import (
 
 __all__ = [
     "AgreementReached",
+    "CancelReason",
+    "CaseCancelled",
     "CaseClosed",
     "CaseDispatched",
     "CaseEscalated",
@@ -80,10 +83,12 @@ __all__ = [
     "PoliceTaskRouted",
     "PoliceTaskSource",
     "PolicingTaskCompleted",
+    "ReturnVisitRecorded",
     "SessionNotice",
     "TaskAssigned",
     "TaskCancelled",
     "TaskEscalated",
+    "TaskKind",
     "TaskOutcome",
     "TaskReassigned",
     "TaskResult",

@@ -23,8 +23,23 @@ class TaskTarget(StrEnum):
     DEPARTMENT = "department"
 
 
+class TaskKind(StrEnum):
+    """What a task is for: handling the matter, or a return visit (回访) after the case closed."""
+
+    HANDLING = "handling"
+    RETURN_VISIT = "return_visit"
+
+
 class TaskOutcome(StrEnum):
     DONE = "done"  # handled; for a dispute: agreement performed
     REFERRED = "referred"  # handed on: see referral_to (e.g. "mediation", "court", "legal_aid", a department)
     WITHDRAWN = "withdrawn"  # the resident withdrew the matter
     FAILED = "failed"  # could not be handled; dispatch decides what next
+
+
+class CancelReason(StrEnum):
+    """Why a centre cancels a whole case (撤销)."""
+
+    WITHDRAWN = "withdrawn"  # the resident withdrew the matter
+    MIS_REPORT = "mis_report"  # nothing to handle: a wrong or false report
+    MERGED = "merged"  # handled as part of another case (see merged_into)

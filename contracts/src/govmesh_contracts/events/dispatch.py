@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from govmesh_contracts.events.base import Event, Location
-from govmesh_contracts.events.common import Level, TaskTarget
+from govmesh_contracts.events.common import Level, TaskKind, TaskTarget
 
 
 class CaseDispatched(Event):
@@ -51,7 +51,8 @@ class CaseResolved(Event):
 
 
 class CaseClosed(Event):
-    """The resident's feedback is in and the case is closed."""
+    """The resident's feedback is in and the case is closed, or none came within the
+    feedback window and the case closed without it (``without_feedback``)."""
 
     event_type: ClassVar[str] = "gov.dispatch.case.closed"
     key_field: ClassVar[str] = "case_id"
@@ -59,6 +60,9 @@ class CaseClosed(Event):
     case_id: UUID
     satisfaction: int | None = Field(default=None, ge=1, le=5)
     closed_at: datetime
+    without_feedback: bool = Field(
+        default=False, description="Closed because the resident gave no feedback within the feedback window."
+    )
 
 
 class CaseReopened(Event):
@@ -93,9 +97,16 @@ class TaskAssigned(Event):
     priority: str = Field(default="normal", description="normal or urgent.")
     due_at: datetime
     assigned_at: datetime
+    kind: TaskKind = Field(
+        default=TaskKind.HANDLING, description="handling, or return_visit: ask the resident after the case closed."
+    )
 
 
 class TaskReassigned(Event):
+    """A centre handed a task to another holder (another worker, another target), or reopened a
+    failed one. The previous holder closes its file; the new one opens its own from the case
+    fields carried here (the same as TaskAssigned's)."""
+
     event_type: ClassVar[str] = "gov.dispatch.task.reassigned"
     key_field: ClassVar[str] = "case_id"
 
@@ -105,6 +116,16 @@ class TaskReassigned(Event):
     assignee: str | None = None
     reason: str
     reassigned_at: datetime
+    # Optional (added in 1.x): what the receiving service needs to open its file.
+    previous_target: TaskTarget | None = Field(default=None, description="Who held the task before.")
+    case_number: str | None = None
+    matter_code: str | None = None
+    grid_code: str | None = None
+    description: str | None = None
+    location: Location | None = None
+    address: str | None = None
+    priority: str | None = Field(default=None, description="normal or urgent.")
+    due_at: datetime | None = Field(default=None, description="The task's deadline after the reassignment.")
 
 
 class TaskEscalated(Event):
@@ -123,6 +144,9 @@ class TaskEscalated(Event):
 
 
 class TaskCancelled(Event):
+    """A centre cancelled the task, or its whole case was cancelled: every holder closes its
+    file (no result goes back to dispatch)."""
+
     event_type: ClassVar[str] = "gov.dispatch.task.cancelled"
     key_field: ClassVar[str] = "case_id"
 
@@ -130,3 +154,23 @@ class TaskCancelled(Event):
     case_id: UUID
     reason: str
     cancelled_at: datetime
+    # Optional (added in 1.x).
+    target: TaskTarget | None = Field(default=None, description="Who held the task.")
+    cancelled_by: str | None = Field(default=None, description="The subject of the credential that cancelled.")
+    case_cancelled: bool = Field(default=False, description="True when the whole case was cancelled.")
+
+
+class ReturnVisitRecorded(Event):
+    """The grid worker's answer to a return-visit task (回访): whether the resident was
+    reached and, if so, how satisfied they are. The case stays closed."""
+
+    event_type: ClassVar[str] = "gov.dispatch.case.return-visit-recorded"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    task_id: UUID
+    reached: bool = Field(description="Whether the resident was reached.")
+    satisfaction: int | None = Field(default=None, ge=1, le=5, description="The resident's rating, when reached.")
+    comment: str | None = Field(default=None, max_length=2000)
+    visited_by: str = Field(description="The credential's subject that recorded the visit.")
+    visited_at: datetime

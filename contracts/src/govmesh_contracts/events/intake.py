@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from govmesh_contracts.events.base import Event, Location
+from govmesh_contracts.events.common import CancelReason
 
 
 class CaseReceived(Event):
@@ -56,3 +57,20 @@ class CaseFeedbackGiven(Event):
     solved: bool
     comment: str | None = Field(default=None, max_length=2000)
     given_at: datetime
+
+
+class CaseCancelled(Event):
+    """A centre cancelled the whole case: withdrawn by the resident, a mis-report, or merged into
+    another case. Intake owns the case's status and publishes this on the case's own key, so it
+    always follows the case's CaseReceived; dispatch cancels every open task of the case
+    (TaskCancelled each), and every holder closes its file."""
+
+    event_type: ClassVar[str] = "gov.intake.case.cancelled"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    reason: CancelReason
+    merged_into: UUID | None = Field(default=None, description="The case this one was merged into (reason=merged).")
+    note: str | None = Field(default=None, max_length=500, description="The centre's words; no personal data.")
+    cancelled_by: str = Field(description="Who cancelled: the subject of the centre's credential.")
+    cancelled_at: datetime

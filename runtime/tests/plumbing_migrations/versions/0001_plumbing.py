@@ -7,7 +7,7 @@ Create Date: 2026-11-25
 
 from collections.abc import Sequence
 
-from govmesh_runtime.migrations import create_audit_table, create_plumbing_tables
+from govmesh_runtime.migrations import chain_audit_log, create_audit_table, create_plumbing_tables
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -18,6 +18,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     create_plumbing_tables()
     create_audit_table()
+    chain_audit_log()
 
 
 def downgrade() -> None:

@@ -28,12 +28,13 @@ from dispatch.adapters.repository import (
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow, WebhookDeliveryRow
 from dispatch.domain import tasks as rules_of_tasks
 from dispatch.domain.assignment import choose_worker
-from dispatch.domain.cases import centre_ref
+from dispatch.domain.cases import cancellation_reason, centre_ref
 from dispatch.domain.codes import LEVELS, GridCode
 from dispatch.domain.routing import Rule, Target, default_sla, route
-from dispatch.domain.tasks import CaseState, TaskState, TransitionError, escalations_due
+from dispatch.domain.tasks import CaseState, TaskState, TransitionError, chosen_for_return_visit, escalations_due
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -44,8 +45,11 @@ from govmesh_contracts import (
     Level,
     Location,
     MediationTaskCompleted,
+    ReturnVisitRecorded,
     TaskAssigned,
+    TaskCancelled,
     TaskEscalated,
+    TaskKind,
     TaskOutcome,
     TaskReassigned,
     TaskResult,
@@ -185,6 +189,7 @@ async def open_task(
     parent: uuid.UUID | None = None,
     due_at: datetime | None = None,
     priority: str = "normal",
+    kind: TaskKind = TaskKind.HANDLING,
 ) -> TaskRow:
     session = uow.session
     assignee: str | None = target.department
@@ -205,6 +210,7 @@ async def open_task(
         due_at=due_at or case.due_at or now + dispatcher.sla(case.matter_code),
         assigned_at=now,
         parent_task_id=parent,
+        kind=kind.value,
     )
     session.add(task)
     await session.flush()  # the worker-load query of the next task sees this one
@@ -217,19 +223,29 @@ async def open_task(
         assignee=assignee,
         grid_code=case.grid_code,
         description=case.description,
-        location=Location(lat=case.lat, lon=case.lon) if case.lat is not None and case.lon is not None else None,
+        location=_location(case),
         address=case.address,
         priority=priority,
         due_at=task.due_at,
         assigned_at=now,
+        kind=kind,
     )
     uow.emit(event)
     _queue_webhook(uow, dispatcher, task, event, now)
     return task
 
 
-def _queue_webhook(uow: UnitOfWork, dispatcher: Dispatcher, task: TaskRow, event: TaskAssigned, now: datetime) -> None:
-    """A department without a service also gets its task on its webhook, from a persisted queue."""
+def _location(case: DispatchCaseRow | None) -> Location | None:
+    if case is None or case.lat is None or case.lon is None:
+        return None
+    return Location(lat=case.lat, lon=case.lon)
+
+
+def _queue_webhook(
+    uow: UnitOfWork, dispatcher: Dispatcher, task: TaskRow, event: TaskAssigned | TaskCancelled, now: datetime
+) -> None:
+    """A department without a service also gets its task (and its cancellation) on its webhook,
+    from a persisted queue."""
     url = dispatcher.settings.department_webhooks.get(task.department or "")
     if task.department is None or not url:
         return
@@ -272,6 +288,10 @@ async def complete_task(cmd: CompleteTask, uow: UnitOfWork, *, dispatcher: Dispa
         raise NotFound(f"task {cmd.task_id} not found")
     if task.target in (TaskTarget.MEDIATION.value, TaskTarget.POLICING.value):
         raise TransitionError(f"a {task.target} task is ended by {task.target} on its task-results topic, not here")
+    if task.kind == TaskKind.RETURN_VISIT.value:
+        raise TransitionError(
+            "a return visit is answered with POST /v1/tasks/{id}/return-visit (it carries satisfaction)"
+        )
     if cmd.by is not None and task.assignee is not None and cmd.by != task.assignee:
         raise PermissionError(f"task {cmd.task_id} is assigned to {task.assignee}, not {cmd.by}")
     rules_of_tasks.complete(TaskState(task.state), cmd.outcome)  # raises TransitionError
@@ -335,7 +355,8 @@ async def _resolve_if_settled(uow: UnitOfWork, case: DispatchCaseRow, now: datet
     case.status = CaseState.RESOLVED.value
     case.resolved_at = now
     uow.session.add(case)
-    summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome}" for t in tasks)
+    # a cancelled task has no outcome: its state says how it ended
+    summary = "; ".join(f"{t.target}{':' + t.department if t.department else ''} {t.outcome or t.state}" for t in tasks)
     uow.emit(CaseResolved(case_id=case.case_id, summary=summary[:2000], resolved_at=now))
 
 
@@ -349,10 +370,7 @@ async def close_or_reopen_on_feedback(event: CaseFeedbackGiven, uow: UnitOfWork,
         return
     now = dispatcher.clock()
     if event.solved:
-        case.status = CaseState.CLOSED.value
-        case.closed_at = now
-        uow.session.add(case)
-        uow.emit(CaseClosed(case_id=case.case_id, satisfaction=event.satisfaction, closed_at=now))
+        await _close(uow, dispatcher, case, now, satisfaction=event.satisfaction)
         return
     case.status = CaseState.DISPATCHED.value
     case.resolved_at = None
@@ -365,6 +383,84 @@ async def close_or_reopen_on_feedback(event: CaseFeedbackGiven, uow: UnitOfWork,
         )
     )
     await _open_tasks_by_rules(uow, dispatcher, case, now)
+
+
+async def _close(
+    uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime, *, satisfaction: int | None
+) -> None:
+    """Close a resolved case; a share of closed cases (chosen by case id) gets a return visit."""
+    without_feedback = satisfaction is None
+    case.status = CaseState.CLOSED.value
+    case.closed_at = now
+    uow.session.add(case)
+    uow.emit(
+        CaseClosed(case_id=case.case_id, satisfaction=satisfaction, closed_at=now, without_feedback=without_feedback)
+    )
+    metrics.after_commit(
+        uow.session, metrics.CASES_CLOSED.labels("without_feedback" if without_feedback else "feedback").inc
+    )
+    if chosen_for_return_visit(case.case_id, dispatcher.settings.return_visit_share):
+        due_at = now + timedelta(seconds=dispatcher.settings.return_visit_due_s)
+        target = Target(TaskTarget.GRID_WORKER)
+        await open_task(uow, dispatcher, case, target, now, due_at=due_at, kind=TaskKind.RETURN_VISIT)
+
+
+async def close_without_feedback(uow: UnitOfWork, *, dispatcher: Dispatcher, limit: int = 200) -> int:
+    """The feedback-window timer: resolved cases whose resident said nothing within
+    ``feedback_window_s`` close as "closed without feedback". ``resolved_at`` is the persisted
+    timer; rows are locked and skipped when locked, so two instances never close one case twice."""
+    now = dispatcher.clock()
+    cutoff = now - timedelta(seconds=dispatcher.settings.feedback_window_s)
+    due = (
+        await uow.session.exec(
+            select(DispatchCaseRow)
+            .where(col(DispatchCaseRow.status) == CaseState.RESOLVED.value, col(DispatchCaseRow.resolved_at) <= cutoff)
+            .order_by(col(DispatchCaseRow.resolved_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for case in due:
+        await _close(uow, dispatcher, case, now, satisfaction=None)
+    return len(due)
+
+
+@dataclass(frozen=True)
+class RecordReturnVisit:
+    task_id: uuid.UUID
+    reached: bool
+    satisfaction: int | None
+    comment: str | None
+    by: str
+
+
+async def record_return_visit(cmd: RecordReturnVisit, uow: UnitOfWork, *, dispatcher: Dispatcher) -> TaskRow:
+    """The grid worker's answer to a return visit: reached (with satisfaction) or not reached."""
+    task = await get_task_for_update(uow.session, cmd.task_id)
+    if task is None:
+        raise NotFound(f"task {cmd.task_id} not found")
+    if task.kind != TaskKind.RETURN_VISIT.value:
+        raise TransitionError("this task is not a return visit; end it with POST /v1/tasks/{id}/complete")
+    outcome = TaskOutcome.DONE if cmd.reached else TaskOutcome.FAILED
+    now = dispatcher.clock()
+    task.state = rules_of_tasks.complete(TaskState(task.state), outcome).value  # raises TransitionError
+    task.outcome = outcome.value
+    task.satisfaction = cmd.satisfaction
+    task.summary = cmd.comment
+    task.completed_at = now
+    uow.session.add(task)
+    uow.emit(
+        ReturnVisitRecorded(
+            case_id=task.case_id,
+            task_id=task.task_id,
+            reached=cmd.reached,
+            satisfaction=cmd.satisfaction,
+            comment=cmd.comment,
+            visited_by=cmd.by,
+            visited_at=now,
+        )
+    )
+    return task
 
 
 # ---------------------------------------------------------------- reassignment
@@ -398,12 +494,15 @@ async def reassign_task(cmd: ReassignTask, uow: UnitOfWork, *, dispatcher: Dispa
         ]
         chosen = choose_worker(task.grid_code, loads, dispatcher.settings.max_worker_load)
         assignee = chosen.worker_id if chosen else None
+    previous = TaskTarget(task.target)
     task.target, task.department, task.assignee = target.kind.value, target.department, assignee
     task.state = TaskState.ASSIGNED.value
     task.outcome = task.summary = task.referral_to = task.completed_at = None
     if task.due_at <= now:
         task.due_at = now + dispatcher.escalation_step
     session.add(task)
+    case = await session.get(DispatchCaseRow, task.case_id)
+    # The case's fields let the new holder (mediation, policing) open its file as on TaskAssigned.
     uow.emit(
         TaskReassigned(
             task_id=task.task_id,
@@ -412,9 +511,16 @@ async def reassign_task(cmd: ReassignTask, uow: UnitOfWork, *, dispatcher: Dispa
             assignee=assignee,
             reason=f"{cmd.reason} (by centre {cmd.centre_code})",
             reassigned_at=now,
+            previous_target=previous,
+            case_number=case.case_number if case else None,
+            matter_code=case.matter_code if case else None,
+            grid_code=task.grid_code,
+            description=case.description if case else None,
+            location=_location(case),
+            address=case.address if case else None,
+            due_at=task.due_at,
         )
     )
-    case = await session.get(DispatchCaseRow, task.case_id)
     if target.department and case is not None:
         _queue_webhook(
             uow,
@@ -435,6 +541,71 @@ async def reassign_task(cmd: ReassignTask, uow: UnitOfWork, *, dispatcher: Dispa
             now,
         )
     return task
+
+
+# ---------------------------------------------------------------- cancellation
+
+
+@dataclass(frozen=True)
+class CancelTask:
+    task_id: uuid.UUID
+    reason: str
+    by: str  # the subject of the centre's credential
+
+
+async def cancel_task(cmd: CancelTask, uow: UnitOfWork, *, dispatcher: Dispatcher) -> TaskRow:
+    """A centre cancels one task (not needed, wrongly assigned): its holder closes its file; the
+    case resolves when its other tasks are settled, as after any task's end."""
+    session = uow.session
+    task = await get_task_for_update(session, cmd.task_id)
+    if task is None:
+        raise NotFound(f"task {cmd.task_id} not found")
+    rules_of_tasks.cancel(TaskState(task.state))  # raises TransitionError
+    now = dispatcher.clock()
+    _cancel(uow, dispatcher, task, cmd.reason, cmd.by, now, case_cancelled=False)
+    case = await get_case_for_update(session, task.case_id)
+    if case is not None:
+        await session.flush()
+        await _resolve_if_settled(uow, case, now)
+    return task
+
+
+async def cancel_case_on_cancelled(event: CaseCancelled, uow: UnitOfWork, *, dispatcher: Dispatcher) -> None:
+    """Intake cancelled the whole case: every task not yet ended is cancelled (TaskCancelled each,
+    so that mediation, policing and departments close their files) and the case is cancelled."""
+    session = uow.session
+    case = await get_case_for_update(session, event.case_id)
+    if case is None or not rules_of_tasks.case_cancellable(CaseState(case.status)):
+        log.info("case_cancel_ignored", case_id=str(event.case_id), reason="case unknown, closed or cancelled")
+        return
+    now = dispatcher.clock()
+    reason = cancellation_reason(event.reason, event.merged_into, event.note)
+    for task in await case_tasks(session, case.case_id, for_update=True):
+        if TaskState(task.state) in rules_of_tasks.CANCELLABLE_STATES:
+            _cancel(uow, dispatcher, task, reason, event.cancelled_by, now, case_cancelled=True)
+    case.status = CaseState.CANCELLED.value
+    case.closed_at = now
+    session.add(case)
+
+
+def _cancel(
+    uow: UnitOfWork, dispatcher: Dispatcher, task: TaskRow, reason: str, by: str, now: datetime, *, case_cancelled: bool
+) -> None:
+    task.state = TaskState.CANCELLED.value
+    task.summary = reason[:2000]
+    task.completed_at = now
+    uow.session.add(task)
+    event = TaskCancelled(
+        task_id=task.task_id,
+        case_id=task.case_id,
+        reason=reason,
+        cancelled_at=now,
+        target=TaskTarget(task.target),
+        cancelled_by=by,
+        case_cancelled=case_cancelled,
+    )
+    uow.emit(event)
+    _queue_webhook(uow, dispatcher, task, event, now)
 
 
 # ---------------------------------------------------------------- SLA timers and escalation
@@ -478,8 +649,8 @@ async def escalate_overdue(uow: UnitOfWork, *, dispatcher: Dispatcher, limit: in
 
 async def _raise_case(uow: UnitOfWork, task: TaskRow, level: Level, centre: str, now: datetime) -> None:
     case = await uow.session.get(DispatchCaseRow, task.case_id)
-    if case is None or LEVELS.index(Level(case.level)) >= LEVELS.index(level):
-        return
+    if case is None or case.status == CaseState.CLOSED.value or LEVELS.index(Level(case.level)) >= LEVELS.index(level):
+        return  # a late return visit goes up on its own; its closed case stays closed where it is
     uow.emit(
         CaseEscalated(
             case_id=case.case_id,

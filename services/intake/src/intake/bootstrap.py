@@ -32,6 +32,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="The one door (一门受理): every channel becomes a case; the resident-facing case timeline.",
         version=version("govmesh-intake"),
         routers=[cases.router, matters.router, open311.router],
+        public_routers=[open311.public_router],  # GeoReport v2: reads need no key
         consumers=consumer_specs(settings),
         migrations=MIGRATIONS,
         openapi_tags=TAGS,

@@ -19,6 +19,8 @@ from uuid import UUID
 
 from govmesh_contracts import (
     AgreementReached,
+    CancelReason,
+    CaseCancelled,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -47,9 +49,11 @@ from govmesh_contracts import (
     PoliceTaskOpened,
     PoliceTaskRouted,
     PolicingTaskCompleted,
+    ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
     TaskEscalated,
+    TaskKind,
     TaskReassigned,
     TaskResult,
     VideoAlarmRaised,
@@ -73,7 +77,10 @@ from intake.domain.cases import (
     CaseStatus,
     Channel,
     advance,
+    cancellation_note,
     case_number,
+    check_cancellable,
+    check_merge_target,
     due_at,
     reopen,
     within_burst,
@@ -127,6 +134,7 @@ class Accepted:
     case_id: UUID
     outcome: Outcome
     opened: Opened | None = None  # for a new case
+    link_id: int | None = None  # the caller's own report, when it was linked to an open case (or retried so)
 
 
 def _request_hash(cmd: AcceptCase) -> str:
@@ -148,7 +156,7 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
         if previous is not None:
             if previous.request_hash != _request_hash(cmd):
                 raise IdempotencyConflict(cmd.idempotency_key)
-            return Accepted(previous.case_id, Outcome.RETRIED)
+            return Accepted(previous.case_id, Outcome.RETRIED, link_id=previous.link_id)
     if validate and (errors := report_errors(cmd, bounds_of(settings))):
         raise ReportInvalid(errors)
     definition = matter(cmd.matter_code)
@@ -159,23 +167,30 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
     reporter_ref = reporter.ref if reporter else None
 
     opened: Opened | None = None
+    link_id: int | None = None
     detect = cmd.channel is not Channel.VIDEO and settings.duplicate_window_s > 0
     original = await _open_duplicate(repo, cmd, settings, now) if detect else None
     if original is not None:
         original.linked_reports += 1
         original.updated_at = now
         uow.session.add(original)
-        uow.session.add(
-            CaseLinkRow(
-                case_id=original.id,
-                channel=cmd.channel.value,
-                reporter_ref=reporter_ref,
-                description=cmd.description,
-                lat=cmd.lat,
-                lon=cmd.lon,
-                linked_at=now,
-            )
+        # Everything the resident sent is kept with the link (nothing accepted is lost); their answer
+        # is this report and the case's public status, never the other residents' reports.
+        link = CaseLinkRow(
+            case_id=original.id,
+            channel=cmd.channel.value,
+            reporter_ref=reporter_ref,
+            description=cmd.description,
+            lat=cmd.lat,
+            lon=cmd.lon,
+            address=cmd.address,
+            attachments_json=json.dumps(list(cmd.attachments)),
+            attributes_json=json.dumps(normalise_attributes(definition, cmd.attributes), ensure_ascii=False),
+            linked_at=now,
         )
+        uow.session.add(link)
+        await uow.session.flush()  # its id: the caller's receipt
+        link_id = link.id
         uow.session.add(
             TimelineEntryRow(
                 case_id=original.id,
@@ -194,9 +209,13 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
         case_id = case.id
         outcome = Outcome.CREATED
     if cmd.idempotency_key:
-        uow.session.add(IdempotencyKeyRow(key=cmd.idempotency_key, request_hash=_request_hash(cmd), case_id=case_id))
+        uow.session.add(
+            IdempotencyKeyRow(
+                key=cmd.idempotency_key, request_hash=_request_hash(cmd), case_id=case_id, link_id=link_id
+            )
+        )
     log.info("case_accepted", case_id=str(case_id), outcome=outcome.value, matter=cmd.matter_code)
-    return Accepted(case_id, outcome, opened)
+    return Accepted(case_id, outcome, opened, link_id)
 
 
 def _store_reporter(uow: UnitOfWork, reporter: Reporter | None) -> ReporterRow | None:
@@ -302,8 +321,11 @@ async def _open_case(
 
 
 async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> None:
-    """The resident's judgement of a resolved case; dispatch closes it or, if not solved, reopens it."""
-    case = await SqlCaseRepository(uow.session).get(case_id)
+    """The resident's judgement of a resolved case; dispatch closes it or, if not solved, reopens it.
+
+    The case row is locked (PostgreSQL): of two concurrent posts the second waits, then sees
+    ``feedback_at`` set and is refused, so one resolution gets one CaseFeedbackGiven."""
+    case = await uow.session.get(CaseRow, case_id, with_for_update=True)
     if case is None:
         raise CaseNotFound(str(case_id))
     if case.status != CaseStatus.RESOLVED.value:
@@ -331,6 +353,64 @@ async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> No
             at=now,
         )
     )
+
+
+@dataclass(frozen=True)
+class CancelCase:
+    reason: CancelReason
+    by: str  # the subject of the centre's credential, never a body field
+    merged_into: UUID | None = None
+    note: str | None = None
+
+
+async def cancel_case(case_id: UUID, cmd: CancelCase, uow: UnitOfWork) -> None:
+    """A centre cancels a whole case (withdrawn, mis-report, merged into another case).
+
+    Intake owns the case's status: it sets it here and publishes CaseCancelled on the case's
+    key, after its CaseReceived; dispatch cancels the open tasks and every holder closes its
+    file. Raises CaseNotFound, CancelNotAllowed (409) or ReportInvalid (merged_into, 422)."""
+    repo = SqlCaseRepository(uow.session)
+    case = await repo.get(case_id)
+    if case is None:
+        raise CaseNotFound(str(case_id))
+    check_cancellable(CaseStatus(case.status))
+    target: CaseRow | None = None
+    if cmd.merged_into is not None:
+        target = await repo.get(cmd.merged_into)
+        problem = check_merge_target(case_id, cmd.merged_into, CaseStatus(target.status) if target else None)
+        if problem:
+            raise ReportInvalid({("merged_into",): problem})
+    now = datetime.now(UTC)
+    note = cancellation_note(cmd.reason, target.case_number if target else None, cmd.note)
+    case.status = CaseStatus.CANCELLED.value
+    case.updated_at = now
+    uow.session.add(case)
+    envelope = uow.emit(
+        CaseCancelled(
+            case_id=case_id,
+            reason=cmd.reason,
+            merged_into=cmd.merged_into,
+            note=cmd.note,
+            cancelled_by=cmd.by,
+            cancelled_at=now,
+        )
+    )
+    uow.session.add(
+        TimelineEntryRow(case_id=case_id, event_id=envelope.id, kind="cancelled", actor=cmd.by, note=note, at=now)
+    )
+    if target is not None:
+        target.updated_at = now
+        uow.session.add(target)
+        uow.session.add(
+            TimelineEntryRow(
+                case_id=target.id,
+                kind="case_merged",
+                actor=cmd.by,
+                note=f"case {case.case_number} merged into this case",
+                at=now,
+            )
+        )
+    log.info("case_cancelled", case_id=str(case_id), reason=cmd.reason.value)
 
 
 # --- the timeline: events of the other services ---------------------------------------------
@@ -411,9 +491,28 @@ async def record_case_resolved(event: CaseResolved, uow: UnitOfWork) -> None:
 
 async def record_case_closed(event: CaseClosed, uow: UnitOfWork) -> None:
     note = f"satisfaction {event.satisfaction}/5" if event.satisfaction else None
-    await _step(
+    if event.without_feedback:
+        note = "closed without feedback: the resident did not answer within the feedback window"
+    case = await _step(
         uow, event.case_id, kind="closed", actor="dispatch", note=note, at=event.closed_at, status=CaseStatus.CLOSED
     )
+    if case is not None and event.without_feedback:
+        case.closed_without_feedback = True
+        uow.session.add(case)
+
+
+async def record_return_visit(event: ReturnVisitRecorded, uow: UnitOfWork) -> None:
+    """A grid worker's return visit (回访) of a closed case: its rating is kept beside the resident's own."""
+    if event.reached:
+        note = f"resident reached; satisfaction {event.satisfaction}/5"
+        if event.comment:
+            note += f": {event.comment}"
+    else:
+        note = "resident not reached"
+    case = await _step(uow, event.case_id, kind="return_visit", actor=event.visited_by, note=note, at=event.visited_at)
+    if case is not None and event.satisfaction is not None:
+        case.return_visit_satisfaction = event.satisfaction
+        uow.session.add(case)
 
 
 async def record_case_reopened(event: CaseReopened, uow: UnitOfWork) -> None:
@@ -431,6 +530,10 @@ def _holder(target: str, assignee: str | None) -> str:
 
 async def record_task_assigned(event: TaskAssigned, uow: UnitOfWork) -> None:
     holder = _holder(event.target.value, event.assignee)
+    if event.kind is TaskKind.RETURN_VISIT:  # the case stays closed, with no new holder
+        note = f"return visit {str(event.task_id)[:8]} for {holder}, due {event.due_at.isoformat(timespec='minutes')}"
+        await _step(uow, event.case_id, kind="return_visit_assigned", actor=holder, note=note, at=event.assigned_at)
+        return
     note = f"task {str(event.task_id)[:8]} for {event.target.value}"
     note += f" ({event.priority}), due {event.due_at.isoformat(timespec='minutes')}"
     await _step(
@@ -447,7 +550,8 @@ async def record_task_assigned(event: TaskAssigned, uow: UnitOfWork) -> None:
 
 async def record_task_reassigned(event: TaskReassigned, uow: UnitOfWork) -> None:
     holder = _holder(event.target.value, event.assignee)
-    note = f"task {str(event.task_id)[:8]} reassigned: {event.reason}"
+    moved = f" from {event.previous_target.value}" if event.previous_target else ""
+    note = f"task {str(event.task_id)[:8]} reassigned{moved} to {event.target.value}: {event.reason}"
     await _step(
         uow,
         event.case_id,
@@ -471,8 +575,10 @@ async def record_task_escalated(event: TaskEscalated, uow: UnitOfWork) -> None:
 
 
 async def record_task_cancelled(event: TaskCancelled, uow: UnitOfWork) -> None:
-    note = f"task {str(event.task_id)[:8]} cancelled: {event.reason}"
-    await _step(uow, event.case_id, kind="task_cancelled", actor="dispatch", note=note, at=event.cancelled_at)
+    held_by = f" ({event.target.value})" if event.target else ""
+    note = f"task {str(event.task_id)[:8]}{held_by} cancelled: {event.reason}"
+    actor = event.cancelled_by or "dispatch"
+    await _step(uow, event.case_id, kind="task_cancelled", actor=actor, note=note, at=event.cancelled_at)
 
 
 async def _record_task_result(actor: str, event: TaskResult, uow: UnitOfWork) -> None:
@@ -758,6 +864,7 @@ def event_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
         CaseResolved: record_case_resolved,
         CaseClosed: record_case_closed,
         CaseReopened: record_case_reopened,
+        ReturnVisitRecorded: record_return_visit,
         TaskAssigned: record_task_assigned,
         TaskReassigned: record_task_reassigned,
         TaskEscalated: record_task_escalated,

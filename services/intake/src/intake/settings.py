@@ -33,6 +33,9 @@ class IntakeSettings(ServiceSettings):
     # Open311 GeoReport v2 (clients' API keys are in the mesh's keyring: `govmesh-auth api-key`)
     open311_jurisdiction_id: str = "zhangye.gov.cn"
     open311_max_requests: int = 1000
+    # GeoReport v2: discovery, services and requests are read without a key (keys are for POST);
+    # true takes the reads behind a key with scope cases:read.
+    open311_keys_for_reads: bool = False
 
 
 def get_settings() -> IntakeSettings:

@@ -33,6 +33,7 @@ from govmesh_contracts import (
     TaskTarget,
     ViolenceRiskFlagged,
 )
+from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from mediation.adapters import metrics
 from mediation.adapters.repository import SqlMediationRepository
@@ -75,6 +76,8 @@ from mediation.domain.disputes import DisputeRuleError, DisputeStatus, Outcome, 
 from mediation.domain.parties import check_no_personal_data, party_key
 from mediation.domain.sessions import Conflict, SessionSlot, SessionStatus, check_slot, find_conflicts
 from mediation.domain.window_services import WindowKind, task_outcome, window_kind_for_matter
+
+log = get_logger(__name__)
 
 
 class NotFound(LookupError):
@@ -290,9 +293,21 @@ async def withdraw_on_task_cancelled(event: TaskCancelled, uow: UnitOfWork, *, n
         uow.session.add(window)
 
 
-async def withdraw_on_task_reassigned(event: TaskReassigned, uow: UnitOfWork, *, now: datetime) -> None:
-    """Dispatch moved a mediation task to someone else (e.g. policing): the dispute is no longer ours."""
+async def hand_over_on_task_reassigned(event: TaskReassigned, uow: UnitOfWork, *, now: datetime) -> None:
+    """Dispatch reassigned a task. Into mediation: open the dispute file as on TaskAssigned (from
+    the case fields the event carries). Away from mediation (e.g. to policing): the dispute is no
+    longer ours, it closes as withdrawn."""
     if event.target is TaskTarget.MEDIATION:
+        assigned = task_assigned_from(event)
+        if assigned is None:
+            log.warning("reassignment_without_case_fields", task_id=str(event.task_id))
+            return
+        repo = SqlMediationRepository(uow.session)
+        dispute = await repo.dispute_by_task(event.task_id)
+        if dispute is not None and dispute.status == DisputeStatus.CLOSED.value:
+            await _reopen(repo, uow, dispute, event.reason, now)
+            return
+        await open_dispute_on_task_assigned(assigned, uow, now=now)
         return
     await withdraw_on_task_cancelled(
         TaskCancelled(
@@ -303,6 +318,56 @@ async def withdraw_on_task_reassigned(event: TaskReassigned, uow: UnitOfWork, *,
         ),
         uow,
         now=now,
+    )
+
+
+async def _reopen(
+    repo: SqlMediationRepository, uow: UnitOfWork, dispute: DisputeRow, reason: str, now: datetime
+) -> None:
+    """The task came back to mediation (reassigned away and back, or failed and reassigned): the
+    dispute file (one per task) opens again, with a new target and a mediator chosen anew."""
+    dispute.status = DisputeStatus.OPEN.value
+    dispute.outcome = dispute.referral_to = dispute.closing_note = None
+    dispute.closed_at = dispute.late_flagged_at = None
+    dispute.mediator_id = dispute.studio_id = None
+    dispute.opened_at, dispute.target_close_at, dispute.updated_at = now, rules.target_close_at(now), now
+    uow.session.add(dispute)
+    _log(uow, dispute.id, "reopened", now, f"task reassigned to mediation again: {reason}"[:2000])
+    uow.emit(
+        DisputeOpened(
+            dispute_id=dispute.id,
+            case_id=dispute.case_id,
+            task_id=dispute.task_id,
+            case_number=dispute.case_number,
+            category=dispute.category,
+            grid_code=dispute.grid_code,
+            risk_level=dispute.risk_level,
+            opened_at=now,
+            target_close_at=dispute.target_close_at,
+        )
+    )
+    await _auto_assign(repo, uow, dispute, now)
+
+
+def task_assigned_from(event: TaskReassigned) -> TaskAssigned | None:
+    """The TaskAssigned a reassignment amounts to for its new holder; None when the event comes
+    from a producer older than the case fields (nothing to open the file with)."""
+    if event.case_number is None or event.matter_code is None or event.description is None or event.due_at is None:
+        return None
+    return TaskAssigned(
+        task_id=event.task_id,
+        case_id=event.case_id,
+        case_number=event.case_number,
+        matter_code=event.matter_code,
+        target=event.target,
+        assignee=event.assignee,
+        grid_code=event.grid_code,
+        description=event.description,
+        location=event.location,
+        address=event.address,
+        priority=event.priority or "normal",
+        due_at=event.due_at,
+        assigned_at=event.reassigned_at,
     )
 
 

@@ -29,6 +29,7 @@ from govmesh_contracts import (
     ViolenceRiskFlagged,
 )
 from govmesh_runtime.geo import GeometryRules
+from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from policing.adapters.reference import parse_grids
 from policing.adapters.repository import GridIndexCache, SqlPolicingRepository
@@ -43,6 +44,8 @@ from policing.domain.jurisdiction import (
 )
 from policing.domain.privacy import mask_personal_data
 from policing.domain.tasks import MediationResult, Outcome, TaskStatus
+
+log = get_logger(__name__)
 
 
 class NotFound(LookupError):
@@ -156,12 +159,12 @@ class NewTask:
     due_at: datetime | None = None
 
 
-async def open_task(new: NewTask, uow: UnitOfWork, grids: GridIndexCache) -> PoliceTaskRow:
+async def open_task(new: NewTask, uow: UnitOfWork, grids: GridIndexCache, *, reopen: bool = False) -> PoliceTaskRow:
     """Open a police task and route it: the room owning the grid (located from the point when the
     grid is not given or not known), then the on-duty officer with the fewest open tasks."""
     repo = SqlPolicingRepository(uow.session)
     existing = await repo.task_by_source(new.source.value, new.source_ref)
-    if existing is not None:
+    if existing is not None and not (reopen and existing.status == TaskStatus.CLOSED):
         return existing
     grid_code = new.grid_code
     room_code = await repo.room_for_grid(grid_code) if grid_code else None
@@ -196,6 +199,11 @@ async def open_task(new: NewTask, uow: UnitOfWork, grids: GridIndexCache) -> Pol
         opened_at=opened,
         due_at=new.due_at,
     )
+    if existing is not None:
+        # A dispatch task that comes back to policing (reassigned away, then back) reopens its row:
+        # (source, source_ref) is unique; every field is the new one's, its earlier end forgotten.
+        task.id = existing.id
+        task = await uow.session.merge(task)
     uow.session.add(task)
     await uow.session.flush()
     uow.emit(
@@ -272,11 +280,36 @@ async def withdraw_task_on_task_cancelled(event: TaskCancelled, uow: UnitOfWork)
     await _withdraw(uow, event.task_id, f"cancelled by dispatch: {event.reason}", event.cancelled_at)
 
 
-async def withdraw_task_on_task_reassigned(event: TaskReassigned, uow: UnitOfWork) -> None:
-    """Dispatch moved the task away from policing: close ours as withdrawn."""
-    if event.target == TaskTarget.POLICING:
+async def hand_over_on_task_reassigned(event: TaskReassigned, uow: UnitOfWork, *, grids: GridIndexCache) -> None:
+    """Dispatch reassigned a task. Into policing: open a police task as on TaskAssigned (from the
+    case fields the event carries), routed to the room of its grid. Away from policing: close
+    ours as withdrawn."""
+    if event.target != TaskTarget.POLICING:
+        await _withdraw(uow, event.task_id, f"reassigned by dispatch to {event.target}", event.reassigned_at)
         return
-    await _withdraw(uow, event.task_id, f"reassigned by dispatch to {event.target}", event.reassigned_at)
+    if event.case_number is None or event.matter_code is None or event.description is None:
+        log.warning("reassignment_without_case_fields", task_id=str(event.task_id))
+        return  # from a producer older than the case fields: nothing to open the task with
+    await open_task(
+        NewTask(
+            source=PoliceTaskSource.DISPATCH,
+            source_ref=str(event.task_id),
+            reported_at=event.reassigned_at,
+            priority="urgent" if event.priority == "urgent" else "normal",
+            case_id=event.case_id,
+            dispatch_task_id=event.task_id,
+            case_number=event.case_number,
+            matter_code=event.matter_code,
+            description=event.description,
+            grid_code=event.grid_code,
+            location=event.location,
+            address=event.address,
+            due_at=event.due_at,
+        ),
+        uow,
+        grids,
+        reopen=True,
+    )
 
 
 async def _withdraw(uow: UnitOfWork, dispatch_task_id: uuid.UUID, summary: str, at: datetime) -> None:

@@ -172,9 +172,13 @@ async def mark_timed_out(
     """Devices silent for max_missed intervals, or whose registration expired, go offline."""
     now = now or _now()
     cutoff = now - timedelta(seconds=interval_s * max_missed)
+    # Rows another instance's check holds are skipped (PostgreSQL): each device goes offline once.
     silent = (
         await uow.session.exec(
-            select(DeviceRow).where(col(DeviceRow.online).is_(True), col(DeviceRow.last_seen_at) < cutoff).limit(1000)
+            select(DeviceRow)
+            .where(col(DeviceRow.online).is_(True), col(DeviceRow.last_seen_at) < cutoff)
+            .limit(1000)
+            .with_for_update(skip_locked=True)
         )
     ).all()
     expired = (
@@ -182,6 +186,7 @@ async def mark_timed_out(
             select(DeviceRow)
             .where(col(DeviceRow.registered).is_(True), col(DeviceRow.register_expires_at) < now)
             .limit(1000)
+            .with_for_update(skip_locked=True)
         )
     ).all()
     gone: list[str] = []

@@ -75,6 +75,9 @@ class SipServer:
     ) -> None:
         self.settings = settings
         self._uow = uow_factory
+        # What "now" is for liveness (registration, keepalives, silence): tests move it instead
+        # of waiting, so no test depends on the machine being idle.
+        self.clock: Callable[[], datetime] = _utc_now
         self.grids = grids
         self.server_id = settings.sip_server_id
         self.realm = settings.realm
@@ -427,7 +430,7 @@ class SipServer:
             self._online_cache.discard(device_id)
             self._seen.pop(device_id, None)
             async with self._uow() as uow:
-                await handlers.unregister(uow, device_id)
+                await handlers.unregister(uow, device_id, now=self.clock())
                 await uow.commit()
             log.info("sip_unregistered", device_id=device_id)
             self._respond(request, self._register_ok(request, 0), peer)
@@ -439,7 +442,7 @@ class SipServer:
             return
         expires = min(expires, self.settings.register_expires_max_s)
         async with self._uow() as uow:
-            fresh = await handlers.register(uow, device_id, peer, expires)
+            fresh = await handlers.register(uow, device_id, peer, expires, now=self.clock())
             await uow.commit()
         self._online_cache.add(device_id)
         log.info("sip_registered", device_id=device_id, transport=peer.transport, expires=expires, fresh=fresh)
@@ -488,7 +491,7 @@ class SipServer:
                 self._note_keepalive(device_id, peer)
             else:
                 async with self._uow() as uow:
-                    await handlers.keepalive(uow, device_id, peer)
+                    await handlers.keepalive(uow, device_id, peer, now=self.clock())
                     await uow.commit()
                 self._online_cache.add(device_id)
         elif doc.root == "Notify" and doc.cmd_type == "Alarm":
@@ -531,7 +534,7 @@ class SipServer:
 
     def _note_keepalive(self, device_id: str, peer: Peer) -> None:
         """A keepalive of a device already online: last seen now, written with the next batch."""
-        self._seen[device_id] = (peer, datetime.now(UTC))
+        self._seen[device_id] = (peer, self.clock())
         if len(self._seen) >= 2000:
             self._spawn(self.flush_seen())
 
@@ -669,17 +672,7 @@ class SipServer:
         while True:
             await asyncio.sleep(every)
             try:
-                await self.flush_seen()
-                async with self._uow() as uow:
-                    gone = await handlers.mark_timed_out(
-                        uow,
-                        interval_s=self.settings.keepalive_interval_s,
-                        max_missed=self.settings.keepalive_max_missed,
-                    )
-                    await uow.commit()
-                if gone:
-                    self._online_cache.difference_update(gone)
-                    log.info("devices_offline", count=len(gone), devices=gone[:20])
+                await self.check_liveness()
                 now = time.monotonic()
                 for (device_id, sn), items in self._catalogs.expire(now):
                     # devices often send fewer items than their SumNum: keep what arrived
@@ -692,6 +685,22 @@ class SipServer:
                 raise
             except Exception as exc:
                 log.warning("liveness_check_failed", error=repr(exc))
+
+    async def check_liveness(self) -> list[str]:
+        """Devices silent for too long (by ``self.clock``) go offline; returns their ids."""
+        await self.flush_seen()
+        async with self._uow() as uow:
+            gone = await handlers.mark_timed_out(
+                uow,
+                interval_s=self.settings.keepalive_interval_s,
+                max_missed=self.settings.keepalive_max_missed,
+                now=self.clock(),
+            )
+            await uow.commit()
+        if gone:
+            self._online_cache.difference_update(gone)
+            log.info("devices_offline", count=len(gone), devices=gone[:20])
+        return gone
 
     async def flush_seen(self) -> None:
         """Write the batched keepalives (one transaction)."""
@@ -740,6 +749,10 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 # os.urandom call per answer was a measurable part of a keepalive's cost.
 _TAG_PREFIX = secrets.token_hex(4)
 _TAG_SERIAL = itertools.count(1)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _tag() -> str:

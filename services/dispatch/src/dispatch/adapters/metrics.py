@@ -24,10 +24,16 @@ from govmesh_runtime.uow import after_commit as after_commit  # handlers call me
 ESCALATIONS = Counter("govmesh_escalations_total", "Task escalations, by level reached.", ["to_level"])
 WEBHOOK_DELIVERIES = Counter(
     "govmesh_dispatch_webhook_attempts_total",
-    "Department webhook attempts, by outcome (delivered, failed).",
+    "Department webhook attempts, by outcome (delivered, failed; parked: a failure that parked the delivery).",
     ["outcome"],
 )
-WEBHOOK_BACKLOG = Gauge("govmesh_dispatch_webhook_backlog", "Department webhook deliveries not yet delivered.")
+WEBHOOK_BACKLOG = Gauge(
+    "govmesh_dispatch_webhook_backlog", "Department webhook deliveries not yet delivered (parked ones excepted)."
+)
+WEBHOOK_PARKED = Gauge(
+    "govmesh_dispatch_webhook_parked",
+    "Department webhook deliveries parked after webhook_max_attempts failures, waiting for an operator's resend.",
+)
 GRIDS_INDEXED = Gauge("govmesh_dispatch_grids_indexed", "Grids in the point-lookup index.")
 CASE_DISPATCH = Histogram(
     "govmesh_case_dispatch_seconds",
@@ -38,6 +44,11 @@ TASKS_COMPLETED = Counter(
     "govmesh_tasks_completed_total",
     "Tasks completed, by target and whether within their deadline (within_sla true/false).",
     ["target", "within_sla"],
+)
+CASES_CLOSED = Counter(
+    "govmesh_cases_closed_total",
+    "Cases closed, by how (feedback: the resident answered; without_feedback: the feedback window passed).",
+    ["how"],
 )
 CASES_OPEN = Gauge("govmesh_cases_open", "Cases with tasks open, by level and county code.", ["level", "county"])
 CASES_OVERDUE = Gauge(

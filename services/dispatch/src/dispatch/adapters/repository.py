@@ -104,10 +104,9 @@ async def community_worker_loads(session: AsyncSession, community_code: str) -> 
     return [WorkerLoad(w, g, bool(d), int(n or 0)) for w, g, d, n in rows]
 
 
-async def case_tasks(session: AsyncSession, case_id: uuid.UUID) -> list[TaskRow]:
-    return list(
-        await session.exec(select(TaskRow).where(col(TaskRow.case_id) == case_id).order_by(col(TaskRow.assigned_at)))
-    )
+async def case_tasks(session: AsyncSession, case_id: uuid.UUID, *, for_update: bool = False) -> list[TaskRow]:
+    query = select(TaskRow).where(col(TaskRow.case_id) == case_id).order_by(col(TaskRow.assigned_at))
+    return list(await session.exec(query.with_for_update() if for_update else query))
 
 
 async def get_case_for_update(session: AsyncSession, case_id: uuid.UUID) -> DispatchCaseRow | None:

@@ -116,6 +116,8 @@ class RoutingRuleRow(TableBase, table=True):
 
 class DispatchCaseRow(TableBase, table=True):
     __tablename__ = "dispatch_cases"
+    # the feedback-window timer: resolved cases by when they resolved
+    __table_args__ = (sa.Index("ix_dispatch_cases_feedback_timer", "status", "resolved_at"),)
 
     case_id: uuid.UUID = Field(primary_key=True)
     case_number: str = Field(max_length=32)
@@ -159,10 +161,13 @@ class TaskRow(TableBase, table=True):
     summary: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     referral_to: str | None = Field(default=None, max_length=64)
     parent_task_id: uuid.UUID | None = None
+    # handling, or return_visit (回访) whose answer carries the resident's satisfaction
+    kind: str = Field(default="handling", sa_column=sa.Column(sa.String(16), nullable=False, server_default="handling"))
+    satisfaction: int | None = None
 
 
 class WebhookDeliveryRow(TableBase, table=True):
-    """A department task to deliver to the department's webhook; retried until delivered."""
+    """A department task to deliver to the department's webhook; retried until delivered or parked."""
 
     __tablename__ = "dispatch_webhook_deliveries"
     __table_args__ = (sa.Index("ix_dispatch_webhook_due", "delivered_at", "next_attempt_at"),)
@@ -176,6 +181,8 @@ class WebhookDeliveryRow(TableBase, table=True):
     next_attempt_at: datetime = Field(sa_column=utc_column())
     delivered_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     last_error: str | None = Field(default=None, max_length=500)
+    # set after webhook_max_attempts failures: no more retries until an operator resends it
+    parked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class ElementRow(TableBase, table=True):

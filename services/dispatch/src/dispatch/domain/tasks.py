@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from dispatch.domain.codes import next_level
 from dispatch.domain.routing import DEPARTMENTS, Target
@@ -23,6 +25,8 @@ class TaskState(StrEnum):
 
 
 OPEN_STATES = frozenset({TaskState.ASSIGNED, TaskState.ACCEPTED})
+# A failed task awaits a centre's decision: reassign it or cancel it.
+CANCELLABLE_STATES = OPEN_STATES | {TaskState.FAILED}
 # Ended and need nothing more for the case to resolve. A failed task needs a centre's reassignment.
 SETTLED_STATES = frozenset({TaskState.DONE, TaskState.REFERRED, TaskState.WITHDRAWN, TaskState.CANCELLED})
 
@@ -31,6 +35,7 @@ class CaseState(StrEnum):
     DISPATCHED = "dispatched"  # tasks open
     RESOLVED = "resolved"  # every task settled; awaiting the resident's feedback
     CLOSED = "closed"
+    CANCELLED = "cancelled"  # intake cancelled the whole case (CaseCancelled): every open task cancelled
 
 
 class TransitionError(ValueError):
@@ -47,6 +52,18 @@ def complete(state: TaskState, outcome: TaskOutcome) -> TaskState:
     if state not in OPEN_STATES:
         raise TransitionError(f"the task is already {state.value}")
     return TaskState(outcome.value)
+
+
+def cancel(state: TaskState) -> TaskState:
+    """A centre cancels an open or failed task; an ended one stays as it ended."""
+    if state not in CANCELLABLE_STATES:
+        raise TransitionError(f"a {state.value} task cannot be cancelled")
+    return TaskState.CANCELLED
+
+
+def case_cancellable(state: CaseState) -> bool:
+    """A closed case stays closed (its feedback is in); a cancelled one is cancelled once."""
+    return state not in (CaseState.CLOSED, CaseState.CANCELLED)
 
 
 def referral_target(referral_to: str | None) -> Target | None:
@@ -86,3 +103,10 @@ def escalations_due(level: Level, due_at: datetime, step: timedelta, now: dateti
         steps.append(Escalation(level, above, due_at))
         level = above
     return steps
+
+
+def chosen_for_return_visit(case_id: UUID, share: float) -> bool:
+    """Whether a closed case gets a return visit (回访): a fixed share of cases, chosen by a
+    hash of the case id, so the choice is the same on every instance, restart and replay."""
+    draw = int.from_bytes(hashlib.sha256(case_id.bytes).digest()[:8], "big")
+    return draw < share * 2**64

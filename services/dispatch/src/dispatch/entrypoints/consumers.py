@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from functools import partial
 
-from dispatch.handlers import Dispatcher, apply_task_result, close_or_reopen_on_feedback, dispatch_case_on_received
-from govmesh_contracts import CaseFeedbackGiven, CaseReceived, MediationTaskCompleted, PolicingTaskCompleted
+from dispatch.handlers import (
+    Dispatcher,
+    apply_task_result,
+    cancel_case_on_cancelled,
+    close_or_reopen_on_feedback,
+    dispatch_case_on_received,
+)
+from govmesh_contracts import (
+    CaseCancelled,
+    CaseFeedbackGiven,
+    CaseReceived,
+    MediationTaskCompleted,
+    PolicingTaskCompleted,
+)
 from govmesh_runtime.consumer import ConsumerSpec
 
 
@@ -17,6 +29,7 @@ def consumer_specs(dispatcher: Dispatcher) -> list[ConsumerSpec]:
             handlers={
                 CaseReceived: partial(dispatch_case_on_received, dispatcher=dispatcher),
                 CaseFeedbackGiven: partial(close_or_reopen_on_feedback, dispatcher=dispatcher),
+                CaseCancelled: partial(cancel_case_on_cancelled, dispatcher=dispatcher),
             },
         ),
         ConsumerSpec(

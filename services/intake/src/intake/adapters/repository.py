@@ -60,6 +60,21 @@ class SqlCaseRepository:
         # one dispatch decision publishes several events at the same instant, on several topics
         return sorted(result.all(), key=lambda t: (t.at, step_order(t.kind), t.id or 0))
 
+    async def timelines(self, case_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[TimelineEntryRow]]:
+        """The timelines of several cases in one query (a page of requests, not a query per case)."""
+        out: dict[uuid.UUID, list[TimelineEntryRow]] = {case_id: [] for case_id in case_ids}
+        if not case_ids:
+            return out
+        result = await self.session.exec(
+            select(TimelineEntryRow).where(col(TimelineEntryRow.case_id).in_(list(case_ids)))
+        )
+        for step in result.all():
+            out[step.case_id].append(step)
+        return {
+            case_id: sorted(steps, key=lambda t: (t.at, step_order(t.kind), t.id or 0))
+            for case_id, steps in out.items()
+        }
+
     async def by_number(self, case_number: str) -> CaseRow | None:
         result = await self.session.exec(select(CaseRow).where(col(CaseRow.case_number) == case_number))
         return result.first()
@@ -159,6 +174,9 @@ class SqlCaseRepository:
             select(CaseLinkRow).where(col(CaseLinkRow.case_id) == case_id).order_by(col(CaseLinkRow.id))
         )
         return list(result.all())
+
+    async def link(self, link_id: int) -> CaseLinkRow | None:
+        return await self.session.get(CaseLinkRow, link_id)
 
     async def alarm_burst(self, channel_id: str) -> AlarmBurstRow | None:
         return await self.session.get(AlarmBurstRow, channel_id)

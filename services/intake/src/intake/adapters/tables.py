@@ -51,6 +51,11 @@ class CaseRow(TableBase, table=True):
     linked_reports: int = Field(default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0"))
     satisfaction: int | None = None
     feedback_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    # closed because the feedback window passed without an answer; a return visit's rating (回访)
+    closed_without_feedback: bool = Field(
+        default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    return_visit_satisfaction: int | None = None
 
 
 class ReporterRow(TableBase, table=True):
@@ -77,6 +82,9 @@ class CaseLinkRow(TableBase, table=True):
     description: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     lat: float | None = None
     lon: float | None = None
+    address: str | None = Field(default=None, max_length=500)
+    attachments_json: str = Field(default="[]", sa_column=sa.Column(sa.Text, nullable=False, server_default="[]"))
+    attributes_json: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False, server_default="{}"))
     linked_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -124,4 +132,5 @@ class IdempotencyKeyRow(TableBase, table=True):
     key: str = Field(max_length=200, primary_key=True)
     request_hash: str = Field(max_length=64)
     case_id: uuid.UUID = Field(foreign_key="cases.id")
+    link_id: int | None = None  # the report it made, when it was linked to an open case
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

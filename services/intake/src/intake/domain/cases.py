@@ -6,17 +6,21 @@ import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from govmesh_contracts import CancelReason
+
 CASE_NUMBER = re.compile(r"^\d{6}-\d{8}-\d{6}$")
 
 
 class CaseStatus(StrEnum):
-    """received → dispatched → in_progress → resolved → closed; reopened → in_progress."""
+    """received → dispatched → in_progress → resolved → closed; reopened → in_progress.
+    A centre may cancel an open case (→ cancelled, final: nothing later moves it)."""
 
     RECEIVED = "received"
     DISPATCHED = "dispatched"
     IN_PROGRESS = "in_progress"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    CANCELLED = "cancelled"  # last: the highest rank, so no late event of a holder moves it back
 
 
 _RANK = {s: i for i, s in enumerate(CaseStatus)}
@@ -33,9 +37,48 @@ def reopen(current: CaseStatus) -> CaseStatus:
     return CaseStatus.IN_PROGRESS if current in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else current
 
 
+CLOSED_STATUSES = (CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.CANCELLED)
+
+
 def open311_status(status: CaseStatus) -> str:
-    """Open311 knows only open and closed: handling finished (resolved, closed) is closed."""
-    return "closed" if status in (CaseStatus.RESOLVED, CaseStatus.CLOSED) else "open"
+    """Open311 knows only open and closed: handling finished (resolved, closed, cancelled) is closed."""
+    return "closed" if status in CLOSED_STATUSES else "open"
+
+
+class CancelNotAllowed(ValueError):
+    """The case cannot be cancelled (or merged into that case); the message says why."""
+
+
+def check_cancellable(status: CaseStatus) -> None:
+    """Only a case still in handling can be cancelled: a resolved one awaits the resident's
+    feedback, a closed or cancelled one is over."""
+    if status not in OPEN_STATUSES:
+        raise CancelNotAllowed(f"only an open case can be cancelled; this case is {status.value}")
+
+
+def check_merge_target(case_id: object, target_id: object, target_status: CaseStatus | None) -> str | None:
+    """Why a case cannot be merged into the target, or None: it must be another, existing case
+    that is not cancelled itself."""
+    if target_id == case_id:
+        return "a case cannot be merged into itself"
+    if target_status is None:
+        return f"no such case: {target_id}"
+    if target_status is CaseStatus.CANCELLED:
+        return f"case {target_id} is cancelled itself"
+    return None
+
+
+CANCEL_WORDS = {
+    CancelReason.WITHDRAWN: "withdrawn by the resident",
+    CancelReason.MIS_REPORT: "a mis-report",
+    CancelReason.MERGED: "merged into case {merged_into}",
+}
+
+
+def cancellation_note(reason: CancelReason, merged_into_number: str | None, note: str | None) -> str:
+    """The timeline's (and Open311's status_notes') words for a cancellation."""
+    words = CANCEL_WORDS[reason].format(merged_into=merged_into_number)
+    return f"case cancelled: {words}" + (f" ({note})" if note else "")
 
 
 class Channel(StrEnum):
@@ -85,6 +128,9 @@ _STEP_ORDER = {
     "feedback": 10,
     "closed": 11,
     "reopened": 12,
+    "return_visit_assigned": 13,
+    "return_visit": 14,
+    "cancelled": 15,
 }
 
 

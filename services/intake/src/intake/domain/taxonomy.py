@@ -8,6 +8,7 @@ anonymous. Unknown matters and attributes are rejected by ``validate_attributes`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -405,9 +406,11 @@ def _check(definition: Attribute, value: AttributeValue) -> str | None:
             if isinstance(value, (bool, list)):
                 return "must be a number"
             try:
-                float(value)
-            except ValueError:
+                number = float(value)
+            except (ValueError, OverflowError):
                 return "must be a number"
+            if not math.isfinite(number):  # "NaN", "inf", "1e400": not numbers (stored as null before)
+                return "must be a finite number (not NaN, Infinity or beyond ±1.8e308)"
         case Datatype.DATETIME:
             if not isinstance(value, str):
                 return "must be an ISO 8601 date-time"

@@ -194,21 +194,26 @@ class SqlMediationRepository:
         query = query.group_by(col(DisputeRow.category), col(DisputeRow.outcome))
         return [(str(c), str(o), int(n)) for c, o, n in (await self.session.exec(query)).all()]
 
+    # The sweep's candidates are locked and skipped when another instance holds them
+    # (PostgreSQL; SQLite ignores it, one process): each fact is flagged by one sweep only.
+
     async def late_candidates(self, now: datetime) -> list[DisputeRow]:
         result = await self.session.exec(
-            select(DisputeRow).where(
+            select(DisputeRow)
+            .where(
                 col(DisputeRow.status) != DisputeStatus.CLOSED.value,
                 col(DisputeRow.late_flagged_at).is_(None),
                 col(DisputeRow.target_close_at) < now,
             )
+            .with_for_update(skip_locked=True)
         )
         return list(result.all())
 
     async def lapsing_agreements(self, now: datetime) -> list[AgreementRow]:
         result = await self.session.exec(
-            select(AgreementRow).where(
-                col(AgreementRow.confirmation_status) == "open", col(AgreementRow.confirmation_deadline) < now
-            )
+            select(AgreementRow)
+            .where(col(AgreementRow.confirmation_status) == "open", col(AgreementRow.confirmation_deadline) < now)
+            .with_for_update(skip_locked=True)
         )
         return list(result.all())
 

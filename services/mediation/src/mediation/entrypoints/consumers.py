@@ -1,5 +1,5 @@
-"""What mediation consumes: dispatch's tasks (mediation tasks open disputes; a cancellation, or a
-reassignment to another target, closes them as withdrawn)."""
+"""What mediation consumes: dispatch's tasks (a mediation task, or a task reassigned to mediation,
+opens a dispute; a cancellation, or a reassignment to another target, closes it as withdrawn)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from govmesh_runtime.consumer import ConsumerSpec
 from govmesh_runtime.uow import UnitOfWork
 from mediation.domain.clock import Clock
 from mediation.handlers import (
+    hand_over_on_task_reassigned,
     open_dispute_on_task_assigned,
     withdraw_on_task_cancelled,
-    withdraw_on_task_reassigned,
 )
 from mediation.settings import MediationSettings
 
@@ -23,7 +23,7 @@ def consumer_specs(settings: MediationSettings, clock: Clock) -> list[ConsumerSp
         await withdraw_on_task_cancelled(event, uow, now=clock())
 
     async def hand_dispute_over(event: TaskReassigned, uow: UnitOfWork) -> None:
-        await withdraw_on_task_reassigned(event, uow, now=clock())
+        await hand_over_on_task_reassigned(event, uow, now=clock())
 
     return [
         ConsumerSpec(

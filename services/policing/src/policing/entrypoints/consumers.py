@@ -29,7 +29,7 @@ def consumer_specs(settings: PolicingSettings, grids: GridIndexCache) -> list[Co
                 TaskAssigned: partial(handlers.open_task_on_task_assigned, grids=grids),
                 TaskCancelled: handlers.withdraw_task_on_task_cancelled,
                 TaskEscalated: handlers.extend_due_on_task_escalated,
-                TaskReassigned: handlers.withdraw_task_on_task_reassigned,
+                TaskReassigned: partial(handlers.hand_over_on_task_reassigned, grids=grids),
                 ViolenceRiskFlagged: partial(handlers.open_task_on_violence_risk, grids=grids),
             },
         )

@@ -33,6 +33,8 @@ class TaskPublic(BaseModel):
     summary: str | None
     referral_to: str | None
     parent_task_id: UUID | None
+    kind: str = "handling"  # or return_visit (回访)
+    satisfaction: int | None = None  # a return visit's answer
 
 
 class DispatchCasePublic(BaseModel):

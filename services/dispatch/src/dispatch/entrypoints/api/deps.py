@@ -23,6 +23,7 @@ GridWriter = Annotated[Principal, Depends(access.require("grid:write"))]
 GridImporter = Annotated[Principal, Depends(access.require("grid:import"))]
 CaseReader = Annotated[Principal, Depends(access.require("cases:read"))]
 CaseWriter = Annotated[Principal, Depends(access.require("cases:write"))]
+TaskManager = Annotated[Principal, Depends(access.require("tasks:manage"))]  # centres: cancel tasks
 PERSONAL_DATA = "personal-data"
 
 

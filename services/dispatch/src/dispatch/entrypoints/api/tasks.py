@@ -1,5 +1,5 @@
 """/v1/tasks: the grid worker's terminal and the departments accept and end their tasks;
-the centres reassign them."""
+the centres reassign and cancel them."""
 
 from __future__ import annotations
 
@@ -19,11 +19,21 @@ from dispatch.entrypoints.api.deps import (
     CaseWriter,
     DispatcherDep,
     RuntimeDep,
+    TaskManager,
     bad_request,
     in_places,
     refusals,
 )
-from dispatch.handlers import CompleteTask, NotFound, ReassignTask, accept_task, complete_task, reassign_task
+from dispatch.handlers import (
+    CancelTask,
+    CompleteTask,
+    NotFound,
+    ReassignTask,
+    accept_task,
+    cancel_task,
+    complete_task,
+    reassign_task,
+)
 from govmesh_contracts import TaskOutcome
 from govmesh_runtime import access
 from govmesh_runtime.app import Runtime
@@ -163,6 +173,31 @@ async def reassign(
         try:
             task = await reassign_task(cmd, uow, dispatcher=dispatcher)
         except (NotFound, PermissionError, TransitionError) as exc:
+            raise _http(exc) from None
+        await uow.commit()
+    return task_public(task)
+
+
+class Cancellation(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="Why the task is not needed; no personal data")
+
+
+@router.post("/{task_id}/cancel", summary="A centre cancels a task; its holder closes its file")
+async def cancel(
+    task_id: UUID,
+    body: Cancellation,
+    request: Request,
+    caller: TaskManager,
+    runtime: RuntimeDep,
+    dispatcher: DispatcherDep,
+) -> TaskPublic:
+    await _task_in_places(request, caller, runtime, task_id)
+    # The actor is the credential's subject, never a body field.
+    cmd = CancelTask(task_id, body.reason, caller.subject)
+    async with runtime.uow() as uow:
+        try:
+            task = await cancel_task(cmd, uow, dispatcher=dispatcher)
+        except (NotFound, TransitionError) as exc:
             raise _http(exc) from None
         await uow.commit()
     return task_public(task)

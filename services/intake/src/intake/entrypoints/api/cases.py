@@ -8,21 +8,24 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 
-from govmesh_runtime import access
+from govmesh_runtime import access, finite
 from govmesh_runtime.problems import refusals
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
-from intake.domain.cases import CaseStatus, Channel
+from intake.domain.cases import CancelNotAllowed, CaseStatus, Channel
 from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
 from intake.entrypoints.api.schemas import (
+    CaseCancel,
     CaseCreate,
     CaseCreated,
     CasePage,
     CasePublic,
     CaseSummary,
     FeedbackCreate,
+    ReportLinked,
 )
 from intake.entrypoints.api.views import (
     POLICING_SCOPE,
+    Manager,
     Reader,
     RuntimeDep,
     Writer,
@@ -32,6 +35,7 @@ from intake.entrypoints.api.views import (
     find_case,
     guard,
     load_case,
+    load_linked,
     may_see_personal_data,
     own_grid,
     settings_of,
@@ -39,11 +43,13 @@ from intake.entrypoints.api.views import (
     summary_view,
 )
 from intake.handlers import (
+    CancelCase,
     CaseNotFound,
     FeedbackNotAllowed,
     IdempotencyConflict,
     Outcome,
     ReportInvalid,
+    cancel_case,
     give_feedback,
 )
 
@@ -76,6 +82,8 @@ _CASE_EXAMPLE: dict[str, Any] = {
         "masked": True,
     },
     "satisfaction": None,
+    "closed_without_feedback": False,
+    "return_visit_satisfaction": None,
     "timeline": [
         {
             "kind": "received",
@@ -149,18 +157,42 @@ def command_from(body: CaseCreate, idempotency_key: str | None, places: tuple[st
     status_code=status.HTTP_201_CREATED,
     summary="Accept a matter as a case",
     description="A new case (201), or — when an open case of the same matter is near in place and time — the "
-    "report is linked to that case (200, outcome `linked`: the reporter follows the original, no second case). "
+    "report is linked to that case (200, outcome `linked`: the reporter follows the original, no second case; "
+    "the answer is their own report with a receipt and the case's public status, never another resident's "
+    "description, attachments, attributes or the steps' notes). "
     "A retried request with the same `Idempotency-Key` answers what the first one did (200, outcome `retried`).",
     responses={
         201: _example({**_CASE_EXAMPLE, "outcome": "created", "notice": None}, "A new case."),
         200: _example(
             {
-                **_CASE_EXAMPLE,
                 "outcome": "linked",
-                "notice": "Linked to open case 620702-20261125-000042 of the same matter nearby; "
-                "you will follow that case.",
+                "notice": "Your report 620702-20261125-000042-L7 is linked to open case 620702-20261125-000042 of "
+                "the same matter nearby; you will follow that case.",
+                "report": {
+                    "receipt": "620702-20261125-000042-L7",
+                    "received_at": "2026-11-25T09:02:00Z",
+                    "channel": "hotline",
+                    "description": "楼上又在漏水 Water again from upstairs.",
+                    "lat": 38.9327,
+                    "lon": 100.4499,
+                    "address": None,
+                    "attachments": ["https://files.example/ceiling.jpg"],
+                    "attributes": {"parties_count": 2.0},
+                    "reporter": {
+                        "ref": "rep-9a0e…",
+                        "name": "李*",
+                        "phone": "139****4321",
+                        "id_number": None,
+                        "masked": True,
+                    },
+                },
+                **{k: _CASE_EXAMPLE[k] for k in ("id", "case_number", "matter_code", "status", "handled_by")},
+                **{k: _CASE_EXAMPLE[k] for k in ("updated_at", "due_at")},
+                "linked_reports": 1,
+                "timeline": [{k: t[k] for k in ("kind", "actor", "at")} for t in _CASE_EXAMPLE["timeline"]],
             },
-            "Linked to an open case, or a retried request.",
+            "Linked to an open case: your own report and the case's public status (nothing of the other "
+            "residents' reports); or a retried request (the same answer as the first).",
         ),
         409: _example(
             {"detail": "Idempotency-Key abc was used with a different request"},
@@ -177,7 +209,7 @@ async def create_case(
     runtime: RuntimeDep,
     caller: Writer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> CaseCreated:
+) -> CaseCreated | ReportLinked:
     # A grid worker's terminal (a caller bound to one grid) reports on its own grid when it names none.
     grid_code = body.grid_code or own_grid(caller)
     if body.lat is None and not body.address and grid_code is None:
@@ -198,6 +230,10 @@ async def create_case(
     if accepted.outcome is not Outcome.CREATED:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = str(request.url_for("get_case", case_id=accepted.case_id))
+    if accepted.link_id is not None:  # linked to another resident's case: what is theirs stays theirs
+        return await load_linked(
+            runtime, accepted.case_id, accepted.link_id, request, caller, outcome=accepted.outcome.value
+        )
     if accepted.opened is not None:  # a new case: answer from the rows just committed
         opened = accepted.opened
         reveal, policing = may_see_personal_data(caller), caller.has(POLICING_SCOPE)
@@ -218,20 +254,19 @@ def _csv(value: str | None) -> list[str]:
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if value is None:
         return None
-    parts = value.split(",")
-    try:
-        min_lon, min_lat, max_lon, max_lat = (float(p) for p in parts)
-    except ValueError:
+    numbers = [n for n in (finite.finite(p) for p in value.split(",")) if n is not None]  # no "nan", "inf"
+    if len(numbers) != 4 or len(value.split(",")) != 4:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[
                 {
                     "loc": ["query", "bbox"],
-                    "msg": "must be four numbers: min_lon,min_lat,max_lon,max_lat",
+                    "msg": "must be four finite numbers: min_lon,min_lat,max_lon,max_lat",
                     "type": "value_error",
                 }
             ],
-        ) from None
+        )
+    min_lon, min_lat, max_lon, max_lat = numbers
     if min_lon > max_lon or min_lat > max_lat:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -357,4 +392,40 @@ async def post_feedback(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
     except FeedbackNotAllowed as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    return await load_case(runtime, case_id, request, caller)
+
+
+@router.post(
+    "/{case_id}/cancel",
+    summary="A centre cancels the whole case: withdrawn by the resident, a mis-report, or merged into another",
+    description="Sets the case cancelled (Open311: closed, the reason in status_notes) and publishes CaseCancelled: "
+    "dispatch cancels every open task and each holder (grid worker, mediation, policing, department) closes its "
+    "file. The actor is the credential's subject. Needs `cases:manage`.",
+    responses={
+        200: _example({**_CASE_EXAMPLE, "status": "cancelled"}, "The case, cancelled."),
+        404: _example({"detail": "case … not found"}, "No such case."),
+        409: _example(
+            {"detail": "only an open case can be cancelled; this case is resolved"}, "The case is no longer open."
+        ),
+        400: _ERROR_400,
+        422: _ERROR_422,
+    },
+)
+async def post_cancel(
+    case_id: UUID, body: CaseCancel, request: Request, runtime: RuntimeDep, caller: Manager
+) -> CasePublic:
+    await guard(request, caller, case_id, await find_case(runtime, case_id))
+    if body.merged_into is not None:  # the case merged into must be within the caller's places too
+        await guard(request, caller, body.merged_into, await find_case(runtime, body.merged_into))
+    cmd = CancelCase(reason=body.reason, by=caller.subject, merged_into=body.merged_into, note=body.note)
+    try:
+        async with runtime.uow() as uow:
+            await cancel_case(case_id, cmd, uow)
+            await uow.commit()
+    except CaseNotFound as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
+    except CancelNotAllowed as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
+    except ReportInvalid as exc:
+        raise _invalid(exc) from exc
     return await load_case(runtime, case_id, request, caller)

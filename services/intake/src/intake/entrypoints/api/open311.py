@@ -5,13 +5,20 @@ request is its case id, the service type is ``realtime`` (the id comes at once).
 Errors use the spec's bodies: ``[{"code": 400, "description": "…"}]`` or
 ``<errors><error><code/><description/></error></errors>`` — refusals (401, 403) too.
 
-Every request needs a credential, GETs included: an API key issued with ``govmesh-auth
-api-key`` (``api_key`` in the query or the form, or ``X-API-Key``) or a bearer token.
+As GeoReport v2 says, only POST needs a key: an API key issued with ``govmesh-auth api-key``
+(``api_key`` in the query or the form, or ``X-API-Key``) or a bearer token, with scope
+``cases:write``. Discovery, services and requests are public (``public_router``, each route
+with an ``access.public`` dependency), unless the setting ``open311_keys_for_reads`` takes
+them behind a key with ``cases:read``; a key that is sent on a read still counts (its places
+apply). No answer carries a reporter's personal data, and resident ID and mobile numbers
+typed into free text are masked. ``extensions=true`` adds the submitted attributes
+(``extended_attributes``) and every media URL (``media_urls``; ``media_url`` is the first).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -20,26 +27,29 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree as ET
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 
-from govmesh_runtime import access
+from govmesh_runtime import access, finite
+from govmesh_runtime.app import get_runtime
 from govmesh_runtime.auth import Principal
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.adapters.tables import CaseRow, TimelineEntryRow
-from intake.domain.cases import OPEN_STATUSES, CaseStatus, Channel, open311_status
+from intake.domain.cases import CLOSED_STATUSES, OPEN_STATUSES, CaseStatus, Channel, open311_status
 from intake.domain.commands import AcceptCase, Reporter
 from intake.domain.taxonomy import MATTERS, Matter, matter
+from intake.domain.validation import mask_text
 from intake.entrypoints.api.views import (
     POLICING_SCOPE,
+    READ_SCOPE,
     RESOURCE,
-    Reader,
     RuntimeDep,
     Writer,
     accept,
     check_grid,
+    receipt_number,
     settings_of,
     step_note,
 )
@@ -52,6 +62,7 @@ SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-25T00:00:00Z"
 _PLURAL_TO_ITEM = {
     "attributes": "attribute",
+    "media_urls": "media_url",
     "values": "value",
     "endpoints": "endpoint",
     "formats": "format",
@@ -191,21 +202,31 @@ def status_notes(timeline: Sequence[TimelineEntryRow], *, policing: bool) -> str
     lines = []
     for t in timeline:
         note = step_note(t, policing=policing)
-        lines.append(f"{_iso(t.at)} {t.kind} — {t.actor}" + (f": {note}" if note else ""))
+        lines.append(f"{_iso(t.at)} {t.kind} — {t.actor}" + (f": {mask_text(note)}" if note else ""))
     return "\n".join(lines)
 
 
-async def request_view(session: AsyncSession, case: CaseRow, *, policing: bool) -> dict[str, Any]:
-    timeline = await SqlCaseRepository(session).timeline(case.id)
+async def request_views(
+    session: AsyncSession, cases: Sequence[CaseRow], *, policing: bool, extensions: bool
+) -> list[dict[str, Any]]:
+    """The requests of a page: two queries in all (the cases, read by the caller, and their timelines)."""
+    timelines = await SqlCaseRepository(session).timelines([c.id for c in cases])
+    return [request_view(c, timelines[c.id], policing=policing, extensions=extensions) for c in cases]
+
+
+def request_view(
+    case: CaseRow, timeline: Sequence[TimelineEntryRow], *, policing: bool, extensions: bool
+) -> dict[str, Any]:
+    """A request as GeoReport v2 shows it, to anyone: never the reporter (name, phone, ID)."""
     m = matter(case.matter_code)
     attachments: list[str] = json.loads(case.attachments_json or "[]")
-    return {
+    view: dict[str, Any] = {
         "service_request_id": case.case_number,
         "status": open311_status(CaseStatus(case.status)),
         "status_notes": status_notes(timeline, policing=policing),
         "service_name": m.name_zh if m else case.matter_code,
         "service_code": case.matter_code,
-        "description": case.description,
+        "description": mask_text(case.description),
         "agency_responsible": case.handled_by,
         "service_notice": _notice(case),
         "requested_datetime": case.received_at,
@@ -218,6 +239,10 @@ async def request_view(session: AsyncSession, case: CaseRow, *, policing: bool) 
         "long": case.lon,
         "media_url": attachments[0] if attachments else None,
     }
+    if extensions:  # the extensions the GeoReport community uses: what was submitted beyond the spec
+        view["extended_attributes"] = json.loads(case.attributes_json or "{}")
+        view["media_urls"] = attachments
+    return view
 
 
 def _notice(case: CaseRow) -> str | None:
@@ -272,20 +297,32 @@ _REFUSALS: dict[int | str, dict[str, Any]] = {
     403: _error_examples(403, "scope 'cases:read' is required"),
 }
 
-router = APIRouter(prefix=PREFIX, tags=["open311"], responses=_REFUSALS)
+router = APIRouter(prefix=PREFIX, tags=["open311"], responses=_REFUSALS)  # POST: a key with cases:write
+public_router = APIRouter(prefix=PREFIX, tags=["open311"], responses=_REFUSALS)  # reads: no key needed
+
+
+def _keys_for_reads(request: Request) -> bool:
+    settings = get_runtime(request).settings
+    return isinstance(settings, IntakeSettings) and settings.open311_keys_for_reads
+
+
+# GeoReport v2: "Requires API Key: No" for every read. Public, unless the setting asks for a key
+# with cases:read; a key that is sent is verified and its places apply.
+OpenReader = Annotated[Principal | None, Depends(access.public(unless=_keys_for_reads, scope=READ_SCOPE))]
+_EXTENSIONS = "true: also the submitted attributes (extended_attributes) and every media URL (media_urls)."
 _E400 = _error_examples(400, "lat: outside the jurisdiction (latitude 37.9–39.9)")
 
 
 # --- endpoints ------------------------------------------------------------------------------
 
 
-@router.get(
+@public_router.get(
     "/discovery.{fmt}",
     summary="Discovery: where the endpoint is and what it speaks",
     response_class=Response,
     responses={200: _examples("discovery", None, {"changeset": CHANGESET}, "The discovery document."), 404: _E404},
 )
-async def discovery(fmt: FmtPath, request: Request) -> Response:
+async def discovery(fmt: FmtPath, request: Request, _: OpenReader) -> Response:
     try:
         fmt = _format(fmt)
     except Open311Error as exc:
@@ -294,9 +331,7 @@ async def discovery(fmt: FmtPath, request: Request) -> Response:
     data = {
         "changeset": CHANGESET,
         "contact": "Zhangye governance centre (张掖市综治中心), 12345 hotline",
-        "key_service": "Every request, GET and POST, needs an api_key: ask the governance centre for one "
-        "(issued with `govmesh-auth api-key`; reading requests needs scope cases:read, posting cases:write). "
-        "Send it as api_key in the query or the form, or as the X-API-Key header.",
+        "key_service": _key_service(settings_of(get_runtime(request))),
         "endpoints": [
             {
                 "specification": SPEC,
@@ -310,14 +345,14 @@ async def discovery(fmt: FmtPath, request: Request) -> Response:
     return render(fmt, "discovery", None, data)
 
 
-@router.get(
+@public_router.get(
     "/services.{fmt}",
     name="open311_services",
     summary="Service list: the one-door matters",
     response_class=Response,
     responses={200: _examples("services", "service", [service_view(MATTERS[2])], "The services."), 404: _E404},
 )
-async def services(fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | None = None) -> Response:
+async def services(fmt: FmtPath, runtime: RuntimeDep, _: OpenReader, jurisdiction_id: str | None = None) -> Response:
     try:
         fmt = _format(fmt)
         _jurisdiction(settings_of(runtime), jurisdiction_id)
@@ -326,7 +361,7 @@ async def services(fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | Non
     return render(fmt, "services", "service", [service_view(m) for m in MATTERS])
 
 
-@router.get(
+@public_router.get(
     "/services/{service_code}.{fmt}",
     summary="Service definition: the matter's attributes",
     response_class=Response,
@@ -336,7 +371,7 @@ async def services(fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | Non
     },
 )
 async def service_definition(
-    service_code: str, fmt: FmtPath, runtime: RuntimeDep, jurisdiction_id: str | None = None
+    service_code: str, fmt: FmtPath, runtime: RuntimeDep, _: OpenReader, jurisdiction_id: str | None = None
 ) -> Response:
     try:
         fmt = _format(fmt)
@@ -439,15 +474,22 @@ def _command(
     if not code:
         errors.append("service_code: required")
     lat = lon = None
+    not_numbers: list[str] = []  # a non-finite number is a 422 in every service (issue 13 item 9)
     if single.get("lat") or single.get("long"):
         try:
             lat, lon = float(single["lat"]), float(single["long"])
         except (KeyError, ValueError):
             errors.append("lat/long: both must be given, as decimal degrees")
+        given = (("lat", lat), ("long", lon))
+        not_numbers = [name for name, value in given if value is not None and not math.isfinite(value)]
+        errors.extend(f"{name}: {finite.MESSAGE}" for name in not_numbers)
+        if not_numbers:
+            lat = lon = None
     address = single.get("address_string") or None
     if not address and single.get("address_id"):
         address = f"address id {single['address_id']}"
-    if lat is None and not address:
+    point_given = bool(single.get("lat") or single.get("long"))
+    if lat is None and not address and not point_given:
         errors.append("location: give lat and long, or address_string, or address_id")
     description = single.get("description", "")
     if len(description) > 4000:
@@ -463,7 +505,7 @@ def _command(
     if grid_code and not _GRID_CODE.match(grid_code):
         errors.append("grid_code: a 15-digit unified grid code")
     if errors:
-        raise Open311Error(400, *errors)
+        raise Open311Error(422 if not_numbers else 400, *errors)
     found = matter(code)
     if found is None:
         raise Open311Error(404, f"service_code {code!r} not found")
@@ -520,7 +562,8 @@ def _field_name(loc: tuple[str, ...]) -> str:
             [
                 {
                     "service_request_id": "620702-20261125-000042",
-                    "service_notice": "Linked to open request 620702-20261125-000042 of the same service nearby.",
+                    "service_notice": "Your report 620702-20261125-000042-L7 is linked to open request "
+                    "620702-20261125-000042 of the same service nearby; you will follow it.",
                     "account_id": None,
                 }
             ],
@@ -547,7 +590,9 @@ async def create_request(
         try:
             accepted = await accept(runtime, cmd, request, caller)
         except ReportInvalid as exc:
-            raise Open311Error(400, *(f"{_field_name(loc)}: {msg}" for loc, msg in exc.errors.items())) from exc
+            not_finite = any("finite number" in msg for msg in exc.errors.values())  # 422, as in every service
+            errors = (f"{_field_name(loc)}: {msg}" for loc, msg in exc.errors.items())
+            raise Open311Error(422 if not_finite else 400, *errors) from exc
         except IdempotencyConflict as exc:
             raise Open311Error(400, f"Idempotency-Key {exc} was used with a different request") from exc
     except Open311Error as exc:
@@ -559,8 +604,11 @@ async def create_request(
             case = await SqlCaseRepository(session).get(accepted.case_id)
     assert case is not None
     notice = None
-    if accepted.outcome is Outcome.LINKED:
-        notice = f"Linked to open request {case.case_number} of the same service nearby; you will follow it."
+    if accepted.link_id is not None:  # the caller's own receipt and the request to follow; nothing of the others'
+        notice = (
+            f"Your report {receipt_number(case, accepted.link_id)} is linked to open request {case.case_number} "
+            "of the same service nearby; you will follow it."
+        )
     answer = [{"service_request_id": case.case_number, "service_notice": notice, "account_id": account_id}]
     return render(fmt, "service_requests", "request", answer, 201 if accepted.outcome is Outcome.CREATED else 200)
 
@@ -581,7 +629,7 @@ def _statuses(value: str | None) -> list[str]:
         if s == "open":
             out += [x.value for x in OPEN_STATUSES]
         elif s == "closed":
-            out += [CaseStatus.RESOLVED.value, CaseStatus.CLOSED.value]
+            out += [x.value for x in CLOSED_STATUSES]
         else:
             raise Open311Error(400, f"status: {s!r} is not open or closed")
     return out
@@ -599,7 +647,7 @@ def _int(name: str, value: str | None, default: int, low: int, high: int) -> int
     return number
 
 
-@router.get(
+@public_router.get(
     "/requests.{fmt}",
     summary="Service requests, by the spec's filters",
     description="service_request_id (comma list) overrides every other filter. Without dates: the last 90 days. "
@@ -615,7 +663,7 @@ def _int(name: str, value: str | None, default: int, low: int, high: int) -> int
 async def list_requests(
     fmt: FmtPath,
     runtime: RuntimeDep,
-    caller: Reader,
+    caller: OpenReader,
     service_request_id: str | None = None,
     service_code: str | None = None,
     start_date: str | None = None,
@@ -624,6 +672,7 @@ async def list_requests(
     jurisdiction_id: str | None = None,
     page: str | None = None,
     page_size: str | None = None,
+    extensions: Annotated[str | None, Query(description=_EXTENSIONS)] = None,
 ) -> Response:
     settings = settings_of(runtime)
     try:
@@ -633,7 +682,7 @@ async def list_requests(
         number = _int("page", page, 1, 1, 1_000_000)
         if service_request_id:
             ids = [v.strip() for v in service_request_id.split(",") if v.strip()]
-            f = CaseFilter(case_numbers=ids, places=access.place_filter(caller))
+            f = CaseFilter(case_numbers=ids, places=_places(caller))
         else:
             start, end = _date("start_date", start_date), _date("end_date", end_date)
             now = datetime.now(UTC)
@@ -657,18 +706,17 @@ async def list_requests(
                 statuses=_statuses(status),
                 received_from=start,
                 received_to=end,
-                places=access.place_filter(caller),
+                places=_places(caller),
             )
     except Open311Error as exc:
         return render_errors(fmt, exc)
     async with runtime.db.sessions() as session:
         rows, _ = await SqlCaseRepository(session).search(f, limit=size, offset=(number - 1) * size)
-        policing = caller.has(POLICING_SCOPE)
-        data = [await request_view(session, row, policing=policing) for row in rows]
+        data = await request_views(session, rows, policing=_policing(caller), extensions=extensions == "true")
     return render(fmt, "service_requests", "request", data)
 
 
-@router.get(
+@public_router.get(
     "/requests/{service_request_id}.{fmt}",
     summary="One service request with its status notes",
     response_class=Response,
@@ -682,8 +730,9 @@ async def get_request(
     fmt: FmtPath,
     request: Request,
     runtime: RuntimeDep,
-    caller: Reader,
+    caller: OpenReader,
     jurisdiction_id: str | None = None,
+    extensions: Annotated[str | None, Query(description=_EXTENSIONS)] = None,
 ) -> Response:
     try:
         fmt = _format(fmt)
@@ -693,13 +742,13 @@ async def get_request(
         # Outside the read: a refusal is audited in a transaction of its own.
         case = await _guard(request, caller, service_request_id, found, f"service_request_id {service_request_id!r}")
         async with runtime.db.sessions() as session:
-            data = [await request_view(session, case, policing=caller.has(POLICING_SCOPE))]
+            data = await request_views(session, [case], policing=_policing(caller), extensions=extensions == "true")
     except Open311Error as exc:
         return render_errors(fmt, exc)
     return render(fmt, "service_requests", "request", data)
 
 
-@router.get(
+@public_router.get(
     "/tokens/{token}.{fmt}",
     summary="The service request id of a token",
     response_class=Response,
@@ -714,7 +763,12 @@ async def get_request(
     },
 )
 async def get_token(
-    token: str, fmt: FmtPath, request: Request, runtime: RuntimeDep, caller: Reader, jurisdiction_id: str | None = None
+    token: str,
+    fmt: FmtPath,
+    request: Request,
+    runtime: RuntimeDep,
+    caller: OpenReader,
+    jurisdiction_id: str | None = None,
 ) -> Response:
     try:
         fmt = _format(fmt)
@@ -733,11 +787,38 @@ async def get_token(
     return render(fmt, "service_requests", "request", [{"service_request_id": case.case_number, "token": token}])
 
 
-async def _guard(request: Request, caller: Principal, resource_id: str, case: CaseRow | None, what: str) -> CaseRow:
+def _places(caller: Principal | None) -> tuple[str, ...] | None:
+    """Where a read may look: everywhere for the public, a key's places when one is sent."""
+    return access.place_filter(caller) if caller is not None else None
+
+
+def _policing(caller: Principal | None) -> bool:
+    return caller is not None and caller.has(POLICING_SCOPE)
+
+
+def _key_service(settings: IntakeSettings) -> str:
+    reads = (
+        "Reading (discovery, services, requests) needs a key too, with scope cases:read."
+        if settings.open311_keys_for_reads
+        else "Reading (discovery, services, requests) needs no key."
+    )
+    return (
+        "Posting a request needs an api_key with scope cases:write: ask the governance centre for one "
+        f"(issued with `govmesh-auth api-key`). {reads} Send it as api_key in the query or the form, "
+        "or as the X-API-Key header."
+    )
+
+
+async def _guard(
+    request: Request, caller: Principal | None, resource_id: str, case: CaseRow | None, what: str
+) -> CaseRow:
     """The case if the caller's places cover it; a missing one is the spec's 404 for callers
-    not bound to places, and for place-bound callers the same 403 as a case outside them."""
-    if case is None and not caller.places:
+    not bound to places (the public too), and for place-bound callers the same 403 as a case outside them."""
+    if case is None and (caller is None or not caller.places):
         raise Open311Error(404, f"{what} not found")
+    if caller is None:
+        assert case is not None
+        return case
     await access.guard_place(
         request,
         caller,

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from govmesh_contracts import CancelReason
 from intake.domain.cases import CaseStatus, Channel
 
 AttributeValue = str | float | list[str]
@@ -86,7 +87,7 @@ class TimelineEntry(BaseModel):
     kind: str = Field(
         description="received, report_linked, dispatched, task_assigned, task_reassigned, task_escalated, "
         "task_cancelled, task_completed, violence_risk_flagged, escalated, alarm_repeated, resolved, feedback, "
-        "closed, reopened",
+        "closed, reopened, return_visit_assigned, return_visit",
         examples=["dispatched"],
     )
     actor: str = Field(description="Who holds or acted on the case at this step.", examples=["centre:620700"])
@@ -127,6 +128,12 @@ class CasePublic(CaseSummary):
     attachments: list[str]
     reporter: ReporterPublic | None
     satisfaction: int | None = Field(description="The resident's satisfaction 1–5, once given.")
+    closed_without_feedback: bool = Field(
+        default=False, description="Closed because the resident gave no feedback within the feedback window."
+    )
+    return_visit_satisfaction: int | None = Field(
+        default=None, description="The satisfaction 1–5 a grid worker's return visit (回访) brought back."
+    )
     timeline: list[TimelineEntry]
 
 
@@ -136,6 +143,49 @@ class CaseCreated(CasePublic):
         "retried: the same Idempotency-Key again."
     )
     notice: str | None = Field(examples=[None])
+
+
+class PublicStep(BaseModel):
+    """A step of a case as anyone following it sees it: what, who holds it, when — no note."""
+
+    kind: str = Field(examples=["dispatched"])
+    actor: str = Field(examples=["centre:620700"])
+    at: datetime = Field(examples=[RECEIVED_EXAMPLE])
+
+
+class ReportReceipt(BaseModel):
+    """Your own report as received, kept with the case it was linked to."""
+
+    receipt: str = Field(description="The number of your report.", examples=["620702-20261125-000042-L7"])
+    received_at: datetime
+    channel: Channel
+    description: str
+    lat: float | None
+    lon: float | None
+    address: str | None
+    attachments: list[str]
+    attributes: dict[str, AttributeValue]
+    reporter: ReporterPublic | None = Field(description="You, as you gave yourself (always masked here).")
+
+
+class ReportLinked(BaseModel):
+    """A report linked to an open case of the same matter nearby: your own receipt and the case's
+    public status — never another resident's description, attachments, attributes or notes."""
+
+    outcome: Literal["linked", "retried"] = Field(
+        description="linked: linked to the open case; retried: the same Idempotency-Key again."
+    )
+    notice: str
+    report: ReportReceipt
+    id: UUID = Field(description="The case you now follow.")
+    case_number: str = Field(examples=["620702-20261125-000042"])
+    matter_code: str = Field(examples=["dispute.neighbour"])
+    status: CaseStatus
+    handled_by: str | None = Field(examples=["mediation"])
+    updated_at: datetime
+    due_at: datetime | None
+    linked_reports: int = Field(description="Further reports of the same matter linked to the case.")
+    timeline: list[PublicStep]
 
 
 class CasePage(BaseModel):
@@ -155,3 +205,33 @@ class FeedbackCreate(BaseModel):
     satisfaction: int = Field(ge=1, le=5, description="1 very dissatisfied … 5 very satisfied.")
     solved: bool = Field(description='false ("not solved") reopens the case.')
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class CaseCancel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"reason": "withdrawn", "note": "the neighbours settled it themselves"},
+                {"reason": "merged", "merged_into": "0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10"},
+            ]
+        },
+    )
+
+    reason: CancelReason = Field(
+        description="withdrawn (by the resident), mis_report, or merged (into the case merged_into)."
+    )
+    merged_into: UUID | None = Field(
+        default=None, validate_default=True, description="The case this one is merged into; only with merged."
+    )
+    note: str | None = Field(
+        default=None, min_length=1, max_length=500, description="The centre's words; no personal data."
+    )
+
+    @field_validator("merged_into")
+    @classmethod
+    def _merged(cls, value: UUID | None, info: ValidationInfo) -> UUID | None:
+        # an error here is reported at body.merged_into, naming the field
+        if (info.data.get("reason") is CancelReason.MERGED) != (value is not None):
+            raise ValueError("required with reason=merged, and only then")
+        return value

@@ -18,7 +18,15 @@ from intake.adapters.tables import CaseRow, ReporterRow, TimelineEntryRow
 from intake.domain.cases import CaseStatus, Channel
 from intake.domain.commands import AcceptCase, Reporter
 from intake.domain.validation import mask_id_number, mask_name, mask_phone
-from intake.entrypoints.api.schemas import CasePublic, CaseSummary, ReporterPublic, TimelineEntry
+from intake.entrypoints.api.schemas import (
+    CasePublic,
+    CaseSummary,
+    PublicStep,
+    ReporterPublic,
+    ReportLinked,
+    ReportReceipt,
+    TimelineEntry,
+)
 from intake.handlers import Accepted, Outcome, accept_case
 from intake.settings import IntakeSettings
 
@@ -45,6 +53,7 @@ READ_SCOPE = "cases:read"
 WRITE_SCOPE = "cases:write"
 Reader = Annotated[Principal, Depends(access.require(READ_SCOPE))]
 Writer = Annotated[Principal, Depends(access.require(WRITE_SCOPE))]
+Manager = Annotated[Principal, Depends(access.require("cases:manage"))]  # a centre's case decisions: cancel
 RESOURCE = "case"
 
 
@@ -163,6 +172,8 @@ def case_public(
         attachments=json.loads(case.attachments_json or "[]"),
         reporter=reporter_view(reporter, reveal=reveal) if reporter else None,
         satisfaction=case.satisfaction,
+        closed_without_feedback=case.closed_without_feedback,
+        return_visit_satisfaction=case.return_visit_satisfaction,
         timeline=[
             TimelineEntry(kind=t.kind, actor=t.actor, note=step_note(t, policing=policing), at=t.at) for t in timeline
         ],
@@ -189,6 +200,54 @@ async def guard(request: Request, caller: Principal, case_id: UUID, case: CaseRo
     )
     assert case is not None
     return case
+
+
+def receipt_number(case: CaseRow, link_id: int) -> str:
+    return f"{case.case_number}-L{link_id}"
+
+
+async def load_linked(
+    runtime: Runtime, case_id: UUID, link_id: int, request: Request, caller: Principal, *, outcome: str
+) -> ReportLinked:
+    """The answer to a report linked to an open case: the caller's own report and the case's public
+    status. Another resident's description, attachments, attributes and the steps' notes stay out."""
+    case = await guard(request, caller, case_id, await find_case(runtime, case_id))
+    async with runtime.db.sessions() as session:
+        repo = SqlCaseRepository(session)
+        link = await repo.link(link_id)
+        timeline = await repo.timeline(case.id)
+        reporter = await repo.reporter(link.reporter_ref) if link and link.reporter_ref else None
+    assert link is not None and link.case_id == case.id
+    report = ReportReceipt(
+        receipt=receipt_number(case, link_id),
+        received_at=link.linked_at,
+        channel=Channel(link.channel),
+        description=link.description,
+        lat=link.lat,
+        lon=link.lon,
+        address=link.address,
+        attachments=json.loads(link.attachments_json or "[]"),
+        attributes=json.loads(link.attributes_json or "{}"),
+        reporter=reporter_view(reporter, reveal=False) if reporter else None,
+    )
+    notice = (
+        f"Your report {report.receipt} is linked to open case {case.case_number} of the same matter nearby; "
+        "you will follow that case."
+    )
+    return ReportLinked(
+        outcome=outcome,  # type: ignore[arg-type]  # "linked" or "retried"
+        notice=notice,
+        report=report,
+        id=case.id,
+        case_number=case.case_number,
+        matter_code=case.matter_code,
+        status=CaseStatus(case.status),
+        handled_by=case.handled_by,
+        updated_at=case.updated_at,
+        due_at=case.due_at,
+        linked_reports=case.linked_reports,
+        timeline=[PublicStep(kind=t.kind, actor=t.actor, at=t.at) for t in timeline],
+    )
 
 
 async def load_case(runtime: Runtime, case_id: UUID, request: Request, caller: Principal) -> CasePublic:

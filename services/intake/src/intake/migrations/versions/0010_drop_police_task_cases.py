@@ -1,7 +1,7 @@
 """Drop the police-task → case join table: every police task event now names its case (case_id).
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0010_drop_police_task_cases
+Revises: 0006_return_visits
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0010_drop_police_task_cases"
+down_revision: str | None = "0006_return_visits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
