@@ -517,6 +517,7 @@ async def test_the_rest_of_a_disputes_life_and_a_rerouted_police_task_show_on_th
     await deliver(
         PoliceTaskRouted(
             police_task_id=police_task,
+            case_id=case_id,  # every police event names its case
             room_code="PR-620702001-B",
             previous_room_code="PR-620702001-A",
             routed_at=at(10),
