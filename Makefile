@@ -103,6 +103,9 @@ city: install ## Generate the city (grids, centres, workers, police rooms, camer
 .PHONY: run
 run: install kafka-up topics city $(RUN_OIDC) ## Set up and run the mesh (SQLite per service, real Kafka, generated city), then print where it is; OIDC=keycloak: staff sign in with Keycloak
 	@test -f $(DATA)/auth/keyring.json || $(VENV)/bin/govmesh-auth init  # one dev secret shared by the services
+	@# grid imports over REST must stay within the city's outline (a city generated before outlines has none)
+	outline=$(CITY)/outline.geojson; if [ -f $$outline ]; then export DISPATCH_CITY_OUTLINE_FILE=$$outline \
+	  POLICING_CITY_OUTLINE_FILE=$$outline VIDEO_BRIDGE_CITY_OUTLINE_FILE=$$outline; fi; \
 	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) DISPATCH_CITY_DATA_DIR=$(CITY) $(PY) infra/mesh.py start $(SERVICES)
 	@if command -v prometheus >/dev/null; then infra/prometheus/prometheus.sh start && \
 	  echo "Prometheus: http://127.0.0.1:9090 (dashboards as code: infra/grafana/)"; \

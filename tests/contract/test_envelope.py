@@ -543,7 +543,7 @@ def test_decode_accepts_unknown_payload_fields() -> None:
     event = SAMPLES[CaseReceived.event_type]
     headers, value = _record_parts(event)
     payload = json.loads(value)
-    payload["priority"] = "high"
+    payload["reported_by_drone"] = True
     payload["location"]["alt"] = 12.5
     _, decoded = decode(headers, json.dumps(payload).encode())
     assert decoded == event

@@ -1,9 +1,10 @@
 """End to end: policing as a real process on the real broker, driven over REST and topics.
 
 An integrator imports the city (PUT /v1/reference), produces a TaskAssigned for policing on
-dispatch.tasks.v1 and a VideoAlarmRaised on video.alarms.v1; the police task reaches the
-grid's room and its on-duty officer, is accepted, attended and closed, and dispatch's
-result arrives on policing.task-results.v1. The public contact card answers for a point.
+dispatch.tasks.v1 (camera alarms come the same way, as their cases: see
+test_alarm_and_grid_roads.py); the police task reaches the grid's room and its on-duty
+officer, is accepted, attended and closed, and dispatch's result arrives on
+policing.task-results.v1. The public contact card answers for a point.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 import pytest
 from support import ADMIN, Service, auth_headers, produce, read_topic
 
-from govmesh_contracts import Event, Location, TaskAssigned, TaskTarget, VideoAlarmRaised, encode, envelope_for
+from govmesh_contracts import Event, TaskAssigned, TaskTarget, encode, envelope_for
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +106,7 @@ def wait_for_task(url: str, room: str, source_ref: str) -> dict[str, Any]:
     raise AssertionError(f"no task for {source_ref} in room {room} within 60 s")
 
 
-def test_a_police_task_and_a_video_alarm_reach_the_right_room_and_the_result_reaches_dispatch(
+def test_a_police_task_reaches_the_right_room_and_the_result_reaches_dispatch(
     policing: Service, kafka_bootstrap: str
 ) -> None:
     url = policing.url
@@ -144,19 +145,6 @@ def test_a_police_task_and_a_video_alarm_reach_the_right_room_and_the_result_rea
     for step, body in (("accept", {}), ("on-scene", None), ("mediation", {"result": "civil_dispute"})):
         response = httpx.post(f"{url}/v1/tasks/{task['id']}/{step}", json=body, headers=AUTH, timeout=10)
         assert response.status_code == 200, (step, response.text)
-
-    alarm = VideoAlarmRaised(
-        alarm_id=uuid.uuid4(),
-        channel_id="62070200001310000099",
-        device_id="62070200001180000009",
-        location=Location(lat=38.935, lon=100.445),
-        priority=1,
-        method="5",
-        alarm_time=datetime.now(UTC),
-    )
-    publish(kafka_bootstrap, alarm)
-    alarm_task = wait_for_task(url, NORTH, str(alarm.alarm_id))
-    assert (alarm_task["grid_code"], alarm_task["priority"]) == ("620702002002001", "urgent")
 
     key = str(assigned.case_id).encode()
     records = wait_for_result(kafka_bootstrap, key)

@@ -225,3 +225,21 @@ def _development_keyring(path: Path) -> bool:
         return bool(json.loads(path.read_text()).get("development", False))
     except (OSError, ValueError):
         return False
+
+
+class GridImportSettings(BaseSettings):
+    """Mixed into the settings of the services that import grid boundaries (dispatch, policing,
+    video-bridge): the geometry checks of an import (``govmesh_runtime.geo.GeometryRules``)."""
+
+    grid_tolerance: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of the smaller grid's area two imported grids may overlap by, and of a grid's area "
+        "that may lie outside the city's outline (digitising slivers), before the import is refused.",
+    )
+    city_outline_file: Path | None = Field(
+        default=None,
+        description="GeoJSON of the city's outline (the city generator writes outline.geojson); imported grids "
+        "must lie within it. Unset: only overlaps are checked.",
+    )

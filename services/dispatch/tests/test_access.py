@@ -242,8 +242,12 @@ async def test_reference_data_is_the_callers_part_of_the_tree(mesh: Mesh) -> Non
     assert rules.status_code == 403
     assert "city-wide" in rules.json()["detail"]
     x = {"type": "FeatureCollection", "features": [_feature_x()]}
-    assert (await mesh.http.post("/v1/grids/import", json=x, headers=COUNTY)).status_code == 403
-    assert (await mesh.http.post("/v1/grids/import", json=x, headers=OTHER_COUNTY)).status_code == 200
+    # grid boundaries are the city administrator's (grid:import); even then only within their places
+    assert (await mesh.http.post("/v1/grids/import", json=x, headers=OTHER_COUNTY)).status_code == 403
+    importer = auth_headers(["grid:import"], ["620702"], subject="importer-620702")
+    assert (await mesh.http.post("/v1/grids/import", json=x, headers=importer)).status_code == 403
+    importer = auth_headers(["grid:import"], ["620721"], subject="importer-620721")
+    assert (await mesh.http.post("/v1/grids/import", json=x, headers=importer)).status_code == 200
 
 
 async def test_elements_personal_fields_are_masked_unmasked_with_personal_data_and_audited(mesh: Mesh) -> None:

@@ -103,9 +103,14 @@ async def test_a_grid_worker_reads_and_writes_only_in_their_grid(client: httpx.A
     assert created.json()["grid_code"] == GRID
     elsewhere = await client.post("/v1/cases", json={**CASE, "lat": 39.6, "grid_code": OTHER_GRID}, headers=WORKER)
     assert (elsewhere.status_code, elsewhere.json()["detail"]) == (403, f"'{OTHER_GRID}' is not within your places")
+    # A grid worker's terminal that names no grid reports on the worker's own grid.
     unnamed = await client.post("/v1/cases", json={**CASE, "lat": 39.7}, headers=WORKER)
+    assert (unnamed.status_code, unnamed.json()["grid_code"]) == (201, GRID)
+    # A centre covers many grids: it must name one.
+    centre = auth_headers(["cases:read", "cases:create"], ["620702"], subject="county-desk")
+    unnamed = await client.post("/v1/cases", json={**CASE, "lat": 39.8}, headers=centre)
     assert (unnamed.status_code, unnamed.json()["detail"]) == (403, "give a grid_code within your places")
-    assert (await client.get("/v1/cases", headers=ADMIN)).json()["total"] == 4  # the refused ones wrote nothing
+    assert (await client.get("/v1/cases", headers=ADMIN)).json()["total"] == 5  # the refused ones wrote nothing
 
 
 async def test_a_grid_workers_report_links_only_to_a_case_they_may_see(client: httpx.AsyncClient) -> None:

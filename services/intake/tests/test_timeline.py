@@ -353,6 +353,7 @@ async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
     await deliver(
         PoliceTaskAccepted(
             police_task_id=police_task,
+            case_id=case_id,  # every police event names its case
             room_code="PR-620702001-A",
             officer_id="P-0003",
             accepted_at=at(6),
@@ -362,6 +363,7 @@ async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
     await deliver(
         PoliceTaskOnScene(
             police_task_id=police_task,
+            case_id=case_id,  # every police event names its case
             room_code="PR-620702001-A",
             officer_id="P-0003",
             on_scene_at=at(7),
@@ -371,6 +373,7 @@ async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
     await deliver(
         PoliceTaskClosed(
             police_task_id=police_task,
+            case_id=case_id,  # every police event names its case
             source=PoliceTaskSource.VIOLENCE_RISK,
             source_ref=str(dispute),
             room_code="PR-620702001-A",
@@ -418,6 +421,15 @@ async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
             police_task_id=uuid.uuid4(), room_code="PR-X", officer_id="P-9", accepted_at=at(12), response_seconds=1
         )
     )  # not a task of ours: ignored
+    await deliver(
+        PoliceTaskOnScene(
+            police_task_id=police_task,
+            room_code="PR-620702001-A",
+            officer_id="P-0003",
+            on_scene_at=at(12),
+            arrival_seconds=1,
+        )
+    )  # an event written before police events named their case: ignored (logged), not guessed
 
     shown = (await client.get(f"/v1/cases/{case['id']}")).json()
     steps = [(s["kind"], s["actor"]) for s in shown["timeline"]]
@@ -505,6 +517,7 @@ async def test_the_rest_of_a_disputes_life_and_a_rerouted_police_task_show_on_th
     await deliver(
         PoliceTaskRouted(
             police_task_id=police_task,
+            case_id=case_id,  # every police event names its case
             room_code="PR-620702001-B",
             previous_room_code="PR-620702001-A",
             routed_at=at(10),

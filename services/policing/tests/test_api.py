@@ -20,7 +20,6 @@ from govmesh_contracts import (
     TaskCancelled,
     TaskEscalated,
     TaskTarget,
-    VideoAlarmRaised,
     ViolenceRiskFlagged,
 )
 from govmesh_runtime.roles import ALL_SCOPES
@@ -65,7 +64,6 @@ async def deliver(client: httpx.AsyncClient, event: Any) -> None:
     cache = client.app.state.grid_cache  # type: ignore[attr-defined]
     handler = {
         TaskAssigned: lambda e, u: handlers.open_task_on_task_assigned(e, u, grids=cache),
-        VideoAlarmRaised: lambda e, u: handlers.open_task_on_video_alarm(e, u, grids=cache),
         ViolenceRiskFlagged: lambda e, u: handlers.open_task_on_violence_risk(e, u, grids=cache),
         TaskCancelled: handlers.withdraw_task_on_task_cancelled,
     }[type(event)]
@@ -125,10 +123,37 @@ async def test_a_new_grid_set_that_leaves_rooms_with_gaps_is_refused(
     grids = city["grids"]
     extra = json.loads(json.dumps(grids["features"][0]))
     extra["properties"]["grid_code"] = "620702001003001"
+    ring = extra["geometry"]["coordinates"][0]
+    extra["geometry"]["coordinates"] = [[[lon + 0.1, lat] for lon, lat in ring]]  # east of the town: no overlap
     grids["features"].append(extra)
     response = await client.put("/v1/reference", json={"grids": grids})
     assert response.status_code == 422
     assert response.json()["detail"] == ["gap: 1 grid(s) covered by no room: 620702001003001"]
+
+
+async def test_grids_that_overlap_are_refused_with_their_codes_and_nothing_written(
+    client: httpx.AsyncClient, town: Any, city: dict[str, Any]
+) -> None:
+    grids = city["grids"]
+    first = grids["features"][0]
+    first["geometry"] = json.loads(json.dumps(grids["features"][3]["geometry"]))  # G1 drawn over G4
+    response = await client.put("/v1/reference", json={"grids": grids})
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        "grids: overlap: 1 pair(s) of grids overlap by more than 1% of the smaller grid: "
+        f"{first['properties']['grid_code']} and {grids['features'][3]['properties']['grid_code']} (100%)"
+    ]
+    lat, lon = town.centre(town.G1)
+    card = await client.get("/v1/contact-card", params={"lat": lat, "lon": lon})
+    assert card.json()["grid_code"] == town.G1  # the old boundaries stand
+
+
+async def test_importing_grids_needs_the_grid_import_scope(client: httpx.AsyncClient, city: dict[str, Any]) -> None:
+    registry = auth_headers(["policing", "grid:write"], subject="room-registrar")
+    refused = await client.put("/v1/reference", json={"grids": city["grids"]}, headers=registry)
+    assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'grid:import' is required")
+    rooms_only = await client.put("/v1/reference", json={"police_rooms": city["police_rooms"]}, headers=registry)
+    assert rooms_only.status_code == 200, rooms_only.text
 
 
 @pytest.mark.parametrize(
@@ -355,32 +380,24 @@ async def test_police_mediation_settles_a_minor_dispute(client: httpx.AsyncClien
     assert closed["mediated"] is True
 
 
-async def test_a_video_alarm_in_a_grid_reaches_that_grids_room(client: httpx.AsyncClient, town: Any) -> None:
+async def test_an_urgent_alarm_case_from_dispatch_reaches_the_room_of_its_point(
+    client: httpx.AsyncClient, town: Any
+) -> None:
+    # A camera alarm reaches policing only as the case intake made of it, routed by dispatch.
     lat, lon = town.centre(town.G3)
-    alarm = VideoAlarmRaised(
-        alarm_id=uuid.uuid4(),
-        channel_id="62070200001310000001",
-        device_id="62070200001180000001",
-        location=Location(lat=lat, lon=lon),  # no grid code: located from the point
-        priority=1,
-        method="5",
-        alarm_time=datetime.now(UTC),
+    event = assigned(
+        town, matter_code="video.alarm", grid_code=None, location=Location(lat=lat, lon=lon), priority="urgent"
     )
-    await deliver(client, alarm)
+    await deliver(client, event)
     (task,) = await room_tasks(client, town.ROOM_B)
-    # Room B's only officer is off duty: the auxiliary on duty checks the alarm.
-    assert (task["source"], task["grid_code"], task["officer_id"], task["priority"]) == (
-        "video_alarm",
+    # Room B's only sworn officer is off duty: the task goes to the auxiliary on duty.
+    assert (task["source"], task["case_id"], task["grid_code"], task["officer_id"], task["priority"]) == (
+        "dispatch",
+        str(event.case_id),
         town.G3,
         "PB-2",
         "urgent",
     )
-    await client.post(f"/v1/tasks/{task['id']}/accept", json={})
-    await client.post(f"/v1/tasks/{task['id']}/on-scene")
-    await client.post(f"/v1/tasks/{task['id']}/close", json={"outcome": "done", "summary": "false alarm"})
-    assert await outbox(client, "gov.policing.task.completed") == []  # no dispatch task behind it
-    (closed,) = await outbox(client, "gov.policing.police-task.closed")
-    assert (closed["source"], closed["source_ref"]) == ("video_alarm", str(alarm.alarm_id))
 
 
 async def test_a_violence_risk_opens_an_urgent_task_in_the_grids_room(client: httpx.AsyncClient, town: Any) -> None:

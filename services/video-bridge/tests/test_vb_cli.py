@@ -52,3 +52,36 @@ def test_a_bad_file_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.stderr.startswith("error:") and "channel_id" in result.stderr
     missing = run(tmp_path, "import-grids", str(tmp_path / "nope.geojson"))
     assert missing.returncode == 1 and "No such file" in missing.stderr
+
+
+def test_grids_that_overlap_or_leave_the_outline_are_refused_with_their_codes(tmp_path: Path) -> None:
+    square = [[100.44, 38.92], [100.46, 38.92], [100.46, 38.94], [100.44, 38.94], [100.44, 38.92]]
+    grids = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"grid_code": code},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+            for code, ring in (
+                ("620702001001001", square),
+                ("620702001001002", [[lon + 0.01, lat] for lon, lat in square]),  # half over the first
+            )
+        ],
+    }
+    path = tmp_path / "grids.geojson"
+    path.write_text(json.dumps(grids))
+    overlapping = run(tmp_path, "import-grids", str(path))
+    assert overlapping.returncode == 1
+    assert "620702001001001 and 620702001001002 (50%)" in overlapping.stderr
+
+    # Apart, but the second leaves the city generator's outline (written next to the grids): refused too.
+    grids["features"][1]["geometry"]["coordinates"] = [[[lon + 0.02, lat] for lon, lat in square]]
+    path.write_text(json.dumps(grids))
+    (tmp_path / "outline.geojson").write_text(json.dumps(grids["features"][0]))
+    outside = run(tmp_path, "import-grids", str(path))
+    assert outside.returncode == 1
+    assert "outside the city's outline" in outside.stderr and "620702001001002 (100%)" in outside.stderr
+    (tmp_path / "outline.geojson").unlink()
+    assert run(tmp_path, "import-grids", str(path)).returncode == 0

@@ -13,6 +13,7 @@ from citygen.model import AdminUnit, City
 
 FILES = (
     "grids.geojson",
+    "outline.geojson",
     "admin.json",
     "centres.json",
     "workers.json",
@@ -61,6 +62,14 @@ def grid_features(city: City) -> Iterable[dict[str, Any]]:
         }
 
 
+def outline_features(city: City) -> Iterable[dict[str, Any]]:
+    """The city's outline: the union of its grid cells, one polygon each (neighbours share exact
+    borders, so a MultiPolygon of them would be invalid GeoJSON; readers union the features).
+    The services refuse imported grids that leave it (``<SERVICE>_CITY_OUTLINE_FILE``)."""
+    for g in city.grids:
+        yield {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [g.box.ring()]}}
+
+
 def write(city: City, out_dir: str | os.PathLike[str], elements: int | None = None) -> dict[str, Path]:
     """Write all city files into ``out_dir`` (created if needed); ``elements`` rows (default: the scale's)."""
     out = Path(out_dir)
@@ -68,6 +77,7 @@ def write(city: City, out_dir: str | os.PathLike[str], elements: int | None = No
     paths = {name: out / name for name in FILES}
 
     _write_lines(paths["grids.geojson"], '{"type":"FeatureCollection","features":[', grid_features(city), "]}")
+    _write_lines(paths["outline.geojson"], '{"type":"FeatureCollection","features":[', outline_features(city), "]}")
 
     admin = out / "admin.json"
     tmp = admin.with_name("admin.json.tmp")

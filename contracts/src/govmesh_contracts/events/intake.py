@@ -33,6 +33,17 @@ class CaseReceived(Event):
     due_at: datetime | None = Field(
         default=None, description="Deadline from the matter's default SLA; dispatch uses it as the case deadline."
     )
+    grid_code: str | None = Field(
+        default=None,
+        description=(
+            "The grid the reporter gave: a grid worker's own grid (terminal), a camera's configured grid. "
+            "Dispatch places the case on it when the location does not fall in a grid."
+        ),
+    )
+    priority: str = Field(
+        default="normal",
+        description="normal or urgent (a camera alarm of GB/T 28181 priority 1 or 2); the first tasks carry it.",
+    )
 
 
 class CaseFeedbackGiven(Event):

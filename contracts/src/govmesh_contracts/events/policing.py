@@ -50,6 +50,7 @@ class PoliceTaskRouted(Event):
     key_field: ClassVar[str] = "police_task_id"
 
     police_task_id: UUID
+    case_id: UUID | None = Field(default=None, description="The case, when the task belongs to one.")
     room_code: str
     officer_id: str | None = Field(default=None, description="Staff id of the on-duty officer it went to, if any.")
     previous_room_code: str | None = None
@@ -63,6 +64,7 @@ class PoliceTaskAccepted(Event):
     key_field: ClassVar[str] = "police_task_id"
 
     police_task_id: UUID
+    case_id: UUID | None = Field(default=None, description="The case, when the task belongs to one.")
     room_code: str
     officer_id: str
     accepted_at: datetime
@@ -76,6 +78,7 @@ class PoliceTaskOnScene(Event):
     key_field: ClassVar[str] = "police_task_id"
 
     police_task_id: UUID
+    case_id: UUID | None = Field(default=None, description="The case, when the task belongs to one.")
     room_code: str
     officer_id: str
     on_scene_at: datetime

@@ -38,7 +38,7 @@ async def seed_reference_data(runtime: Runtime, dispatcher: Dispatcher) -> None:
             await session.commit()
         settings = dispatcher.settings
         if settings.city_data_dir and not (await session.exec(select(func.count()).select_from(GridRow))).one():
-            counts = await import_city_dir(session, Path(settings.city_data_dir))
+            counts = await import_city_dir(session, Path(settings.city_data_dir), dispatcher.geometry)
             await session.commit()
             log.info("city_imported", **counts)
     await dispatcher.locator.reload(runtime.db.sessions)

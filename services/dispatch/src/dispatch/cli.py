@@ -16,6 +16,7 @@ from dispatch.adapters.elements import ElementImportError, import_elements_file
 from dispatch.bootstrap import MIGRATIONS
 from dispatch.settings import get_settings
 from govmesh_runtime.db import Database
+from govmesh_runtime.geo import GeoJSONError, GeometryRules
 
 
 async def _run(command: str, path: Path) -> str:
@@ -26,7 +27,8 @@ async def _run(command: str, path: Path) -> str:
         async with db.sessions() as session:
             started = time.perf_counter()
             if command == "import-city":
-                counts = await import_city_dir(session, path)
+                rules = GeometryRules.from_settings(settings.grid_tolerance, settings.city_outline_file)
+                counts = await import_city_dir(session, path, rules)
                 result = ", ".join(f"{k}={v}" for k, v in counts.items())
             else:
                 result = f"elements={await import_elements_file(session, path)}"
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         print(asyncio.run(_run(args.command, path)))
-    except (CityImportError, ElementImportError) as exc:
+    except (CityImportError, ElementImportError, GeoJSONError) as exc:
         print(f"import failed, nothing written: {exc}", file=sys.stderr)
         return 1
     return 0

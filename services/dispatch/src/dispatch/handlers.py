@@ -56,6 +56,7 @@ from govmesh_contracts import (
     TaskResult,
     TaskTarget,
 )
+from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 
@@ -75,6 +76,11 @@ class Dispatcher:
     settings: DispatchSettings
     locator: GridLocator = field(default_factory=GridLocator)
     clock: Clock = system_clock
+    geometry: GeometryRules = field(init=False)
+
+    def __post_init__(self) -> None:
+        # read once: the outline file is parsed at start, and a bad one stops the service there
+        self.geometry = GeometryRules.from_settings(self.settings.grid_tolerance, self.settings.city_outline_file)
 
     def sla(self, matter_code: str) -> timedelta:
         if self.settings.sla_override_s is not None:
@@ -131,7 +137,7 @@ async def dispatch_case_on_received(event: CaseReceived, uow: UnitOfWork, *, dis
             case_id=case.case_id, grid_code=grid_code, handled_by=case.handled_by, dispatched_at=now, note=note
         )
     )
-    await _open_tasks_by_rules(uow, dispatcher, case, now)
+    await _open_tasks_by_rules(uow, dispatcher, case, now, priority=event.priority)
 
 
 async def _rules(uow: UnitOfWork) -> list[Rule]:
@@ -152,20 +158,26 @@ async def _centre(uow: UnitOfWork, dispatcher: Dispatcher, grid_code: str | None
 
 
 async def _locate(uow: UnitOfWork, dispatcher: Dispatcher, event: CaseReceived) -> str | None:
+    """The point's grid; else the reporter's grid hint (a grid worker's own grid, a camera's
+    configured grid) when it is a grid we know; else the address's building; else none."""
     if event.location is not None:
         found = dispatcher.locator.locate(event.location.lat, event.location.lon)
         if found is not None:
             return found
+    if event.grid_code and event.grid_code in dispatcher.locator.functions:
+        return event.grid_code
     if event.address:
         return await grid_by_address(uow.session, event.address)
     return None
 
 
-async def _open_tasks_by_rules(uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime) -> None:
+async def _open_tasks_by_rules(
+    uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime, *, priority: str = "normal"
+) -> None:
     function = dispatcher.locator.functions.get(case.grid_code) if case.grid_code else None
     targets = route(await _rules(uow), case.matter_code, function)
     for target in targets:
-        await open_task(uow, dispatcher, case, target, now)
+        await open_task(uow, dispatcher, case, target, now, priority=priority)
 
 
 async def open_task(
@@ -177,6 +189,7 @@ async def open_task(
     *,
     parent: uuid.UUID | None = None,
     due_at: datetime | None = None,
+    priority: str = "normal",
     kind: TaskKind = TaskKind.HANDLING,
 ) -> TaskRow:
     session = uow.session
@@ -213,6 +226,7 @@ async def open_task(
         description=case.description,
         location=_location(case),
         address=case.address,
+        priority=priority,
         due_at=task.due_at,
         assigned_at=now,
         kind=kind,

@@ -7,10 +7,10 @@ import secrets
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from govmesh_runtime.settings import ServiceSettings
+from govmesh_runtime.settings import GridImportSettings, ServiceSettings
 
 
-class DispatchSettings(ServiceSettings):
+class DispatchSettings(ServiceSettings, GridImportSettings):
     model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore", populate_by_name=True)
 
     service_name: str = "dispatch"

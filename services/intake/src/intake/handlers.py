@@ -74,7 +74,6 @@ from intake.adapters.tables import (
     CaseLinkRow,
     CaseRow,
     IdempotencyKeyRow,
-    PoliceTaskCaseRow,
     ReporterRow,
     TimelineEntryRow,
 )
@@ -309,6 +308,8 @@ async def _open_case(
             received_at=now,
             reporter_ref=reporter_ref,
             due_at=deadline,
+            grid_code=cmd.grid_code,
+            priority=cmd.priority,
         )
     )
     received = TimelineEntryRow(
@@ -777,16 +778,17 @@ async def record_dispute_closed(event: DisputeClosed, uow: UnitOfWork) -> None:
 # --- the community police room (policing.police-tasks.v1) ---------------------------------------
 
 
-async def _police_case(uow: UnitOfWork, police_task_id: UUID) -> UUID | None:
-    row = await uow.session.get(PoliceTaskCaseRow, police_task_id)
-    return row.case_id if row else None
+def _police_case(event: PoliceTaskRouted | PoliceTaskAccepted | PoliceTaskOnScene | PoliceTaskClosed) -> UUID | None:
+    """The case a police task event names. Events written before policing named the case on every
+    step (it did on Opened and Closed only) carry none: they are logged and left off the timeline."""
+    if event.case_id is None and not isinstance(event, PoliceTaskClosed):
+        log.info("police_event_without_case", event_type=event.event_type, police_task_id=str(event.police_task_id))
+    return event.case_id
 
 
 async def record_police_task_opened(event: PoliceTaskOpened, uow: UnitOfWork) -> None:
-    if event.case_id is None or await SqlCaseRepository(uow.session).get(event.case_id) is None:
+    if event.case_id is None:
         return
-    if await uow.session.get(PoliceTaskCaseRow, event.police_task_id) is None:
-        uow.session.add(PoliceTaskCaseRow(police_task_id=event.police_task_id, case_id=event.case_id))
     holder = f"police_room:{event.room_code}" if event.room_code else "policing"
     note = f"police task ({event.priority}) for room {event.room_code or 'not yet routed'}"
     if event.officer_id:
@@ -804,7 +806,7 @@ async def record_police_task_opened(event: PoliceTaskOpened, uow: UnitOfWork) ->
 
 
 async def record_police_task_routed(event: PoliceTaskRouted, uow: UnitOfWork) -> None:
-    if (case_id := await _police_case(uow, event.police_task_id)) is None:
+    if (case_id := _police_case(event)) is None:
         return
     holder = f"police_room:{event.room_code}"
     note = f"routed to room {event.room_code}" + (
@@ -814,7 +816,7 @@ async def record_police_task_routed(event: PoliceTaskRouted, uow: UnitOfWork) ->
 
 
 async def record_police_task_accepted(event: PoliceTaskAccepted, uow: UnitOfWork) -> None:
-    if (case_id := await _police_case(uow, event.police_task_id)) is None:
+    if (case_id := _police_case(event)) is None:
         return
     holder = f"police_room:{event.room_code}"
     note = f"officer {event.officer_id} accepted the task"
@@ -824,7 +826,7 @@ async def record_police_task_accepted(event: PoliceTaskAccepted, uow: UnitOfWork
 
 
 async def record_police_on_scene(event: PoliceTaskOnScene, uow: UnitOfWork) -> None:
-    if (case_id := await _police_case(uow, event.police_task_id)) is None:
+    if (case_id := _police_case(event)) is None:
         return
     note = f"officer {event.officer_id} on scene"
     await _step(
@@ -833,8 +835,7 @@ async def record_police_on_scene(event: PoliceTaskOnScene, uow: UnitOfWork) -> N
 
 
 async def record_police_task_closed(event: PoliceTaskClosed, uow: UnitOfWork) -> None:
-    case_id = event.case_id or await _police_case(uow, event.police_task_id)
-    if case_id is None:
+    if (case_id := _police_case(event)) is None:
         return
     note = f"police task closed: {event.outcome.value}" + (" (settled by police mediation)" if event.mediated else "")
     if event.referral_to:
@@ -892,6 +893,8 @@ async def record_video_alarm(event: VideoAlarmRaised, uow: UnitOfWork, *, settin
             lon=event.location.lon if event.location else None,
             attributes=attributes if code == "video.alarm" else {},
             source_ref=event.channel_id,
+            grid_code=event.grid_code,  # the camera's configured grid: dispatch's hint when it has no point
+            priority="urgent" if event.priority <= 2 else "normal",  # GB/T 28181 AlarmPriority 1 and 2
         ),
         uow,
         settings=settings,

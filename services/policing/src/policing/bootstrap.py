@@ -24,8 +24,8 @@ def create_app(settings: PolicingSettings | None = None) -> FastAPI:
         title="govmesh policing",
         description=(
             "Policing (社区警务): community police rooms on the grid — jurisdictions, duty rosters, police tasks "
-            "from dispatch, video alarms and violence risks, police mediation, the public contact card "
-            "(警民联系卡), patrol and visit logs, key persons and places."
+            "from dispatch (camera alarms through their cases) and violence risks, police mediation, the public "
+            "contact card (警民联系卡), patrol and visit logs, key persons and places."
         ),
         version=version("govmesh-policing"),
         routers=[contact_card.router, reference.router, rooms.router, tasks.router],

@@ -18,6 +18,7 @@ from typing import Any
 
 from govmesh_runtime.db import Database
 from govmesh_runtime.uow import UnitOfWork
+from policing.adapters.reference import geometry_rules
 from policing.bootstrap import MIGRATIONS
 from policing.domain.jurisdiction import ReferenceDataError
 from policing.handlers import ImportSummary, import_reference
@@ -36,12 +37,17 @@ def _read(path: Path) -> Any:
 async def import_city(directory: Path, settings: PolicingSettings) -> ImportSummary:
     grids = _read(directory / "grids.geojson")
     rooms = _read(directory / "police_rooms.json")
+    # the configured outline, else the one the city generator wrote next to the grids
+    outline = settings.city_outline_file
+    if outline is None and (directory / "outline.geojson").exists():
+        outline = directory / "outline.geojson"
+    rules = geometry_rules(settings.grid_tolerance, outline)
     db = Database(settings.resolved_database_url())
     try:
         if settings.migrate_on_start:
             await db.migrate(MIGRATIONS)
         async with UnitOfWork(db.sessions, source=f"/govmesh/{settings.service_name}") as uow:
-            summary = await import_reference(uow, grids=grids, rooms=rooms)
+            summary = await import_reference(uow, grids=grids, rooms=rooms, rules=rules)
             await uow.commit()
         return summary
     finally:

@@ -26,9 +26,9 @@ from govmesh_contracts import (
     TaskOutcome,
     TaskReassigned,
     TaskTarget,
-    VideoAlarmRaised,
     ViolenceRiskFlagged,
 )
+from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from policing.adapters.reference import parse_grids
@@ -67,10 +67,13 @@ class ImportSummary:
     auxiliaries: int
 
 
-async def import_reference(uow: UnitOfWork, *, grids: Any | None = None, rooms: Any | None = None) -> ImportSummary:
-    """Replace the grid set and/or the rooms; refuse (ReferenceDataError) a gap, overlap or unknown grid."""
+async def import_reference(
+    uow: UnitOfWork, *, grids: Any | None = None, rooms: Any | None = None, rules: GeometryRules | None = None
+) -> ImportSummary:
+    """Replace the grid set and/or the rooms; refuse (ReferenceDataError) a gap, overlap or unknown
+    grid, and grid polygons that overlap or leave the city's outline (``rules``)."""
     repo = SqlPolicingRepository(uow.session)
-    grid_rows = parse_grids(grids) if grids is not None else None
+    grid_rows = parse_grids(grids, rules) if grids is not None else None
     room_specs = parse_rooms(rooms) if rooms is not None else await repo.rooms_as_specs()
     known = {g.grid_code for g in grid_rows} if grid_rows is not None else await repo.grid_codes()
     if not known:
@@ -244,24 +247,6 @@ async def open_task_on_task_assigned(event: TaskAssigned, uow: UnitOfWork, *, gr
     )
 
 
-async def open_task_on_video_alarm(event: VideoAlarmRaised, uow: UnitOfWork, *, grids: GridIndexCache) -> None:
-    """A camera alarm in a grid reaches the grid's room."""
-    await open_task(
-        NewTask(
-            source=PoliceTaskSource.VIDEO_ALARM,
-            source_ref=str(event.alarm_id),
-            reported_at=event.alarm_time,
-            priority=rules.alarm_priority(event.priority),
-            matter_code="video.alarm",
-            description=event.description or f"video alarm (method {event.method}) on channel {event.channel_id}",
-            grid_code=event.grid_code,
-            location=event.location,
-        ),
-        uow,
-        grids,
-    )
-
-
 async def open_task_on_violence_risk(event: ViolenceRiskFlagged, uow: UnitOfWork, *, grids: GridIndexCache) -> None:
     """A dispute at risk of violence: the grid's room must act."""
     await open_task(
@@ -363,6 +348,7 @@ async def route_task(uow: UnitOfWork, task_id: uuid.UUID, room_code: str) -> Pol
     uow.emit(
         PoliceTaskRouted(
             police_task_id=task.id,
+            case_id=task.case_id,
             room_code=room_code,
             officer_id=task.officer_id,
             previous_room_code=previous,
@@ -390,6 +376,7 @@ async def accept_task(uow: UnitOfWork, task_id: uuid.UUID, caller: str) -> Polic
     uow.emit(
         PoliceTaskAccepted(
             police_task_id=task.id,
+            case_id=task.case_id,
             room_code=task.room_code,
             officer_id=officer,
             accepted_at=at,
@@ -410,6 +397,7 @@ async def arrive_on_scene(uow: UnitOfWork, task_id: uuid.UUID) -> PoliceTaskRow:
     uow.emit(
         PoliceTaskOnScene(
             police_task_id=task.id,
+            case_id=task.case_id,
             room_code=task.room_code,
             officer_id=task.officer_id,
             on_scene_at=at,

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.app import create_app as create_service_app
+from govmesh_runtime.geo import GeometryRules
 from video_bridge.adapters import metrics
 from video_bridge.adapters.grids import GridLocator, import_grids
 from video_bridge.adapters.importer import remap_channels
@@ -31,7 +32,8 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
         """Grids into memory, then the SIP endpoint bound (a port in use fails the start)."""
         async with runtime.db.sessions() as session:
             if settings.grids_file is not None:
-                await import_grids(session, json.loads(settings.grids_file.read_text(encoding="utf-8")))
+                rules = GeometryRules.from_settings(settings.grid_tolerance, settings.city_outline_file)
+                await import_grids(session, json.loads(settings.grids_file.read_text(encoding="utf-8")), rules)
                 await session.flush()
                 await locator.load(session)
                 await remap_channels(session, locator)

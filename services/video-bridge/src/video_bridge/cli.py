@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from govmesh_runtime.db import Database
+from govmesh_runtime.geo import GeometryRules
 from video_bridge.adapters.grids import GridLocator, import_grids
 from video_bridge.adapters.importer import ChannelRecord, import_channels, remap_channels
 from video_bridge.bootstrap import MIGRATIONS
@@ -26,7 +27,11 @@ async def _run(command: str, path: Path) -> str:
         locator = GridLocator()
         async with db.sessions() as session:
             if command == "import-grids":
-                count = await import_grids(session, data)
+                # the configured outline, else the one the city generator wrote next to the grids
+                outline = settings.city_outline_file
+                if outline is None and (path.parent / "outline.geojson").exists():
+                    outline = path.parent / "outline.geojson"
+                count = await import_grids(session, data, GeometryRules.from_settings(settings.grid_tolerance, outline))
                 await session.flush()
                 await locator.load(session)
                 mapped = await remap_channels(session, locator)

@@ -5,13 +5,13 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from govmesh_runtime.settings import ServiceSettings
+from govmesh_runtime.settings import GridImportSettings, ServiceSettings
 from video_bridge.domain.device_id import parse_device_id
 
 DEFAULT_SIP_PASSWORD = "12345678"  # noqa: S105  (devices' factory default: development only)
 
 
-class VideoBridgeSettings(ServiceSettings):
+class VideoBridgeSettings(ServiceSettings, GridImportSettings):
     model_config = SettingsConfigDict(env_prefix="VIDEO_BRIDGE_", extra="ignore", populate_by_name=True)
 
     service_name: str = "video-bridge"

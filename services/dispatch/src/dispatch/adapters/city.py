@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import shapely
 import sqlalchemy as sa
 from sqlmodel import SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -24,7 +26,7 @@ from dispatch.domain.codes import (
 )
 from dispatch.domain.grids import GridDataError, normalise_address, service_list
 from govmesh_contracts import Level
-from govmesh_runtime.geo import GeoJSONError, GridIndex
+from govmesh_runtime.geo import GeoJSONError, GeometryRules, GridIndex, geometry_problems, load_outline
 
 _CHUNK = 500
 
@@ -205,12 +207,33 @@ async def upsert(session: AsyncSession, table: type[SQLModel], key: str, rows: S
     return len(rows)
 
 
-async def import_grids(session: AsyncSession, collection: Mapping[str, Any]) -> int:
-    return await upsert(session, GridRow, "grid_code", parse_grids(collection))
+async def check_geometry(session: AsyncSession, rows: Sequence[Mapping[str, Any]], rules: GeometryRules) -> None:
+    """Refuse (naming the codes) grids that overlap one another or a stored grid the import keeps,
+    or leave the city's outline, beyond the tolerance: a grid re-uploaded as a city-sized polygon
+    would otherwise receive every case of the city."""
+    imported = [(str(row["grid_code"]), shapely.from_geojson(row["geometry"])) for row in rows]
+    codes = {code for code, _ in imported}
+    stored = (await session.exec(select(GridRow.grid_code, GridRow.geometry))).all()
+    others = [(code, shapely.from_geojson(geometry)) for code, geometry in stored if code not in codes]
+    problems = geometry_problems(imported, rules, others=others)
+    if problems:
+        raise CityImportError("; ".join(problems))
 
 
-async def import_city_dir(session: AsyncSession, directory: Path) -> dict[str, int]:
-    """Import every file of the city generator's format that is present in ``directory``."""
+async def import_grids(session: AsyncSession, collection: Mapping[str, Any], rules: GeometryRules) -> int:
+    rows = parse_grids(collection)
+    await check_geometry(session, rows, rules)
+    return await upsert(session, GridRow, "grid_code", rows)
+
+
+async def import_city_dir(session: AsyncSession, directory: Path, rules: GeometryRules) -> dict[str, int]:
+    """Import every file of the city generator's format that is present in ``directory``; the
+    directory's ``outline.geojson`` is the city's outline when no outline file is configured."""
+    if rules.outline is None and (directory / "outline.geojson").exists():
+        try:
+            rules = replace(rules, outline=load_outline(directory / "outline.geojson"))
+        except GeoJSONError as exc:
+            raise CityImportError(str(exc)) from None
 
     def load(name: str) -> Any:
         path = directory / name
@@ -222,7 +245,7 @@ async def import_city_dir(session: AsyncSession, directory: Path) -> dict[str, i
     if (centres := load("centres.json")) is not None:
         counts["centres"] = await upsert(session, CentreRow, "centre_code", parse_centres(centres))
     if (grids := load("grids.geojson")) is not None:
-        counts["grids"] = await import_grids(session, grids)
+        counts["grids"] = await import_grids(session, grids, rules)
     if (workers := load("workers.json")) is not None:
         counts["workers"] = await upsert(session, WorkerRow, "worker_id", parse_workers(workers))
     if (buildings := load("buildings.json")) is not None:

@@ -134,12 +134,3 @@ class IdempotencyKeyRow(TableBase, table=True):
     case_id: uuid.UUID = Field(foreign_key="cases.id")
     link_id: int | None = None  # the report it made, when it was linked to an open case
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-
-
-class PoliceTaskCaseRow(TableBase, table=True):
-    """The case of a police task: policing's later events carry only the police task id."""
-
-    __tablename__ = "police_task_cases"
-
-    police_task_id: uuid.UUID = Field(primary_key=True)
-    case_id: uuid.UUID = Field(foreign_key="cases.id")

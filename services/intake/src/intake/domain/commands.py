@@ -36,6 +36,7 @@ class AcceptCase:
     source_ref: str | None = None  # e.g. the camera channel id of a video alarm
     received_at: datetime | None = None  # when the matter happened, if not now (video alarms)
     grid_code: str | None = None  # the creator's grid (a hint until dispatch locates the case)
+    priority: str = "normal"  # urgent: a camera alarm of GB/T 28181 priority 1 or 2
     # The caller's places: a report is linked only to an open case they may see (empty = everywhere).
     places: tuple[str, ...] = ()
 

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from govmesh_runtime.geo import GeoJSONError, GridIndex
+import shapely
+
+from govmesh_runtime.geo import GeoJSONError, GeometryRules, GridIndex, geometry_problems
 from policing.adapters.tables import GridRow
 from policing.domain.jurisdiction import ReferenceDataError
 
 
-def parse_grids(collection: Any) -> list[GridRow]:
-    """grids.geojson: a FeatureCollection of (Multi)Polygons with ``properties.grid_code``."""
+def geometry_rules(tolerance: float, outline_file: Path | None) -> GeometryRules:
+    """The geometry checks of a grid import; a configured outline that cannot be read is refused."""
+    try:
+        return GeometryRules.from_settings(tolerance, outline_file)
+    except GeoJSONError as exc:
+        raise ReferenceDataError([f"grids: {exc}"]) from exc
+
+
+def parse_grids(collection: Any, rules: GeometryRules | None = None) -> list[GridRow]:
+    """grids.geojson: a FeatureCollection of (Multi)Polygons with ``properties.grid_code``, which
+    may not overlap one another or leave the city's outline beyond the tolerance (``rules``; the
+    import replaces the whole grid set, so only the imported grids are compared)."""
     if not isinstance(collection, dict):
         raise ReferenceDataError(["grids: must be a GeoJSON FeatureCollection object"])
     try:
@@ -39,6 +52,8 @@ def parse_grids(collection: Any) -> list[GridRow]:
         )
     if not rows:
         problems.append("grids: the FeatureCollection has no features")
+    geometries = [(row.grid_code, shapely.from_geojson(row.geometry)) for row in rows]
+    problems.extend(f"grids: {problem}" for problem in geometry_problems(geometries, rules or GeometryRules()))
     if problems:
         raise ReferenceDataError(problems)
     return rows

@@ -1,4 +1,7 @@
-"""What policing consumes: dispatch tasks for policing, video alarms, violence risks."""
+"""What policing consumes: dispatch tasks for policing and violence risks.
+
+Not ``video.alarms.v1``: a camera alarm reaches policing as the case intake made of it (one case
+per burst), routed by dispatch's rules — one road, so one police task per alarm burst."""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ from govmesh_contracts import (
     TaskCancelled,
     TaskEscalated,
     TaskReassigned,
-    VideoAlarmRaised,
     ViolenceRiskFlagged,
 )
 from govmesh_runtime.consumer import ConsumerSpec
@@ -22,13 +24,12 @@ def consumer_specs(settings: PolicingSettings, grids: GridIndexCache) -> list[Co
     return [
         ConsumerSpec(
             name="policing-tasks",
-            topics=("dispatch.tasks.v1", "video.alarms.v1", "mediation.disputes.v1"),
+            topics=("dispatch.tasks.v1", "mediation.disputes.v1"),
             handlers={
                 TaskAssigned: partial(handlers.open_task_on_task_assigned, grids=grids),
                 TaskCancelled: handlers.withdraw_task_on_task_cancelled,
                 TaskEscalated: handlers.extend_due_on_task_escalated,
                 TaskReassigned: partial(handlers.hand_over_on_task_reassigned, grids=grids),
-                VideoAlarmRaised: partial(handlers.open_task_on_video_alarm, grids=grids),
                 ViolenceRiskFlagged: partial(handlers.open_task_on_violence_risk, grids=grids),
             },
         )

@@ -11,7 +11,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime.geo import GeoJSONError, GridIndex
+from govmesh_runtime.geo import GeoJSONError, GeometryRules, GridIndex, geometry_problems
 from video_bridge.adapters.tables import GridRow
 
 
@@ -44,12 +44,16 @@ class GridLocator:
         return len(grids)
 
 
-async def import_grids(session: AsyncSession, collection: Mapping[str, Any]) -> int:
-    """Replace the stored grid boundaries with a GeoJSON FeatureCollection (validated first)."""
-    GridIndex.from_geojson(collection)  # raises GeoJSONError naming the feature and the reason
+async def import_grids(session: AsyncSession, collection: Mapping[str, Any], rules: GeometryRules | None = None) -> int:
+    """Replace the stored grid boundaries with a GeoJSON FeatureCollection (validated first: no
+    grids overlapping or leaving the city's outline beyond the tolerance, codes named)."""
+    index = GridIndex.from_geojson(collection)  # raises GeoJSONError naming the feature and the reason
     features = collection.get("features") or []
     if not features:
         raise GeoJSONError("features: at least one grid is required")
+    problems = geometry_problems(list(zip(index.codes, index.geometries, strict=True)), rules or GeometryRules())
+    if problems:
+        raise GeoJSONError("; ".join(problems))
     await session.exec(delete(GridRow))  # type: ignore[call-overload]
     seen: set[str] = set()
     for feature in features:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, func, select
 
-from dispatch.adapters.city import CityImportError, parse_buildings, parse_grids, upsert
+from dispatch.adapters.city import CityImportError, check_geometry, parse_buildings, parse_grids, upsert
 from dispatch.adapters.city import export_grids as export_collection
 from dispatch.adapters.repository import grid_by_address
 from dispatch.adapters.tables import AdminUnitRow, BuildingRow, GridRow, WorkerRow
@@ -83,7 +83,13 @@ class Located(BaseModel):
     found_by: str | None = Field(description="point or address")
 
 
-@router.post("/import", summary="Import grid boundaries (GeoJSON FeatureCollection); rebuilds the index")
+@router.post(
+    "/import",
+    summary="Import grid boundaries (GeoJSON FeatureCollection); rebuilds the index",
+    description="Needs `grid:import` (the city administrator). Refused (422, naming the grid codes) when grids "
+    "overlap one another or a stored grid by more than `DISPATCH_GRID_TOLERANCE` of the smaller grid's area, "
+    "or lie outside the city's outline (`DISPATCH_CITY_OUTLINE_FILE`) by more than it.",
+)
 async def import_geojson(
     request: Request,
     caller: GridImporter,
@@ -98,6 +104,10 @@ async def import_geojson(
     for code in sorted({row["grid_code"] for row in rows}):  # a place-bound caller imports only its own grids
         await access.require_place(request, caller, resource="grid", place=code)
     async with runtime.db.sessions() as session:
+        try:
+            await check_geometry(session, rows, dispatcher.geometry)
+        except CityImportError as exc:
+            raise bad_request("features", str(exc)) from None
         count = await upsert(session, GridRow, "grid_code", rows)
         await session.commit()
     await dispatcher.locator.reload(runtime.db.sessions)

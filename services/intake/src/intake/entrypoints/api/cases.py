@@ -41,6 +41,7 @@ from intake.entrypoints.api.views import (
     load_case,
     load_linked,
     may_see_personal_data,
+    own_grid,
     settings_of,
     shown,
     summary_view,
@@ -214,8 +215,15 @@ async def create_case(
     caller: Writer,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> CaseCreated | ReportLinked:
-    await check_grid(request, caller, body.grid_code)
-    cmd = command_from(body, idempotency_key, caller.places)
+    # A grid worker's terminal (a caller bound to one grid) reports on its own grid when it names none.
+    grid_code = body.grid_code or own_grid(caller)
+    if body.lat is None and not body.address and grid_code is None:
+        detail = "a location is required: lat and lon, address, or grid_code (a grid worker's own grid counts)"
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[{"loc": ["body"], "msg": detail, "type": "value_error"}]
+        )
+    await check_grid(request, caller, grid_code)
+    cmd = command_from(body.model_copy(update={"grid_code": grid_code}), idempotency_key, caller.places)
     try:
         accepted = await accept(runtime, cmd, request, caller)
     except ReportInvalid as exc:

@@ -64,8 +64,9 @@ class CaseCreate(CaseBase):
     grid_code: str | None = Field(
         default=None,
         pattern=r"^[0-9]{15}$",
-        description="The grid the matter is in (15-digit unified grid code), a hint until dispatch locates the "
-        "case. Required from a caller bound to places (a grid worker, a centre), and within them.",
+        description="The grid the matter is in (15-digit unified grid code): dispatch places the case on it when "
+        "the point is in no grid or not given. Required from a caller bound to places (a centre), and within "
+        "them; a grid worker's terminal (a caller bound to one grid) reports on its own grid when it names none.",
         examples=["620702001001001"],
     )
     reporter: ReporterIn | None = None
@@ -78,8 +79,7 @@ class CaseCreate(CaseBase):
     def _location(self) -> CaseCreate:
         if (self.lat is None) != (self.lon is None):
             raise ValueError("lat and lon must be given together")
-        if self.lat is None and not self.address:
-            raise ValueError("a location is required: lat and lon, or address")
+        # A place is required too, but a grid worker's own grid counts: the route checks it.
         return self
 
 

@@ -66,6 +66,13 @@ def reporter_fields(reporter: Reporter | ReporterRow | ReporterPublic | None) ->
     return [f"reporter.{name}" for name, value in given.items() if value]
 
 
+def own_grid(caller: Principal) -> str | None:
+    """A grid worker's terminal: a caller bound to exactly one grid (a 15-digit code) reports on it."""
+    if len(caller.places) == 1 and len(caller.places[0]) == 15 and caller.places[0].isdigit():
+        return caller.places[0]
+    return None
+
+
 async def check_grid(request: Request, caller: Principal, grid_code: str | None) -> None:
     """A place-bound caller creates a case only in a grid of theirs, which they must name:
     intake does not know grids (dispatch locates cases), so it cannot find one for them."""

@@ -1,5 +1,5 @@
-"""/v1/reference: import the city's grids and police rooms (policing and grid:write; it
-replaces the whole city's jurisdictions, so only a caller bound to no place)."""
+"""/v1/reference: import the city's grids and police rooms (policing and grid:import; it replaces
+the whole city's jurisdictions, so only a caller bound to no place)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from fastapi import APIRouter, Depends, Request
 from govmesh_runtime import access
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.roles import Scope
+from policing.adapters.reference import geometry_rules
 from policing.entrypoints.api.deps import RuntimeDep, domain_errors, refusals
 from policing.entrypoints.api.schemas import ImportResult, ReferenceImport
 from policing.handlers import import_reference
+from policing.settings import PolicingSettings
 
 router = APIRouter(
     prefix="/v1/reference",
@@ -36,8 +38,11 @@ async def put_reference(
         raise await access.refuse(
             request, caller, "replacing the reference data needs a credential bound to no place", "reference"
         )
+    settings = runtime.settings
+    assert isinstance(settings, PolicingSettings)
     with domain_errors():
+        rules = geometry_rules(settings.grid_tolerance, settings.city_outline_file)
         async with runtime.uow() as uow:
-            summary = await import_reference(uow, grids=body.grids, rooms=body.police_rooms)
+            summary = await import_reference(uow, grids=body.grids, rooms=body.police_rooms, rules=rules)
             await uow.commit()
     return ImportResult(**summary.__dict__)
