@@ -45,7 +45,7 @@ class Mesh:
         found: dict[str, Any] = answer.json()
         return found
 
-    def report(self, grid: str, description: str) -> dict[str, Any]:
+    def report(self, grid: str, description: str, **fields: Any) -> dict[str, Any]:
         """A safety hazard reported over intake's API (a precondition, not what is tested)."""
         lat, lon = sample_city.centre_point(grid)
         body = {
@@ -55,6 +55,7 @@ class Mesh:
             "lon": lon,
             "channel": "hotline",
             "attributes": {"hazard_kind": ["gas"]},
+            **fields,
         }
         answer = httpx.post(f"{self.intake.url}/v1/cases", json=body, headers=ADMIN, timeout=10)
         assert answer.status_code == 201, answer.text
@@ -252,6 +253,42 @@ def test_a_bad_form_shows_each_fields_error_in_chinese(mesh: Mesh, browser: Brow
     expect(page.locator(".field-error[data-field=lon]")).to_contain_text("超出本市辖区范围")
     expect(page.locator(".field-error[data-field=reporter_id_number]")).to_contain_text("身份证号校验位不正确")
     expect(page.locator("[data-testid=case-number]")).to_have_count(0)
+
+
+def test_the_clerk_is_warned_of_an_open_case_of_the_same_matter_nearby_before_submitting(
+    mesh: Mesh, browser: Browser
+) -> None:
+    lat, lon = sample_city.centre_point(GRID)
+    lat += 0.003  # away from the other tests' reports
+    first = mesh.report(
+        GRID,
+        f"小区门口共享单车乱停 {uuid.uuid4().hex[:6]}",
+        matter_code="convenience.service",
+        lat=lat,
+        attributes={"service_item": "单车"},
+    )
+    page = sign_in(browser, mesh, "window-clerk")
+    page.goto(mesh.console.url + "/accept?matter=convenience.service")
+    page.fill("#description", "共享单车堵住小区门口")
+    page.fill("#attr_service_item", "单车清理")
+    page.fill("#lat", str(lat + 0.0002))  # about 20 m away
+    page.fill("#lon", str(lon))
+    page.click("#submit")
+    warning = page.locator("#duplicates")
+    expect(warning).to_contain_text("可能是重复反映")
+    expect(warning.locator(f"li[data-case='{first['case_number']}']")).to_be_visible()
+    expect(page.locator("[data-testid=case-number]")).to_have_count(0)  # nothing accepted yet
+    shot(page, "08-accept-duplicate-warning")
+    expect(page.locator("#submit")).to_have_text("确认不是重复，提交受理")
+    sent = page.eval_on_selector("#accept-form", "f => Object.fromEntries(new FormData(f))")
+    page.click("#submit")
+    number = page.get_by_test_id("case-number")
+    expect(number).to_be_visible()
+    assert number.inner_text() != first["case_number"]
+    # The form's idempotency key: the same form sent again (a double click, a resend) accepts nothing new.
+    again = page.request.post(mesh.console.url + "/accept", form=sent, max_redirects=0)
+    assert again.status == 303
+    assert again.headers["location"] == page.url.removeprefix(mesh.console.url)
 
 
 def test_english_is_one_switch_away(mesh: Mesh, browser: Browser) -> None:

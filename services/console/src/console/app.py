@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -113,12 +114,18 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
 
 
 async def call(
-    request: Request, session: Session, service: str, method: str, path: str, **kwargs: Any
+    request: Request,
+    session: Session,
+    service: str,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
 ) -> httpx.Response:
     """One call to a service's REST API with the person's token (and their language)."""
     settings = _console(request).settings
     base = {"intake": settings.intake_url, "dispatch": settings.dispatch_url}[service]
-    headers = {"Authorization": f"Bearer {session.access_token}", "Accept-Language": _lang(request)}
+    headers = {**(headers or {}), "Authorization": f"Bearer {session.access_token}", "Accept-Language": _lang(request)}
     try:
         async with httpx.AsyncClient(base_url=base, timeout=15) as http:
             answer = await http.request(method, path, headers=headers, **kwargs)
@@ -348,8 +355,32 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     # ------------------------------------------------------------------------- 受理 acceptance
 
+    async def _open_cases_nearby(request: Request, session: Session, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Open cases of the same matter near the place (by coordinates, else by address)."""
+        params: dict[str, str | int] = {
+            "matter_code": body["matter_code"],
+            "status": "received,dispatched,in_progress",
+            "limit": 5,
+        }
+        if "lat" in body:
+            dlat = settings.duplicate_radius_m / 111_000
+            dlon = dlat / max(math.cos(math.radians(body["lat"])), 0.01)
+            params["bbox"] = f"{body['lon'] - dlon},{body['lat'] - dlat},{body['lon'] + dlon},{body['lat'] + dlat}"
+        elif "address" in body:
+            params["q"] = body["address"][:100]
+        else:
+            return []
+        answer = await call(request, session, "intake", "GET", "/v1/cases", params=params)
+        found: list[dict[str, Any]] = answer.json()["items"] if answer.status_code == 200 else []
+        return found
+
     async def _accept_page(
-        request: Request, session: Session, matter_code: str | None, form: AcceptForm, status_code: int = 200
+        request: Request,
+        session: Session,
+        matter_code: str | None,
+        form: AcceptForm,
+        status_code: int = 200,
+        duplicates: list[dict[str, Any]] | None = None,
     ) -> Response:
         all_matters = await matters(request, session)
         chosen = next((m for m in all_matters if m["code"] == matter_code), None)
@@ -364,7 +395,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             groups=groups,
             matter=chosen,
             form=form,
+            form_id=form.values.get("form_id") or str(uuid.uuid4()),
             channels=("window", "hotline", "terminal"),
+            duplicates=duplicates or [],
+            names=_matter_names(all_matters, _lang(request)),
         )
 
     @app.get("/accept")
@@ -391,7 +425,13 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         body = build_request(form, chosen, lang)
         if body is None:
             return await _accept_page(request, session, matter_code, form, 422)
-        answer = await call(request, session, "intake", "POST", "/v1/cases", json=body)
+        if form.values.get("confirm_duplicate") != "1":
+            nearby = await _open_cases_nearby(request, session, body)
+            if nearby:  # warn before submitting; the clerk submits again to go on
+                return await _accept_page(request, session, matter_code, form, 200, duplicates=nearby)
+        # One key per rendered form: a double click or a resent form accepts the case once.
+        headers = {"Idempotency-Key": form.values["form_id"]} if form.values.get("form_id") else {}
+        answer = await call(request, session, "intake", "POST", "/v1/cases", json=body, headers=headers)
         if answer.status_code == 422:
             service_errors(form, answer.json().get("detail"), lang)
             return await _accept_page(request, session, matter_code, form, 422)

@@ -28,6 +28,8 @@ class ConsoleSettings(ServiceSettings):
     # Set on https deployments so the session cookie is never sent in clear.
     cookie_secure: bool = False
     page_size: int = Field(default=20, ge=5, le=200)
+    # Before submitting, open cases of the same matter this near are shown as possible duplicates.
+    duplicate_radius_m: float = Field(default=100.0, ge=0)
 
     @property
     def development(self) -> bool:
