@@ -291,6 +291,31 @@ def test_the_clerk_is_warned_of_an_open_case_of_the_same_matter_nearby_before_su
     assert again.headers["location"] == page.url.removeprefix(mesh.console.url)
 
 
+def test_the_grid_map_colours_grids_by_open_cases_and_opens_a_grids_card(mesh: Mesh, browser: Browser) -> None:
+    commercial = "620702001002001"
+    created = mesh.report(commercial, f"商铺门前积水 {uuid.uuid4().hex[:6]}")
+    eventually(lambda: mesh.case(created["id"])["grid_code"] == commercial, "dispatch locates the case")
+    page = sign_in(browser, mesh, "county-centre", "620702")
+    page.goto(mesh.console.url + "/map")
+    expect(page.locator("#gridmap path.grid")).to_have_count(len(sample_city.GRIDS))
+    grid = page.locator(f"#gridmap path[data-grid='{commercial}']")
+    assert grid.get_attribute("data-tone") in ("open", "overdue")
+    grid.click()
+    expect(page).to_have_url(f"{mesh.console.url}/map?grid={commercial}")
+    drawer = page.locator("#drawer")
+    expect(drawer.locator(f"#grid-cases li[data-case='{created['case_number']}']")).to_be_visible()
+    expect(drawer.locator("#workers")).to_contain_text("W003")
+    shot(page, "09-grid-map")
+    # A grid worker's map is their grid alone; another grid's card is refused.
+    worker = sign_in(browser, mesh, "grid-worker", GRID, "W001", viewport={"width": 390, "height": 844})
+    worker.goto(mesh.console.url + "/map")
+    expect(worker.locator("#gridmap path.grid")).to_have_count(1)
+    expect(worker.locator(f"#gridmap path[data-grid='{GRID}']")).to_have_count(1)
+    answer = worker.goto(f"{mesh.console.url}/map?grid={commercial}")
+    assert answer is not None and answer.status == 403
+    expect(worker.get_by_test_id("error")).to_contain_text("无权查看此网格")
+
+
 def test_english_is_one_switch_away(mesh: Mesh, browser: Browser) -> None:
     page = sign_in(browser, mesh, "county-centre", "620702")
     page.goto(mesh.console.url + "/cases")

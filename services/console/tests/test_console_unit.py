@@ -30,7 +30,7 @@ def _client(tmp_path: Path, **settings: object) -> TestClient:
     return TestClient(create_app(ConsoleSettings(**{**base, **settings})))
 
 
-@pytest.mark.parametrize("path", ["/", "/accept", "/cases", "/cases/abc", "/tasks", "/soon/map"])
+@pytest.mark.parametrize("path", ["/", "/accept", "/cases", "/cases/abc", "/tasks", "/map", "/soon/video"])
 def test_every_page_needs_a_session(tmp_path: Path, path: str) -> None:
     answer = _client(tmp_path).get(path, follow_redirects=False)
     assert answer.status_code == 303

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from console.forms import AcceptForm, build_request, service_errors
+from console.gridmap import draw
 from console.i18n import LANGS, label, lang_of, translator
 from console.sessions import COOKIE, PEOPLE_ROLES, OidcClient, Session, SessionStore, dev_session
 from console.settings import ConsoleSettings, get_settings
@@ -34,7 +35,8 @@ BEIJING = timezone(timedelta(hours=8), "CST")
 CASE_STATUSES = ("received", "dispatched", "in_progress", "resolved", "closed")
 CHANNELS = ("window", "hotline", "terminal", "api", "open311", "video")
 # Menu entries not built yet: shown greyed, so people see what is coming.
-LATER = ("map", "mediation", "policing", "video", "assessment")
+LATER = ("mediation", "policing", "video", "assessment")
+OPEN_STATUSES = "received,dispatched,in_progress"
 
 
 class SignInRequired(Exception):
@@ -95,6 +97,8 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
             menu.append(("cases", "/cases", True))
         if session.has("tasks:work"):
             menu.append(("tasks", "/tasks", True))
+        if session.has("grid:read"):
+            menu.append(("map", "/map", True))
         menu += [(key, f"/soon/{key}", False) for key in LATER]
     return console.templates.TemplateResponse(
         request,
@@ -531,6 +535,66 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             channels=CHANNELS,
             detail=detail,
             tasks=tasks,
+        )
+
+    # ------------------------------------------------------------------------- 网格地图 grid map
+
+    async def _open_cases_by_grid(request: Request, session: Session, pages: int = 5) -> dict[str, int]:
+        """Open cases per grid, from intake's list (the first ``pages`` × 200 open cases)."""
+        counts: dict[str, int] = {}
+        for page_index in range(pages):
+            params: dict[str, str | int] = {"status": OPEN_STATUSES, "limit": 200, "offset": page_index * 200}
+            answer = await call(request, session, "intake", "GET", "/v1/cases", params=params)
+            if answer.status_code != 200:
+                break
+            listing = answer.json()
+            for item in listing["items"]:
+                if item.get("grid_code"):
+                    counts[item["grid_code"]] = counts.get(item["grid_code"], 0) + 1
+            if listing.get("next_offset") is None:
+                break
+        return counts
+
+    @app.get("/map")
+    async def grid_map(request: Request, session: SessionDep, grid: str = "") -> Response:
+        if not session.has("grid:read"):
+            raise HTTPException(status.HTTP_403_FORBIDDEN)
+        answer = await call(request, session, "dispatch", "GET", "/v1/grids/grids.geojson")
+        answer.raise_for_status()
+        overdue: dict[str, int] = {}
+        late = await call(request, session, "dispatch", "GET", "/v1/board/overdue", params={"limit": 500})
+        if late.status_code == 200:
+            for task in late.json():
+                if task.get("grid_code"):
+                    overdue[task["grid_code"]] = overdue.get(task["grid_code"], 0) + 1
+        shapes, width, height = draw(answer.json(), await _open_cases_by_grid(request, session), overdue)
+        card: dict[str, Any] | None = None
+        if grid:
+            found = await call(request, session, "dispatch", "GET", f"/v1/grids/{grid}")
+            if found.status_code in (403, 404, 422):
+                t = translator(_lang(request))
+                return page(request, "error.html", 403, message=t("map.forbidden"))
+            found.raise_for_status()
+            workers = await call(request, session, "dispatch", "GET", "/v1/workers", params={"grid_code": grid})
+            cases = await call(
+                request, session, "intake", "GET", "/v1/cases", params={"grid": grid, "status": OPEN_STATUSES}
+            )
+            card = {
+                "grid": found.json(),
+                "workers": [w for w in workers.json() if w["grid_code"] == grid] if workers.status_code == 200 else [],
+                "cases": cases.json()["items"] if cases.status_code == 200 else [],
+                "overdue": overdue.get(grid, 0),
+            }
+        return page(
+            request,
+            "map.html",
+            active="map",
+            shapes=shapes,
+            width=width,
+            height=height,
+            card=card,
+            selected=grid,
+            names=_matter_names(await matters(request, session), _lang(request)),
         )
 
     # ------------------------------------------------------------------------- 我的任务 my tasks
