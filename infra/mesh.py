@@ -74,6 +74,7 @@ def start(names: list[str], timeout: float) -> int:
         if name == "console":  # the console calls the services where this run put them
             env.setdefault("CONSOLE_INTAKE_URL", f"http://127.0.0.1:{port_of('intake')}")
             env.setdefault("CONSOLE_DISPATCH_URL", f"http://127.0.0.1:{port_of('dispatch')}")
+            env.setdefault("CONSOLE_MEDIATION_URL", f"http://127.0.0.1:{port_of('mediation')}")
         proc = subprocess.Popen(
             [sys.executable, "-m", package],
             env=env,

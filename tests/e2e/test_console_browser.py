@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from support import ADMIN, Service
+from support import ADMIN, ROOT, Service
 
 from dispatch import sample_city
 
@@ -88,6 +88,7 @@ def mesh(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "DISPATCH_CITY_DATA_DIR": str(sample_city.write(base / "city")),
         "GOVMESH_ENV": "development",
         "INTAKE_DUPLICATE_WINDOW_S": "0",  # each test's report is its own case, however near the others
+        "MEDIATION_SEED_FILE": str(ROOT / "services/mediation/src/mediation/data/seed-small.json"),
     }
     env.pop("GOVMESH_OIDC_ISSUER", None)
     started: list[Service] = []
@@ -96,9 +97,10 @@ def mesh(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         started.append(intake)
         dispatch = Service("dispatch", env, base / "dispatch.log")
         started.append(dispatch)
-        console = Service(
-            "console", {**env, "CONSOLE_INTAKE_URL": intake.url, "CONSOLE_DISPATCH_URL": dispatch.url}, base / "c.log"
-        )
+        mediation = Service("mediation", env, base / "mediation.log")
+        started.append(mediation)
+        urls = {"CONSOLE_INTAKE_URL": intake.url, "CONSOLE_DISPATCH_URL": dispatch.url}
+        console = Service("console", {**env, **urls, "CONSOLE_MEDIATION_URL": mediation.url}, base / "c.log")
         started.append(console)
         for service in started:
             service.wait_ready(timeout=120)
@@ -314,6 +316,29 @@ def test_the_grid_map_colours_grids_by_open_cases_and_opens_a_grids_card(mesh: M
     answer = worker.goto(f"{mesh.console.url}/map?grid={commercial}")
     assert answer is not None and answer.status == 403
     expect(worker.get_by_test_id("error")).to_contain_text("无权查看此网格")
+
+
+def test_a_mediator_sees_the_dispute_of_a_neighbour_case_on_the_mediation_board(mesh: Mesh, browser: Browser) -> None:
+    created = mesh.report(
+        GRID,
+        f"楼上漏水，邻里争执 {uuid.uuid4().hex[:6]}",
+        matter_code="dispute.neighbour",
+        attributes={"parties_count": 2},
+    )
+    page = sign_in(browser, mesh, "mediator")
+    page.goto(mesh.console.url + "/mediation")
+    row = page.locator(f"#dispute-table tr[data-case='{created['case_number']}']")
+
+    def listed() -> bool:
+        page.reload()
+        return row.count() == 1
+
+    eventually(listed, "mediation opens a dispute for the case and the board lists it")
+    row.get_by_role("link", name="详情").click()
+    drawer = page.locator("#drawer")
+    expect(drawer).to_contain_text(created["case_number"])
+    expect(drawer.locator("#timeline li").first).to_be_visible()
+    shot(page, "10-mediation")
 
 
 def test_english_is_one_switch_away(mesh: Mesh, browser: Browser) -> None:

@@ -35,7 +35,8 @@ BEIJING = timezone(timedelta(hours=8), "CST")
 CASE_STATUSES = ("received", "dispatched", "in_progress", "resolved", "closed")
 CHANNELS = ("window", "hotline", "terminal", "api", "open311", "video")
 # Menu entries not built yet: shown greyed, so people see what is coming.
-LATER = ("mediation", "policing", "video", "assessment")
+LATER = ("policing", "video", "assessment")
+DISPUTE_STATUSES = ("open", "assigned", "in_mediation", "agreed", "closed")
 OPEN_STATUSES = "received,dispatched,in_progress"
 
 
@@ -99,6 +100,8 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
             menu.append(("tasks", "/tasks", True))
         if session.has("grid:read"):
             menu.append(("map", "/map", True))
+        if session.has("mediation"):
+            menu.append(("mediation", "/mediation", True))
         menu += [(key, f"/soon/{key}", False) for key in LATER]
     return console.templates.TemplateResponse(
         request,
@@ -128,7 +131,9 @@ async def call(
 ) -> httpx.Response:
     """One call to a service's REST API with the person's token (and their language)."""
     settings = _console(request).settings
-    base = {"intake": settings.intake_url, "dispatch": settings.dispatch_url}[service]
+    base = {"intake": settings.intake_url, "dispatch": settings.dispatch_url, "mediation": settings.mediation_url}[
+        service
+    ]
     headers = {**(headers or {}), "Authorization": f"Bearer {session.access_token}", "Accept-Language": _lang(request)}
     try:
         async with httpx.AsyncClient(base_url=base, timeout=15) as http:
@@ -595,6 +600,47 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             card=card,
             selected=grid,
             names=_matter_names(await matters(request, session), _lang(request)),
+        )
+
+    # ------------------------------------------------------------------------- 矛盾调解 mediation
+
+    @app.get("/mediation")
+    async def dispute_board(
+        request: Request, session: SessionDep, late: str = "", page_no: int = 1, open: str = ""
+    ) -> Response:
+        if not session.has("mediation"):
+            raise HTTPException(status.HTTP_403_FORBIDDEN)
+        status_filter = request.query_params.get("status", "")
+        size = settings.page_size
+        page_no = max(page_no, 1)
+        params: dict[str, str | int] = {"limit": size + 1, "offset": (page_no - 1) * size}
+        if status_filter in DISPUTE_STATUSES:
+            params["status"] = status_filter
+        if late:
+            params["late"] = "true"
+        answer = await call(request, session, "mediation", "GET", "/v1/disputes", params=params)
+        answer.raise_for_status()
+        rows: list[dict[str, Any]] = answer.json()
+        detail: dict[str, Any] | None = None
+        if open:
+            found = await call(request, session, "mediation", "GET", f"/v1/disputes/{open}")
+            if found.status_code in (403, 404, 422):
+                t = translator(_lang(request))
+                return page(request, "error.html", 403, message=t("case.forbidden"))
+            found.raise_for_status()
+            detail = found.json()
+        query = {k: v for k, v in {"status": status_filter, "late": late}.items() if v}
+        return page(
+            request,
+            "mediation.html",
+            active="mediation",
+            disputes=rows[:size],
+            has_next=len(rows) > size,
+            page_no=page_no,
+            filters={"status": status_filter, "late": late},
+            filter_query=urlencode(query),
+            statuses=DISPUTE_STATUSES,
+            detail=detail,
         )
 
     # ------------------------------------------------------------------------- 我的任务 my tasks

@@ -16,6 +16,7 @@ class ConsoleSettings(ServiceSettings):
     # Where the services' REST APIs are (the console never reads their databases).
     intake_url: str = "http://127.0.0.1:8001"
     dispatch_url: str = "http://127.0.0.1:8002"
+    mediation_url: str = "http://127.0.0.1:8003"
     # The OIDC client of the console at the issuer (public client, authorization code + PKCE).
     oidc_client_id: str = "govmesh-console"
     # The console's own address as the browser sees it (the OIDC redirect URI is built from it);
