@@ -341,6 +341,26 @@ def test_a_mediator_sees_the_dispute_of_a_neighbour_case_on_the_mediation_board(
     shot(page, "10-mediation")
 
 
+def test_a_centre_counts_cases_by_grid_and_exports_them_as_csv(mesh: Mesh, browser: Browser) -> None:
+    created = mesh.report(GRID, f"井盖缺失 {uuid.uuid4().hex[:6]}")
+    eventually(lambda: mesh.case(created["id"])["grid_code"] == GRID, "dispatch takes the case")
+    page = sign_in(browser, mesh, "county-centre", "620702")
+    page.goto(mesh.console.url + "/assessment?by=grid")
+    cell = page.locator(f"#counts tr[data-key='{GRID}'] td").nth(1)
+    assert int(cell.inner_text()) >= 1
+    shot(page, "11-assessment")
+    with page.expect_download() as download:
+        page.click("#csv")
+    text = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    assert lines[0] == "网格,案件数"
+    assert f"{GRID},{cell.inner_text()}" in lines
+    # Not for a grid worker: neither in the menu nor by address.
+    worker = sign_in(browser, mesh, "grid-worker", GRID, "W001")
+    expect(worker.locator(".sidemenu a[href='/assessment']")).to_have_count(0)
+    assert worker.request.get(mesh.console.url + "/assessment").status == 403
+
+
 def test_english_is_one_switch_away(mesh: Mesh, browser: Browser) -> None:
     page = sign_in(browser, mesh, "county-centre", "620702")
     page.goto(mesh.console.url + "/cases")

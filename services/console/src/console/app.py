@@ -35,7 +35,8 @@ BEIJING = timezone(timedelta(hours=8), "CST")
 CASE_STATUSES = ("received", "dispatched", "in_progress", "resolved", "closed")
 CHANNELS = ("window", "hotline", "terminal", "api", "open311", "video")
 # Menu entries not built yet: shown greyed, so people see what is coming.
-LATER = ("policing", "video", "assessment")
+LATER = ("policing", "video")
+COUNT_BY = ("grid", "matter", "state", "level")
 DISPUTE_STATUSES = ("open", "assigned", "in_mediation", "agreed", "closed")
 OPEN_STATUSES = "received,dispatched,in_progress"
 
@@ -102,6 +103,8 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
             menu.append(("map", "/map", True))
         if session.has("mediation"):
             menu.append(("mediation", "/mediation", True))
+        if session.has("cases:manage") or session.has("audit:read"):
+            menu.append(("assessment", "/assessment", True))
         menu += [(key, f"/soon/{key}", False) for key in LATER]
     return console.templates.TemplateResponse(
         request,
@@ -641,6 +644,46 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             filter_query=urlencode(query),
             statuses=DISPUTE_STATUSES,
             detail=detail,
+        )
+
+    # ------------------------------------------------------------------------- 考核 assessment
+
+    async def _counts(request: Request, session: Session, by: str) -> list[dict[str, Any]]:
+        if not (session.has("cases:manage") or session.has("audit:read")):
+            raise HTTPException(status.HTTP_403_FORBIDDEN)
+        by = by if by in COUNT_BY else "grid"
+        answer = await call(request, session, "dispatch", "GET", "/v1/board/counts", params={"by": by})
+        answer.raise_for_status()
+        rows: list[dict[str, Any]] = answer.json()
+        return rows
+
+    @app.get("/assessment")
+    async def assessment(request: Request, session: SessionDep, by: str = "grid") -> Response:
+        rows = await _counts(request, session, by)
+        names = _matter_names(await matters(request, session), _lang(request))
+        return page(
+            request,
+            "assessment.html",
+            active="assessment",
+            rows=rows,
+            by=by if by in COUNT_BY else "grid",
+            count_by=COUNT_BY,
+            total=sum(r["cases"] for r in rows),
+            peak=max([r["cases"] for r in rows] or [1]),
+            names=names,
+        )
+
+    @app.get("/assessment.csv")
+    async def assessment_csv(request: Request, session: SessionDep, by: str = "grid") -> Response:
+        rows = await _counts(request, session, by)
+        t = translator(_lang(request))
+        lines = [f"{t('assess.by.' + by)},{t('assess.cases')}"] + [f"{r['key'] or ''},{r['cases']}" for r in rows]
+        # A BOM so that Excel opens the Chinese header as UTF-8.
+        body = "\ufeff" + "\r\n".join(lines) + "\r\n"
+        return Response(
+            body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="cases-by-{by}.csv"'},
         )
 
     # ------------------------------------------------------------------------- 我的任务 my tasks
