@@ -149,8 +149,10 @@ def test_a_clerk_accepts_a_case_through_the_form_and_sees_it_dispatched_on_the_b
     page.fill("#reporter_name", "张三")
     page.fill("#reporter_phone", "13812345678")
     page.fill("#address", "甘州区县府街12号3单元")
-    page.fill("#lat", str(lat))
-    page.fill("#lon", str(lon))
+    # The place by a click on the grid map: the middle of the grid's square.
+    page.locator(f"#pickmap path[data-grid='{GRID}']").click()
+    picked_lat, picked_lon = float(page.input_value("#lat")), float(page.input_value("#lon"))
+    assert abs(picked_lat - lat) < 0.001 and abs(picked_lon - lon) < 0.001, (picked_lat, picked_lon)
     shot(page, "02-accept")
     page.click("#submit")
 

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from console.forms import AcceptForm, build_request, service_errors
-from console.gridmap import draw
+from console.gridmap import Frame, GridShape, draw, draw_framed
 from console.i18n import LANGS, label, lang_of, translator
 from console.sessions import COOKIE, PEOPLE_ROLES, OidcClient, Session, SessionStore, dev_session
 from console.settings import ConsoleSettings, get_settings
@@ -396,6 +396,12 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     ) -> Response:
         all_matters = await matters(request, session)
         chosen = next((m for m in all_matters if m["code"] == matter_code), None)
+        shapes: list[GridShape] = []
+        frame: Frame | None = None
+        if chosen is not None and session.has("grid:read"):  # the place by a click on the grid map
+            grids = await call(request, session, "dispatch", "GET", "/v1/grids/grids.geojson")
+            if grids.status_code == 200:
+                shapes, frame = draw_framed(grids.json(), {}, {})
         groups: dict[str, list[dict[str, Any]]] = {}
         for m in all_matters:
             groups.setdefault(m["group"], []).append(m)
@@ -411,6 +417,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             channels=("window", "hotline", "terminal"),
             duplicates=duplicates or [],
             names=_matter_names(all_matters, _lang(request)),
+            shapes=shapes,
+            frame=frame,
         )
 
     @app.get("/accept")

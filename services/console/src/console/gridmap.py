@@ -34,14 +34,33 @@ def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
     return []
 
 
+@dataclass
+class Frame:
+    """How the SVG's coordinates map back to WGS 84 (for a click on the map)."""
+
+    min_lon: float
+    max_lat: float
+    x_scale: float
+    scale: float
+    width: float
+    height: float
+
+
 def draw(
     collection: dict[str, Any], open_cases: dict[str, int], overdue: dict[str, int]
 ) -> tuple[list[GridShape], float, float]:
     """(the grids as SVG paths, width, height) for a FeatureCollection of grids."""
+    shapes, frame = draw_framed(collection, open_cases, overdue)
+    return shapes, frame.width, frame.height
+
+
+def draw_framed(
+    collection: dict[str, Any], open_cases: dict[str, int], overdue: dict[str, int]
+) -> tuple[list[GridShape], Frame]:
     features = [f for f in collection.get("features", []) if f.get("geometry")]
     points = [p for f in features for ring in _rings(f["geometry"]) for p in ring]
     if not points:
-        return [], WIDTH, 0.0
+        return [], Frame(0.0, 0.0, 1.0, 1.0, WIDTH, 0.0)
     min_lon, max_lon = min(p[0] for p in points), max(p[0] for p in points)
     min_lat, max_lat = min(p[1] for p in points), max(p[1] for p in points)
     # Equirectangular at the middle latitude: true enough for a city, and needs no library.
@@ -62,4 +81,4 @@ def draw(
         shapes.append(
             GridShape(code, str(props.get("name", code)), path, open_cases.get(code, 0), overdue.get(code, 0))
         )
-    return shapes, WIDTH, height
+    return shapes, Frame(min_lon, max_lat, x_scale, scale, WIDTH, height)
