@@ -363,6 +363,34 @@ def test_a_centre_counts_cases_by_grid_and_exports_them_as_csv(mesh: Mesh, brows
     assert worker.request.get(mesh.console.url + "/assessment").status == 403
 
 
+def test_a_community_centre_reassigns_a_grid_workers_task_from_the_case_drawer(mesh: Mesh, browser: Browser) -> None:
+    created = mesh.report(GRID, f"楼道灯坏了 {uuid.uuid4().hex[:6]}")
+    page = sign_in(browser, mesh, "community-centre", GRID[:12])
+
+    def assigned() -> bool:
+        page.goto(f"{mesh.console.url}/cases/{created['id']}")
+        return page.locator("#drawer li[data-task] .assignee").filter(has_text="W001").count() == 1
+
+    eventually(assigned, "the task assigned to W001 shown in the drawer")
+    task = page.locator("#drawer li[data-task]").filter(has_text="W001")
+    task.locator("summary").click()
+    task.locator("input[name=reason]").fill("W001 本周休假")
+    task.locator("[data-action=reassign]").click()
+    expect(page).to_have_url(f"{mesh.console.url}/cases/{created['id']}")
+    expect(page.locator("#drawer li[data-task] .assignee")).to_have_text("W002")  # the other worker of the community
+    shot(page, "12-case-reassign")
+
+    def recorded() -> bool:
+        page.reload()
+        return page.locator("#timeline li[data-kind=task_reassigned]").count() == 1
+
+    eventually(recorded, "the reassignment in the case's timeline")
+    # A clerk has no such action.
+    clerk = sign_in(browser, mesh, "window-clerk")
+    clerk.goto(f"{mesh.console.url}/cases/{created['id']}")
+    expect(clerk.locator("[data-action=reassign]")).to_have_count(0)
+
+
 def test_english_is_one_switch_away(mesh: Mesh, browser: Browser) -> None:
     page = sign_in(browser, mesh, "county-centre", "620702")
     page.goto(mesh.console.url + "/cases")

@@ -499,6 +499,36 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def case_detail(request: Request, case_id: str, session: SessionDep) -> Response:
         return await _board(request, session, "", "", "", "", "", 1, case_id)
 
+    @app.post("/cases/{case_id}/tasks/{task_id}/reassign")
+    async def reassign_task(
+        request: Request,
+        case_id: str,
+        task_id: str,
+        session: SessionDep,
+        csrf: Annotated[str, Form()] = "",
+        centre_code: Annotated[str, Form(max_length=32)] = "",
+        reason: Annotated[str, Form(max_length=500)] = "",
+        target: Annotated[str, Form(max_length=64)] = "",
+        assignee: Annotated[str, Form(max_length=64)] = "",
+    ) -> Response:
+        """A centre hands a task to another worker or target (dispatch decides and records it)."""
+        _check_csrf(session, csrf)
+        if not session.has("tasks:manage"):
+            raise HTTPException(status.HTTP_403_FORBIDDEN)
+        back = f"/cases/{case_id}"
+        if not reason.strip():
+            return RedirectResponse(back + "?" + urlencode({"error": "reassign.reason.required"}), 303)
+        body = {
+            "centre_code": centre_code,
+            "reason": reason.strip(),
+            "target": target or None,
+            "assignee": assignee.strip() or None,
+        }
+        answer = await call(request, session, "dispatch", "POST", f"/v1/tasks/{task_id}/reassign", json=body)
+        if answer.status_code != 200:
+            return RedirectResponse(back + "?" + urlencode({"error": answer.text[:200]}), 303)
+        return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
+
     async def _board(
         request: Request,
         session: Session,
@@ -551,6 +581,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             channels=CHANNELS,
             detail=detail,
             tasks=tasks,
+            action_error=request.query_params.get("error", ""),
         )
 
     # ------------------------------------------------------------------------- 网格地图 grid map
