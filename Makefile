@@ -8,7 +8,7 @@ ROOT        := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 VENV        := $(ROOT)/.venv
 PY          := $(VENV)/bin/python
 DATA        := $(ROOT)/.data
-SERVICES    := intake dispatch mediation policing video-bridge
+SERVICES    := intake dispatch mediation policing video-bridge console
 PACKAGES    := contracts runtime $(addprefix services/,$(SERVICES)) bench/citygen
 
 # An operator points the mesh at the city's own Kafka by setting KAFKA_BOOTSTRAP_SERVERS;
@@ -50,6 +50,10 @@ $(VENV)/.installed: $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.tx
 	@# Real protocol peers for the tests and benchmarks: sipp (GB/T 28181 devices), wrk (HTTP load).
 	@command -v sipp >/dev/null && command -v wrk >/dev/null || apt-get install -y sip-tester wrk \
 	  || { apt-get update && apt-get install -y sip-tester wrk; }
+	@# The console's browser tests: Debian's Chromium (driven by Playwright by its path; never
+	@# `playwright install`) and a CJK font so Chinese pages render (and screenshot) as glyphs.
+	@test -x /usr/bin/chromium && { fc-list 2>/dev/null | grep -qiE 'Noto Sans CJK|WenQuanYi'; } \
+	  || apt-get install -y chromium fonts-noto-cjk || { apt-get update && apt-get install -y chromium fonts-noto-cjk; }
 	touch $@
 
 .PHONY: install
@@ -157,6 +161,15 @@ test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432, Keycloak on 1
 	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
 	$(TEST_ENV) infra/keycloak/keycloak.sh stop; \
 	exit $$status
+
+.PHONY: screenshots
+screenshots: install ## Regenerate the console's screenshots (docs/console/*.png) by its browser tests on test Kafka
+	@status=0; $(TEST_ENV) infra/kafka/kafka.sh start || status=$$?; \
+	if [ $$status -eq 0 ]; then \
+	  $(TEST_ENV) GOVMESH_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) GOVMESH_SCREENSHOTS=$(ROOT)/docs/console \
+	  $(PY) -m pytest tests/e2e/test_console_browser.py -q || status=$$?; \
+	fi; \
+	$(TEST_ENV) infra/kafka/kafka.sh stop; exit $$status
 
 .PHONY: bench
 bench: install ## Benchmarks on the real parts (bounded, loopback): prints a table, writes bench/RESULTS.md

@@ -29,6 +29,8 @@ SERVICES: dict[str, tuple[str, int]] = {
     "mediation": ("mediation", 8003),
     "policing": ("policing", 8004),
     "video-bridge": ("video_bridge", 8005),
+    # The governance console (web pages over the services' REST APIs): started last, printed first.
+    "console": ("console", 8000),
 }
 
 
@@ -68,8 +70,14 @@ def start(names: list[str], timeout: float) -> int:
             continue
         package, _ = SERVICES[name]
         log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+        env = dict(os.environ)
+        if name == "console":  # the console calls the services where this run put them
+            env.setdefault("CONSOLE_INTAKE_URL", f"http://127.0.0.1:{port_of('intake')}")
+            env.setdefault("CONSOLE_DISPATCH_URL", f"http://127.0.0.1:{port_of('dispatch')}")
+            env.setdefault("CONSOLE_MEDIATION_URL", f"http://127.0.0.1:{port_of('mediation')}")
         proc = subprocess.Popen(
             [sys.executable, "-m", package],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -133,7 +141,10 @@ def status(names: list[str]) -> int:
 
 def info(names: list[str]) -> None:
     print("\nThe mesh is up:")
-    for name in names:
+    if "console" in names:
+        how = "sign in with Keycloak" if os.environ.get("GOVMESH_OIDC_ISSUER") else "development: choose a role"
+        print(f"  console    http://127.0.0.1:{port_of('console')}/   (治理工作台; {how})")
+    for name in [n for n in names if n != "console"]:
         base = f"http://127.0.0.1:{port_of(name)}"
         print(f"  {name:10} API docs {base}/docs   metrics {base}/metrics")
     intake = f"http://127.0.0.1:{port_of('intake')}"

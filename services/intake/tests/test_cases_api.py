@@ -289,8 +289,30 @@ async def test_list_pages_and_caps_the_page_size(client: httpx.AsyncClient) -> N
     assert too_big.status_code == 422 and too_big.json()["detail"][0]["loc"] == ["query", "limit"]
 
 
+async def test_list_filters_by_grid_or_the_division_above_it(client: httpx.AsyncClient) -> None:
+    """The console's case board filters by a grid, or by a community/township/county code."""
+    mine = (await client.post("/v1/cases", json={**CASE, "grid_code": "620702001001001"})).json()
+    other = (await client.post("/v1/cases", json={**CASE, "lat": 38.95, "grid_code": "620702001002001"})).json()
+
+    async def numbers(grid: str) -> list[str]:
+        response = await client.get("/v1/cases", params={"grid": grid})
+        assert response.status_code == 200, response.text
+        return [c["case_number"] for c in response.json()["items"]]
+
+    assert await numbers("620702001001001") == [mine["case_number"]]
+    assert await numbers("620702001001") == [mine["case_number"]]
+    assert await numbers("620702001002001") == [other["case_number"]]
+    assert set(await numbers("620702")) >= {mine["case_number"], other["case_number"]}
+
+
 @pytest.mark.parametrize(
-    ("params", "field"), [({"status": "lost"}, "status"), ({"bbox": "1,2,3"}, "bbox"), ({"channel": "fax"}, "channel")]
+    ("params", "field"),
+    [
+        ({"status": "lost"}, "status"),
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"channel": "fax"}, "channel"),
+        ({"grid": "62070"}, "grid"),
+    ],
 )
 async def test_bad_list_filters_are_named(client: httpx.AsyncClient, params: dict[str, str], field: str) -> None:
     response = await client.get("/v1/cases", params=params)

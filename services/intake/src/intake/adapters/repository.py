@@ -37,6 +37,7 @@ class CaseFilter:
     ids: Sequence[uuid.UUID] = ()
     case_numbers: Sequence[str] = ()
     places: Sequence[str] | None = None  # grid code prefixes the caller may see; None = everywhere
+    grid: str | None = None  # a grid, or a division code covering the grids below it (the board's filter)
 
 
 def within(places: Sequence[str]) -> ColumnElement[bool]:
@@ -113,6 +114,8 @@ class SqlCaseRepository:
             conditions.append(or_(col(CaseRow.id).in_(list(f.ids)), col(CaseRow.case_number).in_(list(f.case_numbers))))
         if f.places is not None:
             conditions.append(within(f.places))
+        if f.grid is not None:
+            conditions.append(within([f.grid]))
         total = (await self.session.exec(select(func.count()).select_from(CaseRow).where(*conditions))).one()
         rows = await self.session.exec(
             select(CaseRow)

@@ -316,6 +316,15 @@ async def list_cases(
     bbox: Annotated[
         str | None, Query(description="min_lon,min_lat,max_lon,max_lat", examples=["100.40,38.90,100.50,38.96"])
     ] = None,
+    grid: Annotated[
+        str | None,
+        Query(
+            pattern=r"^(\d{6}|\d{9}|\d{12}|\d{15})$",
+            description="A grid (15 digits) or a county, township or community code (6, 9, 12 digits): the cases "
+            "in it. Within the caller's places only, as every filter.",
+            examples=["620702001001001"],
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CasePage:
@@ -339,6 +348,7 @@ async def list_cases(
         text=q,
         bbox=_bbox(bbox),
         places=access.place_filter(caller),
+        grid=grid,
     )
     async with runtime.db.sessions() as session:
         rows, total = await SqlCaseRepository(session).search(f, limit=limit, offset=offset)

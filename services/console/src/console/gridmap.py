@@ -1,0 +1,84 @@
+"""The grid map drawn on the server as SVG: the grids as vectors, coloured by their open and
+overdue cases. No tile service and no map library are needed (a city's tile service, e.g. a
+Tianditu WMTS, can be layered under it later); a grid is a link to its card."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+WIDTH = 960.0
+
+
+@dataclass
+class GridShape:
+    code: str
+    name: str
+    path: str
+    open_cases: int
+    overdue: int
+
+    @property
+    def tone(self) -> str:
+        if self.overdue:
+            return "overdue"
+        return "open" if self.open_cases else "calm"
+
+
+def _rings(geometry: dict[str, Any]) -> list[list[list[float]]]:
+    if geometry.get("type") == "Polygon":
+        return list(geometry["coordinates"])
+    if geometry.get("type") == "MultiPolygon":
+        return [ring for polygon in geometry["coordinates"] for ring in polygon]
+    return []
+
+
+@dataclass
+class Frame:
+    """How the SVG's coordinates map back to WGS 84 (for a click on the map)."""
+
+    min_lon: float
+    max_lat: float
+    x_scale: float
+    scale: float
+    width: float
+    height: float
+
+
+def draw(
+    collection: dict[str, Any], open_cases: dict[str, int], overdue: dict[str, int]
+) -> tuple[list[GridShape], float, float]:
+    """(the grids as SVG paths, width, height) for a FeatureCollection of grids."""
+    shapes, frame = draw_framed(collection, open_cases, overdue)
+    return shapes, frame.width, frame.height
+
+
+def draw_framed(
+    collection: dict[str, Any], open_cases: dict[str, int], overdue: dict[str, int]
+) -> tuple[list[GridShape], Frame]:
+    features = [f for f in collection.get("features", []) if f.get("geometry")]
+    points = [p for f in features for ring in _rings(f["geometry"]) for p in ring]
+    if not points:
+        return [], Frame(0.0, 0.0, 1.0, 1.0, WIDTH, 0.0)
+    min_lon, max_lon = min(p[0] for p in points), max(p[0] for p in points)
+    min_lat, max_lat = min(p[1] for p in points), max(p[1] for p in points)
+    # Equirectangular at the middle latitude: true enough for a city, and needs no library.
+    x_scale = math.cos(math.radians((min_lat + max_lat) / 2))
+    span_x = max((max_lon - min_lon) * x_scale, 1e-9)
+    span_y = max(max_lat - min_lat, 1e-9)
+    scale = WIDTH / span_x
+    height = span_y * scale
+
+    def xy(point: list[float]) -> str:
+        return f"{(point[0] - min_lon) * x_scale * scale:.1f},{(max_lat - point[1]) * scale:.1f}"
+
+    shapes = []
+    for feature in features:
+        props = feature.get("properties", {})
+        code = str(props.get("grid_code", ""))
+        path = " ".join("M" + " L".join(xy(p) for p in ring) + " Z" for ring in _rings(feature["geometry"]))
+        shapes.append(
+            GridShape(code, str(props.get("name", code)), path, open_cases.get(code, 0), overdue.get(code, 0))
+        )
+    return shapes, Frame(min_lon, max_lat, x_scale, scale, WIDTH, height)
