@@ -385,6 +385,8 @@ def test_traffic_through_the_whole_mesh_fills_every_dashboard_and_can_be_traced(
         "GovmeshConsumerLagGrowing",
         "GovmeshDeadLettersGrowing",
         "GovmeshOutboxStuck",
+        "GovmeshOutboxRowParked",
+        "GovmeshWebhookDeliveriesParked",
         "GovmeshCasesOverdue",
         "GovmeshChannelsOffline",
     }
