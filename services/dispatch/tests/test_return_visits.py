@@ -200,6 +200,11 @@ async def test_a_chosen_closed_case_gets_a_return_visit_that_records_satisfactio
             f"/v1/tasks/{visit}/return-visit", json={"reached": True, "satisfaction": 4}, headers=reader
         )
         assert refused.status_code == 403 and "tasks:work" in refused.text
+        colleague = auth_headers(["tasks:work", "cases:read"], [GRID_A1], subject="W002")  # same grid, not theirs
+        theirs = await http.post(
+            f"/v1/tasks/{visit}/return-visit", json={"reached": True, "satisfaction": 1}, headers=colleague
+        )
+        assert theirs.status_code == 403 and "assigned to W001" in theirs.text
 
         answer = {"reached": True, "satisfaction": 4, "comment": "The leak is fixed."}
         ok = await http.post(f"/v1/tasks/{visit}/return-visit", json=answer, headers=WORKER)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 from dispatch.domain.tasks import TransitionError
 from dispatch.entrypoints.api.cases import TaskPublic, task_public
 from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, refusals
-from dispatch.entrypoints.api.tasks import _http, _task_in_places
+from dispatch.entrypoints.api.tasks import _http, _worked_by_caller
 from dispatch.handlers import NotFound, RecordReturnVisit, record_return_visit
 from govmesh_runtime import access
 from govmesh_runtime.auth import Principal
@@ -43,7 +43,7 @@ async def answer_return_visit(
     runtime: RuntimeDep,
     dispatcher: DispatcherDep,
 ) -> TaskPublic:
-    await _task_in_places(request, caller, runtime, task_id)
+    await _worked_by_caller(request, caller, runtime, task_id)  # the assignee (or a centre), not any worker
     cmd = RecordReturnVisit(task_id, body.reached, body.satisfaction, body.comment, by=caller.subject)
     async with runtime.uow() as uow:
         try:
