@@ -236,6 +236,24 @@ async def test_patrols_and_visits_are_logged_per_room_and_grid(client: httpx.Asy
     assert stranger.json()["detail"] == f"officer_id: PB-1 is not an officer of room {town.ROOM_A}"
 
 
+async def test_an_officer_logs_patrols_and_visits_as_themselves_not_as_another(
+    client: httpx.AsyncClient, town: Any
+) -> None:
+    pa1 = auth_headers(["policing"], subject="PA-1")
+    start = datetime(2026, 11, 25, 8, tzinfo=UTC)
+    patrol = {
+        "grid_code": town.G1,
+        "started_at": start.isoformat(),
+        "ended_at": (start + timedelta(hours=1)).isoformat(),
+    }
+    own = await client.post(f"/v1/rooms/{town.ROOM_A}/patrols", json=patrol, headers=pa1)
+    assert own.status_code == 201 and own.json()["officer_id"] == "PA-1"  # the token's subject
+    visit = {"grid_code": town.G1, "kind": "household", "visited_at": start.isoformat(), "officer_id": "PA-3"}
+    as_another = await client.post(f"/v1/rooms/{town.ROOM_A}/visits", json=visit, headers=pa1)
+    assert as_another.status_code == 403 and "tasks:manage" in as_another.text
+    assert (await client.get(f"/v1/rooms/{town.ROOM_A}/visits")).json() == []
+
+
 # --- contact card -------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime import access, audit
 from govmesh_runtime.auth import Principal
+from govmesh_runtime.roles import Scope
 from policing.adapters.repository import SqlPolicingRepository, within
 from policing.adapters.tables import KeyPersonRow, KeyPlaceRow, PatrolRow, PoliceTaskRow, RoomRow, VisitRow
 from policing.domain.jurisdiction import OfficerRole, Shift
@@ -58,6 +59,17 @@ async def _guard_log(request: Request, caller: Principal, runtime: RuntimeDep, r
     """A log entry or register record: the room and its grid within the caller's places."""
     await guard_room(request, caller, runtime, room_code)
     await access.require_place(request, caller, resource="grid", place=grid_code)
+
+
+async def _logged_by(request: Request, caller: Principal, officer_id: str | None) -> str:
+    """Who a patrol or visit is logged for: the caller, never a body field; another officer's
+    entry only by a holder of tasks:manage (a room's or centre's supervisor)."""
+    if officer_id is None or officer_id == caller.subject:
+        return caller.subject
+    if not caller.has(Scope.TASKS_MANAGE):
+        reason = f"officer_id: you log as {caller.subject}; another officer's entry needs scope 'tasks:manage'"
+        raise await access.refuse(request, caller, reason, "log")
+    return officer_id
 
 
 async def _room(session: AsyncSession, room_code: str) -> RoomRow:
@@ -234,9 +246,10 @@ async def add_patrol(
     room_code: str, body: PatrolCreate, request: Request, caller: Policing, runtime: RuntimeDep
 ) -> PatrolPublic:
     await _guard_log(request, caller, runtime, room_code, body.grid_code)
+    officer_id = await _logged_by(request, caller, body.officer_id)
     async with runtime.db.sessions() as session:
-        await _check_place(session, room_code, body.grid_code, body.officer_id)
-        row = PatrolRow(room_code=room_code, **body.model_dump())
+        await _check_place(session, room_code, body.grid_code, officer_id)
+        row = PatrolRow(room_code=room_code, **{**body.model_dump(), "officer_id": officer_id})
         session.add(row)
         await session.commit()
     return PatrolPublic.model_validate(row, from_attributes=True)
@@ -268,9 +281,10 @@ async def add_visit(
     room_code: str, body: VisitCreate, request: Request, caller: Policing, runtime: RuntimeDep
 ) -> VisitPublic:
     await _guard_log(request, caller, runtime, room_code, body.grid_code)
+    officer_id = await _logged_by(request, caller, body.officer_id)
     async with runtime.db.sessions() as session:
-        await _check_place(session, room_code, body.grid_code, body.officer_id)
-        row = VisitRow(room_code=room_code, **body.model_dump())
+        await _check_place(session, room_code, body.grid_code, officer_id)
+        row = VisitRow(room_code=room_code, **{**body.model_dump(), "officer_id": officer_id})
         session.add(row)
         await session.commit()
     return VisitPublic.model_validate(row, from_attributes=True)

@@ -180,7 +180,13 @@ class PatrolCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grid_code: str = Field(min_length=1, max_length=32)
-    officer_id: str = Field(min_length=1, max_length=32)
+    officer_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Who patrolled: the caller (its credential's subject) when absent; another officer's "
+        "patrol only with tasks:manage.",
+    )
     started_at: datetime
     ended_at: datetime
     note: str | None = Field(default=None, max_length=2000)
@@ -197,13 +203,20 @@ class PatrolCreate(BaseModel):
 class PatrolPublic(PatrolCreate):
     id: uuid.UUID
     room_code: str
+    officer_id: str
 
 
 class VisitCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     grid_code: str = Field(min_length=1, max_length=32)
-    officer_id: str = Field(min_length=1, max_length=32)
+    officer_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=32,
+        description="Who visited: the caller (its credential's subject) when absent; another officer's visit "
+        "only with tasks:manage.",
+    )
     kind: str = Field(min_length=1, max_length=32, examples=["household", "shop", "key_place", "key_person"])
     visited_at: datetime
     note: str | None = Field(default=None, max_length=2000)
@@ -218,6 +231,7 @@ class VisitCreate(BaseModel):
 class VisitPublic(VisitCreate):
     id: uuid.UUID
     room_code: str
+    officer_id: str
 
 
 class KeyPersonCreate(BaseModel):
