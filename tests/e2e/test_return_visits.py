@@ -160,3 +160,45 @@ async def test_an_unanswered_case_closes_without_feedback_and_its_return_visit_r
     assert (case["status"], case["satisfaction"]) == ("closed", None)  # the resident's own rating stays unset
     [step] = [s for s in case["timeline"] if s["kind"] == "return_visit"]
     assert (step["actor"], step["note"]) == ("W001", "resident reached; satisfaction 4/5: Light works again.")
+
+
+@pytest.mark.exercises("intake.cases.v1", "CasePersonalDataErased", "dispatch")
+async def test_an_erasure_at_intake_reaches_dispatchs_copy_over_the_broker(mesh: Mesh) -> None:
+    """Issue 14 item 9: a resident's personal data erased at intake is erased from the copy
+    dispatch keeps (description, address), through CasePersonalDataErased on the real broker."""
+    from dispatch.adapters.tables import DispatchCaseRow
+
+    lat, lon = sample_city.centre_point(GRID)
+    report = {
+        "matter_code": "grid.report",
+        "description": f"楼上漏水，联系人张三 13812345678 ({uuid.uuid4().hex[:6]})",
+        "address": "县府街12号3单元",
+        "lat": lat,
+        "lon": lon,
+        "attributes": {"element_category": "things"},
+        "reporter": {"name": "张三", "phone": "13812345678"},
+    }
+    created = await mesh.intake.post("/v1/cases", json=report)
+    assert created.status_code == 201, created.text
+    case_id = uuid.UUID(created.json()["id"])
+
+    async def dispatch_copy() -> DispatchCaseRow | None:
+        async with mesh.dispatch_app.state.runtime.db.sessions() as session:
+            row: DispatchCaseRow | None = await session.get(DispatchCaseRow, case_id)
+            return row
+
+    async def copied() -> bool:
+        row = await dispatch_copy()
+        return row is not None and "13812345678" in (row.description or "")
+
+    await _until(copied)
+    erased = await mesh.intake.post(f"/v1/cases/{case_id}/erasure", json={"reason": "resident's request 2026-12-03"})
+    assert erased.status_code == 200, erased.text
+
+    async def copy_erased() -> bool:
+        row = await dispatch_copy()
+        return row is not None and row.address is None and "13812345678" not in (row.description or "")
+
+    await _until(copy_erased)
+    row = await dispatch_copy()
+    assert row is not None and row.description == "[erased at the resident's request]"
