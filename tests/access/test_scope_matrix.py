@@ -189,7 +189,7 @@ def _settings(service: str, **values: Any) -> Any:
     cls = next(
         value
         for name, value in vars(module).items()
-        if name.endswith("Settings") and name != "ServiceSettings" and isinstance(value, type)
+        if name.endswith("Settings") and isinstance(value, type) and value.__module__ == module.__name__
     )
     extra: dict[str, Any] = {"consumers_enabled": False, "rate_limit_per_s": 0}
     if service == "dispatch":
