@@ -465,7 +465,7 @@ Eraser = Annotated[Principal, Depends(access.require(Scope.CASES_MANAGE, Scope.P
     "The description, address, attributes, attachments, the reporters' name, phone and ID number, linked "
     "reports' text, timeline notes and the payloads of the case's sent events are erased; the case keeps its "
     "number, matter, status, times and grid. Audited with the reason, in the same transaction.",
-    responses={404: _example({"detail": "case … not found"}, "No such case."), 422: _ERROR_422},
+    responses={404: _example({"detail": "case … not found"}, "No such case."), 400: _ERROR_400, 422: _ERROR_422},
 )
 async def erase(
     case_id: UUID, body: ErasureRequest, request: Request, runtime: RuntimeDep, caller: Eraser
