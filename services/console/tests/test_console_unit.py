@@ -52,7 +52,7 @@ def test_development_sign_in_mints_the_roles_scopes_for_the_place_and_keeps_the_
     session = client.app.state.console.sessions.get(sid)  # type: ignore[attr-defined]
     ring = Keyring.load(tmp_path / "keyring.json", development=False)
     claims = ring.verify_token(session.access_token)
-    assert claims.subject == "li" and list(claims.places) == ["620702001001001"]
+    assert claims.subject == "W001" and list(claims.places) == ["620702001001001"]  # a worker acts as their id
     assert {"cases:create", "cases:read", "tasks:work", "grid:read"} <= set(claims.scopes)
     assert "personal-data" not in claims.scopes and "cases:manage" not in claims.scopes
 

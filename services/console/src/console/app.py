@@ -314,7 +314,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             chosen,
             place or None,
             worker_id.strip() or None,
-            subject.strip() or f"{chosen.value}@{place or 'city'}",
+            # a grid worker acts as their worker id: a task is theirs when the token's subject is it
+            worker_id.strip() or subject.strip() or f"{chosen.value}@{place or 'city'}",
             settings.dev_token_ttl_s,
         )
         return _signed_in(session, _safe_next(next))
