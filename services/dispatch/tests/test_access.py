@@ -243,7 +243,8 @@ async def test_reference_data_is_the_callers_part_of_the_tree(mesh: Mesh) -> Non
     assert "city-wide" in rules.json()["detail"]
     x = {"type": "FeatureCollection", "features": [_feature_x()]}
     # grid boundaries are the city administrator's (grid:import); even then only within their places
-    assert (await mesh.http.post("/v1/grids/import", json=x, headers=OTHER_COUNTY)).status_code == 403
+    centre = auth_headers(["grid:read", "grid:write"], ["620721"], subject="county-centre-620721")  # as roles.py
+    assert (await mesh.http.post("/v1/grids/import", json=x, headers=centre)).status_code == 403
     importer = auth_headers(["grid:import"], ["620702"], subject="importer-620702")
     assert (await mesh.http.post("/v1/grids/import", json=x, headers=importer)).status_code == 403
     importer = auth_headers(["grid:import"], ["620721"], subject="importer-620721")
