@@ -152,8 +152,12 @@ async def test_importing_grids_needs_the_grid_import_scope(client: httpx.AsyncCl
     registry = auth_headers(["policing", "grid:write"], subject="room-registrar")
     refused = await client.put("/v1/reference", json={"grids": city["grids"]}, headers=registry)
     assert (refused.status_code, refused.json()["detail"]) == (403, "scope 'grid:import' is required")
+    # the reference data replaces the whole city's jurisdictions, rooms too: grid:import either way
     rooms_only = await client.put("/v1/reference", json={"police_rooms": city["police_rooms"]}, headers=registry)
-    assert rooms_only.status_code == 200, rooms_only.text
+    assert rooms_only.status_code == 403
+    administrator = auth_headers(["policing", "grid:import"], subject="city-administrator")
+    rooms = await client.put("/v1/reference", json={"police_rooms": city["police_rooms"]}, headers=administrator)
+    assert rooms.status_code == 200, rooms.text
 
 
 @pytest.mark.parametrize(
