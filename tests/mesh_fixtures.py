@@ -31,6 +31,9 @@ KEYCLOAK = os.environ.get("GOVMESH_TEST_KEYCLOAK", "http://127.0.0.1:18180")
 os.environ.setdefault("GOVMESH_KEYRING", str(TEST_DATA / "auth" / "keyring.json"))
 # Tests fire requests faster than a client is allowed to; the limit has its own tests.
 os.environ.setdefault("GOVMESH_RATE_LIMIT_PER_S", "0")
+# Which closed cases get a return visit is a hash of their (random) id: no test leaves that to
+# chance. Tests of return visits ask for them (share 1.0) in their settings.
+os.environ.setdefault("DISPATCH_RETURN_VISIT_SHARE", "0")
 
 
 def _port_open(address: str) -> bool:

@@ -196,7 +196,9 @@ async def test_both_tasks_done_resolve_the_case_and_feedback_closes_it(dispatch:
     assert (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["status"] == "resolved"
     feedback = CaseFeedbackGiven(case_id=event.case_id, satisfaction=5, solved=True, given_at=dispatch.clock())
     await handle(dispatch, close_or_reopen_on_feedback, feedback)
-    assert types(await events_of(dispatch, event.case_id))[-2:] == ["CaseResolved", "CaseClosed"]
+    # a share of closed cases (by a hash of the random case id) also gets a return visit's TaskAssigned
+    case_events = [t for t in types(await events_of(dispatch, event.case_id)) if t.startswith("Case")]
+    assert case_events[-2:] == ["CaseResolved", "CaseClosed"]
     assert (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["status"] == "closed"
 
 
