@@ -160,6 +160,9 @@ ensure_role_and_databases() {
 SELECT format('CREATE ROLE %I LOGIN CREATEDB', :'user')
  WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
 ALTER ROLE :"user" WITH LOGIN PASSWORD :'pw';
+-- DROP DATABASE ... WITH (FORCE) of its own databases must also end an autovacuum worker
+-- that happens to be in one (it runs under no role the owner is a member of).
+GRANT pg_signal_backend TO :"user";
 SQL
     "${psql[@]}" -v user="$PG_SERVICE_USER" -v pw="$PG_SERVICE_PASSWORD" <<'SQL' >/dev/null
 SELECT format('CREATE ROLE %I LOGIN NOCREATEDB NOCREATEROLE', :'user')
