@@ -427,3 +427,80 @@ def test_a_case_merged_into_another_names_it_and_the_other_case_shows_the_merge(
     notes = open311_request(mesh, merged["case_number"])
     assert notes["status"] == "closed"
     assert f"merged into case {kept['case_number']}" in notes["status_notes"]
+
+
+# ------------------------------------------------------------------------------ erasure
+
+ERASED = "[erased at the resident's request]"
+
+
+@pytest.mark.exercises("intake.cases.v1", "CasePersonalDataErased", "mediation")
+@pytest.mark.exercises("intake.cases.v1", "CasePersonalDataErased", "policing")
+def test_an_erasure_at_intake_reaches_the_dispute_file_and_the_police_task(mesh: Mesh) -> None:
+    """Issue 14 item 9: a resident's personal data erased at intake is erased from every copy —
+    mediation's dispute facts and parties, policing's police task — through the real broker."""
+    phone, id_number = "13812345678", "620702199001011234"
+    lat, lon = grid_point(mesh.city)
+    tag = uuid.uuid4().hex[:6]
+    dispute_case = ok(
+        post(
+            mesh.url("intake") + "/v1/cases",
+            json={
+                "matter_code": "dispute.neighbour",
+                "description": f"邻居噪音纠纷，申请人李四 {phone} ({tag})",
+                "lat": lat,
+                "lon": lon,
+                "attributes": {"parties_count": 2},
+            },
+        ),
+        201,
+    )
+    police_case = ok(
+        post(
+            mesh.url("intake") + "/v1/cases",
+            json={
+                "matter_code": "security.incident",
+                "description": f"楼道有人滋事，报警人王五 {phone} ({tag})",
+                "address": "县府街12号3单元",
+                "lat": lat,
+                "lon": lon,
+                "attributes": INCIDENT,
+            },
+        ),
+        201,
+    )
+    mediation_task = dispatch_tasks(mesh, dispute_case["id"], 2)["mediation"]["task_id"]
+    policing_task = dispatch_tasks(mesh, police_case["id"], 2)["policing"]["task_id"]
+    file = wait_for("the dispute file", lambda: dispute(mesh, mediation_task))
+    party = ok(
+        post(
+            f"{mesh.url('mediation')}/v1/disputes/{file['dispute_id']}/parties",
+            json={"role": "applicant", "name": "李四", "phone": phone, "id_number": id_number},
+        ),
+        201,
+    )
+    task = wait_for("the police task", lambda: police_task(mesh, policing_task))
+    assert phone in task["description"] and task["address"] == "县府街12号3单元"
+
+    for created in (dispute_case, police_case):
+        url = f"{mesh.url('intake')}/v1/cases/{created['id']}/erasure"
+        ok(post(url, json={"reason": "resident's request at the window"}))
+
+    def police_copy_erased() -> dict[str, Any] | None:
+        found = police_task(mesh, policing_task)
+        return found if found and found["description"] == ERASED else None
+
+    erased_task = wait_for("policing's copy erased", police_copy_erased)
+    assert erased_task["address"] is None and erased_task["case_id"] == police_case["id"]
+
+    detail_url = f"{mesh.url('mediation')}/v1/disputes/{file['dispute_id']}"
+
+    def dispute_erased() -> dict[str, Any] | None:
+        found = ok(get(detail_url))
+        return found if found["facts"] == ERASED else None
+
+    erased_file = wait_for("mediation's copy erased", dispute_erased)
+    assert phone not in json.dumps(erased_file, ensure_ascii=False)
+    contact = ok(get(f"{detail_url}/parties/{party['id']}/contact", headers={**ADMIN, "X-Purpose": "erasure check"}))
+    assert (contact["name"], contact["phone"], contact["id_number"]) == (ERASED, None, None)
+    assert erased_file["status"] != "closed", "the file stays (a tombstone), only the personal data goes"

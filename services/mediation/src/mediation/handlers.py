@@ -13,6 +13,7 @@ from datetime import datetime
 
 from govmesh_contracts import (
     AgreementReached,
+    CasePersonalDataErased,
     DisputeClosed,
     DisputeFlaggedLate,
     DisputeOpened,
@@ -290,6 +291,28 @@ async def withdraw_on_task_cancelled(event: TaskCancelled, uow: UnitOfWork, *, n
     window = await repo.window_by_task(event.task_id)
     if window is not None and window.status == "open":
         window.status, window.outcome, window.closed_at = "closed", "cancelled", now
+        uow.session.add(window)
+
+
+ERASED = "[erased at the resident's request]"
+
+
+async def erase_case_copies_on_erasure(event: CasePersonalDataErased, uow: UnitOfWork) -> None:
+    """Intake erased a resident's personal data from a case: erase what mediation keeps of it —
+    the dispute's facts, its parties' names and contact data (and the key that linked a party's
+    other disputes), a window request's topic. The file, its sessions, agreement and history stay
+    as a tombstone; the erasure itself is in the dispute's history."""
+    repo = SqlMediationRepository(uow.session)
+    for dispute in await repo.disputes_of_case(event.case_id):
+        dispute.facts = ERASED
+        uow.session.add(dispute)
+        for party in await repo.parties(dispute.id):
+            party.name, party.phone, party.id_number = ERASED[:100], None, None
+            party.party_key = f"erased-{party.id.hex}"  # no longer links this person's disputes
+            uow.session.add(party)
+        _log(uow, dispute.id, "personal_data_erased", event.erased_at, "at the resident's request (via intake)")
+    for window in await repo.windows_of_case(event.case_id):
+        window.topic = ERASED
         uow.session.add(window)
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govmesh_contracts import (
+    CasePersonalDataErased,
     Location,
     PoliceTaskAccepted,
     PoliceTaskClosed,
@@ -310,6 +311,18 @@ async def hand_over_on_task_reassigned(event: TaskReassigned, uow: UnitOfWork, *
         grids,
         reopen=True,
     )
+
+
+ERASED = "[erased at the resident's request]"
+
+
+async def erase_case_copies_on_erasure(event: CasePersonalDataErased, uow: UnitOfWork) -> None:
+    """Intake erased a resident's personal data from a case: erase the copies our police tasks
+    keep of its text and address (the tasks, their place and their history stay)."""
+    for task in await SqlPolicingRepository(uow.session).tasks_of_case(event.case_id):
+        task.description = ERASED
+        task.address = None
+        uow.session.add(task)
 
 
 async def _withdraw(uow: UnitOfWork, dispatch_task_id: uuid.UUID, summary: str, at: datetime) -> None:

@@ -217,6 +217,14 @@ class SqlMediationRepository:
         )
         return list(result.all())
 
+    async def disputes_of_case(self, case_id: uuid.UUID) -> list[DisputeRow]:
+        query = select(DisputeRow).where(col(DisputeRow.case_id) == case_id).with_for_update()
+        return list((await self.session.exec(query)).all())
+
+    async def windows_of_case(self, case_id: uuid.UUID) -> list[WindowRequestRow]:
+        query = select(WindowRequestRow).where(col(WindowRequestRow.case_id) == case_id).with_for_update()
+        return list((await self.session.exec(query)).all())
+
     async def window_by_task(self, task_id: uuid.UUID) -> WindowRequestRow | None:
         result = await self.session.exec(select(WindowRequestRow).where(col(WindowRequestRow.task_id) == task_id))
         return result.first()

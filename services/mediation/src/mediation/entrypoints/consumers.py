@@ -1,13 +1,15 @@
 """What mediation consumes: dispatch's tasks (a mediation task, or a task reassigned to mediation,
-opens a dispute; a cancellation, or a reassignment to another target, closes it as withdrawn)."""
+opens a dispute; a cancellation, or a reassignment to another target, closes it as withdrawn) and
+intake's erasures of a case's personal data (mediation keeps the facts and the parties)."""
 
 from __future__ import annotations
 
-from govmesh_contracts import TaskAssigned, TaskCancelled, TaskReassigned
+from govmesh_contracts import CasePersonalDataErased, TaskAssigned, TaskCancelled, TaskReassigned
 from govmesh_runtime.consumer import ConsumerSpec
 from govmesh_runtime.uow import UnitOfWork
 from mediation.domain.clock import Clock
 from mediation.handlers import (
+    erase_case_copies_on_erasure,
     hand_over_on_task_reassigned,
     open_dispute_on_task_assigned,
     withdraw_on_task_cancelled,
@@ -30,5 +32,10 @@ def consumer_specs(settings: MediationSettings, clock: Clock) -> list[ConsumerSp
             name="mediation-tasks",
             topics=("dispatch.tasks.v1",),
             handlers={TaskAssigned: open_dispute, TaskCancelled: withdraw_dispute, TaskReassigned: hand_dispute_over},
-        )
+        ),
+        ConsumerSpec(
+            name="mediation-erasures",
+            topics=("intake.cases.v1",),
+            handlers={CasePersonalDataErased: erase_case_copies_on_erasure},
+        ),
     ]

@@ -182,6 +182,10 @@ class SqlPolicingRepository:
         )
         return result.first()
 
+    async def tasks_of_case(self, case_id: uuid.UUID) -> list[PoliceTaskRow]:
+        query = select(PoliceTaskRow).where(col(PoliceTaskRow.case_id) == case_id).with_for_update()
+        return list((await self.session.exec(query)).all())
+
     async def tasks(
         self,
         *,

@@ -1,4 +1,5 @@
-"""What policing consumes: dispatch tasks for policing and violence risks.
+"""What policing consumes: dispatch tasks for policing, violence risks, and erasures of a case's
+personal data (its police tasks keep copies of the case's text and address).
 
 Not ``video.alarms.v1``: a camera alarm reaches policing as the case intake made of it (one case
 per burst), routed by dispatch's rules — one road, so one police task per alarm burst."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from govmesh_contracts import (
+    CasePersonalDataErased,
     TaskAssigned,
     TaskCancelled,
     TaskEscalated,
@@ -32,5 +34,10 @@ def consumer_specs(settings: PolicingSettings, grids: GridIndexCache) -> list[Co
                 TaskReassigned: partial(handlers.hand_over_on_task_reassigned, grids=grids),
                 ViolenceRiskFlagged: partial(handlers.open_task_on_violence_risk, grids=grids),
             },
-        )
+        ),
+        ConsumerSpec(
+            name="policing-erasures",
+            topics=("intake.cases.v1",),
+            handlers={CasePersonalDataErased: handlers.erase_case_copies_on_erasure},
+        ),
     ]
