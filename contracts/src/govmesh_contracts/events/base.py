@@ -7,6 +7,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
 class Event(BaseModel):
     """An immutable fact. Subclasses set ``event_type`` (the CloudEvents ``type``) and
     ``key_field`` (the aggregate id that becomes the Kafka key and ``ce_subject``)."""
@@ -23,6 +26,7 @@ class Event(BaseModel):
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         schema = cls.model_json_schema(mode="serialization")
+        schema["$schema"] = JSON_SCHEMA_DIALECT  # pydantic generates 2020-12; say so, for validators
         schema["$id"] = f"https://govmesh.example/schemas/{cls.event_type}.json"
         schema["x-cloudevents-type"] = cls.event_type
         return schema
