@@ -418,8 +418,27 @@ def test_invalid_traceparent_is_dropped_and_a_valid_one_kept() -> None:
     assert Envelope.new(source="/x", type=CaseReceived.event_type, traceparent=upper).traceparent is None
     assert Envelope.new(source="/x", type=CaseReceived.event_type, traceparent=TRACEPARENT).traceparent == TRACEPARENT
 
-    assert Envelope.from_headers(_headers(ce_traceparent=b"00-garbage")).traceparent is None
+    assert Envelope.from_headers(_headers(ce_traceparent=b"00-garbage", traceparent=None)).traceparent is None
     assert Envelope.from_headers(_headers()).traceparent == TRACEPARENT
+
+
+def test_the_trace_context_also_travels_as_a_plain_w3c_header() -> None:
+    # OpenTelemetry's Kafka instrumentations read and write a plain ``traceparent`` header.
+    headers = dict(_envelope().to_headers())
+    assert headers["traceparent"] == headers["ce_traceparent"] == TRACEPARENT.encode()
+    assert "traceparent" not in dict(_envelope(traceparent=None).to_headers())
+    # A record from such a producer (no ce_traceparent) keeps its trace; ce_traceparent wins when both.
+    other = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
+    assert Envelope.from_headers(_headers(ce_traceparent=None, traceparent=other.encode())).traceparent == other
+    assert Envelope.from_headers(_headers(traceparent=other.encode())).traceparent == TRACEPARENT
+    assert Envelope.from_headers(_headers(ce_traceparent=None, traceparent=b"00-garbage")).traceparent is None
+
+
+def test_time_is_optional_as_cloudevents_says() -> None:
+    parsed = Envelope.from_headers(_headers(ce_time=None))
+    assert parsed.time is None
+    assert "ce_time" not in dict(parsed.to_headers())
+    assert Envelope.new(source="/govmesh/intake", type=CaseReceived.event_type).time is not None
 
 
 def test_correlation_id_defaults_to_the_event_id() -> None:

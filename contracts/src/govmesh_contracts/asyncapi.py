@@ -17,7 +17,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from govmesh_contracts.envelope import _TRACEPARENT, CONTENT_TYPE, HEADER_PREFIX, SPEC_VERSION, Envelope
+from govmesh_contracts.envelope import (
+    _TRACEPARENT,
+    CONTENT_TYPE,
+    HEADER_PREFIX,
+    SPEC_VERSION,
+    W3C_TRACEPARENT,
+    Envelope,
+)
 from govmesh_contracts.events import Event
 from govmesh_contracts.schemas import contracts_root, render
 from govmesh_contracts.topics import TOPICS, Topic
@@ -30,7 +37,8 @@ DEAD_LETTER = "govmesh.dead-letter"
 # Headers whose Envelope field has no description of its own.
 _HEADER_DOCS = {
     "specversion": "CloudEvents spec version; a record without it is rejected.",
-    "time": "When the occurrence happened, RFC 3339 with a UTC offset; a time without one is rejected.",
+    "time": "When the occurrence happened, RFC 3339 with a UTC offset; a time without one is rejected."
+    " Optional, as CloudEvents says; the mesh always sets it.",
     "datacontenttype": "Media type of the value (the CloudEvents datacontenttype, mapped to content-type).",
     "dataschema": "URI of the event's JSON Schema.",
     "correlationid": "Id of the first event of the chain; the event's own id when it starts one.",
@@ -84,6 +92,12 @@ def headers_schema(event_type: str | None) -> dict[str, Any]:
     properties["ce_specversion"]["const"] = SPEC_VERSION
     properties["content-type"]["const"] = CONTENT_TYPE
     properties["ce_traceparent"]["pattern"] = _TRACEPARENT.pattern
+    properties[W3C_TRACEPARENT] = {
+        "type": "string",
+        "pattern": _TRACEPARENT.pattern,
+        "description": "The same trace context as a plain W3C header (OpenTelemetry's Kafka instrumentations);"
+        " read when ce_traceparent is absent.",
+    }
     if event_type is not None:
         properties["ce_type"]["const"] = event_type
     required = [_header_name(f) for f in envelope.get("required", [])] + ["ce_specversion"]
