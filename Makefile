@@ -42,11 +42,11 @@ TEST_ENV := KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_DATA_DIR=$(TEST_DATA)/kafka \
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt
+$(VENV)/.installed: $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.txt constraints.txt
 	@command -v python3 >/dev/null || { apt-get update && apt-get install -y python3 python3-venv; }
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	$(PY) -m pip install -q $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt -c constraints.txt
 	@# Real protocol peers for the tests and benchmarks: sipp (GB/T 28181 devices), wrk (HTTP load).
 	@command -v sipp >/dev/null && command -v wrk >/dev/null || apt-get install -y sip-tester wrk \
 	  || { apt-get update && apt-get install -y sip-tester wrk; }
@@ -57,7 +57,17 @@ $(VENV)/.installed: $(addsuffix /pyproject.toml,$(PACKAGES)) requirements-dev.tx
 	touch $@
 
 .PHONY: install
-install: $(VENV)/.installed ## Create the virtualenv and install every package (editable)
+install: $(VENV)/.installed ## Create the virtualenv and install every package (editable), versions from constraints.txt
+
+.PHONY: lock
+lock: ## Re-resolve every dependency in a scratch venv and write constraints.txt (after changing one)
+	rm -rf $(DATA)/lock-venv && python3 -m venv $(DATA)/lock-venv
+	$(DATA)/lock-venv/bin/pip install -q --upgrade pip
+	$(DATA)/lock-venv/bin/pip install -q $(addprefix -e ,$(PACKAGES)) -r requirements-dev.txt
+	{ echo "# Every install resolves the same versions: pip install ... -c constraints.txt (Makefile)."; \
+	  echo "# Regenerate after changing a dependency: make lock (a fresh venv resolves, then this file is written)."; \
+	  $(DATA)/lock-venv/bin/pip freeze --exclude-editable | grep -v '^-e \|^govmesh'; } > constraints.txt
+	rm -rf $(DATA)/lock-venv
 
 .PHONY: kafka-up
 kafka-up: ## Start the local Kafka broker (KRaft, jars from Maven Central) unless KAFKA_BOOTSTRAP_SERVERS is set
