@@ -29,11 +29,8 @@ def _pins() -> dict[str, str]:
 
 def test_every_installed_distribution_is_pinned_at_its_installed_version() -> None:
     pins = _pins()
-    installed = {
-        _canonical(d.metadata["Name"]): d.version
-        for d in importlib.metadata.distributions()
-        if not OURS.match(_canonical(d.metadata["Name"])) and _canonical(d.metadata["Name"]) not in ("pip", "setuptools")
-    }
+    names = {_canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
+    installed = {n: v for n, v in names.items() if not OURS.match(n) and n not in ("pip", "setuptools")}
     unpinned = sorted(name for name in installed if name not in pins)
     assert unpinned == [], f"not in constraints.txt (run `make lock`): {unpinned}"
     differ = {name: (pins[name], version) for name, version in installed.items() if pins[name] != version}

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime import metrics
+from govmesh_runtime import metrics, tracing
 from govmesh_runtime.kafka import ProducerHolder, is_record_refused
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.tables import OutboxMessage
@@ -245,7 +245,11 @@ class OutboxRelay:
             headers = [(name, text.encode()) for name, text in json.loads(row.headers)]
         except ValueError as exc:  # UnicodeEncodeError, json.JSONDecodeError
             raise UnpublishableRow(f"the row is not a valid record: {exc!r}") from exc
-        future: asyncio.Future[Any] = await producer.send(row.topic, value=value, key=key, headers=headers)
+        traceparent = next((v.decode() for name, v in headers if name == "ce_traceparent"), None)
+        with tracing.send_span(row.topic, traceparent) as sent_in:
+            if sent_in is not None and sent_in != traceparent:  # exporting: the plain header names the send span
+                headers = [(n, sent_in.encode() if n == "traceparent" else v) for n, v in headers]
+            future: asyncio.Future[Any] = await producer.send(row.topic, value=value, key=key, headers=headers)
         return future
 
     async def _update_backlog_gauges(self) -> None:

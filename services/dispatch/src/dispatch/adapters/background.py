@@ -23,6 +23,7 @@ from sqlmodel import col, func, select
 from dispatch.adapters import metrics
 from dispatch.adapters.tables import WebhookDeliveryRow
 from dispatch.handlers import Dispatcher, close_without_feedback, escalate_overdue
+from govmesh_runtime import tracing
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.logging import get_logger
 
@@ -193,7 +194,8 @@ class Background:
         try:
             # the whole attempt's deadline (httpx's timeout is per connect/read/write step)
             async with asyncio.timeout(settings.webhook_timeout_s):
-                response = await self._http.post(delivery.url, content=body, headers=headers)
+                with tracing.span("POST webhook", "client", **{"govmesh.department": delivery.department}):
+                    response = await self._http.post(delivery.url, content=body, headers=headers)
             if response.status_code >= 300:
                 error = f"HTTP {response.status_code}"
         except TimeoutError:
