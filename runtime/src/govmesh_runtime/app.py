@@ -31,6 +31,7 @@ from govmesh_runtime.access import audit_router, authenticated, is_public
 from govmesh_runtime.auth import Verifier
 from govmesh_runtime.consumer import ConsumerSpec, EventConsumer
 from govmesh_runtime.db import Database
+from govmesh_runtime.docs_ui import docs_router, operation_id
 from govmesh_runtime.errors import EventTooLarge, is_outage
 from govmesh_runtime.finite import RefuseNonFinite, validation_errors
 from govmesh_runtime.kafka import ProducerHolder
@@ -213,6 +214,9 @@ def create_app(
         version=version,
         lifespan=lifespan,
         openapi_tags=openapi_tags,
+        generate_unique_id_function=operation_id,
+        docs_url=None,  # served below from the project's own files, not a CDN
+        redoc_url=None,
     )
     app.add_exception_handler(DBAPIError, _database_outage)
     app.add_exception_handler(RequestValidationError, validation_errors)
@@ -231,6 +235,7 @@ def create_app(
         body_timeout_s=settings.http_body_timeout_s,
     )
     app.include_router(_health_router())
+    app.include_router(docs_router(app))
     # Every service endpoint needs a credential; health and metrics stay open for operators.
     for router in [*routers, audit_router()]:
         app.include_router(router, dependencies=[Depends(authenticated)])

@@ -1,0 +1,66 @@
+"""HTTP conventions every service keeps (issue 17 item 5): stable operation ids — the endpoint
+function's name, unique within the service — and Swagger UI served from the service's own files
+(a government network has no internet, so no CDN)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+SERVICES = ("intake", "dispatch", "mediation", "policing", "video_bridge")
+
+
+def _app(service: str, tmp_path: Path) -> FastAPI:
+    settings_module = importlib.import_module(f"{service}.settings")
+    cls = next(
+        value
+        for name, value in vars(settings_module).items()
+        if name.endswith("Settings") and isinstance(value, type) and value.__module__ == settings_module.__name__
+    )
+    create_app: Callable[..., FastAPI] = importlib.import_module(f"{service}.bootstrap").create_app
+    return create_app(cls(data_dir=tmp_path / service))
+
+
+def _operations(app: FastAPI) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method.upper(), path, operation)
+        for path, item in app.openapi()["paths"].items()
+        for method, operation in item.items()
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_operation_ids_are_the_endpoint_names_and_unique(service: str, tmp_path: Path) -> None:
+    operations = _operations(_app(service, tmp_path))
+    ids = [operation["operationId"] for _, _, operation in operations]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+    # FastAPI's default (name + path + method, e.g. create_case_v1_cases_post) changes with the path.
+    odd = [
+        f"{m} {p}: {o['operationId']}"
+        for m, p, o in operations
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", o["operationId"])
+    ]
+    assert odd == []
+    assert not any(i.endswith(("_get", "_post", "_put", "_patch", "_delete")) for i in ids), ids
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_swagger_ui_is_served_without_a_cdn(service: str, tmp_path: Path) -> None:
+    client = TestClient(_app(service, tmp_path))  # no `with`: the lifespan (Kafka, database) is not started
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    external = re.findall(r"""(?:src|href)=["'](https?://[^"']+)""", page.text)
+    assert external == [], f"/docs loads from outside the service: {external}"
+    for asset in re.findall(r"""(?:src|href)=["'](/docs/assets/[^"']+)""", page.text):
+        answer = client.get(asset)
+        assert answer.status_code == 200 and len(answer.content) > 500, asset
+    assert client.get("/docs/assets/../settings.py").status_code == 404
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
