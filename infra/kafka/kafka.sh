@@ -34,13 +34,27 @@ REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
 POM="$SCRIPT_DIR/pom.xml"
 
 KAFKA_PORT="${KAFKA_PORT:-9092}"
+# absolute: it ends up in log.dirs and the broker runs with the data dir as cwd
+KAFKA_DATA_DIR="$(realpath -m "${KAFKA_DATA_DIR:-$REPO_ROOT/.data/kafka}")"
+# The first start records the layout; later commands (stop, status, client-env) read it, so
+# they need not repeat KAFKA_BROKERS / KAFKA_SECURITY, and a different one is refused.
+LAYOUT_FILE="$KAFKA_DATA_DIR/layout"
+if [[ -f "$LAYOUT_FILE" ]]; then
+    recorded_brokers="$(sed -n 's/^brokers=//p' "$LAYOUT_FILE")"
+    recorded_security="$(sed -n 's/^security=//p' "$LAYOUT_FILE")"
+    if [[ "${KAFKA_BROKERS:-$recorded_brokers}" != "$recorded_brokers" || "${KAFKA_SECURITY:-$recorded_security}" != "$recorded_security" ]]; then
+        echo "kafka.sh: $KAFKA_DATA_DIR holds a cluster of $recorded_brokers node(s), $recorded_security;" \
+            "not KAFKA_BROKERS=${KAFKA_BROKERS:-} KAFKA_SECURITY=${KAFKA_SECURITY:-} (stop it and delete the data dir to change)" >&2
+        exit 2
+    fi
+    KAFKA_BROKERS="$recorded_brokers"
+    KAFKA_SECURITY="$recorded_security"
+fi
 KAFKA_BROKERS="${KAFKA_BROKERS:-1}"
 KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
 [[ "$KAFKA_BROKERS" =~ ^[1-9]$ ]] || { echo "kafka.sh: KAFKA_BROKERS must be 1..9, not '$KAFKA_BROKERS'" >&2; exit 2; }
 [[ "$KAFKA_SECURITY" == plaintext || "$KAFKA_SECURITY" == sasl_ssl ]] ||
     { echo "kafka.sh: KAFKA_SECURITY must be plaintext or sasl_ssl, not '$KAFKA_SECURITY'" >&2; exit 2; }
-# absolute: it ends up in log.dirs and the broker runs with the data dir as cwd
-KAFKA_DATA_DIR="$(realpath -m "${KAFKA_DATA_DIR:-$REPO_ROOT/.data/kafka}")"
 KAFKA_VERSION="${KAFKA_VERSION:-$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' "$POM" | head -n1)}"
 if ((KAFKA_BROKERS > 1)); then
     KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
@@ -371,10 +385,9 @@ fail_with_log() {
     exit 1
 }
 
-# Formats (once) and launches node $NODE without waiting; prints nothing on success.
-launch_node() {
-    local pid cp="$LIB_DIR/*" # quoted: the JVM expands the wildcard
-    rm -f "$PID_FILE"
+# Writes node $NODE's config and formats its log dir (once: a no-op when meta.properties exists).
+format_node() {
+    local cp="$LIB_DIR/*" # quoted: the JVM expands the wildcard
     if port_open "$NODE_PORT" || port_open "$NODE_CONTROLLER_PORT"; then
         die "port $NODE_PORT or $NODE_CONTROLLER_PORT on $HOST is used by another process (not node $NODE of $KAFKA_DATA_DIR)"
     fi
@@ -383,12 +396,18 @@ launch_node() {
     java_opts
     scram_args
     [[ -f "$OUT_LOG" ]] && mv -f "$OUT_LOG" "$OUT_LOG.prev"
-    # Formatting is a no-op once meta.properties exists (--ignore-formatted).
     if ! java "${JAVA_OPTS[@]}" -cp "$cp" kafka.tools.StorageTool format \
         -t "$(cat "$CLUSTER_ID_FILE")" -c "$CONFIG" --ignore-formatted "${SCRAM_ARGS[@]}" >"$OUT_LOG" 2>&1; then
         log "node $NODE: storage format failed"
         fail_with_log
     fi
+}
+
+# Launches node $NODE (formatted) without waiting for it.
+launch_node() {
+    local pid cp="$LIB_DIR/*"
+    rm -f "$PID_FILE"
+    java_opts
     # setsid: own session, so the broker outlives the calling shell / make and gets
     # no SIGHUP; the inner shell writes its own pid and execs java, so the pidfile
     # holds the JVM's pid. Its working directory is the node dir (JVM crash files land there).
@@ -408,14 +427,25 @@ cmd_start() {
     ensure_tools
     ensure_jars
     ensure_cluster_id
+    [[ -f "$LAYOUT_FILE" ]] || printf 'brokers=%s\nsecurity=%s\n' "$KAFKA_BROKERS" "$KAFKA_SECURITY" >"$LAYOUT_FILE"
     ensure_tls_and_users
     # Launch every node that does not run, then wait for all: a quorum of voters must be up
     # before any of them reports started.
     for ((i = 1; i <= KAFKA_BROKERS; i++)); do
         select_node "$i"
-        if pid="$(running_pid)"; then continue; fi
+        running_pid >/dev/null || started+=("$i")
+    done
+    # the format JVMs in parallel (each takes seconds to start), then the brokers
+    local formats=()
+    for i in "${started[@]}"; do
+        select_node "$i"
+        (format_node) 9>&- &
+        formats+=($!)
+    done
+    for pid in "${formats[@]}"; do wait "$pid" || exit 1; done
+    for i in "${started[@]}"; do
+        select_node "$i"
         launch_node
-        started+=("$i")
     done
     for ((i = 1; i <= KAFKA_BROKERS; i++)); do
         select_node "$i"
@@ -437,41 +467,38 @@ cmd_start() {
     fi
 }
 
-stop_node() {
-    local pid i
-    if ! pid="$(running_pid)"; then
-        rm -f "$PID_FILE"
-        return 0
-    fi
-    kill -TERM "$pid" 2>/dev/null || true # controlled shutdown
-    for ((i = 0; i < 60; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        log "node $NODE: pid $pid still alive after 30s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-        for ((i = 0; i < 20; i++)); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.25
-        done
-    fi
-    rm -f "$PID_FILE"
-    echo "stopped node $NODE pid $pid"
-}
-
 cmd_stop() {
-    local i pid pids=()
+    local i pid pids=() nodes=() waited alive
     [[ -d "$KAFKA_DATA_DIR" ]] || { echo "stopped"; return 0; }
     lock_data_dir
-    # Stop the nodes one after the other, the last one first: while a majority of voters
-    # still runs, each one's controlled shutdown completes quickly.
-    for ((i = KAFKA_BROKERS; i >= 1; i--)); do
+    for ((i = 1; i <= KAFKA_BROKERS; i++)); do
         select_node "$i"
-        pid="$(running_pid)" && pids+=("$pid")
-        stop_node
+        if pid="$(running_pid)"; then pids+=("$pid"); nodes+=("$i"); fi
+        rm -f "$PID_FILE"
     done
-    ((${#pids[@]} > 0)) || echo "stopped"
+    ((${#pids[@]} > 0)) || { echo "stopped"; return 0; }
+    # SIGTERM to every node at once (controlled shutdown): stopped one by one, the last node
+    # waits for a controller quorum that is already gone. SIGKILL after 30 s.
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    for ((waited = 0; waited < 60; waited++)); do
+        alive=()
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+        ((${#alive[@]} == 0)) && break
+        sleep 0.5
+    done
+    for pid in "${pids[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            log "pid $pid still alive after 30s, sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    done
+    for ((waited = 0; waited < 20; waited++)); do
+        alive=()
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive+=("$pid"); done
+        ((${#alive[@]} == 0)) && break
+        sleep 0.25
+    done
+    if ((KAFKA_BROKERS == 1)); then echo "stopped pid ${pids[*]}"; else echo "stopped nodes ${nodes[*]} (pids ${pids[*]})"; fi
 }
 
 cmd_status() {
