@@ -52,6 +52,9 @@ TEST_ENV := KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_DATA_DIR=$(TEST_DATA)/kafka \
             PG_PORT=$(TEST_PG_PORT) PG_DATA_DIR=$(TEST_DATA)/postgres GOVMESH_TEST_DATA=$(TEST_DATA) \
             KEYCLOAK_PORT=$(TEST_KEYCLOAK_PORT) KEYCLOAK_DATA_DIR=$(TEST_DATA)/keycloak
 
+# The secured three-broker cluster of tests/e2e/test_secured_cluster.py (its fixture stops it too).
+TEST_CLUSTER_STOP := KAFKA_PORT=$$(($(TEST_KAFKA_PORT) + 20)) KAFKA_DATA_DIR=$(TEST_DATA)/kafka-cluster infra/kafka/kafka.sh stop
+
 .PHONY: help
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -164,7 +167,7 @@ logs: ## Follow the services' logs
 test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432, Keycloak on 18180) and run every test
 	@status=0; \
 	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
-	$(TEST_ENV) infra/keycloak/keycloak.sh stop; rm -rf $(TEST_DATA); \
+	$(TEST_ENV) infra/keycloak/keycloak.sh stop; $(TEST_CLUSTER_STOP); rm -rf $(TEST_DATA); \
 	$(TEST_ENV) infra/kafka/kafka.sh start && $(TEST_ENV) infra/postgres/postgres.sh start \
 	  && $(TEST_ENV) infra/keycloak/keycloak.sh start \
 	  && infra/prometheus/prometheus.sh install >/dev/null || status=$$?; \
@@ -176,7 +179,7 @@ test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432, Keycloak on 1
 	fi; \
 	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
 	$(TEST_ENV) infra/keycloak/keycloak.sh stop; \
-	KAFKA_PORT=$$(($(TEST_KAFKA_PORT) + 20)) KAFKA_DATA_DIR=$(TEST_DATA)/kafka-cluster infra/kafka/kafka.sh stop; \
+	$(TEST_CLUSTER_STOP); \
 	exit $$status
 
 .PHONY: screenshots
