@@ -35,3 +35,20 @@ def test_a_service_writes_only_what_it_owns_and_the_dead_letters_of_what_it_read
     assert reads == {"dispatch.tasks.v1"}
     assert groups == {"mediation-"}
     assert {a.principal for a in acls} == {"User:mediation"}
+
+
+def test_a_service_on_sasl_without_its_password_names_its_own_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic_settings import SettingsConfigDict
+
+    from govmesh_runtime.settings import ServiceSettings
+
+    class DemoSettings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="DEMO_", extra="ignore")
+        service_name: str = "demo"
+
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(KafkaSettingsError, match="DEMO_KAFKA_SASL_PASSWORD"):
+        DemoSettings().kafka_security()
+    monkeypatch.setenv("DEMO_KAFKA_SASL_PASSWORD", "secret")
+    security = DemoSettings().kafka_security()
+    assert (security.protocol, security.username, security.password) == ("SASL_SSL", "demo", "secret")
