@@ -11,11 +11,25 @@ DATA        := $(ROOT)/.data
 SERVICES    := intake dispatch mediation policing video-bridge console
 PACKAGES    := contracts runtime $(addprefix services/,$(SERVICES)) bench/citygen
 
-# An operator points the mesh at the city's own Kafka by setting KAFKA_BOOTSTRAP_SERVERS;
-# then no local broker is started or stopped.
+# An operator points the mesh at the city's own Kafka by setting KAFKA_BOOTSTRAP_SERVERS (and, for a
+# secured cluster, KAFKA_SECURITY_PROTOCOL … and each service's user: docs/deploy.md); then no
+# local broker is started or stopped. Locally: KAFKA_BROKERS=3 runs a three-node KRaft cluster,
+# KAFKA_SECURITY=sasl_ssl makes it SASL_SSL/SCRAM with a user per service and the mesh's ACLs.
 EXTERNAL_KAFKA := $(KAFKA_BOOTSTRAP_SERVERS)
-KAFKA_PORT  ?= 9092
-KAFKA_ADDR  := $(or $(EXTERNAL_KAFKA),127.0.0.1:$(KAFKA_PORT))
+KAFKA_PORT     ?= 9092
+KAFKA_BROKERS  ?=
+KAFKA_SECURITY ?=
+# (empty: as the data dir's cluster was first made, else one node, plaintext)
+KAFKA_ENV   := KAFKA_PORT=$(KAFKA_PORT) $(if $(KAFKA_BROKERS),KAFKA_BROKERS=$(KAFKA_BROKERS)) \
+               $(if $(KAFKA_SECURITY),KAFKA_SECURITY=$(KAFKA_SECURITY))
+KAFKA_ADDR  := $(or $(EXTERNAL_KAFKA),$(shell $(KAFKA_ENV) infra/kafka/kafka.sh bootstrap))
+# The local cluster's client settings (each service's SCRAM user when secured), for the services;
+# the admin's for govmesh-topics. Empty with an external cluster: the operator's environment counts.
+ifeq ($(EXTERNAL_KAFKA),)
+KAFKA_CLIENT_ENV = set -a && eval "$$($(KAFKA_ENV) infra/kafka/kafka.sh client-env $(1))" && set +a &&
+else
+KAFKA_CLIENT_ENV =
+endif
 
 # Staff sign-in: `make run OIDC=keycloak` starts the local Keycloak (development realm) and
 # points every service at it; without it the services trust the local keyring only. For
@@ -37,6 +51,9 @@ TEST_DATA          ?= $(DATA)/test
 TEST_ENV := KAFKA_PORT=$(TEST_KAFKA_PORT) KAFKA_DATA_DIR=$(TEST_DATA)/kafka \
             PG_PORT=$(TEST_PG_PORT) PG_DATA_DIR=$(TEST_DATA)/postgres GOVMESH_TEST_DATA=$(TEST_DATA) \
             KEYCLOAK_PORT=$(TEST_KEYCLOAK_PORT) KEYCLOAK_DATA_DIR=$(TEST_DATA)/keycloak
+
+# The secured three-broker cluster of tests/e2e/test_secured_cluster.py (its fixture stops it too).
+TEST_CLUSTER_STOP := KAFKA_PORT=$$(($(TEST_KAFKA_PORT) + 20)) KAFKA_DATA_DIR=$(TEST_DATA)/kafka-cluster infra/kafka/kafka.sh stop
 
 .PHONY: help
 help: ## List the targets
@@ -72,7 +89,7 @@ lock: ## Re-resolve every dependency in a scratch venv and write constraints.txt
 .PHONY: kafka-up
 kafka-up: ## Start the local Kafka broker (KRaft, jars from Maven Central) unless KAFKA_BOOTSTRAP_SERVERS is set
 ifeq ($(EXTERNAL_KAFKA),)
-	KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh start
+	$(KAFKA_ENV) infra/kafka/kafka.sh start
 else
 	@echo "Using the existing Kafka at $(EXTERNAL_KAFKA)"
 endif
@@ -80,7 +97,7 @@ endif
 .PHONY: kafka-down
 kafka-down: ## Stop the local Kafka broker started by kafka-up
 ifeq ($(EXTERNAL_KAFKA),)
-	KAFKA_PORT=$(KAFKA_PORT) infra/kafka/kafka.sh stop
+	$(KAFKA_ENV) infra/kafka/kafka.sh stop
 endif
 
 .PHONY: postgres-up
@@ -100,8 +117,10 @@ keycloak-down: ## Stop the local Keycloak
 	KEYCLOAK_PORT=$(KEYCLOAK_PORT) infra/keycloak/keycloak.sh stop
 
 .PHONY: topics
-topics: install ## Create every topic of the contracts registry (idempotent)
-	$(VENV)/bin/govmesh-topics --bootstrap-servers $(KAFKA_ADDR) --wait 60
+topics: install ## Create every topic of the contracts registry (idempotent); on a secured cluster also the ACLs
+	$(call KAFKA_CLIENT_ENV,admin) $(VENV)/bin/govmesh-topics --bootstrap-servers $(KAFKA_ADDR) --wait 60 \
+	  && if [ "$${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}" != PLAINTEXT ]; then \
+	    $(VENV)/bin/govmesh-topics acls --bootstrap-servers $(KAFKA_ADDR) --wait 60; fi
 
 # The generated city the mesh runs on: small by default, `make run CITY_SCALE=full` for Zhangye's size.
 CITY_SCALE ?= small
@@ -120,7 +139,7 @@ run: install kafka-up topics city $(RUN_OIDC) ## Set up and run the mesh (SQLite
 	@# grid imports over REST must stay within the city's outline (a city generated before outlines has none)
 	outline=$(CITY)/outline.geojson; if [ -f $$outline ]; then export DISPATCH_CITY_OUTLINE_FILE=$$outline \
 	  POLICING_CITY_OUTLINE_FILE=$$outline VIDEO_BRIDGE_CITY_OUTLINE_FILE=$$outline; fi; \
-	KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) DISPATCH_CITY_DATA_DIR=$(CITY) $(PY) infra/mesh.py start $(SERVICES)
+	$(call KAFKA_CLIENT_ENV,) KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) DISPATCH_CITY_DATA_DIR=$(CITY) $(PY) infra/mesh.py start $(SERVICES)
 	@if command -v prometheus >/dev/null; then infra/prometheus/prometheus.sh start && \
 	  echo "Prometheus: http://127.0.0.1:9090 (dashboards as code: infra/grafana/)"; \
 	else echo "Prometheus is not installed: make prometheus-up installs and starts it"; fi
@@ -140,7 +159,7 @@ dashboards: install ## Regenerate the Grafana dashboards (infra/grafana/dashboar
 .PHONY: status
 status: ## Show which services run and are ready
 	@$(PY) infra/mesh.py status $(SERVICES) || true
-	@-infra/kafka/kafka.sh status
+	@-$(KAFKA_ENV) infra/kafka/kafka.sh status
 	@-KEYCLOAK_PORT=$(KEYCLOAK_PORT) infra/keycloak/keycloak.sh status
 
 .PHONY: stop
@@ -158,7 +177,7 @@ logs: ## Follow the services' logs
 test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432, Keycloak on 18180) and run every test
 	@status=0; \
 	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
-	$(TEST_ENV) infra/keycloak/keycloak.sh stop; rm -rf $(TEST_DATA); \
+	$(TEST_ENV) infra/keycloak/keycloak.sh stop; $(TEST_CLUSTER_STOP); rm -rf $(TEST_DATA); \
 	$(TEST_ENV) infra/kafka/kafka.sh start && $(TEST_ENV) infra/postgres/postgres.sh start \
 	  && $(TEST_ENV) infra/keycloak/keycloak.sh start \
 	  && infra/prometheus/prometheus.sh install >/dev/null || status=$$?; \
@@ -170,6 +189,7 @@ test: install ## Set up (test Kafka on 19092, PostgreSQL on 15432, Keycloak on 1
 	fi; \
 	$(TEST_ENV) infra/kafka/kafka.sh stop; $(TEST_ENV) infra/postgres/postgres.sh stop; \
 	$(TEST_ENV) infra/keycloak/keycloak.sh stop; \
+	$(TEST_CLUSTER_STOP); \
 	exit $$status
 
 .PHONY: screenshots

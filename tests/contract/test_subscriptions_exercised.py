@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from govmesh_contracts.topics import EVENT_TYPES, topic_for
+from govmesh_contracts.topics import EVENT_TYPES, TOPICS, topic_for
 from govmesh_runtime.consumer import ConsumerSpec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,3 +134,18 @@ def test_every_marker_names_a_registered_subscription(tmp_path: Path) -> None:
 )
 def test_markers_name_events_by_class_or_cloudevents_type(marker: Triple, expected: Triple) -> None:
     assert _normalise(*marker) == expected
+
+
+def test_the_registry_names_every_consumer_the_broker_acls_must_let_read(tmp_path: Path) -> None:
+    """``Topic.consumers`` (what ``govmesh-topics acls`` grants READ on) is exactly what the services
+    subscribe to; their consumer groups are named ``<service>-…`` (the ACL's group prefix)."""
+    subscribed: set[tuple[str, str]] = set()
+    for service, app in _apps(tmp_path).items():
+        for spec in app.state.consumer_specs:
+            assert spec.name.startswith(f"{service}-"), f"{service}'s consumer group {spec.name} is not {service}-…"
+            subscribed |= {(topic, service) for topic in spec.topics}
+    declared = {(t.name, consumer) for t in TOPICS for consumer in t.consumers}
+    assert declared == subscribed, (
+        f"add to Topic.consumers in contracts/topics.py: {sorted(subscribed - declared)}; "
+        f"remove: {sorted(declared - subscribed)}"
+    )
