@@ -31,8 +31,13 @@ def test_a_service_writes_only_what_it_owns_and_the_dead_letters_of_what_it_read
     writes = {a.resource_name for a in acls if a.resource_type == RESOURCE_TOPIC and a.operation == OPERATION_WRITE}
     reads = {a.resource_name for a in acls if a.resource_type == RESOURCE_TOPIC and a.operation == OPERATION_READ}
     groups = {a.resource_name for a in acls if a.resource_type == RESOURCE_GROUP}
-    assert writes == {"mediation.disputes.v1", "mediation.task-results.v1", "dispatch.tasks.v1.dlq"}
-    assert reads == {"dispatch.tasks.v1"}
+    assert writes == {
+        "mediation.disputes.v1",
+        "mediation.task-results.v1",
+        "dispatch.tasks.v1.dlq",
+        "intake.cases.v1.dlq",
+    }
+    assert reads == {"dispatch.tasks.v1", "intake.cases.v1"}
     assert groups == {"mediation-"}
     assert {a.principal for a in acls} == {"User:mediation"}
 

@@ -98,7 +98,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="intake.cases.v1",
         producer="intake",
-        consumers=("dispatch",),
+        consumers=("dispatch", "mediation", "policing"),
         key="case id (UUID)",
         partitions=6,
         events=(CaseReceived, CaseFeedbackGiven, CaseCancelled, CasePersonalDataErased),
