@@ -50,7 +50,9 @@ def upper_env(tmp_path: Path, kafka: str, sip_port: int) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def lower_bridge(tmp_path: Path, kafka: str, upper_sip_port: int, transport: str) -> AsyncIterator[Bridge]:
+async def lower_bridge(
+    tmp_path: Path, kafka: str, upper_sip_port: int, transport: str, per_message: int = 1
+) -> AsyncIterator[Bridge]:
     platform = {
         "platform_id": UPPER_ID,
         "host": "127.0.0.1",
@@ -66,7 +68,7 @@ async def lower_bridge(tmp_path: Path, kafka: str, upper_sip_port: int, transpor
         data,
         kafka,
         upper_platforms=[platform],
-        cascade_catalog_items_per_message=1,  # two channels: two Catalog MESSAGEs upward
+        cascade_catalog_items_per_message=per_message,  # 1: two channels, two Catalog MESSAGEs upward
         cascade_notify_interval_s=0.2,
         cascade_retry_min_s=0.2,
         cascade_retry_max_s=1.0,
