@@ -232,7 +232,10 @@ class UpwardLink:
             answered = await self.keepalive()
             if answered is False:
                 return "the upper platform refused a keepalive"
-            missed = 0 if answered else missed + 1
+            if answered:
+                missed, self.state.failures = 0, 0  # the link works: the backoff starts over
+            else:
+                missed += 1
             if missed >= self.platform.keepalive_max_missed:
                 return f"{missed} keepalives unanswered"
             wait = min(self.platform.keepalive_interval_s, refresh_at - time.monotonic())
@@ -251,7 +254,6 @@ class UpwardLink:
         self.state.registered = True
         self.state.registered_at = datetime.now(UTC)
         self.state.expires_s = granted
-        self.state.failures = 0
         self.state.registrations += 1
         self.state.last_error = None
         log.info("cascade_registered", platform_id=self.platform_id, expires=granted, fresh=fresh)
