@@ -56,6 +56,17 @@ def test_the_catalog_goes_up_in_bounded_pages_each_with_the_total() -> None:
     assert {i.parent_id for i in seen} == {SERVER_ID}
 
 
+def test_long_names_make_smaller_pages_never_a_body_over_the_bound() -> None:
+    wordy = [
+        bodies.CatalogEntry(f"62070200001310{i:06d}", "长" * 200, "海康", "DS", "620702", "街" * 300, True, None, None)
+        for i in range(100)
+    ]
+    messages = bodies.catalog_responses(SERVER_ID, "5", wordy, per_message=100)
+    assert len(messages) > 1 and max(len(m) for m in messages) <= bodies.MAX_BODY_BYTES
+    counted = [manscdp.catalog_items(manscdp.parse(m)) for m in messages]
+    assert {total for total, _ in counted} == {100} and sum(len(items) for _, items in counted) == 100
+
+
 def test_an_empty_catalog_is_still_answered() -> None:
     (body,) = bodies.catalog_responses(SERVER_ID, "3", [], per_message=20)
     assert manscdp.catalog_items(manscdp.parse(body)) == (0, [])

@@ -2,8 +2,9 @@
 record lists relayed from devices, DeviceInfo/DeviceStatus of the bridge itself, alarms
 and keepalives. Every body is declared and encoded as GB2312, like the queries we send.
 
-A page holds at most ``per_message`` items, so a MESSAGE stays far below a UDP datagram's
-limit whatever the city's size; every page carries the total as ``SumNum``.
+A page holds at most ``per_message`` items and at most ``MAX_BODY_BYTES`` (long Chinese names
+and addresses), so a MESSAGE stays far below a UDP datagram's limit whatever the city's size;
+every page carries the total as ``SumNum``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from video_bridge.domain.manscdp import AlarmNotice, RecordItem, format_time
+
+MAX_BODY_BYTES = 32_000
+_PAGE_OVERHEAD = 600  # declaration, root, CmdType, SN, DeviceID, SumNum, list element
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,31 @@ def _document(
     return _encode(_element(root, cmd_type, sn, device_id, fields, list_tag, items))
 
 
-def pages(count: int, per_message: int) -> list[range]:
-    """Index ranges of the pages of ``count`` items; one empty page when there is nothing
-    (the upper platform still gets its answer, with SumNum 0)."""
+def pages(count: int, per_message: int, sizes: Sequence[int] = (), max_bytes: int = MAX_BODY_BYTES) -> list[range]:
+    """Index ranges of the pages of ``count`` items: at most ``per_message`` items and, given
+    the items' encoded ``sizes``, at most ``max_bytes`` a page (an item is never split). One
+    empty page when there is nothing (the upper platform still gets its answer, SumNum 0)."""
     if per_message < 1:
         raise ValueError("per_message must be at least 1")
     if count == 0:
         return [range(0)]
-    return [range(start, min(start + per_message, count)) for start in range(0, count, per_message)]
+    result: list[range] = []
+    start, used = 0, _PAGE_OVERHEAD
+    for index in range(count):
+        size = sizes[index] if sizes else 0
+        if index > start and (index - start >= per_message or used + size > max_bytes):
+            result.append(range(start, index))
+            start, used = index, _PAGE_OVERHEAD
+        used += size
+    result.append(range(start, count))
+    return result
+
+
+def _item_size(fields: Sequence[tuple[str, str]]) -> int:
+    node = ET.Element("Item")
+    for name, value in fields:
+        ET.SubElement(node, name).text = value
+    return len(ET.tostring(node, encoding="unicode").encode("gb2312", errors="xmlcharrefreplace")) + 8 * len(fields)
 
 
 def _catalog_item(entry: CatalogEntry, parent_id: str, event: str | None) -> list[tuple[str, str]]:
@@ -105,17 +126,13 @@ def _catalog_item(entry: CatalogEntry, parent_id: str, event: str | None) -> lis
 
 def catalog_responses(server_id: str, sn: str, entries: Sequence[CatalogEntry], per_message: int) -> list[bytes]:
     """The answer to an upper platform's Catalog query: every channel, in pages."""
+    items = [_catalog_item(entry, server_id, None) for entry in entries]
+    sizes = [_item_size(item) for item in items]
     return [
         _document(
-            "Response",
-            "Catalog",
-            sn,
-            server_id,
-            [("SumNum", str(len(entries)))],
-            "DeviceList",
-            [_catalog_item(entries[i], server_id, None) for i in page],
+            "Response", "Catalog", sn, server_id, [("SumNum", str(len(items)))], "DeviceList", [items[i] for i in page]
         )
-        for page in pages(len(entries), per_message)
+        for page in pages(len(items), per_message, sizes)
     ]
 
 
@@ -123,17 +140,13 @@ def catalog_notifies(
     server_id: str, sn: str, changes: Sequence[tuple[CatalogEntry, str]], per_message: int
 ) -> list[bytes]:
     """Change notifications for a catalog subscriber: (channel, Event ON/OFF/ADD/DEL/UPDATE)."""
+    items = [_catalog_item(entry, server_id, event) for entry, event in changes]
+    sizes = [_item_size(item) for item in items]
     return [
         _document(
-            "Notify",
-            "Catalog",
-            sn,
-            server_id,
-            [("SumNum", str(len(changes)))],
-            "DeviceList",
-            [_catalog_item(changes[i][0], server_id, changes[i][1]) for i in page],
+            "Notify", "Catalog", sn, server_id, [("SumNum", str(len(items)))], "DeviceList", [items[i] for i in page]
         )
-        for page in pages(len(changes), per_message)
+        for page in pages(len(items), per_message, sizes)
     ]
 
 
@@ -152,17 +165,19 @@ def record_responses(
             fields.append(("EndTime", format_time(record.end_time)))
         return [*fields, ("Secrecy", "0"), ("Type", record.record_type or "time")]
 
+    items = [item(record) for record in records]
+    sizes = [_item_size(fields) for fields in items]
     return [
         _document(
             "Response",
             "RecordInfo",
             sn,
             channel_id,
-            [("Name", name), ("SumNum", str(len(records)))],
+            [("Name", name), ("SumNum", str(len(items)))],
             "RecordList",
-            [item(records[i]) for i in page],
+            [items[i] for i in page],
         )
-        for page in pages(len(records), per_message)
+        for page in pages(len(items), per_message, sizes)
     ]
 
 
