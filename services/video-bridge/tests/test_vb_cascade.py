@@ -198,6 +198,22 @@ async def test_the_upper_platform_lists_the_city_channels_gets_alarms_and_record
                     alarms = await eventually(province_alarm, "the alarm at the province")
                     assert [(a["priority"], a["grid_code"], a["device_id"]) for a in alarms] == [(1, GRID, LOWER_ID)]
 
+                    # so does an analytics platform's alarm (webhook) on another camera of the city
+                    webhook = {
+                        "event_id": str(uuid.uuid4()),
+                        "channel_id": channels[1],
+                        "priority": 2,
+                        "alarm_type": "crowd",
+                        "alarm_time": "2026-11-25T10:12:00Z",
+                    }
+                    assert (await city.http.post("/v1/alarms/webhook", json=webhook)).status_code == 202
+
+                    async def province_webhook_alarm() -> Any:
+                        return (await province.get("/v1/alarms", params={"channel_id": channels[1]})).json()
+
+                    alarms = await eventually(province_webhook_alarm, "the webhook alarm at the province")
+                    assert [(a["priority"], a["alarm_type"]) for a in alarms] == [(2, "crowd")]
+
                     # the province searches recordings near the place: the camera's NVR answers, via the city
                     lat, lon = INSIDE
                     evidence = await province.post(

@@ -98,6 +98,8 @@ class Registrar:
         self.answer_keepalives = answer_keepalives
         self.registrations = 0
         self.keepalives = 0
+        self.grant = 1800
+        self.dialogs: list[tuple[str, int]] = []
         self.server_id = SERVER_ID
 
     def via_address(self, transport: str) -> tuple[str, int]:
@@ -128,8 +130,9 @@ class Registrar:
         if verdict is not Verdict.OK:
             return response_to(request, 403)
         self.registrations += 1
+        self.dialogs.append((request.call_id, request.cseq[0]))
         ok = response_to(request, 200)
-        ok.add("expires", "1800")
+        ok.add("expires", str(self.grant))
         return ok
 
 
@@ -169,6 +172,24 @@ async def test_unanswered_keepalives_make_the_link_register_again_after_a_backof
     # registered, but never kept alive: the waits grow, as after refused registrations
     assert waits[:3] == [1.0, 2.0, 4.0]
     assert registrar.keepalives >= 6
+
+
+async def test_a_registration_is_refreshed_before_it_expires_in_the_same_dialog() -> None:
+    registrar = Registrar("s3cret")
+    registrar.grant = 1  # refreshed half-way: after 0.5 s
+    link = UpwardLink(platform(keepalive_interval_s=0.05), registrar, 1.0, 8.0)
+    task = asyncio.create_task(link.run())
+    try:
+        for _ in range(1000):
+            if registrar.registrations >= 3:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert registrar.registrations >= 3 and link.state.failures == 0
+    call_ids = {call_id for call_id, _ in registrar.dialogs}
+    cseqs = [cseq for _, cseq in registrar.dialogs]
+    assert len(call_ids) == 1 and cseqs == sorted(set(cseqs))  # one dialog, CSeq going up
 
 
 def test_upper_platforms_setting(monkeypatch: pytest.MonkeyPatch) -> None:
