@@ -51,11 +51,11 @@ def upper_env(tmp_path: Path, kafka: str, sip_port: int) -> dict[str, str]:
 
 @asynccontextmanager
 async def lower_bridge(
-    tmp_path: Path, kafka: str, upper_sip_port: int, transport: str, per_message: int = 1
+    tmp_path: Path, kafka: str, upper_sip_port: int, transport: str, per_message: int = 1, host: str = "127.0.0.1"
 ) -> AsyncIterator[Bridge]:
     platform = {
         "platform_id": UPPER_ID,
-        "host": "127.0.0.1",
+        "host": host,
         "port": upper_sip_port,
         "transport": transport,
         "password": UPPER_PASSWORD,
@@ -282,3 +282,17 @@ async def test_a_province_that_forgot_the_city_gets_it_registered_again(tmp_path
     finally:
         if first.proc.poll() is None:
             first.terminate()
+
+
+async def test_a_query_in_the_upper_platforms_name_from_another_host_is_refused(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    """Only the upper platform's configured address may ask for the city's catalog."""
+    async with (
+        lower_bridge(tmp_path, kafka_bootstrap, free_port(), "UDP", host="127.0.0.2") as city,
+        SipDevice(UPPER_ID, city.sip.udp_port) as impostor,  # sends from 127.0.0.1
+    ):
+        answer = await impostor.request("MESSAGE", xml("Query", "Catalog", "5", LOWER_ID))
+        assert answer.status == 403
+        with pytest.raises(TimeoutError):
+            await impostor.next_request(timeout=2)  # and no catalog follows
