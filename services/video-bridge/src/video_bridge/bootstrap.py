@@ -15,6 +15,7 @@ from govmesh_runtime.geo import GeometryRules
 from video_bridge.adapters import metrics
 from video_bridge.adapters.grids import GridLocator, import_grids
 from video_bridge.adapters.importer import remap_channels
+from video_bridge.cascade.platforms import Cascade
 from video_bridge.entrypoints.api import alarms, channels, devices, evidence, grids, sip
 from video_bridge.entrypoints.consumers import consumer_specs
 from video_bridge.settings import VideoBridgeSettings, get_settings
@@ -44,6 +45,10 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
             server = SipServer(settings, runtime.uow, locator)
             await server.start()
             app.state.sip = server
+            cascade = Cascade(settings, server, runtime.uow)  # registers upward, if platforms are configured
+            server.cascade = cascade
+            cascade.start()
+            app.state.cascade = cascade
 
     async def sip_endpoint(runtime: Runtime) -> None:
         """Background job: holds the SIP endpoint until shutdown cancels it, then stops it
@@ -55,6 +60,10 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
             await asyncio.Event().wait()
         finally:
             app.state.sip = None
+            cascade: Cascade | None = app.state.cascade
+            app.state.cascade = None
+            if cascade is not None:
+                await cascade.stop()  # unregisters upward while the endpoint still runs
             await server.stop()
 
     app = create_service_app(
@@ -70,4 +79,5 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
     )
     app.state.grids = locator
     app.state.sip = None
+    app.state.cascade = None
     return app

@@ -1,14 +1,43 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from govmesh_runtime.settings import GridImportSettings, ServiceSettings
 from video_bridge.domain.device_id import parse_device_id
 
 DEFAULT_SIP_PASSWORD = "12345678"  # noqa: S105  (devices' factory default: development only)
+
+
+class UpperPlatform(BaseModel):
+    """An upper platform (provincial / public-security video platform) the bridge registers to
+    (GB/T 28181 inter-platform cascade). The password has no default: the upper platform issues it."""
+
+    platform_id: str = Field(description="The upper platform's 20-digit id (type 200).")
+    domain: str = Field(default="", description="Its SIP domain; empty = the first 10 digits of its id.")
+    host: str
+    port: int = Field(default=5060, ge=1, le=65535)
+    transport: Literal["UDP", "TCP"] = "UDP"
+    password: str = Field(min_length=1, description="Digest password the upper platform gave this bridge.")
+    username: str = Field(default="", description="Digest user name; empty = this bridge's server id.")
+    register_expires_s: int = Field(default=3600, ge=60, le=86_400)
+    keepalive_interval_s: float = Field(default=60.0, gt=0)
+    keepalive_max_missed: int = Field(default=3, ge=1)
+
+    @field_validator("platform_id")
+    @classmethod
+    def _valid_platform_id(cls, value: str) -> str:
+        parse_device_id(value)
+        return value
+
+    @model_validator(mode="after")
+    def _default_domain(self) -> UpperPlatform:
+        if not self.domain:
+            self.domain = self.platform_id[:10]
+        return self
 
 
 class VideoBridgeSettings(ServiceSettings, GridImportSettings):
@@ -48,6 +77,19 @@ class VideoBridgeSettings(ServiceSettings, GridImportSettings):
     query_timeout_s: float = Field(default=10.0, gt=0)
     assembly_timeout_s: float = Field(default=30.0, gt=0)
 
+    # Cascade to upper platforms (GB/T 28181 inter-platform)
+    upper_platforms: list[UpperPlatform] = Field(
+        default_factory=list, description="JSON list of the upper platforms this bridge registers to."
+    )
+    cascade_catalog_items_per_message: int = Field(
+        default=20, ge=1, le=100, description="Catalog items per MESSAGE sent upward (bounded datagrams)."
+    )
+    cascade_retry_min_s: float = Field(default=1.0, gt=0, description="First wait before registering again.")
+    cascade_retry_max_s: float = Field(default=300.0, gt=0, description="Longest wait (doubling backoff).")
+    cascade_notify_interval_s: float = Field(
+        default=5.0, gt=0, description="How often channel changes are sent to catalog subscribers."
+    )
+
     # Grids and alarms
     grids_file: Path | None = Field(default=None, description="grids.geojson imported at start when set.")
 
@@ -66,6 +108,9 @@ class VideoBridgeSettings(ServiceSettings, GridImportSettings):
         )
         if weak:
             problems.append(f"{self.env_name('sip_device_passwords')}: the default password for {', '.join(weak)}")
+        weak_upper = sorted(p.platform_id for p in self.upper_platforms if p.password == DEFAULT_SIP_PASSWORD)
+        if weak_upper:
+            problems.append(f"{self.env_name('upper_platforms')}: the default password for {', '.join(weak_upper)}")
         if self.admit_unknown_devices:
             problems.append(
                 f"{self.env_name('admit_unknown_devices')}: devices that were never imported or configured are admitted"

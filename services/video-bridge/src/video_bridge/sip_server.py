@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
@@ -30,7 +30,7 @@ from video_bridge.domain import manscdp
 from video_bridge.domain.assembly import Assembler
 from video_bridge.domain.device_id import InvalidDeviceId, parse_device_id
 from video_bridge.domain.digest import NonceIssuer, Verdict, verify
-from video_bridge.domain.manscdp import CatalogItem, ManscdpError, RecordItem
+from video_bridge.domain.manscdp import AlarmNotice, CatalogItem, ManscdpError, RecordItem
 from video_bridge.domain.sip import (
     MAX_MESSAGE_BYTES,
     SipMessage,
@@ -59,6 +59,14 @@ class QueryFailed(Exception):
 
 class DeviceNotRegistered(QueryFailed):
     """No device with this id is registered now (unknown, or its registration expired)."""
+
+
+class PlatformHooks(Protocol):
+    """The cascade to upper platforms (video_bridge.cascade.platforms.Cascade), set by bootstrap."""
+
+    async def on_request(self, request: SipMessage, peer: Peer) -> bool: ...
+
+    def alarm_raised(self, notice: AlarmNotice) -> None: ...
 
 
 @dataclass
@@ -106,6 +114,7 @@ class SipServer:
         self.udp_port = 0
         self.tcp_port = 0
         self.stats: dict[str, int] = {"received": 0, "dropped": 0, "answered": 0, "errors": 0}
+        self.cascade: PlatformHooks | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -356,6 +365,8 @@ class SipServer:
         method = request.method or ""
         if method == "ACK":
             return
+        if self.cascade is not None and await self.cascade.on_request(request, peer):
+            return  # a request of an upper platform (cascade)
         device = request.from_user or ""
         lock = self._device_locks.setdefault(device, asyncio.Lock())
         async with lock:
@@ -510,6 +521,8 @@ class SipServer:
                 )
                 await uow.commit()
             log.info("alarm_received", channel_id=notice.device_id, repeat=alarm is None, priority=notice.priority)
+            if alarm is not None and self.cascade is not None:
+                self.cascade.alarm_raised(notice)
         elif doc.cmd_type == "Catalog" and doc.root in ("Response", "Notify"):
             await self._on_catalog(device_id, doc)
         elif doc.root == "Response" and doc.cmd_type == "RecordInfo":
@@ -662,6 +675,37 @@ class SipServer:
                     if peer.transport == "UDP":
                         self._send(data, peer)
             raise QueryFailed(f"{method} to {device_id} was not answered")
+        finally:
+            self._client_tx.pop(key, None)
+
+    # --- for the cascade (video_bridge.cascade) ------------------------------------------
+
+    def via_address(self, transport: str) -> tuple[str, int]:
+        """Our address in Via/Contact for requests over ``transport``."""
+        host = self.settings.sip_advertised_host or self.settings.sip_host
+        return host, self.udp_port if transport == "UDP" else self.tcp_port
+
+    def respond(self, request: SipMessage, response: SipMessage, peer: Peer) -> None:
+        self._respond(request, response, peer)
+
+    async def transact(self, request: SipMessage, peer: Peer) -> SipMessage:
+        """A client transaction for a request built elsewhere: send, retransmit over UDP,
+        return the final response (QueryFailed if none)."""
+        number, method = request.cseq
+        future: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
+        key = (request.call_id, number)
+        self._client_tx[key] = future
+        data = request.encode()
+        try:
+            self._send(data, peer)
+            delays = _RETRANSMIT_S if peer.transport == "UDP" else (sum(_RETRANSMIT_S),)
+            for delay in delays:
+                try:
+                    return await asyncio.wait_for(asyncio.shield(future), timeout=delay)
+                except TimeoutError:
+                    if peer.transport == "UDP":
+                        self._send(data, peer)
+            raise QueryFailed(f"{method} to {peer.host}:{peer.port} was not answered")
         finally:
             self._client_tx.pop(key, None)
 

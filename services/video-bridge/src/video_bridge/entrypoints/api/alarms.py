@@ -59,6 +59,9 @@ async def webhook(
             uow, notice, reporting_device=channel.device_id, source="webhook", grids=grids, dedupe=body.event_id
         )
         await uow.commit()
+    cascade = request.app.state.cascade
+    if alarm is not None and cascade is not None:
+        cascade.alarm_raised(notice)  # upward to the upper platforms (GB/T 28181 cascade)
     if alarm is None:
         response.status_code = status.HTTP_200_OK
         async with runtime.db.sessions() as session:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from video_bridge.entrypoints.api.deps import GridRead, SipDep, refusals
 
@@ -12,5 +12,6 @@ router = APIRouter(prefix="/v1/sip", tags=["sip"], responses=refusals(401, 403))
 
 
 @router.get("", summary="Where the SIP endpoint listens, and what it has handled")
-async def sip_status(_: GridRead, sip: SipDep) -> dict[str, Any]:
-    return sip.status()
+async def sip_status(_: GridRead, sip: SipDep, request: Request) -> dict[str, Any]:
+    cascade = request.app.state.cascade
+    return {**sip.status(), "upper_platforms": cascade.status() if cascade is not None else []}
