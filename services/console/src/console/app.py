@@ -417,9 +417,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         if chosen is not None and session.has("grid:read"):  # the place by a click on the grid map
             grids = await call(request, session, "dispatch", "GET", "/v1/grids/grids.geojson")
             if grids.status_code == 200:
-                pass
-
-        shapes, frame = draw_framed(grids.json(), {}, {})
+                shapes, frame = draw_framed(grids.json(), {}, {})
         groups: dict[str, list[dict[str, Any]]] = {}
         for m in all_matters:
             groups.setdefault(m["group"], []).append(m)
@@ -632,7 +630,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             for task in late.json():
                 if task.get("grid_code"):
                     overdue[task["grid_code"]] = overdue.get(task["grid_code"], 0) + 1
-        from console.screens.maplayers import map_layers, police_card
+        from console.screens.maplayers import map_layers, police_card  # the screens import this module
 
         shapes, frame = draw_framed(answer.json(), await _open_cases_by_grid(request, session), overdue)
         width, height = frame.width, frame.height

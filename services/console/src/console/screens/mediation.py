@@ -49,14 +49,27 @@ def _body(action: str, form: dict[str, str]) -> dict[str, Any] | str:
     if action == "agreement":
         if not form.get("term", "").strip():
             return "med.err.term"
-        term: dict[str, Any] = {"obligor": form.get("obligor") or "respondent", "action": form["term"].strip()}
-        if form.get("due_on"):
-            term["due_on"] = form["due_on"]
-        return {"terms": [term]}
+        if not form.get("due_on"):
+            return "med.err.due_on"
+        body: dict[str, Any]
+        term = {
+            "obligor": form.get("obligor") or "respondent",
+            "action": form["term"].strip(),
+            "due_on": form["due_on"],
+        }
+        body = {"terms": [term]}
+        # An agreement signed on an earlier day is recorded with that day (its confirmation
+        # deadline counts from the signing); today's is signed now.
+        if form.get("signed_on") and form["signed_on"] != datetime.now(core.BEIJING).date().isoformat():
+            try:
+                body["signed_at"] = beijing(date.fromisoformat(form["signed_on"]), "12:00").isoformat()
+            except ValueError:
+                return "med.err.signed_on"
+        return body
     if action in ("withdrawal", "referral"):
         if not form.get("reason", "").strip():
             return "med.err.reason"
-        body: dict[str, Any] = {"reason": form["reason"].strip()}
+        body = {"reason": form["reason"].strip()}
         if action == "referral":
             body["referral_to"] = form.get("referral_to") or "court"
         return body
