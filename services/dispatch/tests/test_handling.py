@@ -367,6 +367,7 @@ async def test_an_erasure_at_intake_erases_dispatchs_copy_of_the_case(dispatch: 
     case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
     assert case["status"] == "dispatched" and len(case["tasks"]) == 2  # the case and its tasks stay
 
+
 async def test_stats_received_on_time_escalated_and_satisfaction_by_grid_worker_and_centre(dispatch: Dispatch) -> None:
     handled, late = received(dispatch, "grid.report"), received(dispatch, "grid.report")
     for event in (handled, late):
