@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +71,23 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def dispatch(tmp_path: Path, kafka_bootstrap: str, clock: FakeClock) -> AsyncIterator[Dispatch]:
+    async with running(tmp_path, kafka_bootstrap, clock) as found:
+        yield found
+
+
+@pytest.fixture
+async def dispatch_on_each_store(
+    tmp_path: Path, kafka_bootstrap: str, clock: FakeClock, database_url: str
+) -> AsyncIterator[Dispatch]:
+    """The same, once on SQLite and once on PostgreSQL."""
+    async with running(tmp_path, kafka_bootstrap, clock, database_url=database_url) as found:
+        yield found
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, kafka_bootstrap: str, clock: FakeClock, **extra: Any) -> AsyncIterator[Dispatch]:
     settings = DispatchSettings(
+        **extra,
         data_dir=tmp_path,
         kafka_bootstrap_servers=kafka_bootstrap,
         consumers_enabled=False,
@@ -368,7 +385,10 @@ async def test_an_erasure_at_intake_erases_dispatchs_copy_of_the_case(dispatch: 
     assert case["status"] == "dispatched" and len(case["tasks"]) == 2  # the case and its tasks stay
 
 
-async def test_stats_received_on_time_escalated_and_satisfaction_by_grid_worker_and_centre(dispatch: Dispatch) -> None:
+async def test_stats_received_on_time_escalated_and_satisfaction_by_grid_worker_and_centre(
+    dispatch_on_each_store: Dispatch,
+) -> None:
+    dispatch = dispatch_on_each_store
     handled, late = received(dispatch, "grid.report"), received(dispatch, "grid.report")
     for event in (handled, late):
         await handle(dispatch, dispatch_case_on_received, event)
