@@ -164,7 +164,8 @@ def mesh(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "CONSOLE_POLICING_URL": policing.url,
             "CONSOLE_VIDEO_URL": video.url,
         }
-        console = Service("console", {**env, **urls}, base / "console.log")
+        # Five rows a page: the eight cameras take two pages.
+        console = Service("console", {**env, **urls, "CONSOLE_PAGE_SIZE": "5"}, base / "console.log")
         started.append(console)
         for service in started:
             service.wait_ready(timeout=120)
@@ -337,6 +338,11 @@ def test_a_centre_pages_channels_sees_alarms_and_requests_evidence_on_a_case(mes
         )  # imported, never heard on SIP
     expect(page.locator("#device-table tbody tr[data-device]")).to_have_count(1)
     shot(page, "16-video-channels")
+    expect(page.locator("#channel-table tbody tr[data-channel]")).to_have_count(5)
+    page.locator(".pager a", has_text="下一页").first.click()
+    expect(page.locator("#page-no")).to_have_text("2 / 2")
+    expect(page.locator("#channel-table tbody tr[data-channel]")).to_have_count(3)
+    expect(page.locator(f"#channel-table tr[data-channel='{mesh.channels[-1]}']")).to_be_visible()
     page.select_option("#f-online", "true")
     page.click("#filter")
     expect(page.locator("#channel-total")).to_have_text("0")

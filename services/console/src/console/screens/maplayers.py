@@ -11,6 +11,8 @@ from console import app as core
 from console.gridmap import Frame, bbox, cameras, tiles
 from console.sessions import Session
 
+CAMERA_LIMIT = 20_000  # video-bridge's most per request; a full city's 28,000 are drawn up to this
+
 
 async def map_layers(request: Request, session: Session, frame: Frame) -> dict[str, Any]:
     settings = core._console(request).settings
@@ -18,7 +20,9 @@ async def map_layers(request: Request, session: Session, frame: Frame) -> dict[s
     if frame.height > 0:
         box = ",".join(f"{v:.6f}" for v in bbox(frame))
         try:
-            answer = await core.call(request, session, "video", "GET", "/v1/channels/map", params={"bbox": box})
+            answer = await core.call(
+                request, session, "video", "GET", "/v1/channels/map", params={"bbox": box, "limit": CAMERA_LIMIT}
+            )
         except core.ServiceDown:
             answer = None  # the map without cameras rather than no map
         if answer is not None and answer.status_code == 200:

@@ -30,7 +30,7 @@ def _require(session: Session) -> None:
 
 @router.get("/video")
 async def channels(
-    request: Request, session: core.SessionDep, online: str = "", q: str = "", page_no: int = 1
+    request: Request, session: core.SessionDep, online: str = "", q: str = "", page_no: int = 1, dev_page: int = 1
 ) -> Response:
     """Channels (paged, filter by online status or id/name), and the devices they belong to."""
     _require(session)
@@ -44,7 +44,11 @@ async def channels(
     answer = await core.call(request, session, "video", "GET", "/v1/channels", params=params)
     answer.raise_for_status()
     listing = answer.json()
-    devices = await core.call(request, session, "video", "GET", "/v1/devices", params={"limit": 100})
+    dev_page = max(dev_page, 1)
+    # The device list has no total: one more than a page tells whether a next page exists.
+    device_params = {"limit": size + 1, "offset": (dev_page - 1) * size}
+    devices = await core.call(request, session, "video", "GET", "/v1/devices", params=device_params)
+    device_rows = devices.json() if devices.status_code == 200 else []
     query = urlencode({k: v for k, v in {"online": online, "q": q}.items() if v})
     return core.page(
         request,
@@ -52,7 +56,9 @@ async def channels(
         active="video",
         tab="channels",
         listing=listing,
-        devices=devices.json() if devices.status_code == 200 else [],
+        devices=device_rows[:size],
+        dev_page=dev_page,
+        dev_next=len(device_rows) > size,
         filters={"online": online, "q": q},
         filter_query=query,
         page_no=page_no,
