@@ -115,3 +115,9 @@ def test_the_tile_service_is_the_one_other_origin_images_may_come_from(tmp_path:
     assert "img-src 'self' data:;" in plain
     tiled = _client(tmp_path, map_tiles="https://t0.tianditu.gov.cn/vec_w/wmts?x={x}&y={y}&z={z}")
     assert "img-src 'self' data: https://t0.tianditu.gov.cn;" in tiled.get("/login").headers["content-security-policy"]
+
+
+def test_a_period_without_ratings_is_left_out_of_the_line_not_drawn_as_zero() -> None:
+    chart = str(line_chart(["2026-12-01", "2026-12-02", "2026-12-03"], [("满意度", [4.0, None, 5.0])], "t"))
+    points = chart.split('points="')[1].split('"')[0].split()
+    assert len(points) == 2 and chart.count("<circle") == 2

@@ -64,36 +64,18 @@ async def assessment(request: Request, session: core.SessionDep) -> Response:
     periods = sorted({r["period"] for r in rows if r["period"] != "total"})
     chosen = [r for r in rows if r["period"] != "total" and (not key or r["key"] == key)]
 
-    def series(name: str) -> list[float]:
+    def series(name: str) -> list[float | None]:
         return [float(sum(r[name] for r in chosen if r["period"] == p)) for p in periods]
 
-    chart = line_chart(
-        periods,
-        [
-            (t("assess.received"), series("received")),
-            (t("assess.on_time"), series("on_time")),
-            (t("assess.escalated"), series("escalated")),
-        ],
-        t("assess.chart"),
-    )
-    ratings = [(p, [r for r in chosen if r["period"] == p and r["satisfaction_count"]]) for p in periods]
-    satisfaction = line_chart(
-        periods,
-        [
-            (
-                t("assess.satisfaction_mean"),
-                [
-                    round(
-                        sum(r["satisfaction_mean"] * r["satisfaction_count"] for r in rs)
-                        / max(sum(r["satisfaction_count"] for r in rs), 1),
-                        2,
-                    )
-                    for _, rs in ratings
-                ],
-            )
-        ],
-        t("assess.satisfaction_mean"),
-    )
+    def mean_satisfaction(period: str) -> float | None:
+        rated = [r for r in chosen if r["period"] == period and r["satisfaction_count"]]
+        count = sum(r["satisfaction_count"] for r in rated)
+        return round(sum(r["satisfaction_mean"] * r["satisfaction_count"] for r in rated) / count, 2) if count else None
+
+    counts = [("received", "assess.received"), ("on_time", "assess.on_time"), ("escalated", "assess.escalated")]
+    chart = line_chart(periods, [(t(words), series(name)) for name, words in counts], t("assess.chart"))
+    means = [mean_satisfaction(p) for p in periods]
+    satisfaction = line_chart(periods, [(t("assess.satisfaction_mean"), means)], t("assess.satisfaction_mean"))
     return core.page(
         request,
         "screens/assessment.html",

@@ -7,9 +7,10 @@ from markupsafe import Markup, escape
 WIDTH, HEIGHT, PAD_L, PAD_R, PAD_T, PAD_B = 720, 240, 40, 16, 24, 36
 
 
-def line_chart(periods: list[str], series: list[tuple[str, list[float]]], title: str) -> Markup:
-    """Periods on x, one polyline (with dots) per series; y from 0 to the largest value."""
-    peak = max([v for _, values in series for v in values] + [1.0])
+def line_chart(periods: list[str], series: list[tuple[str, list[float | None]]], title: str) -> Markup:
+    """Periods on x, one polyline (with dots) per series; y from 0 to the largest value. A None
+    (e.g. no rating in a period) leaves its period out of the line rather than drawing a zero."""
+    peak = max([v for _, values in series for v in values if v is not None] + [1.0])
     span_x = WIDTH - PAD_L - PAD_R
     span_y = HEIGHT - PAD_T - PAD_B
     step = span_x / max(len(periods) - 1, 1)
@@ -32,9 +33,11 @@ def line_chart(periods: list[str], series: list[tuple[str, list[float]]], title:
         if i % label_every == 0 or i == len(periods) - 1:
             parts.append(f'<text x="{x(i):.1f}" y="{HEIGHT - 14}" text-anchor="middle">{escape(period[5:])}</text>')
     for n, (name, values) in enumerate(series):
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values) if v is not None)
         parts.append(f'<polyline class="line s{n}" points="{points}" data-series="{escape(name)}"/>')
         for i, v in enumerate(values):
+            if v is None:
+                continue
             tip = f"{escape(name)} {escape(periods[i])}: {v:g}"
             parts.append(f'<circle class="s{n}" cx="{x(i):.1f}" cy="{y(v):.1f}" r="3"><title>{tip}</title></circle>')
         lx = PAD_L + 10 + n * 150
