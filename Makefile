@@ -197,7 +197,7 @@ screenshots: install ## Regenerate the console's screenshots (docs/console/*.png
 	@status=0; $(TEST_ENV) infra/kafka/kafka.sh start || status=$$?; \
 	if [ $$status -eq 0 ]; then \
 	  $(TEST_ENV) GOVMESH_TEST_KAFKA=127.0.0.1:$(TEST_KAFKA_PORT) GOVMESH_SCREENSHOTS=$(ROOT)/docs/console \
-	  $(PY) -m pytest tests/e2e/test_console_browser.py -q || status=$$?; \
+	  $(PY) -m pytest tests/e2e/test_console_browser.py tests/e2e/test_console_screens.py -q || status=$$?; \
 	fi; \
 	$(TEST_ENV) infra/kafka/kafka.sh stop; exit $$status
 

@@ -75,6 +75,8 @@ def start(names: list[str], timeout: float) -> int:
             env.setdefault("CONSOLE_INTAKE_URL", f"http://127.0.0.1:{port_of('intake')}")
             env.setdefault("CONSOLE_DISPATCH_URL", f"http://127.0.0.1:{port_of('dispatch')}")
             env.setdefault("CONSOLE_MEDIATION_URL", f"http://127.0.0.1:{port_of('mediation')}")
+            env.setdefault("CONSOLE_POLICING_URL", f"http://127.0.0.1:{port_of('policing')}")
+            env.setdefault("CONSOLE_VIDEO_URL", f"http://127.0.0.1:{port_of('video-bridge')}")
         proc = subprocess.Popen(
             [sys.executable, "-m", package],
             env=env,

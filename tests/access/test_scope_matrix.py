@@ -89,6 +89,7 @@ DECISIONS: dict[tuple[str, str, str], Decision] = {
     ("dispatch", "GET", "/v1/board/cases"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/board/overdue"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/board/counts"): _(S.CASES_READ),
+    ("dispatch", "GET", "/v1/board/stats"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/cases/{case_id}"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/tasks"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/tasks/{task_id}"): _(S.CASES_READ),

@@ -101,6 +101,8 @@ def mesh(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         mediation = Service("mediation", env, base / "mediation.log")
         started.append(mediation)
         urls = {"CONSOLE_INTAKE_URL": intake.url, "CONSOLE_DISPATCH_URL": dispatch.url}
+        # No policing or video-bridge here (test_console_screens.py has them): an address nothing answers.
+        urls |= {"CONSOLE_POLICING_URL": "http://127.0.0.1:9", "CONSOLE_VIDEO_URL": "http://127.0.0.1:9"}
         console = Service("console", {**env, **urls, "CONSOLE_MEDIATION_URL": mediation.url}, base / "c.log")
         started.append(console)
         for service in started:
@@ -354,15 +356,15 @@ def test_a_centre_counts_cases_by_grid_and_exports_them_as_csv(mesh: Mesh, brows
     eventually(lambda: mesh.case(created["id"])["grid_code"] == GRID, "dispatch takes the case")
     page = sign_in(browser, mesh, "county-centre", "620702")
     page.goto(mesh.console.url + "/assessment?by=grid")
-    cell = page.locator(f"#counts tr[data-key='{GRID}'] td").nth(1)
+    cell = page.locator(f"#figures-table tr[data-key='{GRID}'] td[data-col=received]")
     assert int(cell.inner_text()) >= 1
     shot(page, "11-assessment")
     with page.expect_download() as download:
         page.click("#csv")
     text = Path(download.value.path()).read_text(encoding="utf-8-sig")
     lines = text.splitlines()
-    assert lines[0] == "网格,案件数"
-    assert f"{GRID},{cell.inner_text()}" in lines
+    assert lines[0].startswith("网格,时段,受理数,")
+    assert any(line.startswith(f"{GRID},合计,{cell.inner_text()},") for line in lines)
     # Not for a grid worker: neither in the menu nor by address.
     worker = sign_in(browser, mesh, "grid-worker", GRID, "W001")
     expect(worker.locator(".sidemenu a[href='/assessment']")).to_have_count(0)

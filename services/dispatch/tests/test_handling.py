@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,7 +71,23 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def dispatch(tmp_path: Path, kafka_bootstrap: str, clock: FakeClock) -> AsyncIterator[Dispatch]:
+    async with running(tmp_path, kafka_bootstrap, clock) as found:
+        yield found
+
+
+@pytest.fixture
+async def dispatch_on_each_store(
+    tmp_path: Path, kafka_bootstrap: str, clock: FakeClock, database_url: str
+) -> AsyncIterator[Dispatch]:
+    """The same, once on SQLite and once on PostgreSQL."""
+    async with running(tmp_path, kafka_bootstrap, clock, database_url=database_url) as found:
+        yield found
+
+
+@asynccontextmanager
+async def running(tmp_path: Path, kafka_bootstrap: str, clock: FakeClock, **extra: Any) -> AsyncIterator[Dispatch]:
     settings = DispatchSettings(
+        **extra,
         data_dir=tmp_path,
         kafka_bootstrap_servers=kafka_bootstrap,
         consumers_enabled=False,
@@ -366,3 +383,44 @@ async def test_an_erasure_at_intake_erases_dispatchs_copy_of_the_case(dispatch: 
     assert row is not None and (row.description, row.address) == ("[erased at the resident's request]", None)
     case = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
     assert case["status"] == "dispatched" and len(case["tasks"]) == 2  # the case and its tasks stay
+
+
+async def test_stats_received_on_time_escalated_and_satisfaction_by_grid_worker_and_centre(
+    dispatch_on_each_store: Dispatch,
+) -> None:
+    dispatch = dispatch_on_each_store
+    handled, late = received(dispatch, "grid.report"), received(dispatch, "grid.report")
+    for event in (handled, late):
+        await handle(dispatch, dispatch_case_on_received, event)
+    task = (await dispatch.http.get(f"/v1/cases/{handled.case_id}")).json()["tasks"][0]
+    done = await dispatch.http.post(f"/v1/tasks/{task['task_id']}/complete", json={"outcome": "done", "summary": "ok"})
+    assert done.status_code == 200, done.text
+    feedback = CaseFeedbackGiven(case_id=handled.case_id, satisfaction=4, solved=True, given_at=dispatch.clock())
+    await handle(dispatch, close_or_reopen_on_feedback, feedback)
+    due = datetime.fromisoformat((await dispatch.http.get(f"/v1/cases/{late.case_id}")).json()["due_at"])
+    dispatch.clock.advance(seconds=(due - dispatch.clock()).total_seconds() + 1)
+    async with dispatch.runtime.uow() as uow:
+        await escalate_overdue(uow, dispatcher=dispatch.dispatcher)
+        await uow.commit()
+    dispatch.clock.advance(days=1)
+    await handle(dispatch, dispatch_case_on_received, received(dispatch, "grid.report"))  # still open
+
+    rows = (await dispatch.http.get("/v1/board/stats", params={"by": "grid"})).json()
+    total = next(r for r in rows if r["key"] == GRID_A1 and r["period"] == "total")
+    assert (total["received"], total["resolved"], total["on_time"], total["escalated"]) == (3, 1, 1, 1)
+    assert (total["satisfaction_count"], total["satisfaction_mean"]) == (1, 4.0)
+    days = sorted(r["period"] for r in rows if r["key"] == GRID_A1 and r["period"] != "total")
+    assert len(days) == 2 and sum(r["received"] for r in rows if r["period"] in days) == 3
+
+    workers = (await dispatch.http.get("/v1/board/stats", params={"by": "worker", "bucket": "month"})).json()
+    w001 = next(r for r in workers if r["key"] == "W001" and r["period"] == "total")
+    assert (w001["received"], w001["resolved"], w001["on_time"], w001["escalated"]) == (3, 1, 1, 1)
+    centres = {r["key"] for r in (await dispatch.http.get("/v1/board/stats?by=centre")).json()}
+    assert {"C620702001001", "C620702001"} <= centres  # the late case is held by the township's centre now
+
+    # Another place's grids are not counted; a bad window is refused naming the field.
+    elsewhere = auth_headers(places=["620702001002"])
+    assert (await dispatch.http.get("/v1/board/stats?by=grid", headers=elsewhere)).json() == []
+    since = (dispatch.clock() + timedelta(days=1)).isoformat()
+    refused = await dispatch.http.get("/v1/board/stats", params={"by": "grid", "since": since})
+    assert refused.status_code == 422 and "until" in refused.text

@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from console.forms import AcceptForm, build_request, service_errors
-from console.gridmap import Frame, GridShape, draw, draw_framed
+from console.gridmap import Frame, GridShape, draw_framed, tile_origin_of
 from console.i18n import LANGS, label, lang_of, translator
 from console.sessions import COOKIE, PEOPLE_ROLES, OidcClient, Session, SessionStore, dev_session
 from console.settings import ConsoleSettings, get_settings
@@ -35,8 +35,7 @@ BEIJING = timezone(timedelta(hours=8), "CST")
 CASE_STATUSES = ("received", "dispatched", "in_progress", "resolved", "closed")
 CHANNELS = ("window", "hotline", "terminal", "api", "open311", "video")
 # Menu entries not built yet: shown greyed, so people see what is coming.
-LATER = ("policing", "video")
-COUNT_BY = ("grid", "matter", "state", "level")
+LATER: tuple[str, ...] = ()
 DISPUTE_STATUSES = ("open", "assigned", "in_mediation", "agreed", "closed")
 OPEN_STATUSES = "received,dispatched,in_progress"
 
@@ -103,6 +102,15 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
             menu.append(("map", "/map", True))
         if session.has("mediation"):
             menu.append(("mediation", "/mediation", True))
+        if session.has("policing"):
+            menu.append(("policing", "/policing", True))
+        if session.has("grid:read") and (
+            session.has("devices:manage")
+            or session.has("cases:manage")
+            or session.has("policing")
+            or session.has("evidence:attach")
+        ):
+            menu.append(("video", "/video", True))
         if session.has("cases:manage") or session.has("audit:read"):
             menu.append(("assessment", "/assessment", True))
         menu += [(key, f"/soon/{key}", False) for key in LATER]
@@ -134,9 +142,13 @@ async def call(
 ) -> httpx.Response:
     """One call to a service's REST API with the person's token (and their language)."""
     settings = _console(request).settings
-    base = {"intake": settings.intake_url, "dispatch": settings.dispatch_url, "mediation": settings.mediation_url}[
-        service
-    ]
+    base = {
+        "intake": settings.intake_url,
+        "dispatch": settings.dispatch_url,
+        "mediation": settings.mediation_url,
+        "policing": settings.policing_url,
+        "video": settings.video_url,
+    }[service]
     headers = {**(headers or {}), "Authorization": f"Bearer {session.access_token}", "Accept-Language": _lang(request)}
     try:
         async with httpx.AsyncClient(base_url=base, timeout=15) as http:
@@ -209,6 +221,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         templates=_templates(),
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # The city's tile service (if any) is the one other origin pages may load images from.
+    tile_origin = " " + tile_origin_of(settings.map_tiles) if settings.map_tiles else ""
 
     @app.exception_handler(SignInRequired)
     async def _sign_in(request: Request, exc: SignInRequired) -> Response:
@@ -225,7 +239,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         # Everything is served by the console itself: no CDN, no inline third-party content.
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+            f"default-src 'self'; img-src 'self' data:{tile_origin}; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'",
         )
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -615,7 +630,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             for task in late.json():
                 if task.get("grid_code"):
                     overdue[task["grid_code"]] = overdue.get(task["grid_code"], 0) + 1
-        shapes, width, height = draw(answer.json(), await _open_cases_by_grid(request, session), overdue)
+        from console.screens.maplayers import map_layers, police_card  # the screens import this module
+
+        shapes, frame = draw_framed(answer.json(), await _open_cases_by_grid(request, session), overdue)
+        width, height = frame.width, frame.height
+        layers = await map_layers(request, session, frame)
         card: dict[str, Any] | None = None
         if grid:
             found = await call(request, session, "dispatch", "GET", f"/v1/grids/{grid}")
@@ -632,6 +651,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
                 "workers": [w for w in workers.json() if w["grid_code"] == grid] if workers.status_code == 200 else [],
                 "cases": cases.json()["items"] if cases.status_code == 200 else [],
                 "overdue": overdue.get(grid, 0),
+                "police": await police_card(request, session, grid),
             }
         return page(
             request,
@@ -643,6 +663,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             card=card,
             selected=grid,
             names=_matter_names(await matters(request, session), _lang(request)),
+            **layers,
         )
 
     # ------------------------------------------------------------------------- 矛盾调解 mediation
@@ -684,46 +705,6 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             filter_query=urlencode(query),
             statuses=DISPUTE_STATUSES,
             detail=detail,
-        )
-
-    # ------------------------------------------------------------------------- 考核 assessment
-
-    async def _counts(request: Request, session: Session, by: str) -> list[dict[str, Any]]:
-        if not (session.has("cases:manage") or session.has("audit:read")):
-            raise HTTPException(status.HTTP_403_FORBIDDEN)
-        by = by if by in COUNT_BY else "grid"
-        answer = await call(request, session, "dispatch", "GET", "/v1/board/counts", params={"by": by})
-        answer.raise_for_status()
-        rows: list[dict[str, Any]] = answer.json()
-        return rows
-
-    @app.get("/assessment")
-    async def assessment(request: Request, session: SessionDep, by: str = "grid") -> Response:
-        rows = await _counts(request, session, by)
-        names = _matter_names(await matters(request, session), _lang(request))
-        return page(
-            request,
-            "assessment.html",
-            active="assessment",
-            rows=rows,
-            by=by if by in COUNT_BY else "grid",
-            count_by=COUNT_BY,
-            total=sum(r["cases"] for r in rows),
-            peak=max([r["cases"] for r in rows] or [1]),
-            names=names,
-        )
-
-    @app.get("/assessment.csv")
-    async def assessment_csv(request: Request, session: SessionDep, by: str = "grid") -> Response:
-        rows = await _counts(request, session, by)
-        t = translator(_lang(request))
-        lines = [f"{t('assess.by.' + by)},{t('assess.cases')}"] + [f"{r['key'] or ''},{r['cases']}" for r in rows]
-        # A BOM so that Excel opens the Chinese header as UTF-8.
-        body = "\ufeff" + "\r\n".join(lines) + "\r\n"
-        return Response(
-            body,
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="cases-by-{by}.csv"'},
         )
 
     # ------------------------------------------------------------------------- 我的任务 my tasks
@@ -783,4 +764,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             return RedirectResponse("/tasks", status.HTTP_303_SEE_OTHER)
         return RedirectResponse("/tasks?" + urlencode({"error": answer.text[:200]}), status.HTTP_303_SEE_OTHER)
 
+    # The screens of mediation, policing, video and assessment live in their own modules.
+    from console.screens import register
+
+    register(app)
     return app

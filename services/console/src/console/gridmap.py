@@ -82,3 +82,85 @@ def draw_framed(
             GridShape(code, str(props.get("name", code)), path, open_cases.get(code, 0), overdue.get(code, 0))
         )
     return shapes, Frame(min_lon, max_lat, x_scale, scale, WIDTH, height)
+
+
+def project(frame: Frame, lat: float, lon: float) -> tuple[float, float]:
+    """A WGS 84 point in the SVG's coordinates."""
+    return (lon - frame.min_lon) * frame.x_scale * frame.scale, (frame.max_lat - lat) * frame.scale
+
+
+def bbox(frame: Frame) -> tuple[float, float, float, float]:
+    """(min_lon, min_lat, max_lon, max_lat) the map shows."""
+    max_lon = frame.min_lon + frame.width / (frame.x_scale * frame.scale)
+    return frame.min_lon, frame.max_lat - frame.height / frame.scale, max_lon, frame.max_lat
+
+
+@dataclass
+class Camera:
+    channel_id: str
+    x: float
+    y: float
+    online: bool
+    grid_code: str | None
+
+
+def cameras(frame: Frame, collection: dict[str, Any]) -> list[Camera]:
+    """video-bridge's channel points (GeoJSON) placed on the map."""
+    found = []
+    for feature in collection.get("features", []):
+        lon, lat = feature["geometry"]["coordinates"][:2]
+        props = feature.get("properties", {})
+        x, y = project(frame, float(lat), float(lon))
+        found.append(Camera(str(props.get("channel_id")), x, y, bool(props.get("online")), props.get("grid_code")))
+    return found
+
+
+@dataclass
+class Tile:
+    url: str
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def tile_origin_of(template: str) -> str:
+    """scheme://host of a tile URL template (the Content-Security-Policy allows it for images)."""
+    scheme, _, rest = template.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}" if rest else ""
+
+
+def _tile_lon(x: int, n: int) -> float:
+    return x / n * 360.0 - 180.0
+
+
+def _tile_lat(y: int, n: int) -> float:
+    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / n))))
+
+
+def tiles(frame: Frame, template: str, zoom: int, limit: int = 400) -> list[Tile]:
+    """The Web Mercator tiles (XYZ / WMTS GoogleMapsCompatible: {z}, {x}, {y}) under the map, each
+    placed by its corners (exact in longitude; in latitude exact at the corners, which at city
+    zooms is within a pixel of the map's own projection)."""
+    if not template or frame.height <= 0:
+        return []
+    min_lon, min_lat, max_lon, max_lat = bbox(frame)
+    n = 2**zoom
+
+    def tx(lon: float) -> int:
+        return int((lon + 180.0) / 360.0 * n)
+
+    def ty(lat: float) -> int:
+        rad = math.radians(lat)
+        return int((1 - math.log(math.tan(rad) + 1 / math.cos(rad)) / math.pi) / 2 * n)
+
+    found: list[Tile] = []
+    for x in range(tx(min_lon), tx(max_lon) + 1):
+        for y in range(ty(max_lat), ty(min_lat) + 1):
+            left, top = project(frame, _tile_lat(y, n), _tile_lon(x, n))
+            right, bottom = project(frame, _tile_lat(y + 1, n), _tile_lon(x + 1, n))
+            url = template.replace("{z}", str(zoom)).replace("{x}", str(x)).replace("{y}", str(y))
+            found.append(Tile(url, left, top, right - left, bottom - top))
+            if len(found) >= limit:
+                return found
+    return found

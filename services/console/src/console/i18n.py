@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from console.screens import words as screen_words
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
@@ -534,6 +536,11 @@ _SERVICE_PATTERNS: list[tuple[re.Pattern[str], dict[str, Callable[[re.Match[str]
     (re.compile(r"(?i)field required|is required"), {"zh": lambda m: "此项为必填项", "en": lambda m: m[0]}),
     (re.compile(r"unknown matter"), {"zh": lambda m: "没有这个事项", "en": lambda m: m[0]}),
 ]
+
+
+# The words of the screens (mediation, policing, video, assessment, map layers) live beside them.
+MESSAGES["zh"].update(screen_words.ZH)
+MESSAGES["en"].update(screen_words.EN)
 
 
 def lang_of(value: str | None) -> str:

@@ -17,6 +17,13 @@ class ConsoleSettings(ServiceSettings):
     intake_url: str = "http://127.0.0.1:8001"
     dispatch_url: str = "http://127.0.0.1:8002"
     mediation_url: str = "http://127.0.0.1:8003"
+    policing_url: str = "http://127.0.0.1:8004"
+    video_url: str = "http://127.0.0.1:8005"
+    # The city's map tiles under the grid map: an XYZ/WMTS URL template with {z}, {x}, {y}
+    # (e.g. a Tianditu WMTS GetTile URL with its tk); empty: the grids are drawn as vectors alone.
+    map_tiles: str = ""
+    # Zoom level of the tiles fetched for the map (a city: 12..14).
+    map_tiles_zoom: int = Field(default=13, ge=1, le=18)
     # The OIDC client of the console at the issuer (public client, authorization code + PKCE).
     oidc_client_id: str = "govmesh-console"
     # The console's own address as the browser sees it (the OIDC redirect URI is built from it);

@@ -16,7 +16,7 @@ from dispatch.adapters.city import import_city_dir
 from dispatch.adapters.repository import replace_rules
 from dispatch.adapters.tables import GridRow, RoutingRuleRow
 from dispatch.domain.routing import parse_rules
-from dispatch.entrypoints.api import board, cases, elements, grids, people, return_visits, rules, tasks, webhooks
+from dispatch.entrypoints.api import board, cases, elements, grids, people, return_visits, rules, stats, tasks, webhooks
 from dispatch.entrypoints.consumers import consumer_specs
 from dispatch.handlers import Clock, Dispatcher, system_clock
 from dispatch.settings import DispatchSettings, get_settings
@@ -77,6 +77,7 @@ def create_app(settings: DispatchSettings | None = None, *, clock: Clock = syste
             people.visits_router,
             rules.router,
             board.router,
+            stats.router,
             cases.router,
             tasks.router,
             return_visits.router,

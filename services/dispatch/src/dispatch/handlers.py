@@ -406,6 +406,7 @@ async def _close(
     without_feedback = satisfaction is None
     case.status = CaseState.CLOSED.value
     case.closed_at = now
+    case.satisfaction = satisfaction
     uow.session.add(case)
     uow.emit(
         CaseClosed(case_id=case.case_id, satisfaction=satisfaction, closed_at=now, without_feedback=without_feedback)

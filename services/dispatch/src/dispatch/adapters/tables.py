@@ -137,6 +137,8 @@ class DispatchCaseRow(TableBase, table=True):
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     closed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     reopened: int = 0
+    # the resident's satisfaction (1..5) given with their feedback when the case closed
+    satisfaction: int | None = None
 
 
 class TaskRow(TableBase, table=True):

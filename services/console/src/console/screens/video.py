@@ -1,0 +1,160 @@
+"""视频 video: devices and channels with their online status (paged), recent alarms, and video
+evidence on a case: what video-bridge's API offers today (``grid:read`` to read; a request for
+evidence needs ``evidence:attach``). The case's evidence entries come from intake's timeline."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from fastapi.responses import Response
+
+from console import app as core
+from console.sessions import Session
+
+router = APIRouter()
+VIDEO_SCOPES = ("cases:manage", "policing", "devices:manage", "evidence:attach")
+
+
+def may_see_video(session: Session) -> bool:
+    """Video is for the centres, the police and the device administrators (not for every grid:read)."""
+    return session.has("grid:read") and any(session.has(scope) for scope in VIDEO_SCOPES)
+
+
+def _require(session: Session) -> None:
+    if not may_see_video(session):
+        raise HTTPException(status.HTTP_403_FORBIDDEN)
+
+
+@router.get("/video")
+async def channels(
+    request: Request, session: core.SessionDep, online: str = "", q: str = "", page_no: int = 1, dev_page: int = 1
+) -> Response:
+    """Channels (paged, filter by online status or id/name), and the devices they belong to."""
+    _require(session)
+    size = core._console(request).settings.page_size
+    page_no = max(page_no, 1)
+    params: dict[str, str | int] = {"limit": size, "offset": (page_no - 1) * size}
+    if online in ("true", "false"):
+        params["online"] = online
+    if q.strip():
+        params["q"] = q.strip()
+    answer = await core.call(request, session, "video", "GET", "/v1/channels", params=params)
+    answer.raise_for_status()
+    listing = answer.json()
+    dev_page = max(dev_page, 1)
+    # The device list has no total: one more than a page tells whether a next page exists.
+    device_params = {"limit": size + 1, "offset": (dev_page - 1) * size}
+    devices = await core.call(request, session, "video", "GET", "/v1/devices", params=device_params)
+    device_rows = devices.json() if devices.status_code == 200 else []
+    query = urlencode({k: v for k, v in {"online": online, "q": q}.items() if v})
+    return core.page(
+        request,
+        "screens/video.html",
+        active="video",
+        tab="channels",
+        listing=listing,
+        devices=device_rows[:size],
+        dev_page=dev_page,
+        dev_next=len(device_rows) > size,
+        filters={"online": online, "q": q},
+        filter_query=query,
+        page_no=page_no,
+        pages=max(1, -(-listing["total"] // size)),
+    )
+
+
+@router.get("/video/alarms")
+async def alarms(request: Request, session: core.SessionDep, channel: str = "") -> Response:
+    _require(session)
+    params: dict[str, str | int] = {"limit": 100}
+    if channel:
+        params["channel_id"] = channel
+    answer = await core.call(request, session, "video", "GET", "/v1/alarms", params=params)
+    rows = answer.json() if answer.status_code == 200 else []
+    return core.page(request, "screens/video_alarms.html", active="video", tab="alarms", alarms=rows, channel=channel)
+
+
+async def _case(request: Request, session: Session, number: str) -> dict[str, Any] | None:
+    """A case by its number (or id), as intake shows it to this person."""
+    number = number.strip()
+    if not number:
+        return None
+    found = await core.call(request, session, "intake", "GET", "/v1/cases", params={"q": number, "limit": 5})
+    if found.status_code == 200:
+        for item in found.json()["items"]:
+            if number in (item["case_number"], item["id"]):
+                full = await core.call(request, session, "intake", "GET", f"/v1/cases/{item['id']}")
+                if full.status_code == 200:
+                    case: dict[str, Any] = full.json()
+                    return case
+    return None
+
+
+def _evidence_page(
+    request: Request,
+    case: dict[str, Any] | None,
+    number: str,
+    result: dict[str, Any] | None,
+    error: str,
+    code: int = 200,
+) -> Response:
+    entries = [e for e in (case or {}).get("timeline", []) if e.get("kind") == "evidence_attached"]
+    return core.page(
+        request,
+        "screens/video_evidence.html",
+        code,
+        active="video",
+        tab="evidence",
+        case=case,
+        number=number,
+        entries=entries,
+        result=result,
+        error=error,
+    )
+
+
+@router.get("/video/evidence")
+async def evidence(request: Request, session: core.SessionDep, case: str = "") -> Response:
+    _require(session)
+    found = await _case(request, session, case)
+    error = "video.case.none" if case and found is None else ""
+    return _evidence_page(request, found, case, None, error)
+
+
+@router.post("/video/evidence")
+async def request_evidence(
+    request: Request,
+    session: core.SessionDep,
+    csrf: Annotated[str, Form()] = "",
+    case: Annotated[str, Form(max_length=64)] = "",
+    radius_m: Annotated[float, Form(gt=0, le=5000)] = 300.0,
+    hours: Annotated[float, Form(gt=0, le=168)] = 2.0,
+) -> Response:
+    """Ask video-bridge for the recordings of the cameras near the case's place around its time."""
+    core._check_csrf(session, csrf)
+    _require(session)
+    if not session.has("evidence:attach"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN)
+    found = await _case(request, session, case)
+    if found is None:
+        return _evidence_page(request, None, case, None, "video.case.none", 404)
+    lat, lon = found.get("lat"), found.get("lon")
+    if lat is None or lon is None:
+        return _evidence_page(request, found, case, None, "video.case.no_place", 422)
+    received = datetime.fromisoformat(found["received_at"])
+    end = min(received + timedelta(hours=hours / 2), datetime.now(UTC))
+    body = {
+        "case_id": found["id"],
+        "lat": lat,
+        "lon": lon,
+        "radius_m": radius_m,
+        "start": (received - timedelta(hours=hours / 2)).isoformat(),
+        "end": end.isoformat(),
+    }
+    answer = await core.call(request, session, "video", "POST", "/v1/evidence", json=body)
+    if answer.status_code != 201:
+        return _evidence_page(request, found, case, None, answer.text[:300], answer.status_code)
+    return _evidence_page(request, found, case, answer.json(), "")
