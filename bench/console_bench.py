@@ -30,7 +30,7 @@ def _full_city() -> Path:
     return city
 
 
-async def _fill(intake_url: str, city: Path, cases: int, concurrency: int = 16) -> float:
+async def _fill(intake_url: str, city: Path, cases: int, concurrency: int = 4) -> float:
     """Put ``cases`` cases through intake's REST (random grids of the city); returns the seconds it took."""
     grids = json.loads((city / "grids.geojson").read_text())["features"]
     rng = random.Random("bench-console")
@@ -54,7 +54,7 @@ async def _fill(intake_url: str, city: Path, cases: int, concurrency: int = 16) 
                 raise RuntimeError(f"intake refused a bench case: {answer.status_code} {answer.text[:200]}")
 
     started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=120) as http:
         await asyncio.gather(*(worker(http) for _ in range(concurrency)))
     return time.perf_counter() - started
 
