@@ -122,19 +122,34 @@ topics: install ## Create every topic of the contracts registry (idempotent); on
 	  && if [ "$${KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}" != PLAINTEXT ]; then \
 	    $(VENV)/bin/govmesh-topics acls --bootstrap-servers $(KAFKA_ADDR) --wait 60; fi
 
-# The generated city the mesh runs on: small by default, `make run CITY_SCALE=full` for Zhangye's size.
-CITY_SCALE ?= small
-CITY       := $(DATA)/city-$(CITY_SCALE)
+# The generated city the mesh runs on: small by default, `make run CITY_SCALE=full` for Zhangye's size,
+# with a small element registry (CITY_ELEMENTS rows; `make elements` imports the scale's full registry).
+CITY_SCALE    ?= small
+CITY_ELEMENTS ?= 10000
+CITY          := $(DATA)/city-$(CITY_SCALE)
 
 .PHONY: city
-city: install ## Generate the city (grids, centres, workers, police rooms, cameras) into .data/city-<scale>
-	@test -f $(CITY)/grids.geojson || $(PY) -m citygen --out $(CITY) --scale $(CITY_SCALE) --elements 0
-	@test -f $(CITY)/.policing-imported || { $(PY) -m policing.cli import-city $(CITY) && touch $(CITY)/.policing-imported; }
-	@test -f $(CITY)/.video-imported || { $(PY) -m video_bridge.cli import-grids $(CITY)/grids.geojson \
-	  && $(PY) -m video_bridge.cli import-channels $(CITY)/channels.json && touch $(CITY)/.video-imported; }
+city: install ## Generate the city (grids, centres, workers, police rooms, cameras, studios, elements) into .data/city-<scale>
+	@test -f $(CITY)/mediation.json || $(PY) -m citygen --out $(CITY) --scale $(CITY_SCALE) --elements $(CITY_ELEMENTS)
+
+# Each service is seeded by its own CLI (never another service's database); --if-empty makes a
+# second `make run` change nothing.
+.PHONY: seed
+seed: city ## Seed every service from the generated city (idempotent): grids, workers, elements, rooms, officers, devices, channels, studios, mediators
+	@$(PY) -m dispatch.cli import-city $(CITY) --if-empty
+	@$(PY) -m dispatch.cli import-elements $(CITY)/elements.csv --if-empty
+	@$(PY) -m policing.cli import-city $(CITY) --if-empty
+	@$(PY) -m video_bridge.cli import-grids $(CITY)/grids.geojson --if-empty
+	@$(PY) -m video_bridge.cli import-channels $(CITY)/channels.json --if-empty
+	@$(PY) -m mediation.entrypoints.seed $(CITY)/mediation.json --if-empty
+
+.PHONY: elements
+elements: city ## Generate and import the scale's whole element registry (full: 9.2 M rows, minutes; shows progress)
+	@test -f $(CITY)/registry/elements.csv || $(PY) -m citygen --out $(CITY)/registry --scale $(CITY_SCALE)
+	$(PY) -m dispatch.cli import-elements $(CITY)/registry/elements.csv
 
 .PHONY: run
-run: install kafka-up topics city $(RUN_OIDC) ## Set up and run the mesh (SQLite per service, real Kafka, generated city), then print where it is; OIDC=keycloak: staff sign in with Keycloak
+run: install kafka-up topics seed $(RUN_OIDC) ## Set up and run the mesh (SQLite per service, real Kafka, generated city), then print where it is; OIDC=keycloak: staff sign in with Keycloak
 	@test -f $(DATA)/auth/keyring.json || $(VENV)/bin/govmesh-auth init  # one dev secret shared by the services
 	@# grid imports over REST must stay within the city's outline (a city generated before outlines has none)
 	outline=$(CITY)/outline.geojson; if [ -f $$outline ]; then export DISPATCH_CITY_OUTLINE_FILE=$$outline \
@@ -143,6 +158,13 @@ run: install kafka-up topics city $(RUN_OIDC) ## Set up and run the mesh (SQLite
 	@if command -v prometheus >/dev/null; then infra/prometheus/prometheus.sh start && \
 	  echo "Prometheus: http://127.0.0.1:9090 (dashboards as code: infra/grafana/)"; \
 	else echo "Prometheus is not installed: make prometheus-up installs and starts it"; fi
+
+# A day of the city's cases through the one door at DEMO_SPEED× real time (bounded; 127.0.0.1 only).
+DEMO_SPEED ?= 60
+.PHONY: demo
+demo: install ## Play a day of the city's cases through intake at DEMO_SPEED× real time (60: 24 min); starts the mesh if it is down
+	@$(PY) infra/mesh.py status intake >/dev/null 2>&1 || $(MAKE) --no-print-directory run
+	CITY_SCALE=$(CITY_SCALE) DEMO_SPEED=$(DEMO_SPEED) $(PY) infra/demo.py $(DEMO_ARGS)
 
 .PHONY: prometheus-up
 prometheus-up: ## Install (Debian package) and start Prometheus scraping the services on 127.0.0.1:9090

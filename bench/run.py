@@ -1,7 +1,7 @@
 """``make bench``: benchmarks on the real parts, printed as one table with the ceilings
 measured in the same run, and written to bench/RESULTS.md. Bounded; loopback only.
 
-    python bench/run.py [--quick] [--stages kafka,bare,intake,sqlite,pipeline,dispatch,grid,elements,video]
+    python bench/run.py [--quick] [--stages kafka,bare,intake,sqlite,pipeline,dispatch,grid,elements,video,console]
                         [--seconds N] [--connections N] [--profile] [--results FILE]
 """
 
@@ -27,6 +27,7 @@ from govmesh_contracts import CaseDispatched, CaseReceived, DecodeError, TaskAss
 from govmesh_runtime.geo import GridIndex
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import console_bench
 import harness
 import video
 from harness import KAFKA, Proc, Row, percentile, service, wrk
@@ -427,7 +428,10 @@ def _bounds(collection: dict[str, object]) -> tuple[float, float, float, float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the benchmark itself)")
-    parser.add_argument("--stages", default="kafka,bare,intake,sqlite,pipeline,dispatch,grid,elements,video")
+    parser.add_argument("--stages", default="kafka,bare,intake,sqlite,pipeline,dispatch,grid,elements,video,console")
+    parser.add_argument(
+        "--board-cases", type=int, help="cases behind the console's board (default 10,000, quick 1,000)"
+    )
     parser.add_argument("--seconds", type=int, help="load duration per REST stage (default 20, quick 3)")
     parser.add_argument("--connections", type=int, help="wrk connections (default 32, quick 8)")
     parser.add_argument(
@@ -469,6 +473,9 @@ def main() -> int:
         if "video" in stages:
             rates = [1_000, 2_500, 5_000] if args.quick else [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000]
             rows += video.video(2 if args.quick else 5, 50 if args.quick else 300, rates)
+        if "console" in stages:
+            cases = args.board_cases or (1_000 if args.quick else 10_000)
+            rows += console_bench.console_stage(cases, 50 if args.quick else 200, 2 if args.quick else 3)
     finally:
         harness.infra_down()
     text = harness.table(rows)

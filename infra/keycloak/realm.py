@@ -62,6 +62,15 @@ PLACE_MAPPER: dict[str, Any] = {
     },
 }
 
+# A grid worker's worker id (dispatch's registry: `W` + grid code + serial) as claim `worker_id`:
+# the mesh takes it as the person's subject, so their tasks (assignee = worker id) are theirs,
+# exactly as with the development sign-in.
+WORKER_ID_MAPPER: dict[str, Any] = {
+    **PLACE_MAPPER,
+    "name": "worker_id",
+    "config": {**PLACE_MAPPER["config"], "user.attribute": "worker_id", "claim.name": "worker_id"},
+}
+
 # Keycloak's declarative user profile drops attributes it does not know: declare `place`
 # (editable by administrators only, so a user cannot move themselves to another grid).
 _ADMIN_ONLY = {"view": ["admin", "user"], "edit": ["admin"]}
@@ -102,12 +111,21 @@ USER_PROFILE: dict[str, Any] = {
             "permissions": _ADMIN_ONLY,
             "multivalued": False,
         },
+        {
+            "name": "worker_id",
+            "displayName": "Grid worker id",
+            "validations": {"pattern": {"pattern": "^W[0-9]{17}$", "error-message": "a grid worker id"}},
+            "permissions": _ADMIN_ONLY,
+            "multivalued": False,
+        },
     ],
     "groups": [],
 }
 
 # Demo staff: (username, role, place or None for everywhere). Places exist in the
 # generated small city (`make city`): grid 620702001001001, community 620702001001.
+# Grid workers carry their worker id in the small city (workers.json) as `worker_id`.
+WORKER_IDS: dict[str, str] = {"grid-worker-1": "W62070200100100101", "grid-worker-2": "W62070200100100201"}
 USERS: tuple[tuple[str, Role, str | None], ...] = (
     ("grid-worker-1", Role.GRID_WORKER, "620702001001001"),
     ("grid-worker-2", Role.GRID_WORKER, "620702001001002"),
@@ -139,7 +157,8 @@ def _user(username: str, role: Role, place: str | None) -> dict[str, Any]:
         "email": f"{username}@govmesh.invalid",
         "firstName": username.split("-")[0].capitalize(),
         "lastName": username.rsplit("-", 1)[-1],
-        "attributes": {"place": [place]} if place else {},
+        "attributes": ({"place": [place]} if place else {})
+        | ({"worker_id": [WORKER_IDS[username]]} if username in WORKER_IDS else {}),
         "credentials": [{"type": "password", "value": DEV_PASSWORD, "temporary": False}],
         "realmRoles": [str(role)],
         "requiredActions": [],
@@ -179,7 +198,7 @@ def realm() -> dict[str, Any]:
         "webOrigins": ["+"],
         "attributes": {"pkce.code.challenge.method": "S256", "post.logout.redirect.uris": "+"},
         "fullScopeAllowed": True,
-        "protocolMappers": [PLACE_MAPPER, *(_audience_mapper(service) for service in SERVICES)],
+        "protocolMappers": [PLACE_MAPPER, WORKER_ID_MAPPER, *(_audience_mapper(service) for service in SERVICES)],
     }
     systems = [_system_client(client_id, services) for client_id, _, services in SYSTEMS]
     service_accounts = [

@@ -90,6 +90,17 @@ async def test_roles_and_place_become_scopes_and_places() -> None:
     assert principal.via == "oidc"
 
 
+async def test_a_grid_worker_is_their_worker_id_and_only_a_grid_worker_is() -> None:
+    provider, clock = Provider(), Clock()
+    provider.add_rsa("k1")
+    oidc = verifier(provider, clock)
+    worker = await oidc.verify(provider.token("k1", **WORKER, worker_id="W62070200100100101"))
+    assert worker.subject == "W62070200100100101"  # the assignee of their tasks, as with the keyring
+    centre = {"preferred_username": "centre-1", "realm_access": {"roles": ["community-centre"]}, "place": "620702"}
+    other = await oidc.verify(provider.token("k1", **centre, worker_id="W62070200100100101"))
+    assert other.subject == "centre-1"  # a worker id claim on anyone else changes nothing
+
+
 async def test_es256_tokens_verify() -> None:
     provider, clock = Provider(), Clock()
     provider.add_ec("ec-1")

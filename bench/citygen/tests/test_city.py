@@ -176,6 +176,23 @@ def test_cli_writes_exactly_the_contract_files_in_their_formats(tmp_path: Path) 
         rows = list(csv.reader(f))
     assert rows[0] == ["element_id", "grid_code", "category", "name", "attributes_json"]
     assert len(rows) == 1 + 10_000
+    # mediation's seed document, exactly as its SeedDocument reads it
+    from mediation.entrypoints.seed import SeedDocument
+
+    document = SeedDocument.model_validate(load("mediation.json"))
+    assert (len(document.studios), len(document.mediators)) == (12, 29)
+
+
+@pytest.mark.parametrize("scale", ["small", "full"])
+def test_every_grid_has_a_mediation_studio_with_a_mediator_for_neighbour_disputes(scale: citygen.Scale) -> None:
+    city = citygen.generate(scale, 1)
+    assert len(city.studios) == len(city.centres)  # one at each centre's dispute-mediation window
+    neighbour = [s.area_code for s in city.studios if any("neighbour" in m.skills for m in s.mediators)]
+    for grid in city.grids:
+        covering = [code for code in neighbour if grid.grid_code.startswith(code) and len(code) >= 9]
+        assert covering, f"{grid.grid_code}: no township or community studio mediates neighbour disputes"
+    ids = [m.mediator_id for s in city.studios for m in s.mediators]
+    assert len(ids) == len(set(ids))
 
 
 def test_cli_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,6 +53,7 @@ class OidcVerifier:
         roles_claim: str = "realm_access.roles",
         place_claim: str = "place",
         subject_claim: str = "preferred_username",
+        worker_claim: str = "worker_id",
         min_refresh_s: float = 10.0,
         http_timeout_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
@@ -67,6 +68,7 @@ class OidcVerifier:
         self.roles_claim = roles_claim
         self.place_claim = place_claim
         self.subject_claim = subject_claim
+        self.worker_claim = worker_claim
         self.min_refresh_s = min_refresh_s
         self.http_timeout_s = http_timeout_s
         self._clock = clock
@@ -139,7 +141,9 @@ class OidcVerifier:
             raise AuthError(
                 f"invalid token: role '{bound[0]}' needs a '{self.place_claim}' claim (its grid or division)"
             )
-        subject = claims.get(self.subject_claim) or claims["sub"]
+        # A grid worker is their worker id in the mesh (tasks' assignee), as with the keyring's tokens.
+        worker = claims.get(self.worker_claim) if Role.GRID_WORKER in role_names else None
+        subject = worker or claims.get(self.subject_claim) or claims["sub"]
         return Principal(subject=str(subject), scopes=scopes_for(role_names), places=places, via="oidc")
 
     async def _key(self, kid: str) -> PyJWK:

@@ -124,3 +124,34 @@ def test_pkce_challenge_is_the_s256_of_the_verifier() -> None:
     assert 43 <= len(verifier) <= 128
     expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
     assert challenge == expected
+
+
+def test_a_session_survives_a_console_restart_and_signing_out_revokes_it_on_the_server(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    form = {"role": "community-centre", "place": "620702001001", "subject": "zhang"}
+    assert client.post("/login", data=form, follow_redirects=False).status_code == 303
+    sid = client.cookies[COOKIE]
+    stored = (tmp_path / "console" / "sessions.sqlite").read_bytes()
+    assert sid.encode() not in stored  # only its hash is kept
+    assert (tmp_path / "console" / "sessions.sqlite").stat().st_mode & 0o077 == 0
+
+    restarted = _client(tmp_path)  # a new process on the same data directory
+    restarted.cookies.set(COOKIE, sid)
+    session = restarted.app.state.console.sessions.get(sid)  # type: ignore[attr-defined]
+    assert session is not None and (session.subject, session.place) == ("zhang", "620702001001")
+    assert restarted.get("/", follow_redirects=False).headers["location"] != "/login?next=%2F"
+
+    restarted.post("/logout", follow_redirects=False)
+    again = _client(tmp_path)
+    again.cookies.set(COOKIE, sid)
+    answer = again.get("/", follow_redirects=False)
+    assert answer.headers["location"].startswith("/login?next=")  # revoked: the copied cookie is worthless
+
+
+def test_sessions_in_memory_only_end_with_the_process(tmp_path: Path) -> None:
+    client = _client(tmp_path, sessions_file="memory")
+    client.post("/login", data={"role": "auditor", "subject": "wu"}, follow_redirects=False)
+    restarted = _client(tmp_path, sessions_file="memory")
+    restarted.cookies.set(COOKIE, client.cookies[COOKIE])
+    assert restarted.get("/", follow_redirects=False).headers["location"].startswith("/login?next=")
+    assert not (tmp_path / "console" / "sessions.sqlite").exists()

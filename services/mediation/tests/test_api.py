@@ -562,6 +562,9 @@ def test_the_seed_cli_loads_studios_and_mediators(
         return len(rows)
 
     assert asyncio.run(count()) == 4
+    # --if-empty (make run's seeding): the studios are there, nothing is loaded again
+    assert main([str(SAMPLE), "--if-empty"]) == 0
+    assert "mediation: 3 studios already there, nothing loaded" in capsys.readouterr().out
 
 
 async def test_a_task_reassigned_to_policing_leaves_mediation(med: Mediation) -> None:

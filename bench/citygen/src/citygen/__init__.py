@@ -20,9 +20,11 @@ from citygen.model import (
     Channel,
     City,
     Grid,
+    Mediator,
     Officer,
     PoliceRoom,
     Scale,
+    Studio,
     Worker,
 )
 from citygen.writer import FILES, write
@@ -40,9 +42,11 @@ __all__ = [
     "City",
     "GenerationError",
     "Grid",
+    "Mediator",
     "Officer",
     "PoliceRoom",
     "Scale",
+    "Studio",
     "Worker",
     "generate",
     "iter_elements",

@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     city = generate(args.scale, args.seed)
     generated = time.perf_counter()
-    write(city, args.out, args.elements)
+    write(city, args.out, args.elements, progress=True)
     done = time.perf_counter()
     elements = city.default_elements if args.elements is None else args.elements
     print(

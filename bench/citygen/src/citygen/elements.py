@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from citygen import names
@@ -164,11 +164,18 @@ def _field(value: str) -> str:
     return '"' + value.replace('"', '""') + '"' if _NEEDS_QUOTES.search(value) else value
 
 
-def write_elements(city: City, out: TextSink, count: int | None = None, chunk: int = 10_000) -> int:
+def write_elements(
+    city: City,
+    out: TextSink,
+    count: int | None = None,
+    chunk: int = 10_000,
+    on_chunk: Callable[[int], None] | None = None,
+) -> int:
     """Write elements.csv (header + rows, RFC 4180) to ``out``; returns the number of rows written.
 
     Rows are formatted here rather than by ``csv.writer`` (twice as fast); ids, grid codes
     and categories never need quoting, names and attributes are quoted when they must be.
+    ``on_chunk(rows so far)`` is called after each chunk (progress).
     """
     out.write(",".join(HEADER) + "\n")
     written = 0
@@ -179,5 +186,7 @@ def write_elements(city: City, out: TextSink, count: int | None = None, chunk: i
             out.write("".join(lines))
             written += len(lines)
             lines.clear()
+            if on_chunk is not None:
+                on_chunk(written)
     out.write("".join(lines))
     return written + len(lines)

@@ -33,10 +33,13 @@ from citygen.model import (
     City,
     Grid,
     GridFunction,
+    Mediator,
+    MediatorKind,
     Officer,
     OfficerRole,
     PoliceRoom,
     Scale,
+    Studio,
     Worker,
 )
 
@@ -246,6 +249,7 @@ def generate(scale: Scale = "small", seed: int = 1) -> City:
     workers = _workers(stream("workers"), spec, grids)
     rooms = _police_rooms(stream("police"), spec, counties, townships, communities, grids, snake)
     channels = _channels(stream("channels"), spec, communities, grids)
+    studios = _studios(stream("mediation"), centres, city, counties, townships, communities)
     return City(
         scale=scale,
         seed=seed,
@@ -259,6 +263,7 @@ def generate(scale: Scale = "small", seed: int = 1) -> City:
         workers=workers,
         police_rooms=rooms,
         channels=channels,
+        studios=studios,
         default_elements=spec.elements,
     )
 
@@ -443,3 +448,61 @@ def _channels(
                     )
                 )
     return tuple(channels)
+
+
+# Mediators per studio by the centre's level: (kind, how many); full-time mediators at the
+# community and township windows, legal advisers higher up, volunteer peacemakers (和事佬) below.
+STUDIO_STAFF: dict[str, tuple[tuple[MediatorKind, int], ...]] = {
+    "community": (("full_time", 1), ("volunteer", 1)),
+    "township": (("full_time", 2), ("legal_adviser", 1)),
+    "county": (("full_time", 1), ("legal_adviser", 2)),
+    "city": (("legal_adviser", 2),),
+}
+SKILLS: dict[MediatorKind, tuple[str, ...]] = {
+    "full_time": ("neighbour", "family", "property", "land"),
+    "legal_adviser": ("labour", "consumer", "property", "land"),
+    "volunteer": ("neighbour", "family"),
+}
+CAPACITY: dict[MediatorKind, int] = {"full_time": 12, "legal_adviser": 8, "volunteer": 4}
+ROOMS: dict[str, tuple[str, ...]] = {
+    "community": ("调解室",),
+    "township": ("调解室1", "调解室2"),
+    "county": ("调解室1", "调解室2", "听证室"),
+    "city": ("调解室1", "听证室"),
+}
+
+
+def _studios(
+    rng: random.Random,
+    centres: tuple[Centre, ...],
+    city: AdminUnit,
+    counties: list[AdminUnit],
+    townships: list[AdminUnit],
+    communities: list[AdminUnit],
+) -> tuple[Studio, ...]:
+    """One mediation studio at each centre's dispute-mediation window, serving the centre's division."""
+    unit_names = {u.code: u.name for u in (city, *counties, *townships, *communities)}
+    studios = []
+    for centre in centres:
+        code = centre.admin_code
+        if centre.level == "community":
+            name = f"{unit_names[code[:9]]}{unit_names[code]}人民调解工作室"
+        elif centre.level == "township":
+            name = f"{unit_names[code]}人民调解委员会"
+        else:
+            name = f"{unit_names[code]}矛盾纠纷调处化解中心"
+        staff: list[Mediator] = []
+        for kind, count in STUDIO_STAFF[centre.level]:
+            for _ in range(count):
+                extra = ("public_order",) if kind == "full_time" and centre.level != "community" else ()
+                staff.append(
+                    Mediator(
+                        mediator_id=f"M{code}{len(staff) + 1:02d}",
+                        name=names.person_name(rng),
+                        kind=kind,
+                        skills=SKILLS[kind] + extra,
+                        capacity=CAPACITY[kind],
+                    )
+                )
+        studios.append(Studio(f"ST{code}", name, code, ROOMS[centre.level], tuple(staff)))
+    return tuple(studios)

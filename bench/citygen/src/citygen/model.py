@@ -18,6 +18,7 @@ Scale = Literal["small", "full"]
 Level = Literal["community", "township", "county", "city"]
 GridFunction = Literal["residential", "commercial", "rural", "industrial", "mixed"]
 OfficerRole = Literal["officer", "auxiliary"]
+MediatorKind = Literal["full_time", "legal_adviser", "volunteer"]
 
 WINDOWS: tuple[str, ...] = (
     "public_reception",
@@ -135,6 +136,28 @@ class Channel:
 
 
 @dataclass(frozen=True, slots=True)
+class Mediator:
+    """A mediator of a studio: full-time (专职), a legal adviser (法律顾问) or a volunteer peacemaker (和事佬)."""
+
+    mediator_id: str
+    name: str
+    kind: MediatorKind
+    skills: tuple[str, ...]  # mediation's dispute categories
+    capacity: int
+
+
+@dataclass(frozen=True, slots=True)
+class Studio:
+    """A people's mediation studio (人民调解工作室) at the dispute-mediation window of a centre."""
+
+    studio_id: str
+    name: str
+    area_code: str  # the division it serves (a prefix of its grids' codes)
+    rooms: tuple[str, ...]
+    mediators: tuple[Mediator, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class City:
     scale: Scale
     seed: int
@@ -148,4 +171,5 @@ class City:
     workers: tuple[Worker, ...]
     police_rooms: tuple[PoliceRoom, ...]
     channels: tuple[Channel, ...]
+    studios: tuple[Studio, ...]
     default_elements: int

@@ -10,6 +10,7 @@ from typing import Any
 
 from citygen.elements import write_elements
 from citygen.model import AdminUnit, City
+from citygen.progress import Progress
 
 FILES = (
     "grids.geojson",
@@ -19,6 +20,7 @@ FILES = (
     "workers.json",
     "police_rooms.json",
     "channels.json",
+    "mediation.json",
     "elements.csv",
 )
 
@@ -70,8 +72,23 @@ def outline_features(city: City) -> Iterable[dict[str, Any]]:
         yield {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [g.box.ring()]}}
 
 
-def write(city: City, out_dir: str | os.PathLike[str], elements: int | None = None) -> dict[str, Path]:
-    """Write all city files into ``out_dir`` (created if needed); ``elements`` rows (default: the scale's)."""
+def studio_records(city: City) -> Iterable[dict[str, Any]]:
+    for s in city.studios:
+        yield {"studio_id": s.studio_id, "name": s.name, "area_codes": [s.area_code], "rooms": list(s.rooms)}
+
+
+def mediator_records(city: City) -> Iterable[dict[str, Any]]:
+    for s in city.studios:
+        for m in s.mediators:
+            yield {"mediator_id": m.mediator_id, "studio_id": s.studio_id, "name": m.name, "kind": m.kind,
+                   "skills": list(m.skills), "capacity": m.capacity}  # fmt: skip
+
+
+def write(
+    city: City, out_dir: str | os.PathLike[str], elements: int | None = None, progress: bool = False
+) -> dict[str, Path]:
+    """Write all city files into ``out_dir`` (created if needed); ``elements`` rows (default: the
+    scale's); ``progress``: show the elements' progress on stderr (counts, rate, ETA)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in FILES}
@@ -141,8 +158,19 @@ def write(city: City, out_dir: str | os.PathLike[str], elements: int | None = No
         "]",
     )  # fmt: skip
 
+    # mediation's seed document (as its POST /v1/seed and govmesh-mediation-seed read it)
+    tmp = paths["mediation.json"].with_name("mediation.json.tmp")
+    with tmp.open("w", encoding="utf-8", newline="\n") as f:
+        f.write('{"studios":[\n' + ",\n".join(_dumps(s) for s in studio_records(city)) + "\n],\n")
+        f.write('"mediators":[\n' + ",\n".join(_dumps(m) for m in mediator_records(city)) + "\n]}\n")
+    os.replace(tmp, paths["mediation.json"])
+
     tmp = paths["elements.csv"].with_name("elements.csv.tmp")
+    total = city.default_elements if elements is None else elements
+    meter = Progress("citygen elements.csv", total) if progress else None
     with tmp.open("w", encoding="utf-8", newline="") as f:
-        write_elements(city, f, elements)
+        written = write_elements(city, f, elements, on_chunk=meter.update if meter else None)
+    if meter is not None:
+        meter.finish(written)
     os.replace(tmp, paths["elements.csv"])
     return paths

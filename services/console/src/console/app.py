@@ -75,6 +75,8 @@ async def current_session(request: Request) -> Session:
     if expiring and (console.oidc is None or not await console.oidc.refresh(session)):
         console.sessions.drop(request.cookies.get(COOKIE))
         raise SignInRequired
+    if expiring:
+        console.sessions.save(str(request.cookies.get(COOKIE)), session)  # the refreshed token
     request.state.session = session
     return session
 
@@ -216,7 +218,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app = FastAPI(title="govmesh console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.console = Console(
         settings=settings,
-        sessions=SessionStore(settings.session_idle_s),
+        sessions=SessionStore(settings.session_idle_s, settings.resolved_sessions_file()),
         oidc=OidcClient(settings.oidc_issuer, settings.oidc_client_id) if settings.oidc_issuer else None,
         templates=_templates(),
     )

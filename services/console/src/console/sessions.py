@@ -1,9 +1,10 @@
 """Who is signed in: a server-side session per browser, and the two ways to get one.
 
 The browser holds only a random session id in an HttpOnly, SameSite=Lax cookie; the
-access token stays on the server (page scripts can never read it). Sessions live in this
-process's memory: a restart signs everyone out, which is acceptable for one console
-process per centre (a shared store is left for when the console is scaled out).
+access token stays on the server (page scripts can never read it). Sessions are kept in
+memory and written through to a small SQLite file (``CONSOLE_SESSIONS_FILE``, owner-only),
+so a console restart signs nobody out; signing out deletes the row (server-side
+revocation). The file holds the SHA-256 of each session id, never the id the cookie carries.
 
 - With ``GOVMESH_OIDC_ISSUER``: OpenID Connect authorization code + PKCE S256 with the
   public client ``govmesh-console``; the token's roles and ``place`` claim say what the
@@ -17,9 +18,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
+import sqlite3
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -66,35 +70,92 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, idle_s: int) -> None:
+    """Sessions by id: in memory, and in ``path`` (SQLite) when given, so they outlive a restart."""
+
+    TOUCH_EVERY_S = 60.0  # last_seen is written to the file at most this often per session
+
+    def __init__(self, idle_s: int, path: Path | None = None) -> None:
         self.idle_s = idle_s
         self._sessions: dict[str, Session] = {}
+        self._written: dict[str, float] = {}  # sid -> last_seen as last written
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600, exist_ok=True)
+            path.chmod(0o600)  # access tokens: the console's owner only
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS console_sessions"
+                " (sid_hash TEXT PRIMARY KEY, body TEXT NOT NULL, last_seen REAL NOT NULL)"
+            )
+
+    @staticmethod
+    def _key(sid: str) -> str:
+        return hashlib.sha256(sid.encode()).hexdigest()
 
     def create(self, session: Session) -> str:
         self._forget_idle()
         sid = secrets.token_urlsafe(32)
         self._sessions[sid] = session
+        self.save(sid, session)
         return sid
+
+    def save(self, sid: str, session: Session) -> None:
+        """Write the session through (after sign-in, and after a token refresh)."""
+        if self._db is not None:
+            body = json.dumps({**asdict(session), "scopes": sorted(session.scopes)})
+            self._db.execute(
+                "INSERT OR REPLACE INTO console_sessions (sid_hash, body, last_seen) VALUES (?, ?, ?)",
+                (self._key(sid), body, session.last_seen),
+            )
+            self._written[sid] = session.last_seen
+
+    def _load(self, sid: str) -> Session | None:
+        if self._db is None:
+            return None
+        row = self._db.execute("SELECT body FROM console_sessions WHERE sid_hash = ?", (self._key(sid),)).fetchone()
+        if row is None:
+            return None
+        fields = json.loads(row[0])
+        session = Session(**{**fields, "scopes": frozenset(fields["scopes"])})
+        self._sessions[sid] = session
+        self._written[sid] = session.last_seen
+        return session
 
     def get(self, sid: str | None) -> Session | None:
         if not sid:
             return None
-        session = self._sessions.get(sid)
+        session = self._sessions.get(sid) or self._load(sid)
         now = time.time()
         if session is None or now - session.last_seen > self.idle_s:
-            self._sessions.pop(sid, None)
+            self.drop(sid)
             return None
         session.last_seen = now
+        if self._db is not None and now - self._written.get(sid, 0.0) > self.TOUCH_EVERY_S:
+            self._db.execute("UPDATE console_sessions SET last_seen = ? WHERE sid_hash = ?", (now, self._key(sid)))
+            self._written[sid] = now
         return session
 
     def drop(self, sid: str | None) -> None:
         if sid:
             self._sessions.pop(sid, None)
+            self._written.pop(sid, None)
+            if self._db is not None:
+                self._db.execute("DELETE FROM console_sessions WHERE sid_hash = ?", (self._key(sid),))
 
     def _forget_idle(self) -> None:
         now = time.time()
         for sid in [s for s, v in self._sessions.items() if now - v.last_seen > self.idle_s]:
             del self._sessions[sid]
+            self._written.pop(sid, None)
+        if self._db is not None:
+            self._db.execute("DELETE FROM console_sessions WHERE last_seen < ?", (now - self.idle_s,))
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 def dev_session(
@@ -223,13 +284,15 @@ class OidcClient:
         roles = [str(r) for r in claims.get("realm_access", {}).get("roles", [])]
         person_roles = [r for r in roles if r in {role.value for role in PEOPLE_ROLES}]
         place = claims.get("place")
+        worker_id = str(claims["worker_id"]) if claims.get("worker_id") and Role.GRID_WORKER in roles else None
         return Session(
-            subject=str(claims.get("preferred_username") or claims.get("sub")),
+            # a grid worker is their worker id, as the services take it (runtime.oidc)
+            subject=worker_id or str(claims.get("preferred_username") or claims.get("sub")),
             role=person_roles[0] if person_roles else (roles[0] if roles else ""),
             place=str(place) if place else None,
             scopes=scopes_for(roles),
             access_token=access,
             expires_at=time.time() + float(tokens.get("expires_in", 300)),
-            worker_id=str(claims["worker_id"]) if claims.get("worker_id") else None,
+            worker_id=worker_id,
             refresh_token=tokens.get("refresh_token"),
         )

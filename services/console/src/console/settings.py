@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -33,11 +35,19 @@ class ConsoleSettings(ServiceSettings):
     dev_token_ttl_s: int = Field(default=900, ge=60, le=12 * 3600)
     # A session without a request for this long is forgotten.
     session_idle_s: int = Field(default=8 * 3600, ge=60)
+    # Where sessions are kept so a restart signs nobody out (SQLite, owner-only); empty: the
+    # data directory's console/sessions.sqlite; "memory": this process only.
+    sessions_file: str = ""
     # Set on https deployments so the session cookie is never sent in clear.
     cookie_secure: bool = False
     page_size: int = Field(default=20, ge=5, le=200)
     # Before submitting, open cases of the same matter this near are shown as possible duplicates.
     duplicate_radius_m: float = Field(default=100.0, ge=0)
+
+    def resolved_sessions_file(self) -> Path | None:
+        if self.sessions_file == "memory":
+            return None
+        return Path(self.sessions_file) if self.sessions_file else self.data_dir / "console" / "sessions.sqlite"
 
     @property
     def development(self) -> bool:

@@ -1,10 +1,11 @@
 """Policing's command line.
 
-    python -m policing.cli import-city DIR     # DIR/grids.geojson and DIR/police_rooms.json
+    python -m policing.cli import-city DIR [--if-empty]    # DIR/grids.geojson and DIR/police_rooms.json
 
 Imports (replaces) the grid set and the police rooms into the service's database (the
 ``POLICING_DATABASE_URL`` setting); a gap, an overlap or an unknown grid is refused with
-the grids named, and nothing is written.
+the grids named, and nothing is written. ``--if-empty``: only when the service has no police
+room yet (``make run`` seeds its city so: a second run changes nothing).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from govmesh_runtime.db import Database
 from govmesh_runtime.uow import UnitOfWork
@@ -32,6 +35,20 @@ def _read(path: Path) -> Any:
         raise ReferenceDataError([f"{path.name}: file not found in {path.parent}"]) from exc
     except json.JSONDecodeError as exc:
         raise ReferenceDataError([f"{path.name}: not valid JSON: {exc}"]) from exc
+
+
+async def rooms_present(settings: PolicingSettings) -> int:
+    """Police rooms already in the service's database (0 when it has none, or no tables yet)."""
+    db = Database(settings.resolved_database_url())
+    try:
+        if settings.migrate_on_start:
+            await db.migrate(MIGRATIONS)
+        async with db.sessions() as session:
+            return int(
+                (await (await session.connection()).execute(sa.text("SELECT count(*) FROM police_rooms"))).scalar_one()
+            )
+    finally:
+        await db.dispose()
 
 
 async def import_city(directory: Path, settings: PolicingSettings) -> ImportSummary:
@@ -59,9 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     city = commands.add_parser("import-city", help="Import grids.geojson and police_rooms.json from a directory.")
     city.add_argument("directory", type=Path)
+    city.add_argument("--if-empty", action="store_true", help="import only when the service has no police room yet")
     args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.if_empty and (present := asyncio.run(rooms_present(settings))):
+        print(f"policing: {present} police rooms already there, nothing imported")
+        return 0
     try:
-        summary = asyncio.run(import_city(args.directory, get_settings()))
+        summary = asyncio.run(import_city(args.directory, settings))
     except ReferenceDataError as exc:
         print("import refused, nothing written:", file=sys.stderr)
         for problem in exc.problems:

@@ -1,5 +1,6 @@
 """``python -m video_bridge.cli import-grids FILE`` / ``import-channels FILE``: load the
-city generator's grids.geojson and channels.json into this service's database."""
+city generator's grids.geojson and channels.json into this service's database.
+``--if-empty``: only when the service has none yet (``make run`` seeds its city so)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import asyncio
 import json
 import sys
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from govmesh_runtime.db import Database
 from govmesh_runtime.geo import GeometryRules
@@ -18,11 +21,19 @@ from video_bridge.entrypoints.api.schemas import ChannelImport
 from video_bridge.settings import get_settings
 
 
-async def _run(command: str, path: Path) -> str:
+async def _run(command: str, path: Path, if_empty: bool = False) -> str:
     settings = get_settings()
     db = Database(settings.resolved_database_url())
     try:
         await db.migrate(MIGRATIONS)
+        if if_empty:
+            table, what = ("grids", "grids") if command == "import-grids" else ("channels", "channels")
+            async with db.sessions() as session:
+                present = int(
+                    (await (await session.connection()).execute(sa.text(f"SELECT count(*) FROM {table}"))).scalar_one()  # noqa: S608 - a fixed table name
+                )
+            if present:
+                return f"video-bridge: {present} {what} already there, nothing imported"
         data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
         locator = GridLocator()
         async with db.sessions() as session:
@@ -53,9 +64,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m video_bridge.cli")
     parser.add_argument("command", choices=["import-grids", "import-channels"])
     parser.add_argument("file", type=Path)
+    parser.add_argument("--if-empty", action="store_true", help="import only when the service has none yet")
     args = parser.parse_args(argv)
     try:
-        print(asyncio.run(_run(args.command, args.file)))
+        print(asyncio.run(_run(args.command, args.file, args.if_empty)))
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

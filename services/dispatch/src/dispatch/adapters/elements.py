@@ -4,8 +4,9 @@ COPY into a staging table and one upsert on PostgreSQL; executemany batches on S
 from __future__ import annotations
 
 import csv
+import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -123,6 +124,22 @@ async def bulk_upsert(session: AsyncSession, rows: Iterable[tuple[str, ...]]) ->
     return total
 
 
-async def import_elements_file(session: AsyncSession, path: Path) -> int:
-    with path.open(encoding="utf-8", newline="") as stream:
-        return await bulk_upsert(session, read_csv(stream))
+async def import_elements_file(
+    session: AsyncSession, path: Path, progress: Callable[[int, float], None] | None = None
+) -> int:
+    """Upsert every row of the file; ``progress(rows read, fraction of the file read)`` now and then."""
+    size = max(path.stat().st_size, 1)  # noqa: ASYNC240 - a CLI's import, not a request path
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as stream:
+        rows: Iterable[tuple[str, ...]] = read_csv(stream)
+        if progress is not None:
+            rows = _reported(rows, lambda done: progress(done, raw.tell() / size))
+        return await bulk_upsert(session, rows)
+
+
+def _reported(
+    rows: Iterable[tuple[str, ...]], report: Callable[[int], None], every: int = 5_000
+) -> Iterator[tuple[str, ...]]:
+    for done, row in enumerate(rows, start=1):
+        yield row
+        if done % every == 0:
+            report(done)

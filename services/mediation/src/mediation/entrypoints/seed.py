@@ -1,15 +1,18 @@
 """Studios and mediators as a JSON document: loaded by REST, at start-up and by the CLI.
 
-``python -m mediation.entrypoints.seed FILE`` loads a file into the database of the
-configured service (``MEDIATION_DATABASE_URL``), running the migrations first."""
+``python -m mediation.entrypoints.seed FILE [--if-empty]`` loads a file into the database of
+the configured service (``MEDIATION_DATABASE_URL``), running the migrations first; with
+``--if-empty`` only when the service has no studio yet (``make run`` seeds its city so)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from govmesh_runtime.db import Database
@@ -80,11 +83,19 @@ async def load_document(document: SeedDocument, uow: UnitOfWork, clock: Clock) -
     await load_seed(studios, mediators, uow, now=clock())
 
 
-async def load_file(path: Path, settings: MediationSettings) -> SeedDocument:
+async def load_file(path: Path, settings: MediationSettings, if_empty: bool = False) -> SeedDocument | int:
+    """The document loaded, or (``if_empty``) the number of studios already there."""
     document = read_seed(path)
     db = Database(settings.resolved_database_url())
     try:
         await db.migrate(MIGRATIONS)
+        if if_empty:
+            async with db.sessions() as session:
+                studios = int(
+                    (await (await session.connection()).execute(sa.text("SELECT count(*) FROM studios"))).scalar_one()
+                )
+            if studios:
+                return studios
         async with UnitOfWork(db.sessions, source="/govmesh/mediation") as uow:
             await load_document(document, uow, system_clock)
             await uow.commit()
@@ -94,12 +105,15 @@ async def load_file(path: Path, settings: MediationSettings) -> SeedDocument:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print("usage: python -m mediation.entrypoints.seed FILE.json   (sample: " + str(SAMPLE) + ")")
-        return 2
-    document = asyncio.run(load_file(Path(args[0]), get_settings()))
-    print(f"loaded {len(document.studios)} studios and {len(document.mediators)} mediators")
+    parser = argparse.ArgumentParser(prog="govmesh-mediation-seed", description=f"sample file: {SAMPLE}")
+    parser.add_argument("file", type=Path, help="studios and mediators (JSON, as POST /v1/seed)")
+    parser.add_argument("--if-empty", action="store_true", help="load only when the service has no studio yet")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    result = asyncio.run(load_file(args.file, get_settings(), args.if_empty))
+    if isinstance(result, int):
+        print(f"mediation: {result} studios already there, nothing loaded")
+    else:
+        print(f"mediation: loaded {len(result.studios)} studios and {len(result.mediators)} mediators")
     return 0
 
 
