@@ -3,7 +3,7 @@ endpoint's scope (issue 14, item 3).
 
 ``DECISIONS`` is the one table of who may call what: per route, the scopes it needs
 (all of them), ``CREDENTIAL`` (any valid credential) or ``PUBLIC`` (none: operators'
-health and metrics). The routes come from each service's app, so a new endpoint without
+health, metrics and the API docs page). The routes come from each service's app, so a new endpoint without
 a line here fails ``test_every_route_has_exactly_its_declared_decision``; adding its
 decision is one line. That test also reads each route's dependencies (``access.require``
 keeps its scopes), so the table cannot drift from the code.
@@ -45,7 +45,7 @@ def _(*scopes: Scope) -> frozenset[Scope]:
 OPERATIONS: dict[tuple[str, str, str], Decision] = {
     (service, "GET", path): PUBLIC
     for service in ("intake", "dispatch", "mediation", "policing", "video_bridge")
-    for path in ("/healthz", "/readyz", "/metrics")
+    for path in ("/healthz", "/readyz", "/metrics", "/docs", "/docs/assets/{name}")
 }
 
 DECISIONS: dict[tuple[str, str, str], Decision] = {
