@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+T = TypeVar("T")
 
 EARTH_RADIUS_M = 6_371_000.0
 MAX_WINDOW = timedelta(days=7)
@@ -53,3 +57,24 @@ def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float,
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = math.degrees(radius_m / (EARTH_RADIUS_M * max(math.cos(math.radians(lat)), 1e-6)))
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+def wants_evidence(channel: str, matter_code: str, matters: Sequence[str], excluded: Sequence[str]) -> bool:
+    """Does the bridge search by itself for a case received from ``channel`` as ``matter_code``?
+    Cases born from a video alarm do (their camera saw it), and cases of the configured matters;
+    never the excluded ones (a dead camera's maintenance case)."""
+    if matter_code in excluded:
+        return False
+    return channel == "video" or matter_code in matters
+
+
+def window_around(received_at: datetime, before_s: float, after_s: float) -> tuple[datetime, datetime]:
+    """The time window searched around a case: from ``before_s`` before it to ``after_s`` after."""
+    return received_at - timedelta(seconds=before_s), received_at + timedelta(seconds=max(after_s, 1.0))
+
+
+def pages(items: Sequence[T], size: int) -> list[list[T]]:
+    """Items in pages of at most ``size``; no items is one empty page (the search is still told)."""
+    if size < 1:
+        raise ValueError("page size must be at least 1")
+    return [list(items[i : i + size]) for i in range(0, len(items), size)] or [[]]
