@@ -858,6 +858,8 @@ async def record_evidence(event: EvidenceAttached, uow: UnitOfWork) -> None:
     )
     if event.unanswered_channel_ids:
         note += f"; {len(event.unanswered_channel_ids)} cameras did not answer"
+    if event.page_count > 1:  # one search's recordings, split over several events
+        note += f" (part {event.page} of {event.page_count})"
     await _step(uow, event.case_id, kind="evidence_attached", actor="video", note=note, at=event.attached_at)
 
 

@@ -1,47 +1,17 @@
-"""Evidence requests: which channels saw a place during a time window."""
+"""Evidence for a case: which cases the bridge searches by itself, the window around a case,
+which channels are near its point, and pages of recordings (a record size is bounded)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 T = TypeVar("T")
 
 EARTH_RADIUS_M = 6_371_000.0
-MAX_WINDOW = timedelta(days=7)
 MAX_RADIUS_M = 5_000.0
-
-
-class InvalidEvidenceRequest(ValueError):
-    """With the field and the reason."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class EvidenceWindow:
-    lat: float
-    lon: float
-    radius_m: float
-    start: datetime
-    end: datetime
-
-
-def validate_window(window: EvidenceWindow) -> None:
-    if window.start.tzinfo is None or window.end.tzinfo is None:
-        raise InvalidEvidenceRequest("start", "times must carry a UTC offset")
-    if window.end <= window.start:
-        raise InvalidEvidenceRequest("end", "must be after start")
-    if window.end - window.start > MAX_WINDOW:
-        raise InvalidEvidenceRequest("end", "the window may span at most 7 days")
-    if not 0 < window.radius_m <= MAX_RADIUS_M:
-        raise InvalidEvidenceRequest("radius_m", f"must be in (0, {MAX_RADIUS_M:.0f}] metres")
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
