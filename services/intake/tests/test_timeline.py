@@ -12,14 +12,14 @@ import httpx
 import pytest
 
 from govmesh_contracts import (
-    ChannelFaultCleared,
-    ChannelFaultOpened,
     AgreementReached,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
     CaseReopened,
     CaseResolved,
+    ChannelFaultCleared,
+    ChannelFaultOpened,
     DisputeClosed,
     DisputeFlaggedLate,
     DisputeOpened,
