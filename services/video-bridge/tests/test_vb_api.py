@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from govmesh_contracts import CaseReceived, Location
 from govmesh_runtime.problems import Problem
 from govmesh_runtime.roles import Role, scopes_for
 from video_bridge import handlers
+from video_bridge.adapters.tables import KnownCaseRow
 
 pytestmark = pytest.mark.bridge_settings(keepalive_interval_s=60)
 
@@ -368,3 +369,34 @@ async def test_evidence_is_attached_only_to_a_case_in_the_callers_places(bridge:
     assert [e["requested_by"] for e in events] == ["grid-worker-e"]
     refusals = (await bridge.http.get("/v1/audit", params={"subject": "grid-worker-e", "action": "refused"})).json()
     assert {r["resource_id"] for r in refusals["items"]} >= {theirs}
+
+
+async def test_the_bridge_searches_by_itself_for_recent_video_and_configured_cases_only(bridge: Bridge) -> None:
+    """A bridge reading intake.cases.v1 from its beginning must not query every camera for years of cases."""
+    now = datetime.now(UTC)
+    learnt = {
+        "alarm": await learn_case(
+            bridge, INSIDE, received_at=now.isoformat(), channel="video", matter_code="video.alarm"
+        ),
+        "old alarm": await learn_case(
+            bridge,
+            INSIDE,
+            received_at=(now - timedelta(days=2)).isoformat(),
+            channel="video",
+            matter_code="video.alarm",
+        ),
+        "fault": await learn_case(
+            bridge, INSIDE, received_at=now.isoformat(), channel="video", matter_code="video.device_fault"
+        ),
+        "resident": await learn_case(bridge, INSIDE, received_at=now.isoformat(), matter_code="dispute.neighbour"),
+        "no point": await learn_case(bridge, None, received_at=now.isoformat(), channel="video", grid_code=GRID),
+    }
+    async with bridge.runtime.db.sessions() as session:
+        due = {name: (await session.get(KnownCaseRow, uuid.UUID(case_id))) for name, case_id in learnt.items()}
+    assert {name: row.evidence_due_at is not None for name, row in due.items() if row} == {
+        "alarm": True,
+        "old alarm": False,
+        "fault": False,
+        "resident": False,
+        "no point": False,
+    }

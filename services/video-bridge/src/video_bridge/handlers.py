@@ -435,6 +435,9 @@ async def attach_evidence(
 # --- cases learnt from intake (intake.cases.v1): evidence follows the case -----------------------
 
 BRIDGE = "video-bridge"  # who asked, for a search the bridge makes by itself
+# A bridge that starts reading intake.cases.v1 from its beginning learns every old case; it
+# searches by itself only for cases of the last day, not for years of them at once.
+SEARCH_CASES_SINCE = timedelta(days=1)
 
 
 async def learn_case(
@@ -447,8 +450,9 @@ async def learn_case(
         return
     lat, lon = (event.location.lat, event.location.lon) if event.location else (None, None)
     grid = grids.locate(lat, lon) or (event.grid_code[:32] if event.grid_code else None)
-    wanted = wants_evidence(
-        event.channel, event.matter_code, settings.evidence_matters, settings.evidence_excluded_matters
+    wanted = (
+        wants_evidence(event.channel, event.matter_code, settings.evidence_matters, settings.evidence_excluded_matters)
+        and event.received_at >= _now() - SEARCH_CASES_SINCE
     )
     uow.session.add(
         KnownCaseRow(
