@@ -13,6 +13,7 @@ from govmesh_contracts import (
     AgreementReached,
     CancelReason,
     CaseCancelled,
+    CaseClearedAtSource,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -21,6 +22,8 @@ from govmesh_contracts import (
     CaseReceived,
     CaseReopened,
     CaseResolved,
+    ChannelFaultCleared,
+    ChannelFaultOpened,
     ChannelStatusChanged,
     DecodeError,
     DisputeClosed,
@@ -295,6 +298,30 @@ SAMPLES: dict[str, Event] = {
             )
         ],
         attached_at=AT,
+        page=2,
+        page_count=3,
+        requested_by="video-bridge",
+    ),
+    ChannelFaultOpened.event_type: ChannelFaultOpened(
+        fault_id=TASK_ID,
+        channel_id="62070200001310000001",
+        device_id="62070200001180000001",
+        channel_name="东街口 1",
+        grid_code="620702001001001",
+        location=Location(lat=38.93, lon=100.45),
+        status="OFF",
+        offline_since=AT - timedelta(hours=2),
+        opened_at=AT,
+    ),
+    ChannelFaultCleared.event_type: ChannelFaultCleared(
+        fault_id=TASK_ID,
+        channel_id="62070200001310000001",
+        offline_since=AT - timedelta(hours=2),
+        reason="online",
+        cleared_at=AT,
+    ),
+    CaseClearedAtSource.event_type: CaseClearedAtSource(
+        case_id=CASE_ID, note="camera 62070200001310000001 back online", cleared_by="video-bridge", cleared_at=AT
     ),
 }
 

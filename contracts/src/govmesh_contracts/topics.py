@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from govmesh_contracts.events import (
     AgreementReached,
     CaseCancelled,
+    CaseClearedAtSource,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -20,6 +21,8 @@ from govmesh_contracts.events import (
     CaseReceived,
     CaseReopened,
     CaseResolved,
+    ChannelFaultCleared,
+    ChannelFaultOpened,
     ChannelStatusChanged,
     DisputeClosed,
     DisputeFlaggedLate,
@@ -98,12 +101,12 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="intake.cases.v1",
         producer="intake",
-        consumers=("dispatch", "mediation", "policing"),
+        consumers=("dispatch", "mediation", "policing", "video-bridge"),
         key="case id (UUID)",
         partitions=6,
-        events=(CaseReceived, CaseFeedbackGiven, CaseCancelled, CasePersonalDataErased),
+        events=(CaseReceived, CaseFeedbackGiven, CaseCancelled, CasePersonalDataErased, CaseClearedAtSource),
         description="Cases accepted at the one door, the resident's feedback, their cancellation, erasures of"
-        " personal data.",
+        " personal data, matters cleared at their source (a camera back online).",
     ),
     Topic(
         name="dispatch.cases.v1",
@@ -203,6 +206,16 @@ TOPICS: tuple[Topic, ...] = (
         partitions=3,
         events=(EvidenceAttached,),
         description="Video evidence (channels and recording references) found for a case, for its timeline.",
+    ),
+    Topic(
+        name="video.faults.v1",
+        producer="video-bridge",
+        consumers=("intake",),
+        key="channel id (20 digits)",
+        partitions=3,
+        events=(ChannelFaultOpened, ChannelFaultCleared),
+        description="Channels offline longer than the fault threshold (a maintenance matter for intake) and their"
+        " return.",
     ),
 )
 

@@ -28,10 +28,12 @@ from dispatch.handlers import (
     close_or_reopen_on_feedback,
     dispatch_case_on_received,
     escalate_overdue,
+    resolve_case_on_cleared_at_source,
 )
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
     EVENT_TYPES,
+    CaseClearedAtSource,
     CaseFeedbackGiven,
     CasePersonalDataErased,
     CaseReceived,
@@ -39,6 +41,7 @@ from govmesh_contracts import (
     Location,
     MediationTaskCompleted,
     PolicingTaskCompleted,
+    TaskAssigned,
     TaskOutcome,
 )
 from govmesh_runtime.app import Runtime
@@ -424,3 +427,24 @@ async def test_stats_received_on_time_escalated_and_satisfaction_by_grid_worker_
     since = (dispatch.clock() + timedelta(days=1)).isoformat()
     refused = await dispatch.http.get("/v1/board/stats", params={"by": "grid", "since": since})
     assert refused.status_code == 422 and "until" in refused.text
+
+
+async def test_a_camera_fault_goes_to_video_maintenance_and_clears_at_its_source_once(dispatch: Dispatch) -> None:
+    event = received(dispatch, matter="video.device_fault")
+    await handle(dispatch, dispatch_case_on_received, event)
+    assigned = [e for e in await events_of(dispatch, event.case_id) if isinstance(e, TaskAssigned)]
+    assert [(t.target.value, t.assignee) for t in assigned] == [("department", "video_maintenance")]
+    note = "camera 62070200001310000001 back online at 2026-11-25T12:00+00:00 after 2.0 h offline"
+    cleared = CaseClearedAtSource(
+        case_id=event.case_id, note=note, cleared_by="video-bridge", cleared_at=dispatch.clock()
+    )
+    await handle(dispatch, resolve_case_on_cleared_at_source, cleared)
+    await handle(dispatch, resolve_case_on_cleared_at_source, cleared)  # the same again (a replay): nothing more
+    events = await events_of(dispatch, event.case_id)
+    assert types(events) == ["CaseDispatched", "TaskAssigned", "TaskCancelled", "CaseResolved"]
+    cancelled, resolved = events[2], events[3]
+    assert (cancelled.cancelled_by, cancelled.case_cancelled) == ("video-bridge", False)  # type: ignore[attr-defined]
+    assert resolved.summary == f"cleared at source: {note}"  # type: ignore[attr-defined]
+    async with dispatch.runtime.db.sessions() as session:
+        case = await session.get(DispatchCaseRow, event.case_id)
+    assert case is not None and case.status == "resolved"

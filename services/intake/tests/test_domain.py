@@ -49,6 +49,7 @@ SHARED = [
     "security.incident",
     "grid.report",
     "video.alarm",
+    "video.device_fault",
 ]
 
 

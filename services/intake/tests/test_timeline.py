@@ -18,6 +18,8 @@ from govmesh_contracts import (
     CaseEscalated,
     CaseReopened,
     CaseResolved,
+    ChannelFaultCleared,
+    ChannelFaultOpened,
     DisputeClosed,
     DisputeFlaggedLate,
     DisputeOpened,
@@ -393,6 +395,8 @@ async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
             channel_ids=[CHANNEL],
             attached_at=at(9),
             recordings=[EvidenceRecording(channel_id=CHANNEL, device_id=DEVICE, start_time=at(-30), end_time=at(0))],
+            page=2,
+            page_count=2,  # the second event of one search's recordings
         )
     )
     await deliver(
@@ -450,6 +454,7 @@ async def test_the_dispute_file_police_task_and_video_evidence_show_on_the_case(
     assert shown["status"] == "in_progress"
     assert "officer P-0003 accepted" in shown["timeline"][6]["note"]
     assert "1 recordings from 1 cameras within 200 m" in shown["timeline"][9]["note"]
+    assert shown["timeline"][9]["note"].endswith("(part 2 of 2)")
 
 
 @pytest.mark.parametrize("deliver", ["broker"], indirect=True)
@@ -540,3 +545,73 @@ async def test_the_rest_of_a_disputes_life_and_a_rerouted_police_task_show_on_th
     ]
     assert shown["handled_by"] == "police_room:PR-620702001-B"
     assert "from PR-620702001-A" in shown["timeline"][-1]["note"]
+
+
+# --- dead cameras: a maintenance case per outage (video.faults.v1) ------------------------------
+
+
+def _fault(fault_id: uuid.UUID, offline_since: datetime) -> ChannelFaultOpened:
+    return ChannelFaultOpened(
+        fault_id=fault_id,
+        channel_id=CHANNEL,
+        device_id=DEVICE,
+        channel_name="东街口 1",
+        address="甘州区东街",
+        grid_code="620702001001001",
+        location=Location(lat=38.931, lon=100.451),
+        status="OFF",
+        offline_since=offline_since,
+        opened_at=offline_since + timedelta(hours=1),
+    )
+
+
+async def test_a_camera_outage_is_one_maintenance_case_however_often_it_is_delivered(
+    client: httpx.AsyncClient, deliver: Deliver, outbox: Outbox
+) -> None:
+    fault_id, since = uuid.uuid4(), datetime.now(UTC) - timedelta(hours=2)
+    await deliver(_fault(fault_id, since))
+    await deliver(_fault(fault_id, since))  # the same outage again under another event id (a replay)
+    page = (await client.get("/v1/cases", params={"matter_code": "video.device_fault"})).json()
+    assert page["total"] == 1
+    case = (await client.get(f"/v1/cases/{page['items'][0]['id']}")).json()
+    assert (case["channel"], case["grid_code"], case["attributes"]) == (
+        "video",
+        "620702001001001",
+        {"channel_id": CHANNEL},
+    )
+    assert CHANNEL in case["description"] and "甘州区东街" in case["description"]
+    assert len(await outbox("gov.intake.case.received")) == 1
+
+
+async def test_a_camera_back_clears_its_open_case_and_only_notes_a_case_already_closed(
+    client: httpx.AsyncClient, deliver: Deliver, outbox: Outbox
+) -> None:
+    since = datetime.now(UTC) - timedelta(hours=3)
+    open_fault, closed_fault = uuid.uuid4(), uuid.uuid4()
+    await deliver(_fault(open_fault, since))
+    await deliver(replace_channel(_fault(closed_fault, since), "62070200001320000009"))
+    cases = {
+        channel: (await client.get("/v1/cases", params={"q": channel})).json()["items"][0]["id"]
+        for channel in (CHANNEL, "62070200001320000009")
+    }
+    closed_id = uuid.UUID(cases["62070200001320000009"])
+    await deliver(CaseClosed(case_id=closed_id, satisfaction=None, closed_at=since, without_feedback=True))
+    back = since + timedelta(hours=3)
+    for fault_id, channel in ((open_fault, CHANNEL), (closed_fault, "62070200001320000009")):
+        cleared = ChannelFaultCleared(
+            fault_id=fault_id, channel_id=channel, offline_since=since, reason="online", cleared_at=back
+        )
+        await deliver(cleared, times=2)  # a redelivery is applied once
+    sent = await outbox("gov.intake.case.cleared-at-source")
+    assert [m.key for m in sent] == [cases[CHANNEL]]  # only the case still in handling is cleared at the source
+    open_case = (await client.get(f"/v1/cases/{cases[CHANNEL]}")).json()
+    steps = [s for s in open_case["timeline"] if s["kind"] == "cleared_at_source"]
+    assert len(steps) == 1 and steps[0]["note"].startswith(f"camera {CHANNEL} back online at ")
+    assert steps[0]["note"].endswith("after 3.0 h offline")
+    closed_case = (await client.get(f"/v1/cases/{closed_id}")).json()
+    assert closed_case["status"] == "closed"
+    assert "cleared_at_source" in [s["kind"] for s in closed_case["timeline"]]
+
+
+def replace_channel(event: ChannelFaultOpened, channel: str) -> ChannelFaultOpened:
+    return event.model_copy(update={"channel_id": channel})

@@ -50,19 +50,6 @@ async def test_unknown_channels_and_devices_are_documented_404s(bridge: Bridge) 
     ("method", "path", "template", "body", "reason"),
     [
         ("put", "/v1/grids", "/v1/grids", {}, "body: type must be FeatureCollection"),
-        (
-            "post",
-            "/v1/evidence",
-            "/v1/evidence",
-            {
-                "case_id": "e3e70682-c209-1cac-a29f-6fbed82c07cd",
-                "start": "2026-01-01T00:00:00Z",
-                "end": "2026-01-01T00:00:00Z",
-                "lat": 38.93,
-                "lon": 100.45,
-            },
-            "end: must be after start",
-        ),
     ],
 )
 async def test_a_rule_refusal_is_a_422_whose_body_matches_the_documented_model(

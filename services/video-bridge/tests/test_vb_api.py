@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,7 +14,11 @@ from test_vb_sip import GRID, GRIDS, INSIDE, events_for
 from vb_sip_client import SipDevice, new_ids, xml
 from vb_support import Bridge
 
+from govmesh_contracts import CaseReceived, Location
+from govmesh_runtime.problems import Problem
 from govmesh_runtime.roles import Role, scopes_for
+from video_bridge import handlers
+from video_bridge.adapters.tables import KnownCaseRow
 
 pytestmark = pytest.mark.bridge_settings(keepalive_interval_s=60)
 
@@ -141,14 +146,45 @@ async def test_a_bad_webhook_alarm_is_refused_naming_the_field(
     assert (await bridge.http.get("/v1/alarms", params={"channel_id": channels[0]})).json() == []
 
 
-async def test_evidence_queries_nearby_recordings_and_attaches_them_to_the_case(bridge: Bridge) -> None:
+async def learn_case(
+    bridge: Bridge,
+    point: tuple[float, float] | None,
+    *,
+    received_at: str = "2026-11-25T10:15:00Z",
+    grid_code: str | None = None,
+    matter_code: str = "security.incident",
+    channel: str = "api",
+) -> str:
+    """The bridge learns a case as from its CaseReceived (the consumer's handler, in a unit of work)."""
+    case_id = uuid.uuid4()
+    event = CaseReceived(
+        case_id=case_id,
+        case_number="620702-20261125-000001",
+        matter_code=matter_code,
+        channel=channel,
+        description="a fight in the street",
+        location=Location(lat=point[0], lon=point[1]) if point else None,
+        received_at=datetime.fromisoformat(received_at),
+        grid_code=grid_code,
+    )
+    async with bridge.runtime.uow() as uow:
+        await handlers.learn_case(uow=uow, event=event, settings=bridge.sip.settings, grids=bridge.app.state.grids)
+        await uow.commit()
+    return str(case_id)
+
+
+# the case at 10:15 UTC: its window 10:00–11:00 UTC (18:00–19:00 at the devices, UTC+8)
+@pytest.mark.bridge_settings(
+    keepalive_interval_s=60, evidence_before_s=900, evidence_after_s=2700, evidence_radius_m=500, evidence_page_size=3
+)
+async def test_evidence_queries_recordings_around_the_cases_place_and_time_in_pages(bridge: Bridge) -> None:
     device_id, channels = new_ids(3)
     lat, lon = INSIDE
     near, also_near, far = (lat, lon), (lat + 0.001, lon), (lat + 0.05, lon)
     await bridge.http.post("/v1/channels/import", json=channels_json(device_id, channels, [near, also_near, far]))
     silent_device, silent_channels = new_ids(1)
     await bridge.http.post("/v1/channels/import", json=channels_json(silent_device, silent_channels, [near]))
-    case_id = str(uuid.uuid4())
+    case_id = await learn_case(bridge, (lat, lon))
     async with SipDevice(device_id, bridge.sip.udp_port) as device:
         assert (await device.register())[1].status == 200
         await device.next_request()  # the catalog query after registration
@@ -173,17 +209,7 @@ async def test_evidence_queries_nearby_recordings_and_attaches_them_to_the_case(
             return asked
 
         answering = asyncio.create_task(answer_record_queries())
-        response = await bridge.http.post(
-            "/v1/evidence",
-            json={
-                "case_id": case_id,
-                "lat": lat,
-                "lon": lon,
-                "radius_m": 500,
-                "start": "2026-11-25T10:00:00Z",
-                "end": "2026-11-25T11:00:00Z",
-            },
-        )
+        response = await bridge.http.post("/v1/evidence", json={"case_id": case_id})  # only the case
         asked = await answering
     assert response.status_code == 201, response.text
     evidence = response.json()
@@ -192,18 +218,29 @@ async def test_evidence_queries_nearby_recordings_and_attaches_them_to_the_case(
     assert evidence["unanswered_channel_ids"] == [silent_channels[0]]
     assert len(evidence["recordings"]) == 4
     assert {r["file_path"] for r in evidence["recordings"]} >= {f"/r/{channels[0]}/0", f"/r/{channels[0]}/1"}
-    events = await events_for(bridge, "video.evidence.v1", case_id, 1)
-    assert len(events) == 1 and len(events[0]["recordings"]) == 4
+    assert (evidence["window_start"], evidence["window_end"]) == ("2026-11-25T10:00:00Z", "2026-11-25T11:00:00Z")
+    assert evidence["pages"] == 2
+    # at most 3 recordings an event: the 4 go out in two pages of one search
+    events = sorted(await events_for(bridge, "video.evidence.v1", case_id, 2), key=lambda e: e["page"])
+    assert [(e["page"], e["page_count"], len(e["recordings"])) for e in events] == [(1, 2, 3), (2, 2, 1)]
+    assert {e["evidence_id"] for e in events} == {evidence["evidence_id"]}
+    assert events[0]["requested_by"] == "test-admin"  # the credential's subject
     assert events[0]["recordings"][0]["start_time"].startswith("2026-11-25T10:")  # UTC+8 → UTC
 
 
-async def test_an_evidence_window_that_ends_before_it_starts_is_a_422(bridge: Bridge) -> None:
-    response = await bridge.http.post(
-        "/v1/evidence",
-        json={"case_id": str(uuid.uuid4()), "lat": 38.9, "lon": 100.4, "start": "2026-11-25T11:00:00Z",
-              "end": "2026-11-25T10:00:00Z"},
-    )  # fmt: skip
-    assert response.status_code == 422 and response.json()["detail"] == "end: must be after start"
+async def test_evidence_names_only_the_case_and_only_a_case_the_bridge_knows(bridge: Bridge) -> None:
+    named_place = {"case_id": str(uuid.uuid4()), "lat": 38.9, "lon": 100.4, "start": "2026-11-25T10:00:00Z"}
+    response = await bridge.http.post("/v1/evidence", json=named_place)
+    assert response.status_code == 422  # the place and time are the case's, never the caller's
+    assert {tuple(e["loc"]) for e in response.json()["detail"]} == {("body", "lat"), ("body", "lon"), ("body", "start")}
+    unknown = str(uuid.uuid4())
+    response = await bridge.http.post("/v1/evidence", json={"case_id": unknown})
+    assert (response.status_code, response.json()["detail"]) == (404, f"no such case: {unknown}")
+    placeless = await learn_case(bridge, None, grid_code=GRID)
+    response = await bridge.http.post("/v1/evidence", json={"case_id": placeless})
+    assert response.status_code == 422, response.text
+    assert Problem.model_validate(response.json()).detail.startswith("case_id: the case has no location")
+    assert await events_for(bridge, "video.evidence.v1", placeless, 0) == []
 
 
 async def test_alarm_subscription_and_device_status_query(bridge: Bridge) -> None:
@@ -262,9 +299,7 @@ async def test_every_endpoint_needs_a_credential_and_its_scope(bridge: Bridge) -
     assert (configure.status_code, configure.json()["detail"]) == (403, "scope 'devices:manage' is required")
     command = await bridge.http.post(f"/v1/devices/{'6' * 20}/queries", json={"cmd_type": "Catalog"}, headers=reader)
     assert (command.status_code, command.json()["detail"]) == (403, "scope 'devices:manage' is required")
-    window = {"case_id": str(uuid.uuid4()), "lat": INSIDE[0], "lon": INSIDE[1], "radius_m": 100}
-    window |= {"start": "2026-11-25T09:00:00Z", "end": "2026-11-25T10:00:00Z"}
-    evidence = await bridge.http.post("/v1/evidence", json=window, headers=reader)
+    evidence = await bridge.http.post("/v1/evidence", json={"case_id": str(uuid.uuid4())}, headers=reader)
     assert (evidence.status_code, evidence.json()["detail"]) == (403, "scope 'evidence:attach' is required")
     # raising an alarm is for devices' bridges and analytics systems: not even a centre may
     alarm = {"event_id": str(uuid.uuid4()), "channel_id": "6" * 20, "priority": 1, "alarm_type": "crowd"}
@@ -312,3 +347,56 @@ async def test_a_county_centre_sees_its_own_county_and_alarms_follow_their_grid(
     alarm = {"event_id": str(uuid.uuid4()), "channel_id": theirs, "priority": 2, "alarm_type": "crowd"}
     alarm |= {"description": "crowd", "alarm_time": "2026-11-25T10:00:00Z"}
     assert (await bridge.http.post("/v1/alarms/webhook", json=alarm, headers=platform)).status_code == 403
+
+
+async def test_evidence_is_attached_only_to_a_case_in_the_callers_places(bridge: Bridge) -> None:
+    """A case is where the bridge placed it from its CaseReceived (the grid of its point, else the
+    grid intake was given): a grid worker of another grid gets the same 403 as for an unknown case."""
+    await bridge.http.put("/v1/grids", json=GRIDS)
+    mine = await learn_case(bridge, INSIDE)  # in GRID by its point
+    theirs = await learn_case(bridge, (39.5, 101.0), grid_code=OTHER_COUNTY_GRID)  # in no grid of ours: intake's
+    worker = auth_headers(["evidence:attach"], [GRID], subject="grid-worker-e")
+    for case_id in (theirs, str(uuid.uuid4())):
+        refused = await bridge.http.post("/v1/evidence", json={"case_id": case_id}, headers=worker)
+        assert (refused.status_code, refused.json()["detail"]) == (403, "this case is not within your places")
+        assert await events_for(bridge, "video.evidence.v1", case_id, 0) == []
+    county = auth_headers(["evidence:attach"], ["620721"], subject="other-county")
+    assert (await bridge.http.post("/v1/evidence", json={"case_id": theirs}, headers=county)).status_code == 201
+    attached = await bridge.http.post("/v1/evidence", json={"case_id": mine}, headers=worker)
+    assert attached.status_code == 201, attached.text
+    assert attached.json()["channel_ids"] == []  # no camera of theirs near the point: searched, nothing found
+    events = await events_for(bridge, "video.evidence.v1", mine, 1)
+    assert [e["requested_by"] for e in events] == ["grid-worker-e"]
+    refusals = (await bridge.http.get("/v1/audit", params={"subject": "grid-worker-e", "action": "refused"})).json()
+    assert {r["resource_id"] for r in refusals["items"]} >= {theirs}
+
+
+async def test_the_bridge_searches_by_itself_for_recent_video_and_configured_cases_only(bridge: Bridge) -> None:
+    """A bridge reading intake.cases.v1 from its beginning must not query every camera for years of cases."""
+    now = datetime.now(UTC)
+    learnt = {
+        "alarm": await learn_case(
+            bridge, INSIDE, received_at=now.isoformat(), channel="video", matter_code="video.alarm"
+        ),
+        "old alarm": await learn_case(
+            bridge,
+            INSIDE,
+            received_at=(now - timedelta(days=2)).isoformat(),
+            channel="video",
+            matter_code="video.alarm",
+        ),
+        "fault": await learn_case(
+            bridge, INSIDE, received_at=now.isoformat(), channel="video", matter_code="video.device_fault"
+        ),
+        "resident": await learn_case(bridge, INSIDE, received_at=now.isoformat(), matter_code="dispute.neighbour"),
+        "no point": await learn_case(bridge, None, received_at=now.isoformat(), channel="video", grid_code=GRID),
+    }
+    async with bridge.runtime.db.sessions() as session:
+        due = {name: (await session.get(KnownCaseRow, uuid.UUID(case_id))) for name, case_id in learnt.items()}
+    assert {name: row.evidence_due_at is not None for name, row in due.items() if row} == {
+        "alarm": True,
+        "old alarm": False,
+        "fault": False,
+        "resident": False,
+        "no point": False,
+    }

@@ -12,13 +12,7 @@ from video_bridge.domain import manscdp
 from video_bridge.domain.assembly import Assembler
 from video_bridge.domain.device_id import InvalidDeviceId, parse_device_id
 from video_bridge.domain.digest import NonceIssuer, Verdict, expected_response, parse_authorization, verify
-from video_bridge.domain.evidence import (
-    EvidenceWindow,
-    InvalidEvidenceRequest,
-    bounding_box,
-    distance_m,
-    validate_window,
-)
+from video_bridge.domain.evidence import bounding_box, distance_m, pages, wants_evidence, window_around
 from video_bridge.domain.liveness import channel_online, is_timed_out
 from video_bridge.domain.sip import SipParseError, parse_datagram, response_to, via_with_received
 
@@ -239,13 +233,27 @@ def test_offline_after_the_missed_intervals_only() -> None:
     assert channel_online(True, "ON") and not channel_online(True, "VLOST") and not channel_online(False, "ON")
 
 
-def test_evidence_window_rules_and_distances() -> None:
-    start = datetime(2026, 11, 25, 10, tzinfo=UTC)
-    validate_window(EvidenceWindow(38.93, 100.45, 300, start, start + timedelta(hours=1)))
-    with pytest.raises(InvalidEvidenceRequest, match="end: must be after start"):
-        validate_window(EvidenceWindow(38.93, 100.45, 300, start, start))
-    with pytest.raises(InvalidEvidenceRequest, match="7 days"):
-        validate_window(EvidenceWindow(38.93, 100.45, 300, start, start + timedelta(days=8)))
+def test_evidence_window_pages_and_distances() -> None:
+    case_at = datetime(2026, 11, 25, 10, 15, tzinfo=UTC)
+    assert window_around(case_at, 900, 2700) == (case_at - timedelta(minutes=15), case_at + timedelta(minutes=45))
+    assert pages(list(range(5)), 2) == [[0, 1], [2, 3], [4]]
+    assert pages([], 500) == [[]]  # a search that found nothing is still told, in one event
+    with pytest.raises(ValueError, match="at least 1"):
+        pages([1], 0)
     assert 1100 < distance_m(38.93, 100.45, 38.94, 100.45) < 1120
     min_lat, max_lat, min_lon, max_lon = bounding_box(38.93, 100.45, 1000)
     assert min_lat < 38.93 < max_lat and min_lon < 100.45 < max_lon
+
+
+@pytest.mark.parametrize(
+    ("channel", "matter", "wanted"),
+    [
+        ("video", "video.alarm", True),  # a camera alarm's case
+        ("video", "security.incident", True),  # an alarm mapped to another matter
+        ("video", "video.device_fault", False),  # a dead camera's maintenance case: nothing to find
+        ("window", "security.incident", True),  # a configured matter, from any channel
+        ("hotline", "dispute.neighbour", False),
+    ],
+)
+def test_which_cases_the_bridge_searches_by_itself(channel: str, matter: str, wanted: bool) -> None:
+    assert wants_evidence(channel, matter, ["security.incident"], ["video.device_fault"]) is wanted

@@ -14,7 +14,13 @@ from govmesh_contracts.events.dispatch import (
     TaskEscalated,
     TaskReassigned,
 )
-from govmesh_contracts.events.intake import CaseCancelled, CaseFeedbackGiven, CasePersonalDataErased, CaseReceived
+from govmesh_contracts.events.intake import (
+    CaseCancelled,
+    CaseClearedAtSource,
+    CaseFeedbackGiven,
+    CasePersonalDataErased,
+    CaseReceived,
+)
 from govmesh_contracts.events.mediation import (
     AgreementReached,
     DisputeClosed,
@@ -41,6 +47,9 @@ from govmesh_contracts.events.policing import (
 )
 from govmesh_contracts.events.results import MediationTaskCompleted, PolicingTaskCompleted, TaskResult
 from govmesh_contracts.events.video import (
+    MAX_RECORDINGS_PER_EVENT,
+    ChannelFaultCleared,
+    ChannelFaultOpened,
     ChannelStatusChanged,
     EvidenceAttached,
     EvidenceRecording,
@@ -48,9 +57,11 @@ from govmesh_contracts.events.video import (
 )
 
 __all__ = [
+    "MAX_RECORDINGS_PER_EVENT",
     "AgreementReached",
     "CancelReason",
     "CaseCancelled",
+    "CaseClearedAtSource",
     "CaseClosed",
     "CaseDispatched",
     "CaseEscalated",
@@ -59,6 +70,8 @@ __all__ = [
     "CaseReceived",
     "CaseReopened",
     "CaseResolved",
+    "ChannelFaultCleared",
+    "ChannelFaultOpened",
     "ChannelStatusChanged",
     "DisputeClosed",
     "DisputeFlaggedLate",

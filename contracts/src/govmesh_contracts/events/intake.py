@@ -85,3 +85,18 @@ class CasePersonalDataErased(Event):
 
     case_id: UUID
     erased_at: datetime
+
+
+class CaseClearedAtSource(Event):
+    """The matter of an open case went away at its source before its handling ended: a camera
+    whose outage was a maintenance case (设备故障) is back online. Intake publishes it on the
+    case's key (after its CaseReceived); dispatch cancels the case's open tasks (their holders
+    close their files) and resolves the case with the note."""
+
+    event_type: ClassVar[str] = "gov.intake.case.cleared-at-source"
+    key_field: ClassVar[str] = "case_id"
+
+    case_id: UUID
+    note: str = Field(max_length=500, description="What happened at the source; no personal data.")
+    cleared_by: str = Field(description="Where it was learnt: 'video-bridge' for a camera back online.")
+    cleared_at: datetime

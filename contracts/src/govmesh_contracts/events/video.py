@@ -59,9 +59,19 @@ class EvidenceRecording(BaseModel):
     file_path: str | None = Field(default=None, max_length=500)
 
 
+# An evidence search's recordings go out in pages of at most this many (one EvidenceAttached
+# each): a week of segments of 20 cameras would otherwise exceed a topic's 1 MiB record limit
+# (a recording is ~0.3 KiB of JSON, up to ~0.7 KiB with a long file path).
+MAX_RECORDINGS_PER_EVENT = 500
+
+
 class EvidenceAttached(Event):
     """Video evidence found for a case: the channels near the place and their recordings
-    in the time window. Intake shows it on the case timeline."""
+    in the time window. Intake shows it on the case timeline.
+
+    One search is one ``evidence_id``; its recordings are split over ``page_count`` events of
+    at most ``MAX_RECORDINGS_PER_EVENT`` recordings each (``page`` 1 … ``page_count``, each
+    repeating the search's place, window and channels)."""
 
     event_type: ClassVar[str] = "gov.video.evidence.attached"
     key_field: ClassVar[str] = "case_id"
@@ -78,3 +88,43 @@ class EvidenceAttached(Event):
         default_factory=list, description="Channels whose device did not answer the RecordInfo query in time."
     )
     attached_at: datetime
+    page: int = Field(default=1, ge=1, description="This event's page of the search's recordings (1-based).")
+    page_count: int = Field(default=1, ge=1, description="How many events carry the search's recordings.")
+    requested_by: str | None = Field(
+        default=None,
+        description="Who asked: the subject of the caller's credential, or 'video-bridge' for a search the bridge"
+        " made by itself when the case was received.",
+    )
+
+
+class ChannelFaultOpened(Event):
+    """A channel that was online has been offline longer than the bridge's fault threshold:
+    a maintenance matter (设备故障) for the department that keeps the cameras. One per outage,
+    however long it lasts; intake makes it a case (the one door)."""
+
+    event_type: ClassVar[str] = "gov.video.channel-fault.opened"
+    key_field: ClassVar[str] = "channel_id"
+
+    fault_id: UUID = Field(description="The outage; ChannelFaultCleared names the same id.")
+    channel_id: str = Field(pattern=r"^\d{20}$")
+    device_id: str = Field(pattern=r"^\d{20}$")
+    channel_name: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=300, description="Where the camera stands (the camera's).")
+    grid_code: str | None = None
+    location: Location | None = None
+    status: str = Field(description="The channel's last status: OFF, VLOST, DEFECT, …")
+    offline_since: datetime
+    opened_at: datetime
+
+
+class ChannelFaultCleared(Event):
+    """The channel of an open fault is back online (or was removed from its device's catalog)."""
+
+    event_type: ClassVar[str] = "gov.video.channel-fault.cleared"
+    key_field: ClassVar[str] = "channel_id"
+
+    fault_id: UUID
+    channel_id: str = Field(pattern=r"^\d{20}$")
+    offline_since: datetime
+    reason: str = Field(description="online (the channel is back) or removed (no longer in the catalog)")
+    cleared_at: datetime

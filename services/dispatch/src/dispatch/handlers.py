@@ -35,6 +35,7 @@ from dispatch.domain.tasks import CaseState, TaskState, TransitionError, chosen_
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
     CaseCancelled,
+    CaseClearedAtSource,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -601,6 +602,28 @@ async def cancel_case_on_cancelled(event: CaseCancelled, uow: UnitOfWork, *, dis
     case.status = CaseState.CANCELLED.value
     case.closed_at = now
     session.add(case)
+
+
+async def resolve_case_on_cleared_at_source(
+    event: CaseClearedAtSource, uow: UnitOfWork, *, dispatcher: Dispatcher
+) -> None:
+    """The case's matter went away at its source (a camera back online): its open tasks are
+    cancelled (their holders close their files; a department hears it on its webhook) and the
+    case resolves with intake's note. The feedback window then closes it as for any case."""
+    session = uow.session
+    case = await get_case_for_update(session, event.case_id)
+    if case is None or case.status != CaseState.DISPATCHED.value:
+        log.info("case_clear_ignored", case_id=str(event.case_id), reason="case unknown or not in handling")
+        return
+    now = dispatcher.clock()
+    reason = f"cleared at source: {event.note}"
+    for task in await case_tasks(session, case.case_id, for_update=True):
+        if TaskState(task.state) in rules_of_tasks.CANCELLABLE_STATES:
+            _cancel(uow, dispatcher, task, reason, event.cleared_by, now, case_cancelled=False)
+    case.status = CaseState.RESOLVED.value
+    case.resolved_at = now
+    session.add(case)
+    uow.emit(CaseResolved(case_id=case.case_id, summary=reason[:2000], resolved_at=now))
 
 
 def _cancel(

@@ -24,6 +24,7 @@ from govmesh_contracts import (
     AgreementReached,
     CancelReason,
     CaseCancelled,
+    CaseClearedAtSource,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
@@ -32,6 +33,8 @@ from govmesh_contracts import (
     CaseReceived,
     CaseReopened,
     CaseResolved,
+    ChannelFaultCleared,
+    ChannelFaultOpened,
     DisputeClosed,
     DisputeFlaggedLate,
     DisputeOpened,
@@ -73,6 +76,7 @@ from intake.adapters.tables import (
     AlarmBurstRow,
     CaseLinkRow,
     CaseRow,
+    ChannelFaultCaseRow,
     IdempotencyKeyRow,
     ReporterRow,
     TimelineEntryRow,
@@ -92,7 +96,7 @@ from intake.domain.cases import (
 )
 from intake.domain.check import report_errors
 from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
-from intake.domain.taxonomy import matter, matter_for_alarm, normalise_attributes
+from intake.domain.taxonomy import DEVICE_FAULT_MATTER, matter, matter_for_alarm, normalise_attributes
 from intake.domain.validation import Bounds, degrees_around, distance_m, normalise_phone
 from intake.settings import IntakeSettings
 
@@ -854,6 +858,8 @@ async def record_evidence(event: EvidenceAttached, uow: UnitOfWork) -> None:
     )
     if event.unanswered_channel_ids:
         note += f"; {len(event.unanswered_channel_ids)} cameras did not answer"
+    if event.page_count > 1:  # one search's recordings, split over several events
+        note += f" (part {event.page} of {event.page_count})"
     await _step(uow, event.case_id, kind="evidence_attached", actor="video", note=note, at=event.attached_at)
 
 
@@ -917,6 +923,74 @@ async def record_video_alarm(event: VideoAlarmRaised, uow: UnitOfWork, *, settin
         uow.session.add(burst)
 
 
+# --- dead cameras (video.faults.v1): a maintenance case per outage --------------------------------
+
+
+async def open_fault_case(event: ChannelFaultOpened, uow: UnitOfWork, *, settings: IntakeSettings) -> None:
+    """A camera offline longer than the bridge's threshold becomes one maintenance case (设备故障),
+    routed by dispatch to the department that keeps the cameras. The bridge's fault id makes a
+    second delivery of the same outage (a replay under another event id) no second case."""
+    if await uow.session.get(ChannelFaultCaseRow, event.fault_id) is not None:
+        return
+    where = f" at {event.address}" if event.address else ""
+    name = f"{event.channel_name} " if event.channel_name else ""
+    description = (
+        f"Camera {name}({event.channel_id}){where} offline since "
+        f"{event.offline_since.isoformat(timespec='minutes')} (status {event.status})"
+    )
+    accepted = await accept_case(
+        AcceptCase(
+            matter_code=DEVICE_FAULT_MATTER,
+            description=description[:4000],
+            channel=Channel.VIDEO,
+            lat=event.location.lat if event.location else None,
+            lon=event.location.lon if event.location else None,
+            attributes={"channel_id": event.channel_id},
+            source_ref=event.channel_id,
+            grid_code=event.grid_code,
+        ),
+        uow,
+        settings=settings,
+        validate=False,
+    )
+    uow.session.add(
+        ChannelFaultCaseRow(
+            fault_id=event.fault_id, channel_id=event.channel_id, case_id=accepted.case_id, opened_at=event.opened_at
+        )
+    )
+
+
+async def clear_fault_case(event: ChannelFaultCleared, uow: UnitOfWork) -> None:
+    """The camera is back (or gone from its catalog): its case, if still in handling, is cleared at
+    the source (CaseClearedAtSource: dispatch cancels the open tasks and resolves it with the note)."""
+    fault = await uow.session.get(ChannelFaultCaseRow, event.fault_id)
+    if fault is None or fault.cleared_at is not None:
+        log.info("fault_clear_ignored", fault_id=str(event.fault_id), reason="unknown or already cleared")
+        return
+    fault.cleared_at = event.cleared_at
+    uow.session.add(fault)
+    case = await SqlCaseRepository(uow.session).get(fault.case_id)
+    if case is None:
+        return
+    hours = (event.cleared_at - event.offline_since).total_seconds() / 3600
+    what = "back online" if event.reason == "online" else "removed from its device's catalog"
+    note = f"camera {event.channel_id} {what} at {_minutes(event.cleared_at)} after {hours:.1f} h offline"
+    if case.status in {s.value for s in OPEN_STATUSES}:
+        envelope = uow.emit(
+            CaseClearedAtSource(case_id=case.id, note=note, cleared_by="video-bridge", cleared_at=event.cleared_at)
+        )
+        event_id: str | None = envelope.id
+    else:
+        event_id = None  # handled already (resolved, closed, cancelled): the timeline only says so
+    case.updated_at = max(case.updated_at, event.cleared_at)
+    uow.session.add(case)
+    uow.session.add(
+        TimelineEntryRow(
+            case_id=case.id, event_id=event_id, kind="cleared_at_source", actor="video", note=note, at=event.cleared_at
+        )
+    )
+
+
 def event_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
     return {
         CaseDispatched: record_case_dispatched,
@@ -955,3 +1029,7 @@ def event_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
 
 def alarm_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
     return {VideoAlarmRaised: partial(record_video_alarm, settings=settings)}
+
+
+def fault_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
+    return {ChannelFaultOpened: partial(open_fault_case, settings=settings), ChannelFaultCleared: clear_fault_case}

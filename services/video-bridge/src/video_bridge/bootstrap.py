@@ -16,6 +16,7 @@ from video_bridge.adapters import metrics
 from video_bridge.adapters.grids import GridLocator, import_grids
 from video_bridge.adapters.importer import remap_channels
 from video_bridge.cascade.platforms import Cascade
+from video_bridge.case_work import CaseWork
 from video_bridge.entrypoints.api import alarms, channels, devices, evidence, grids, sip
 from video_bridge.entrypoints.consumers import consumer_specs
 from video_bridge.settings import VideoBridgeSettings, get_settings
@@ -28,9 +29,11 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
     locator = GridLocator()
     app: FastAPI
+    work = CaseWork(settings, lambda: app.state.sip)
 
     async def on_ready(runtime: Runtime) -> None:
         """Grids into memory, then the SIP endpoint bound (a port in use fails the start)."""
+        work.runtime = runtime  # before any request or test uses it (its loop starts later)
         async with runtime.db.sessions() as session:
             if settings.grids_file is not None:
                 rules = GeometryRules.from_settings(settings.grid_tolerance, settings.city_outline_file)
@@ -72,12 +75,13 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
         description="Video bridge (雪亮工程): GB/T 28181 signalling to events and evidence.",
         version=version("govmesh-video-bridge"),
         routers=[channels.router, devices.router, grids.router, alarms.router, evidence.router, sip.router],
-        consumers=consumer_specs(settings),
+        consumers=consumer_specs(settings, locator),
         migrations=MIGRATIONS,
         on_ready=on_ready,
-        background=[sip_endpoint, metrics.channel_gauge_job()],
+        background=[sip_endpoint, metrics.channel_gauge_job(), work.run],
     )
     app.state.grids = locator
+    app.state.case_work = work
     app.state.sip = None
     app.state.cascade = None
     return app

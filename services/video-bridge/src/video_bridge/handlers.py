@@ -15,14 +15,28 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from govmesh_contracts import ChannelStatusChanged, EvidenceAttached, EvidenceRecording, Location, VideoAlarmRaised
+from govmesh_contracts import (
+    CaseReceived,
+    ChannelFaultCleared,
+    ChannelFaultOpened,
+    ChannelStatusChanged,
+    EvidenceAttached,
+    EvidenceRecording,
+    Location,
+    VideoAlarmRaised,
+)
+from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge.adapters import metrics
 from video_bridge.adapters.grids import GridLocator
-from video_bridge.adapters.tables import AlarmRow, ChannelRow, DeviceRow, EvidenceRow
+from video_bridge.adapters.tables import AlarmRow, ChannelFaultRow, ChannelRow, DeviceRow, EvidenceRow, KnownCaseRow
 from video_bridge.domain.device_id import parse_device_id
+from video_bridge.domain.evidence import pages, wants_evidence
 from video_bridge.domain.liveness import CATALOG_EVENTS_ONLINE, channel_online, offline_deadline
 from video_bridge.domain.manscdp import AlarmNotice, CatalogItem, RecordItem
+from video_bridge.settings import VideoBridgeSettings
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,16 @@ def _status_event(
     )
 
 
+def _set_channel_online(channel: ChannelRow, online: bool, now: datetime) -> None:
+    """Online or not; an outage starts when an online channel goes offline (a channel that was
+    never online, e.g. imported and never registered, is no outage: no fault is opened for it)."""
+    if channel.online and not online:
+        channel.offline_since = now
+    elif online:
+        channel.offline_since = None
+    channel.online = online
+
+
 async def _set_device_online(uow: UnitOfWork, device: DeviceRow, online: bool, reason: str, now: datetime) -> None:
     """Change a device's liveness and its channels'; emit one event per channel that changed
     (for a device without channels, e.g. a lone IPC, one event for the device itself)."""
@@ -69,7 +93,7 @@ async def _set_device_online(uow: UnitOfWork, device: DeviceRow, online: bool, r
     for channel in channels:
         now_online = channel_online(online, channel.status)
         if now_online != channel.online:
-            channel.online = now_online
+            _set_channel_online(channel, now_online, now)
             channel.updated_at = now
             uow.session.add(channel)
             uow.emit(
@@ -251,7 +275,7 @@ async def apply_catalog(
             channel.status = status
         online = channel_online(device_online, channel.status)
         if online != channel.online:
-            channel.online = online
+            _set_channel_online(channel, online, now)
             uow.emit(
                 _status_event(channel.channel_id, device_id, online, channel.status, channel.grid_code, "catalog", now)
             )
@@ -352,8 +376,12 @@ async def attach_evidence(
     channels: Sequence[ChannelRow],
     recordings: Sequence[RecordItem],
     unanswered: Sequence[str],
+    requested_by: str,
+    page_size: int,
     now: datetime | None = None,
 ) -> EvidenceRow:
+    """One search's evidence: one row, and its recordings in EvidenceAttached events of at most
+    ``page_size`` recordings each (a topic's record size is bounded)."""
     now = now or _now()
     by_id = {c.channel_id: c for c in channels}
     refs = [
@@ -379,20 +407,190 @@ async def attach_evidence(
         recordings_json=json.dumps([r.model_dump(mode="json") for r in refs]),
         unanswered_json=json.dumps(list(unanswered)),
         attached_at=now,
+        requested_by=requested_by[:200],
     )
     uow.session.add(row)
-    uow.emit(
-        EvidenceAttached(
-            evidence_id=row.evidence_id,
-            case_id=case_id,
-            location=Location(lat=lat, lon=lon),
-            radius_m=radius_m,
-            window_start=start,
-            window_end=end,
-            channel_ids=[c.channel_id for c in channels],
-            recordings=refs,
-            unanswered_channel_ids=list(unanswered),
-            attached_at=now,
+    split = pages(refs, page_size)
+    for number, page in enumerate(split, start=1):
+        uow.emit(
+            EvidenceAttached(
+                evidence_id=row.evidence_id,
+                case_id=case_id,
+                location=Location(lat=lat, lon=lon),
+                radius_m=radius_m,
+                window_start=start,
+                window_end=end,
+                channel_ids=[c.channel_id for c in channels],
+                recordings=page,
+                unanswered_channel_ids=list(unanswered),
+                attached_at=now,
+                page=number,
+                page_count=len(split),
+                requested_by=requested_by,
+            )
+        )
+    return row
+
+
+# --- cases learnt from intake (intake.cases.v1): evidence follows the case -----------------------
+
+BRIDGE = "video-bridge"  # who asked, for a search the bridge makes by itself
+# A bridge that starts reading intake.cases.v1 from its beginning learns every old case; it
+# searches by itself only for cases of the last day, not for years of them at once.
+SEARCH_CASES_SINCE = timedelta(days=1)
+
+
+async def learn_case(
+    event: CaseReceived, uow: UnitOfWork, *, settings: VideoBridgeSettings, grids: GridLocator
+) -> None:
+    """Remember where and when the case is (its place: the grid of its point, else the grid
+    intake was given) and, for a video alarm's case or a configured matter, search by itself
+    once the window after the case has passed."""
+    if await uow.session.get(KnownCaseRow, event.case_id) is not None:
+        return
+    lat, lon = (event.location.lat, event.location.lon) if event.location else (None, None)
+    grid = grids.locate(lat, lon) or (event.grid_code[:32] if event.grid_code else None)
+    wanted = (
+        wants_evidence(event.channel, event.matter_code, settings.evidence_matters, settings.evidence_excluded_matters)
+        and event.received_at >= _now() - SEARCH_CASES_SINCE
+    )
+    uow.session.add(
+        KnownCaseRow(
+            case_id=event.case_id,
+            matter_code=event.matter_code[:64],
+            channel=event.channel[:32],
+            lat=lat,
+            lon=lon,
+            grid_code=grid,
+            received_at=event.received_at,
+            evidence_due_at=event.received_at + timedelta(seconds=settings.evidence_after_s)
+            if wanted and lat is not None  # searched around a point: a case without one is not
+            else None,
         )
     )
-    return row
+
+
+async def claim_evidence_searches(
+    uow: UnitOfWork, *, now: datetime, lease_s: float, max_attempts: int, limit: int = 10
+) -> list[KnownCaseRow]:
+    """Cases whose own search is due, claimed for ``lease_s`` (another instance skips them; a
+    search that died with its process is taken again when the lease ends)."""
+    due = (
+        await uow.session.exec(
+            select(KnownCaseRow)
+            .where(
+                col(KnownCaseRow.evidence_due_at) <= now,
+                col(KnownCaseRow.evidence_done_at).is_(None),
+                sa.or_(
+                    col(KnownCaseRow.evidence_claimed_until).is_(None), col(KnownCaseRow.evidence_claimed_until) < now
+                ),
+            )
+            .order_by(col(KnownCaseRow.evidence_due_at))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    claimed: list[KnownCaseRow] = []
+    for case in due:
+        if case.evidence_attempts >= max_attempts:  # failed every time: given up, said in the log
+            case.evidence_done_at = now
+            log.warning("evidence_search_given_up", case_id=str(case.case_id), attempts=case.evidence_attempts)
+        else:
+            case.evidence_attempts += 1
+            case.evidence_claimed_until = now + timedelta(seconds=lease_s)
+            claimed.append(case)
+        uow.session.add(case)
+    return claimed
+
+
+async def forget_old_cases(uow: UnitOfWork, *, before: datetime, limit: int = 1000) -> int:
+    """Cases received before ``before`` are forgotten (bounded table); their evidence rows stay."""
+    table = KnownCaseRow.__table__  # type: ignore[attr-defined]
+    old = sa.select(table.c.case_id).where(table.c.received_at < before).limit(limit)
+    result = await uow.session.exec(sa.delete(table).where(table.c.case_id.in_(old)))  # type: ignore[call-overload]
+    return int(result.rowcount or 0)
+
+
+# --- dead cameras (video.faults.v1) ----------------------------------------------------------------
+
+
+async def open_faults(uow: UnitOfWork, *, offline_after_s: float, now: datetime, limit: int = 200) -> list[str]:
+    """Channels offline (after having been online) for longer than ``offline_after_s`` and without
+    an open fault get one, and ChannelFaultOpened: one per outage, however often this runs."""
+    cutoff = now - timedelta(seconds=offline_after_s)
+    open_fault = sa.exists().where(col(ChannelFaultRow.open_channel_id) == col(ChannelRow.channel_id))
+    channels = (
+        await uow.session.exec(
+            select(ChannelRow)
+            .where(
+                col(ChannelRow.online).is_(False),
+                col(ChannelRow.offline_since).is_not(None),
+                col(ChannelRow.offline_since) <= cutoff,
+                ~open_fault,
+            )
+            .order_by(col(ChannelRow.offline_since))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for channel in channels:
+        assert channel.offline_since is not None
+        fault = ChannelFaultRow(
+            channel_id=channel.channel_id,
+            open_channel_id=channel.channel_id,
+            device_id=channel.device_id,
+            offline_since=channel.offline_since,
+            opened_at=now,
+        )
+        uow.session.add(fault)
+        has_point = channel.lat is not None and channel.lon is not None
+        uow.emit(
+            ChannelFaultOpened(
+                fault_id=fault.fault_id,
+                channel_id=channel.channel_id,
+                device_id=channel.device_id,
+                channel_name=channel.name,
+                address=channel.address,
+                grid_code=channel.grid_code,
+                location=Location(lat=channel.lat, lon=channel.lon) if has_point else None,  # type: ignore[arg-type]
+                status=channel.status,
+                offline_since=channel.offline_since,
+                opened_at=now,
+            )
+        )
+    return [c.channel_id for c in channels]
+
+
+async def clear_faults(uow: UnitOfWork, *, now: datetime, limit: int = 200) -> list[str]:
+    """Open faults whose channel is online again (or gone from the catalog) are cleared:
+    ChannelFaultCleared, and intake resolves the maintenance case."""
+    rows = (
+        await uow.session.exec(
+            select(ChannelFaultRow, ChannelRow)
+            .join(ChannelRow, col(ChannelRow.channel_id) == col(ChannelFaultRow.channel_id), isouter=True)
+            .where(
+                col(ChannelFaultRow.open_channel_id).is_not(None),
+                sa.or_(col(ChannelRow.online).is_(True), col(ChannelRow.channel_id).is_(None)),
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=ChannelFaultRow)
+        )
+    ).all()
+    cleared: list[str] = []
+    for fault, channel in rows:
+        reason = "online" if channel is not None else "removed"
+        fault.open_channel_id = None
+        fault.cleared_at = now
+        fault.clear_reason = reason
+        uow.session.add(fault)
+        uow.emit(
+            ChannelFaultCleared(
+                fault_id=fault.fault_id,
+                channel_id=fault.channel_id,
+                offline_since=fault.offline_since,
+                reason=reason,
+                cleared_at=now,
+            )
+        )
+        cleared.append(fault.channel_id)
+    return cleared

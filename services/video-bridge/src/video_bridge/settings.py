@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from govmesh_contracts import MAX_RECORDINGS_PER_EVENT
 from govmesh_runtime.settings import GridImportSettings, ServiceSettings
 from video_bridge.domain.device_id import parse_device_id
 
@@ -92,6 +93,25 @@ class VideoBridgeSettings(ServiceSettings, GridImportSettings):
 
     # Grids and alarms
     grids_file: Path | None = Field(default=None, description="grids.geojson imported at start when set.")
+
+    # Evidence follows the case: searched by the bridge itself for video-alarm cases and these matters
+    evidence_matters: list[str] = Field(default_factory=list, description="Matter codes whose cases get evidence.")
+    evidence_excluded_matters: list[str] = Field(
+        default_factory=lambda: ["video.device_fault"],
+        description="Video cases without a search (a dead camera's maintenance case has no footage to find).",
+    )
+    evidence_radius_m: float = Field(default=300.0, gt=0, le=5000, description="Channels this near the case's place.")
+    evidence_before_s: float = Field(default=900.0, ge=0, le=3 * 86400, description="Window start before the case.")
+    evidence_after_s: float = Field(default=300.0, ge=0, le=3 * 86400, description="Window end after the case.")
+    evidence_page_size: int = Field(
+        default=MAX_RECORDINGS_PER_EVENT, ge=1, le=MAX_RECORDINGS_PER_EVENT, description="Recordings per event."
+    )
+    evidence_max_attempts: int = Field(default=3, ge=1)
+    case_retention_days: float = Field(default=90.0, gt=0, description="How long the bridge remembers a case.")
+
+    # Dead cameras: a channel offline longer than this opens one maintenance case (0 = never)
+    fault_after_s: float = Field(default=3600.0, ge=0)
+    case_work_interval_s: float = Field(default=10.0, gt=0, description="Fault checks and evidence searches.")
 
     @field_validator("sip_server_id")
     @classmethod

@@ -25,12 +25,14 @@ DEPARTMENTS = (
     "psychological_services",
     "government_services",
     "emergency_management",
+    "video_maintenance",  # keeps the city's cameras (雪亮工程运维): device-fault cases
 )
 
 # Default deadlines per matter family when intake gives none (CaseReceived.due_at).
 DEFAULT_SLA: dict[str, timedelta] = {
     "security.incident": timedelta(hours=2),
     "video.alarm": timedelta(hours=2),
+    "video.device_fault": timedelta(hours=72),
     "public_order": timedelta(hours=24),
     "safety.hazard": timedelta(hours=24),
     "community_correction": timedelta(hours=48),

@@ -11,9 +11,11 @@ from dispatch.handlers import (
     close_or_reopen_on_feedback,
     dispatch_case_on_received,
     erase_case_copy_on_erasure,
+    resolve_case_on_cleared_at_source,
 )
 from govmesh_contracts import (
     CaseCancelled,
+    CaseClearedAtSource,
     CaseFeedbackGiven,
     CasePersonalDataErased,
     CaseReceived,
@@ -33,6 +35,7 @@ def consumer_specs(dispatcher: Dispatcher) -> list[ConsumerSpec]:
                 CaseFeedbackGiven: partial(close_or_reopen_on_feedback, dispatcher=dispatcher),
                 CaseCancelled: partial(cancel_case_on_cancelled, dispatcher=dispatcher),
                 CasePersonalDataErased: erase_case_copy_on_erasure,
+                CaseClearedAtSource: partial(resolve_case_on_cleared_at_source, dispatcher=dispatcher),
             },
         ),
         ConsumerSpec(

@@ -100,6 +100,19 @@ class AlarmBurstRow(TableBase, table=True):
     last_alarm_at: datetime = Field(sa_column=_ts())
 
 
+class ChannelFaultCaseRow(TableBase, table=True):
+    """The maintenance case (设备故障) of one camera outage (the bridge's fault id): one case per
+    outage however often the fault event is delivered, and the case to clear when it ends."""
+
+    __tablename__ = "channel_fault_cases"
+
+    fault_id: uuid.UUID = Field(primary_key=True)
+    channel_id: str = Field(max_length=20, index=True)
+    case_id: uuid.UUID = Field(foreign_key="cases.id")
+    opened_at: datetime = Field(sa_column=_ts())
+    cleared_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+
+
 class TimelineEntryRow(TableBase, table=True):
     """One hand-off or step of a case, in the order it happened."""
 

@@ -120,6 +120,7 @@ _STEP_ORDER = {
     "task_reassigned": 6,
     "task_escalated": 7,
     "task_completed": 8,
+    "cleared_at_source": 8,
     "dispute_opened": 6,
     "police_task_opened": 6,
     "mediator_assigned": 7,

@@ -365,7 +365,21 @@ MATTERS: tuple[Matter, ...] = (
         ),
         ("video", "camera", "告警"),
     ),
+    Matter(
+        "video.device_fault",
+        "设备故障",
+        "Camera fault",
+        "雪亮工程 video surveillance",
+        "A camera offline longer than the video bridge's fault threshold: a maintenance matter for the"
+        " department that keeps the cameras. Opened and cleared by the video bridge.",
+        72,
+        True,
+        (Attribute("channel_id", Datatype.STRING, "GB/T 28181 channel id of the camera."),),
+        ("camera", "fault", "offline", "故障"),
+    ),
 )
+
+DEVICE_FAULT_MATTER = "video.device_fault"
 
 BY_CODE: dict[str, Matter] = {m.code: m for m in MATTERS}
 

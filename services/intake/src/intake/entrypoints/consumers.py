@@ -1,10 +1,10 @@
-"""What intake consumes: every case-related topic (for the resident-facing timeline) and the
-video bridge's alarms (which become cases)."""
+"""What intake consumes: every case-related topic (for the resident-facing timeline), the
+video bridge's alarms (which become cases) and its camera faults (maintenance cases)."""
 
 from __future__ import annotations
 
 from govmesh_runtime.consumer import ConsumerSpec
-from intake.handlers import alarm_handlers, event_handlers
+from intake.handlers import alarm_handlers, event_handlers, fault_handlers
 from intake.settings import IntakeSettings
 
 TIMELINE_TOPICS = (
@@ -22,4 +22,6 @@ def consumer_specs(settings: IntakeSettings) -> list[ConsumerSpec]:
     return [
         ConsumerSpec(name="intake-timeline", topics=TIMELINE_TOPICS, handlers=event_handlers(settings)),
         ConsumerSpec(name="intake-video-alarms", topics=("video.alarms.v1",), handlers=alarm_handlers(settings)),
+        # dead cameras: a maintenance case per outage, cleared when the camera is back
+        ConsumerSpec(name="intake-video-faults", topics=("video.faults.v1",), handlers=fault_handlers(settings)),
     ]

@@ -67,6 +67,11 @@ class ChannelRow(TableBase, table=True):
     lon: float | None = None
     grid_code: str | None = Field(default=None, max_length=32, index=True)
     grid_source: str | None = Field(default=None, max_length=16, description="coordinates | configuration")
+    offline_since: datetime | None = Field(
+        default=None,
+        sa_column=utc_column(nullable=True, index=True),
+        description="When it went from online to offline.",
+    )
     updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
@@ -116,3 +121,42 @@ class EvidenceRow(TableBase, table=True):
     recordings_json: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     unanswered_json: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     attached_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    requested_by: str | None = Field(default=None, max_length=200)
+
+
+class ChannelFaultRow(TableBase, table=True):
+    """An outage of a channel longer than the fault threshold (a maintenance case at intake).
+
+    ``open_channel_id`` is the channel id while the fault is open and NULL once cleared: its
+    unique index lets a channel have one open fault at a time, whatever runs the check."""
+
+    __tablename__ = "channel_faults"
+
+    fault_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    channel_id: str = Field(max_length=20, index=True)
+    open_channel_id: str | None = Field(default=None, max_length=20, unique=True)
+    device_id: str = Field(max_length=20)
+    offline_since: datetime = Field(sa_column=utc_column())
+    opened_at: datetime = Field(sa_column=utc_column())
+    cleared_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    clear_reason: str | None = Field(default=None, max_length=16)
+
+
+class KnownCaseRow(TableBase, table=True):
+    """What the bridge learnt of a case from its CaseReceived: where and when, so evidence is
+    searched around the case's own place and time (a caller names only the case), and whether
+    the bridge searches by itself (``evidence_due_at``: once the window has passed)."""
+
+    __tablename__ = "cases"
+
+    case_id: uuid.UUID = Field(primary_key=True)
+    matter_code: str = Field(max_length=64)
+    channel: str = Field(max_length=32)
+    lat: float | None = None
+    lon: float | None = None
+    grid_code: str | None = Field(default=None, max_length=32, index=True)
+    received_at: datetime = Field(sa_column=utc_column(index=True))
+    evidence_due_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True, index=True))
+    evidence_claimed_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    evidence_attempts: int = 0
+    evidence_done_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))

@@ -1,43 +1,17 @@
-"""Evidence requests: which channels saw a place during a time window."""
+"""Evidence for a case: which cases the bridge searches by itself, the window around a case,
+which channels are near its point, and pages of recordings (a record size is bounded)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+T = TypeVar("T")
 
 EARTH_RADIUS_M = 6_371_000.0
-MAX_WINDOW = timedelta(days=7)
 MAX_RADIUS_M = 5_000.0
-
-
-class InvalidEvidenceRequest(ValueError):
-    """With the field and the reason."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class EvidenceWindow:
-    lat: float
-    lon: float
-    radius_m: float
-    start: datetime
-    end: datetime
-
-
-def validate_window(window: EvidenceWindow) -> None:
-    if window.start.tzinfo is None or window.end.tzinfo is None:
-        raise InvalidEvidenceRequest("start", "times must carry a UTC offset")
-    if window.end <= window.start:
-        raise InvalidEvidenceRequest("end", "must be after start")
-    if window.end - window.start > MAX_WINDOW:
-        raise InvalidEvidenceRequest("end", "the window may span at most 7 days")
-    if not 0 < window.radius_m <= MAX_RADIUS_M:
-        raise InvalidEvidenceRequest("radius_m", f"must be in (0, {MAX_RADIUS_M:.0f}] metres")
 
 
 def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -53,3 +27,24 @@ def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float,
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = math.degrees(radius_m / (EARTH_RADIUS_M * max(math.cos(math.radians(lat)), 1e-6)))
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+def wants_evidence(channel: str, matter_code: str, matters: Sequence[str], excluded: Sequence[str]) -> bool:
+    """Does the bridge search by itself for a case received from ``channel`` as ``matter_code``?
+    Cases born from a video alarm do (their camera saw it), and cases of the configured matters;
+    never the excluded ones (a dead camera's maintenance case)."""
+    if matter_code in excluded:
+        return False
+    return channel == "video" or matter_code in matters
+
+
+def window_around(received_at: datetime, before_s: float, after_s: float) -> tuple[datetime, datetime]:
+    """The time window searched around a case: from ``before_s`` before it to ``after_s`` after."""
+    return received_at - timedelta(seconds=before_s), received_at + timedelta(seconds=max(after_s, 1.0))
+
+
+def pages(items: Sequence[T], size: int) -> list[list[T]]:
+    """Items in pages of at most ``size``; no items is one empty page (the search is still told)."""
+    if size < 1:
+        raise ValueError("page size must be at least 1")
+    return [list(items[i : i + size]) for i in range(0, len(items), size)] or [[]]

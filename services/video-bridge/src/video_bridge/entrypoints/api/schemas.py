@@ -142,12 +142,9 @@ class AlarmPublic(BaseModel):
 
 
 class EvidenceRequest(Strict):
+    """Only the case: its place and time are what the bridge learnt from its CaseReceived."""
+
     case_id: UUID
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    radius_m: float = Field(default=300.0, gt=0, le=5000)
-    start: datetime
-    end: datetime
     record_type: Literal["all", "time", "alarm", "manual"] = "all"
 
 
@@ -167,3 +164,7 @@ class EvidencePublic(BaseModel):
     recordings: list[RecordingPublic]
     unanswered_channel_ids: list[str]
     attached_at: datetime
+    window_start: datetime
+    window_end: datetime
+    radius_m: float
+    pages: int = Field(description="How many EvidenceAttached events carry the recordings.")
