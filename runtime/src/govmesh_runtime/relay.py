@@ -28,6 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from govmesh_runtime import metrics
 from govmesh_runtime.kafka import ProducerHolder, is_record_refused
 from govmesh_runtime.logging import get_logger
+from govmesh_runtime.retention import outbox_pruner, prune_once
 from govmesh_runtime.tables import OutboxMessage
 
 log = get_logger(__name__)
@@ -115,7 +116,6 @@ class OutboxRelay:
 
     async def _publish_loop(self) -> None:
         backoff = 0.1
-        last_prune = datetime.min.replace(tzinfo=UTC)
         while not self._stopping.is_set():
             self._wakeup.clear()
             try:
@@ -130,9 +130,6 @@ class OutboxRelay:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
                 continue
-            if datetime.now(UTC) - last_prune > timedelta(hours=1):
-                last_prune = datetime.now(UTC)
-                await self.prune()
             if published < self._batch_size:
                 await self._sleep(self._poll_interval_s)
 
@@ -265,27 +262,8 @@ class OutboxRelay:
             oldest = oldest.replace(tzinfo=UTC)
         metrics.OUTBOX_OLDEST_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
 
-    async def prune(self) -> None:
+    async def prune(self, now: datetime | None = None) -> None:
         """Clear the payloads of rows sent longer than the payload retention ago; delete rows
-        sent longer than the retention ago (hourly, from the publish loop)."""
-        now = datetime.now(UTC)
-        try:
-            async with self._sessions() as session:
-                await session.exec(
-                    sa.update(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.sent_at).is_not(None),
-                        col(OutboxMessage.sent_at) < now - self._payload_retention,
-                        col(OutboxMessage.payload) != "",
-                    )
-                    .values(payload="")
-                )
-                await session.exec(
-                    sa.delete(OutboxMessage).where(
-                        col(OutboxMessage.sent_at).is_not(None),
-                        col(OutboxMessage.sent_at) < now - self._retention,
-                    )
-                )
-                await session.commit()
-        except Exception:
-            log.warning("outbox_prune_failed", exc_info=True)
+        sent longer than the retention ago (the periodic prune job, govmesh_runtime.retention)."""
+        pruner = outbox_pruner(self._retention.total_seconds(), self._payload_retention.total_seconds())
+        await prune_once(self._sessions, [pruner], now)
