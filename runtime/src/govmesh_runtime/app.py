@@ -90,6 +90,7 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
         retention_s=settings.outbox_retention_s,
         payload_retention_s=settings.outbox_payload_retention_s,
         leader_engine=None if db.is_sqlite else db.engine,
+        lease_s=settings.relay_lease_s,
     )
     auth = Verifier(settings.keyring_path(), development=settings.environment == "development")
     principal_limits = (

@@ -150,6 +150,13 @@ class ServiceSettings(BaseSettings):
     # Outbox relay
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.5
+    relay_lease_s: float = Field(
+        default=10,
+        ge=1,
+        validation_alias=AliasChoices("GOVMESH_RELAY_LEASE_S", "relay_lease_s"),
+        description="PostgreSQL, several instances: a relay leader that hangs loses its leadership after this;"
+        " a standby takes over within it plus 2 s.",
+    )
     outbox_retention_s: float = 7 * 24 * 3600
     outbox_payload_retention_s: float = Field(
         default=24 * 3600,
