@@ -111,7 +111,8 @@ class OutboxRelay:
                         sa.text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
                         {"ms": f"{int(self._lease_s * 1000)}ms"},
                     )
-                    got = (await conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})).scalar()
+                    lock = sa.text("SELECT pg_try_advisory_xact_lock(:k)")
+                    got = (await conn.execute(lock, {"k": _LOCK_KEY})).scalar()
                     if not got:
                         await conn.rollback()
                         await self._sleep_standby()
