@@ -182,6 +182,7 @@ def build() -> dict[str, Any]:
                 }
             },
             "x-producer": t.producer,
+            "x-consumers": list(t.consumers),
         }
         channels[t.dlq] = {
             "address": t.dlq,

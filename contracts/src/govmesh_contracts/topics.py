@@ -68,6 +68,11 @@ class Topic(BaseModel):
     partitions: int = Field(ge=1)
     events: tuple[type[Event], ...]
     description: str
+    consumers: tuple[str, ...] = Field(
+        default=(),
+        description="The services that consume this topic (their consumer groups are named <service>-…);"
+        " the broker's ACLs let them, and only them, read it.",
+    )
     max_message_bytes: int = Field(
         default=DEFAULT_MAX_MESSAGE_BYTES,
         ge=1024,
@@ -93,6 +98,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="intake.cases.v1",
         producer="intake",
+        consumers=("dispatch",),
         key="case id (UUID)",
         partitions=6,
         events=(CaseReceived, CaseFeedbackGiven, CaseCancelled, CasePersonalDataErased),
@@ -102,6 +108,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="dispatch.cases.v1",
         producer="dispatch",
+        consumers=("intake",),
         key="case id (UUID)",
         partitions=6,
         events=(CaseDispatched, CaseEscalated, CaseResolved, CaseClosed, CaseReopened, ReturnVisitRecorded),
@@ -113,6 +120,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="dispatch.tasks.v1",
         producer="dispatch",
+        consumers=("intake", "mediation", "policing"),
         key="case id (UUID)",
         partitions=6,
         events=(TaskAssigned, TaskReassigned, TaskEscalated, TaskCancelled),
@@ -121,6 +129,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="mediation.disputes.v1",
         producer="mediation",
+        consumers=("intake", "policing"),
         key="dispute id (UUID)",
         partitions=3,
         events=(
@@ -145,6 +154,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="mediation.task-results.v1",
         producer="mediation",
+        consumers=("dispatch", "intake"),
         key="case id (UUID)",
         partitions=3,
         events=(MediationTaskCompleted,),
@@ -153,6 +163,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="policing.task-results.v1",
         producer="policing",
+        consumers=("dispatch", "intake"),
         key="case id (UUID)",
         partitions=3,
         events=(PolicingTaskCompleted,),
@@ -161,6 +172,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="policing.police-tasks.v1",
         producer="policing",
+        consumers=("intake",),
         key="police task id (UUID)",
         partitions=3,
         events=(PoliceTaskOpened, PoliceTaskRouted, PoliceTaskAccepted, PoliceTaskOnScene, PoliceTaskClosed),
@@ -169,6 +181,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="video.alarms.v1",
         producer="video-bridge",
+        consumers=("intake",),
         key="channel id (20 digits)",
         partitions=6,
         events=(VideoAlarmRaised,),
@@ -185,6 +198,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic(
         name="video.evidence.v1",
         producer="video-bridge",
+        consumers=("intake",),
         key="case id (UUID)",
         partitions=3,
         events=(EvidenceAttached,),
@@ -204,6 +218,14 @@ def topic(name: str) -> Topic:
 def topic_for(event: type[Event] | Event) -> Topic:
     cls = event if isinstance(event, type) else type(event)
     return _BY_EVENT[cls]
+
+
+def consumed_by(service: str) -> list[Topic]:
+    return [t for t in TOPICS if service in t.consumers]
+
+
+def produced_by(service: str) -> list[Topic]:
+    return [t for t in TOPICS if t.producer == service]
 
 
 def all_topic_names(*, with_dlq: bool = True) -> list[str]:

@@ -81,7 +81,10 @@ class Runtime:
 
 def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSpec]) -> Runtime:
     db = Database(settings.resolved_database_url(), sqlite_synchronous=settings.sqlite_synchronous)
-    producer = ProducerHolder(settings.kafka_bootstrap_servers, client_id=settings.service_name)
+    kafka_security = settings.kafka_security()
+    producer = ProducerHolder(
+        settings.kafka_bootstrap_servers, client_id=settings.service_name, security=kafka_security
+    )
     relay = OutboxRelay(
         db.sessions,
         producer,
@@ -110,6 +113,7 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
             EventConsumer(
                 spec,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
+                security=kafka_security,
                 uow_factory=runtime.uow,
                 producer=producer,
                 max_retries=settings.consumer_max_retries,

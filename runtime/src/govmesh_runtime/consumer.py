@@ -31,7 +31,7 @@ from govmesh_contracts import DecodeError, Envelope, Event, decode
 from govmesh_contracts.topics import DLQ_SUFFIX
 from govmesh_runtime import metrics
 from govmesh_runtime.errors import is_conflict, is_outage
-from govmesh_runtime.kafka import ProducerHolder, is_record_refused
+from govmesh_runtime.kafka import PLAINTEXT, KafkaSecurity, ProducerHolder, is_record_refused
 from govmesh_runtime.logging import get_logger, mask_personal_data
 from govmesh_runtime.tracing import hop, trace_id
 from govmesh_runtime.uow import UnitOfWork
@@ -84,6 +84,7 @@ class EventConsumer:
         spec: ConsumerSpec,
         *,
         bootstrap_servers: str,
+        security: KafkaSecurity = PLAINTEXT,
         uow_factory: Callable[..., UnitOfWork],
         producer: ProducerHolder,
         max_retries: int = 3,
@@ -92,6 +93,7 @@ class EventConsumer:
     ) -> None:
         self.spec = spec
         self._bootstrap = bootstrap_servers
+        self._security = security
         self._uow_factory = uow_factory
         self._producer = producer
         self._max_retries = max_retries
@@ -129,6 +131,7 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self._batch_size,
+            **self._security.client_options(),
         )
         try:
             await consumer.start()

@@ -30,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlmodel import col, select
 
 from govmesh_runtime.db import Database
+from govmesh_runtime.kafka import KafkaSecurity
 from govmesh_runtime.tables import InboxMessage
 
 # Consumer group names start with their service's name (dispatch-cases, intake-timeline …).
@@ -56,7 +57,12 @@ class DeadLetter:
 
 async def read_dead_letters(bootstrap_servers: str, dlq_topic: str) -> list[DeadLetter]:
     """Every record currently in the DLQ topic (read without a consumer group)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        **KafkaSecurity.from_env().client_options(),  # an operator's tool: the mesh-wide (admin) credentials
+    )
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(dlq_topic)
@@ -80,7 +86,12 @@ async def read_dead_letters(bootstrap_servers: str, dlq_topic: str) -> list[Dead
 
 
 async def replay(bootstrap_servers: str, letters: list[DeadLetter]) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=True, acks="all")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        **KafkaSecurity.from_env().client_options(),
+    )
     await producer.start()
     try:
         for letter in letters:
@@ -112,7 +123,12 @@ async def later_of_same_key(bootstrap_servers: str, letter: DeadLetter) -> list[
     if topic is None or partition is None or offset is None:
         raise ValueError(f"offset {letter.offset}: no dlq_original_topic/partition/offset headers")
     tp = TopicPartition(topic, int(partition))
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        **KafkaSecurity.from_env().client_options(),  # an operator's tool: the mesh-wide (admin) credentials
+    )
     await consumer.start()
     try:
         consumer.assign([tp])

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from govmesh_runtime.kafka import KafkaSecurity, KafkaSettingsError
+
 
 def _default_data_dir() -> Path:
     # The repository's .data folder when run from a checkout; the working directory otherwise.
@@ -38,6 +40,22 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092", validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
     )
+    # How the service connects to Kafka (docs/deploy.md): mesh-wide protocol, mechanism and CA;
+    # its own user and password (<PREFIX>KAFKA_SASL_USERNAME / _PASSWORD: one principal per service).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        validation_alias=AliasChoices("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol"),
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", validation_alias=AliasChoices("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism")
+    )
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_SSL_CAFILE", "kafka_ssl_cafile"),
+        description="PEM file of the CA that signed the brokers' certificates (default: the system's CAs).",
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="Default: the service's name.")
+    kafka_sasl_password: str | None = None
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("LOG_LEVEL", "log_level"))
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
@@ -199,6 +217,21 @@ class ServiceSettings(BaseSettings):
                 f" ({self.topic_retention_s:g} s): an event redelivered from the topic would be applied twice"
             )
         return self
+
+    def kafka_security(self) -> KafkaSecurity:
+        """How this service's clients connect; a missing password names the variable to set."""
+        try:
+            return KafkaSecurity(
+                protocol=self.kafka_security_protocol,
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                username=self.kafka_sasl_username or self.service_name,
+                password=self.kafka_sasl_password,
+                cafile=self.kafka_ssl_cafile,
+            )
+        except KafkaSettingsError as exc:
+            raise KafkaSettingsError(
+                f"{self.service_name}: {exc} (this service: {self.env_name('kafka_sasl_password')})"
+            ) from None
 
     def resolved_oidc_audience(self) -> str:
         return self.oidc_audience or f"govmesh-{self.service_name}"
