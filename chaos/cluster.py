@@ -109,7 +109,8 @@ def balancer_config(m: Mesh) -> str:
             "    balance roundrobin",
             "    option httpchk GET /readyz",
             "    http-check expect status 200",
-            "    default-server inter 1s fall 2 rise 1",
+            "    timeout check 5s",
+            "    default-server inter 1s fall 3 rise 1",
         ]
         lines += [f"    server {s.name} 127.0.0.1:{s.port} check" for s in m.services if s.package == name]
     return "\n".join(lines) + "\n"
@@ -149,14 +150,17 @@ async def _busiest() -> tuple[TopicPartition, int, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=BOOTSTRAP, group_id=None, request_timeout_ms=20000)
     await consumer.start()
     try:
+        # metadata of every topic (a consumer without subscriptions keeps none)
+        cluster = await consumer._client.fetch_all_metadata()
         tps = [
             TopicPartition(t, p)
             for t in ("intake.cases.v1", "dispatch.cases.v1", "dispatch.tasks.v1")
-            for p in sorted(consumer.partitions_for_topic(t) or ())
+            for p in sorted(cluster.partitions_for_topic(t) or ())
         ]
+        consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         tp = max(tps, key=lambda x: ends[x])
-        leader = consumer._client.cluster.leader_for_partition(tp)
+        leader = cluster.leader_for_partition(tp)
         return tp, int(leader if leader is not None else 1), ends[tp]
     finally:
         await consumer.stop()

@@ -181,7 +181,7 @@ def _cluster_databases(names: list[str], env: dict[str, str]) -> None:
 
 def haproxy_config(names: list[str]) -> str:
     """One frontend per service on its usual port, round robin over its instances, each checked
-    on /readyz every second (2 failures: out; 1 success: back in)."""
+    on /readyz every second (3 failures or 5 s without an answer: out; 1 success: back in)."""
     lines = [
         "global",
         "    maxconn 4096",
@@ -203,7 +203,8 @@ def haproxy_config(names: list[str]) -> str:
             "    balance roundrobin",
             "    option httpchk GET /readyz",
             "    http-check expect status 200",
-            "    default-server inter 1s fall 2 rise 1",
+            "    timeout check 5s",
+            "    default-server inter 1s fall 3 rise 1",
         ]
         for number in range(1, instances() + 1):
             unit = f"{name}-{number}"
