@@ -31,6 +31,10 @@ else
 KAFKA_CLIENT_ENV =
 endif
 
+# Cluster mode: `make run INSTANCES=2` runs every service but the console as 2 processes on
+# PostgreSQL, behind HAProxy on the usual ports (infra/mesh.py).
+INSTANCES ?= 1
+
 # Staff sign-in: `make run OIDC=keycloak` starts the local Keycloak (development realm) and
 # points every service at it; without it the services trust the local keyring only. For
 # the province's own provider, set GOVMESH_OIDC_ISSUER instead (docs/security.md).
@@ -154,7 +158,7 @@ run: install kafka-up topics seed $(RUN_OIDC) ## Set up and run the mesh (SQLite
 	@# grid imports over REST must stay within the city's outline (a city generated before outlines has none)
 	outline=$(CITY)/outline.geojson; if [ -f $$outline ]; then export DISPATCH_CITY_OUTLINE_FILE=$$outline \
 	  POLICING_CITY_OUTLINE_FILE=$$outline VIDEO_BRIDGE_CITY_OUTLINE_FILE=$$outline; fi; \
-	$(call KAFKA_CLIENT_ENV,) KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) DISPATCH_CITY_DATA_DIR=$(CITY) $(PY) infra/mesh.py start $(SERVICES)
+	$(call KAFKA_CLIENT_ENV,) INSTANCES=$(INSTANCES) KAFKA_BOOTSTRAP_SERVERS=$(KAFKA_ADDR) DISPATCH_CITY_DATA_DIR=$(CITY) $(PY) infra/mesh.py start $(SERVICES)
 	@if command -v prometheus >/dev/null; then infra/prometheus/prometheus.sh start && \
 	  echo "Prometheus: http://127.0.0.1:9090 (dashboards as code: infra/grafana/)"; \
 	else echo "Prometheus is not installed: make prometheus-up installs and starts it"; fi

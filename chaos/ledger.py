@@ -15,6 +15,11 @@ records it saw. The rules (also in chaos/README.md):
   CaseReceived event, or one Idempotency-Key that produced more than one case, or a
   TaskAssigned whose task dispatch does not hold, or one dispatch task that opened
   more than one dispute / police task;
+* out of order: on one topic, the events of one key (the case id) — in the order a consumer
+  applies them, the first record of each event id by offset (later copies are dropped by its
+  inbox) — are not in the order they were produced (the envelope's time, set when the event
+  was written with the state change): a reordering by a relay (two leaders, a retried batch)
+  or a broker fault. Checked for every event of every topic read, not only the end state;
 * a redelivered copy (the same event id in more than one record) is at-least-once
   delivery, not a second handling: consumers apply it once (inbox); it is counted and
   shown, never hidden.
@@ -25,6 +30,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -76,6 +82,11 @@ class Ledger:
         self.cases: dict[str, Trail] = {}
         self.keys: dict[str, set[str]] = {}  # idempotency key (from the description) -> case ids
         self.undecodable = 0
+        self.event_ids: set[str] = set()
+        self.latest: dict[
+            tuple[str, str], tuple[datetime, str]
+        ] = {}  # (topic, key) -> time, type of the last first-seen
+        self.disorder: dict[str, list[str]] = {}  # case id -> events applied before an earlier-produced one
 
     def poll(self, timeout: float = 60) -> None:
         asyncio.run(asyncio.wait_for(self._poll(), timeout))
@@ -97,17 +108,20 @@ class Ledger:
             while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
                 for tp, records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).items():
                     for record in records:
-                        self._take(list(record.headers or ()), record.value)
+                        self._take(list(record.headers or ()), record.value, tp.topic, record.key)
                     self.positions[tp] = records[-1].offset + 1
         finally:
             await consumer.stop()
 
-    def _take(self, headers: list[tuple[str, bytes]], value: bytes | None) -> None:
+    def _take(
+        self, headers: list[tuple[str, bytes]], value: bytes | None, topic: str = "", key: bytes | None = None
+    ) -> None:
         try:
             envelope, event = decode(headers, value)
         except (DecodeError, RecursionError):  # the poison scenario's records, among others
             self.undecodable += 1
             return
+        self._check_order(topic, key, envelope.id, envelope.type, envelope.time, getattr(event, "case_id", None))
         if isinstance(event, DisputeOpened | PoliceTaskOpened):
             self._take_downstream(envelope.id, event)
             return
@@ -129,6 +143,26 @@ class Ledger:
         if envelope.id in seen:
             trail.copies += 1
         seen.add(envelope.id)
+
+    def _check_order(
+        self, topic: str, key: bytes | None, event_id: str, event_type: str, at: datetime | None, case_id: object
+    ) -> None:
+        """Per key and topic, first copies in offset order must come in produced order."""
+        if event_id in self.event_ids:
+            return  # a copy: the consumer's inbox drops it
+        self.event_ids.add(event_id)
+        if key is None or at is None:  # ce_time is optional in CloudEvents (the mesh always sets it)
+            return
+        slot = (topic, key.decode(errors="replace"))
+        previous = self.latest.get(slot)
+        if previous is not None and at < previous[0]:
+            who = str(case_id) if case_id is not None else slot[1]
+            self.disorder.setdefault(who, []).append(
+                f"{topic}: {event_type} produced {at.isoformat()}"
+                f" after {previous[1]} produced {previous[0].isoformat()}"
+            )
+            return
+        self.latest[slot] = (at, event_type)
 
     def _take_downstream(self, event_id: str, event: DisputeOpened | PoliceTaskOpened) -> None:
         if isinstance(event, DisputeOpened):
@@ -210,6 +244,7 @@ class Verdict:
     completed: int = 0
     lost: dict[str, str] = field(default_factory=dict)  # case id (or key) -> why
     twice: dict[str, str] = field(default_factory=dict)  # case id (or key) -> why
+    disordered: dict[str, str] = field(default_factory=dict)  # case id -> which events came out of order
     copies: int = 0
 
 
@@ -272,6 +307,8 @@ def judge(
             twice.append(f"TaskAssigned for tasks dispatch does not hold: {sorted(set(trail.tasks) - set(view))}")
         if twice:
             verdict.twice[case_id] = "; ".join(twice)
+        if ledger.disorder.get(case_id):
+            verdict.disordered[case_id] = "; ".join(ledger.disorder[case_id][:3])
         if not ledger.completed(case_id):
             state = (
                 f"CaseReceived {len(trail.received)}, CaseDispatched {len(trail.dispatched)}, "
@@ -397,5 +434,12 @@ def selfcheck() -> None:
         problems.append("a timeline with two 'dispatched' entries is not judged twice")
     if not intake_gaps(clean, ledger, {**good, "task_assigned": 1, "status:received": 1})[0]:
         problems.append("a timeline missing a task is not judged incomplete")
+    late, early = uuid.uuid4(), now.replace(year=now.year - 1)
+    for at in (now, early):  # the second produced before the first, applied after it
+        event = CaseDispatched(case_id=late, handled_by="620700", dispatched_at=now)
+        record = encode(event, envelope_for(event, source="/chaos/selfcheck").model_copy(update={"time": at}))
+        ledger._take(record.headers, record.value, "dispatch.cases.v1", record.key)
+    if set(ledger.disorder) != {str(late)}:
+        problems.append(f"out of order {sorted(ledger.disorder)} != {[str(late)]}")
     if problems:
         raise AssertionError("chaos rules self-check failed: " + "; ".join(problems))

@@ -93,13 +93,16 @@ def kill_kafka_hard() -> int:
     return pid
 
 
-def infra_up() -> None:
+def infra_up(*, single_broker: bool = True) -> None:
+    """PostgreSQL, and the one broker with the mesh's topics unless only cluster scenarios run."""
     infra_down()
     shutil.rmtree(DATA, ignore_errors=True)
     DATA.mkdir(parents=True)
-    log(kafka("start"))
+    if single_broker:
+        log(kafka("start"))
     log(postgres("start"))
-    sh(str(ROOT / ".venv/bin/govmesh-topics"), "--bootstrap-servers", KAFKA, "--wait", "60")
+    if single_broker:
+        sh(str(ROOT / ".venv/bin/govmesh-topics"), "--bootstrap-servers", KAFKA, "--wait", "60")
 
 
 def infra_down() -> None:
@@ -188,7 +191,7 @@ class Service:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def wait_ready(self, timeout: float = 120, path: str = "/readyz") -> None:
+    def wait_ready(self, timeout: float = 300, path: str = "/readyz") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():

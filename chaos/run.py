@@ -26,6 +26,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import cluster
 import mesh
 from ledger import IntakeView, Ledger, Verdict, dispatch_views, intake_gaps, intake_views, judge, selfcheck
 from load import LoadGenerator
@@ -33,6 +34,9 @@ from mesh import Service, log
 from scenarios import FULL, QUICK, SCENARIOS, Clock, Mesh, Scenario, Size
 
 HERE = Path(__file__).resolve().parent
+CLUSTER_SETUP = (
+    "three KRaft brokers (RF 3, min ISR 2) with two instances of each service, intake and dispatch behind HAProxy"
+)
 
 
 @dataclass
@@ -54,7 +58,14 @@ class Result:
 
     @property
     def failed(self) -> bool:
-        return bool(self.error or self.verdict.lost or self.verdict.twice or self.rejected or self.problems)
+        return bool(
+            self.error
+            or self.verdict.lost
+            or self.verdict.twice
+            or self.verdict.disordered
+            or self.rejected
+            or self.problems
+        )
 
 
 def run_scenario(
@@ -69,7 +80,7 @@ def run_scenario(
         marks = mesh.log_marks()
         result.load_s = max(size.load_s, sc.min_load_s)
         gen = LoadGenerator(
-            m.intake.url + "/v1/cases",
+            m.intake_url + "/v1/cases",
             tag=f"{sc.name}-{rnd.getrandbits(24):06x}",
             rate=size.rate,
             seed=rnd.getrandbits(64),
@@ -102,7 +113,7 @@ def run_scenario(
             if not pending:
                 # the topics are complete: has intake's timeline caught up with them?
                 behind = [c for c in case_ids if intake_gaps(c, ledger, intake.get(c))[0]]
-                intake.update(asyncio.run(intake_views(m.intake.url, behind, headers)))
+                intake.update(asyncio.run(intake_views(m.intake_url, behind, headers)))
                 pending = [c for c in behind if intake_gaps(c, ledger, intake.get(c))[0]]
             if not pending:
                 result.drained_s = time.monotonic() - load_end
@@ -111,8 +122,8 @@ def run_scenario(
                 log(f"{sc.name}: {len(pending)} accepted cases still not complete after {size.drain_s:g} s")
                 break
             time.sleep(1)
-        intake = asyncio.run(intake_views(m.intake.url, case_ids, headers))  # the final word, for every case
-        views = asyncio.run(dispatch_views(m.dispatch.url, case_ids, headers))
+        intake = asyncio.run(intake_views(m.intake_url, case_ids, headers))  # the final word, for every case
+        views = asyncio.run(dispatch_views(m.dispatch_url, case_ids, headers))
         result.verdict = judge(accepted, ledger, views, intake)
         if sc.verify is not None:
             result.problems = sc.verify(m, size, result.notes)
@@ -138,8 +149,9 @@ def run_scenario(
 def table(results: list[Result]) -> str:
     lines = [
         "| scenario | faults injected | cases accepted | completed | lost | handled twice | "
-        "redelivered copies (same event id) | duplicates dropped by an inbox | client retries | drained after load |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "out of order (per key) | redelivered copies (same event id) | duplicates dropped by an inbox | "
+        "client retries | drained after load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         v = r.verdict
@@ -151,7 +163,8 @@ def table(results: list[Result]) -> str:
         drained = f"{r.drained_s:.1f} s" if r.drained_s is not None else "not drained"
         lines.append(
             f"| {r.scenario.name} | {faults} | {v.accepted} | {v.completed} | {len(v.lost)} | {len(v.twice)} | "
-            f"{v.copies} | {r.signs.get('inbox duplicates dropped', 0)} | {r.retried_requests} | {drained} |"
+            f"{len(v.disordered)} | {v.copies} | {r.signs.get('inbox duplicates dropped', 0)} | "
+            f"{r.retried_requests} | {drained} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -178,6 +191,8 @@ def details(results: list[Result]) -> str:
         for case_id, why in list(r.verdict.twice.items())[:20]:
             out.append(f"- TWICE {case_id}: {why}")
             out.extend(f"    - `{line}`" for line in log_lines(case_id))
+        for case_id, why in list(r.verdict.disordered.items())[:20]:
+            out.append(f"- OUT OF ORDER {case_id}: {why}")
         for problem in r.problems:
             out.append(f"- PROBLEM: {problem}")
         if r.error:
@@ -198,13 +213,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short scenarios (about 5 minutes in all)")
     parser.add_argument("--seed", type=int, default=9, help="seed of the fault moments and the load (default 9)")
-    parser.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS))
+    everything = (*SCENARIOS, *cluster.CLUSTER_SCENARIOS)
+    parser.add_argument("--scenarios", default="", help="comma-separated (default: all; --quick: those marked quick)")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where to write the results")
     args = parser.parse_args()
-    wanted = args.scenarios.split(",")
-    unknown = set(wanted) - {s.name for s in SCENARIOS}
+    wanted = args.scenarios.split(",") if args.scenarios else [s.name for s in everything if s.quick or not args.quick]
+    unknown = set(wanted) - {s.name for s in everything}
     if unknown:
         parser.error(f"unknown scenarios: {sorted(unknown)}")
-    selected = [s for s in SCENARIOS if s.name in wanted]
+    selected = [s for s in everything if s.name in wanted and not s.cluster]
+    on_cluster = [s for s in everything if s.name in wanted and s.cluster]
     size = QUICK if args.quick else FULL
     selfcheck()  # the rules must catch a lost and a duplicated case before they judge a run
     rnd = random.Random(args.seed)
@@ -222,22 +240,43 @@ def main() -> int:
         downstream=[Service("mediation", "mediation"), Service("policing", "policing")],
     )
     harness_error: str | None = None
+    cm: Mesh | None = None
     try:
         log(f"infrastructure: Kafka {mesh.KAFKA}, PostgreSQL 127.0.0.1:{mesh.PG_PORT}, data {mesh.DATA}")
-        mesh.infra_up()
+        cluster.down()  # a cluster a killed run left behind (by its pid files)
+        mesh.infra_up(single_broker=bool(selected))
         headers = mesh.auth_headers()
-        for svc in m.services:
-            svc.start()
-        m.ensure_running()
-        ledger = Ledger(mesh.KAFKA, downstream=frozenset(svc.name for svc in m.downstream))
-        for sc in selected:
-            results.append(run_scenario(sc, m, size, rnd, headers, ledger))
+        if selected:
+            for svc in m.services:
+                svc.start()
+            m.ensure_running()
+            ledger = Ledger(mesh.KAFKA, downstream=frozenset(svc.name for svc in m.downstream))
+            for sc in selected:
+                results.append(run_scenario(sc, m, size, rnd, headers, ledger))
+            m.stop()
+        if on_cluster:
+            log(f"cluster: {cluster.BROKERS} brokers on {cluster.BOOTSTRAP}, two instances of each service")
+            cluster.up()
+            cm = cluster.build_mesh()
+            first = [cm.intake, cm.dispatch, *cm.downstream]
+            for svc in first:  # the first instances migrate (one at a time anyway) and seed
+                svc.start()
+            for svc in first:
+                svc.wait_ready()
+            cm.ensure_running()
+            cluster.balancer_up(cm)
+            ledger = Ledger(cluster.BOOTSTRAP, downstream=frozenset({"mediation", "policing"}))
+            for sc in on_cluster:
+                results.append(run_scenario(sc, cm, size, rnd, headers, ledger))
     except BaseException as exc:
         harness_error = f"{exc!r}"
         log(f"harness failed:\n{traceback.format_exc()}")
     finally:
         log("stopping services and infrastructure")
         m.stop()
+        if cm is not None:
+            cm.stop()
+        cluster.down()
         mesh.infra_down()
     total = time.monotonic() - started
     text = table(results)
@@ -246,17 +285,19 @@ def main() -> int:
     verdict = "FAIL" if harness_error or any(r.failed for r in results) else "PASS"
     if harness_error:
         text += f"\n**The harness failed**: {harness_error}\n"
-    (HERE / "RESULTS.md").write_text(
+    brokers = " and, for the cluster- scenarios, ".join(
+        ([] if not selected else ["one Kafka broker (KRaft)"]) + ([] if not on_cluster else [CLUSTER_SETUP])
+    )
+    args.results.write_text(
         f"# Chaos results\n\n"
         f"`.venv/bin/python chaos/run.py{' --quick' if args.quick else ''} --seed {args.seed}` — {mode} run, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {total / 60:.1f} min, on {mesh.machine()}; everything on one box, "
-        f"loopback only; intake, dispatch, mediation and policing as processes on PostgreSQL 15, "
-        f"one Kafka broker (KRaft). "
+        f"loopback only; intake, dispatch, mediation and policing as processes on PostgreSQL 15, {brokers}. "
         f"Load {size.rate:g} cases/s per scenario. Verdict: **{verdict}**.\n\n"
         f"What the columns mean (and the exact rules): [README.md](README.md).\n\n{text}\n"
         f"## What happened, scenario by scenario\n\n{details(results)}"
     )
-    log(f"{verdict} in {total / 60:.1f} min; written {HERE / 'RESULTS.md'}")
+    log(f"{verdict} in {total / 60:.1f} min; written {args.results}")
     if harness_error or any(r.error for r in results):
         return 2
     return 1 if verdict == "FAIL" else 0

@@ -34,6 +34,15 @@ class Mesh:
     dispatch: Service
     downstream: list[Service] = field(default_factory=list)  # mediation, policing
     extra: list[Service] = field(default_factory=list)  # a second dispatch instance, when a scenario needs one
+    front: dict[str, int] = field(default_factory=dict)  # service -> HAProxy port in front of its instances
+
+    @property
+    def intake_url(self) -> str:
+        return f"http://127.0.0.1:{self.front['intake']}" if "intake" in self.front else self.intake.url
+
+    @property
+    def dispatch_url(self) -> str:
+        return f"http://127.0.0.1:{self.front['dispatch']}" if "dispatch" in self.front else self.dispatch.url
 
     @property
     def services(self) -> list[Service]:
@@ -87,6 +96,8 @@ class Scenario:
     teardown: Callable[[Mesh], None] | None = None
     min_load_s: float = 0
     verify: Verify | None = None
+    cluster: bool = False  # on the three-broker cluster with two instances of each service (cluster.py)
+    quick: bool = True  # part of --quick
 
 
 def _nothing(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: list[str]) -> None:

@@ -3,6 +3,16 @@
 Each service runs as its own process (``python -m <package>``), detached from the
 calling shell, with its log in ``.data/logs/<service>.log`` and its pid in
 ``.data/run/<service>.pid``. ``stop`` signals only pids recorded here.
+
+Cluster mode (``INSTANCES=N``, N >= 2; ``make run INSTANCES=2``): every service but the console
+runs as N processes (``<service>-<i>``, on port + i x ``GOVMESH_INSTANCE_PORT_STEP``, default
+100, or the ports listed in ``<SERVICE>_INSTANCE_PORTS``; video-bridge's SIP on 5060 + i)
+sharing one PostgreSQL database per service (this script starts the project's PostgreSQL,
+``infra/postgres/postgres.sh``, on ``PG_PORT``, default 15432, unless ``<SERVICE>_DATABASE_URL``
+is set) and their consumer groups. HAProxy (Debian's; installed
+with apt-get when missing) listens on each service's usual port and balances over its
+instances, health-checked on ``/readyz``: an instance that is down or not ready gets no request.
+The first instance of each service starts (migrates, seeds) before the others.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -38,8 +49,38 @@ def _env_prefix(name: str) -> str:
     return name.upper().replace("-", "_") + "_"
 
 
-def port_of(name: str) -> int:
-    return int(os.environ.get(_env_prefix(name) + "PORT", SERVICES[name][1]))
+def instances() -> int:
+    return max(1, int(os.environ.get("INSTANCES") or 1))
+
+
+def _step() -> int:
+    return int(os.environ.get("GOVMESH_INSTANCE_PORT_STEP") or 100)
+
+
+def _split(unit: str) -> tuple[str, int]:
+    """``intake-2`` -> ("intake", 2); ``intake`` -> ("intake", 0): the service itself (or its balancer)."""
+    base, _, number = unit.rpartition("-")
+    if base in SERVICES and number.isdigit():
+        return base, int(number)
+    return unit, 0
+
+
+def port_of(unit: str) -> int:
+    name, number = _split(unit)
+    listed = os.environ.get(_env_prefix(name) + "INSTANCE_PORTS")  # e.g. "8101,8201" (tests: free ports)
+    if number and listed:
+        return int(listed.split(",")[number - 1])
+    return int(os.environ.get(_env_prefix(name) + "PORT", SERVICES[name][1])) + number * _step()
+
+
+def units(names: list[str]) -> list[list[str]]:
+    """The processes to start, in waves: one mesh (first instances first), then the other instances."""
+    if instances() == 1:
+        return [names]
+    clustered = [n for n in names if n != "console"]  # the console keeps sessions in memory: one
+    first = [f"{n}-1" for n in clustered] + (["console"] if "console" in names else [])
+    rest = [f"{n}-{i}" for i in range(2, instances() + 1) for n in clustered]
+    return [first, rest]
 
 
 def _pid(name: str) -> int | None:
@@ -64,13 +105,31 @@ def _ready(name: str) -> tuple[bool, str]:
 def start(names: list[str], timeout: float) -> int:
     RUN.mkdir(parents=True, exist_ok=True)
     LOGS.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        if _pid(name):
-            print(f"{name}: already running (pid {_pid(name)})")
+    env = dict(os.environ)
+    if instances() > 1:
+        _cluster_databases(names, env)
+    for wave in units(names):
+        code = _start_units(wave, timeout, env)
+        if code:
+            return code
+    if instances() > 1:
+        return _start_balancer([n for n in names if n != "console"], timeout)
+    return 0
+
+
+def _start_units(names: list[str], timeout: float, base_env: dict[str, str]) -> int:
+    for unit in names:
+        if _pid(unit):
+            print(f"{unit}: already running (pid {_pid(unit)})")
             continue
+        name, number = _split(unit)
         package, _ = SERVICES[name]
-        log = open(LOGS / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        env = dict(os.environ)
+        log = open(LOGS / f"{unit}.log", "ab")  # noqa: SIM115 - handed to the child
+        env = dict(base_env)
+        if number:
+            env[_env_prefix(name) + "PORT"] = str(port_of(unit))
+            if name == "video-bridge":  # each instance its own SIP port (devices register with one)
+                env["VIDEO_BRIDGE_SIP_PORT"] = str(int(base_env.get("VIDEO_BRIDGE_SIP_PORT") or 5060) + number)
         if name == "console":  # the console calls the services where this run put them
             env.setdefault("CONSOLE_INTAKE_URL", f"http://127.0.0.1:{port_of('intake')}")
             env.setdefault("CONSOLE_DISPATCH_URL", f"http://127.0.0.1:{port_of('dispatch')}")
@@ -86,8 +145,8 @@ def start(names: list[str], timeout: float) -> int:
             start_new_session=True,  # outlives make; not killed by the terminal's ^C
             cwd=ROOT,
         )
-        (RUN / f"{name}.pid").write_text(str(proc.pid))
-        print(f"{name}: started (pid {proc.pid}, log {LOGS / (name + '.log')})")
+        (RUN / f"{unit}.pid").write_text(str(proc.pid))
+        print(f"{unit}: started (pid {proc.pid}, port {port_of(unit)}, log {LOGS / (unit + '.log')})")
     deadline = time.monotonic() + timeout
     waiting = list(names)
     while waiting and time.monotonic() < deadline:
@@ -105,6 +164,86 @@ def start(names: list[str], timeout: float) -> int:
     return 1 if waiting else 0
 
 
+def _cluster_databases(names: list[str], env: dict[str, str]) -> None:
+    """Instances of a service share its database: PostgreSQL (SQLite is one process's)."""
+    missing = [n for n in names if n != "console" and not env.get(_env_prefix(n) + "DATABASE_URL")]
+    if not missing:
+        return
+    port = env.get("PG_PORT") or "15432"
+    pg_env = {**env, "PG_PORT": port, "PG_DATA_DIR": env.get("PG_DATA_DIR") or str(DATA / "postgres")}
+    script = str(ROOT / "infra/postgres/postgres.sh")
+    running = subprocess.run([script, "status"], env=pg_env, capture_output=True).returncode == 0
+    subprocess.run([script, "start"], env=pg_env, check=True)  # also creates the databases
+    if not running:  # `stop` stops it only if this started it
+        (RUN / "postgres.started").write_text(json.dumps({k: pg_env[k] for k in ("PG_PORT", "PG_DATA_DIR")}))
+    for name in missing:
+        database = name.replace("-", "_")
+        env[_env_prefix(name) + "DATABASE_URL"] = f"postgresql://mesh:mesh@127.0.0.1:{port}/{database}"
+
+
+def haproxy_config(names: list[str]) -> str:
+    """One frontend per service on its usual port, round robin over its instances, each checked
+    on /readyz every second (3 failures or 5 s without an answer: out; 1 success: back in)."""
+    lines = [
+        "global",
+        "    maxconn 4096",
+        "defaults",
+        "    mode http",
+        "    timeout connect 2s",
+        "    timeout client 60s",
+        "    timeout server 60s",
+        "    option redispatch",  # a request whose instance died on connect goes to another
+        "    retries 3",
+        "    retry-on conn-failure empty-response response-timeout 503",
+    ]
+    for name in names:
+        lines += [
+            f"frontend {name}",
+            f"    bind 127.0.0.1:{port_of(name)}",
+            f"    default_backend {name}-instances",
+            f"backend {name}-instances",
+            "    balance roundrobin",
+            "    option httpchk GET /readyz",
+            "    http-check expect status 200",
+            "    timeout check 5s",
+            "    default-server inter 1s fall 3 rise 1",
+        ]
+        for number in range(1, instances() + 1):
+            unit = f"{name}-{number}"
+            lines.append(f"    server {unit} 127.0.0.1:{port_of(unit)} check")
+    return "\n".join(lines) + "\n"
+
+
+def _haproxy() -> str:
+    found = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if Path(p).exists()), None)
+    if found:
+        return found
+    print("haproxy: not installed; installing Debian's package (apt-get)")
+    subprocess.run(["apt-get", "install", "-y", "-q", "haproxy"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+def _start_balancer(names: list[str], timeout: float) -> int:
+    if _pid("haproxy"):
+        print(f"haproxy: already running (pid {_pid('haproxy')})")
+        return 0
+    config = DATA / "haproxy" / "haproxy.cfg"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(haproxy_config(names))
+    binary = _haproxy()
+    subprocess.run([binary, "-c", "-q", "-f", str(config)], check=True)
+    subprocess.run([binary, "-D", "-f", str(config), "-p", str(RUN / "haproxy.pid")], check=True)
+    print(f"haproxy: started (pid {_pid('haproxy')}, config {config})")
+    deadline = time.monotonic() + timeout
+    waiting = list(names)
+    while waiting and time.monotonic() < deadline:
+        waiting = [n for n in waiting if not _ready(n)[0]]
+        time.sleep(0.3)
+    for name in waiting:
+        print(f"{name}: not ready behind haproxy after {timeout:.0f} s: {_ready(name)[1]}", file=sys.stderr)
+    return 1 if waiting else 0
+
+
 def _tail(name: str, lines: int = 30) -> None:
     path = LOGS / f"{name}.log"
     if path.exists():
@@ -112,8 +251,22 @@ def _tail(name: str, lines: int = 30) -> None:
             print(f"  {line}", file=sys.stderr)
 
 
+def _running_units(names: list[str]) -> list[str]:
+    """Whatever instances of ``names`` have a pid file (whatever INSTANCES says now)."""
+    found = []
+    for name in names:
+        found.append(name)
+        numbered = [_split(p.stem) for p in RUN.glob(f"{name}-*.pid")]
+        found += [f"{name}-{n}" for base, n in sorted(numbered) if base == name and n]
+    return found
+
+
 def stop(names: list[str], timeout: float = 20) -> int:
-    for name in reversed(names):
+    if _pid("haproxy"):
+        os.kill(_pid("haproxy") or 0, signal.SIGTERM)
+        (RUN / "haproxy.pid").unlink(missing_ok=True)
+        print("haproxy: stopped")
+    for name in reversed(_running_units(names)):
         pid = _pid(name)
         if pid is None:
             (RUN / f"{name}.pid").unlink(missing_ok=True)
@@ -127,13 +280,18 @@ def stop(names: list[str], timeout: float = 20) -> int:
             os.kill(pid, signal.SIGKILL)
         (RUN / f"{name}.pid").unlink(missing_ok=True)
         print(f"{name}: stopped")
+    started = RUN / "postgres.started"
+    if started.exists() and not any(_pid(u) for u in _running_units(list(SERVICES))):
+        pg_env = {**os.environ, **json.loads(started.read_text())}
+        subprocess.run([str(ROOT / "infra/postgres/postgres.sh"), "stop"], env=pg_env, check=False)
+        started.unlink()
     return 0
 
 
 def status(names: list[str]) -> int:
     all_ready = True
-    for name in names:
-        pid = _pid(name)
+    for name in _running_units(names):
+        pid = _pid(name) or (_pid("haproxy") if any(RUN.glob(f"{name}-*.pid")) else None)
         ready, detail = _ready(name) if pid else (False, "")
         all_ready &= ready
         state = "ready" if ready else ("running, not ready" if pid else "stopped")
@@ -189,6 +347,7 @@ def _dev_token() -> Path:
     keyring = Path(os.environ.get("GOVMESH_KEYRING") or DATA / "auth" / "keyring.json")
     token = Keyring.load(keyring, development=False).issue_token("developer", sorted(ALL_SCOPES), [], ttl_s=12 * 3600)
     path = DATA / "auth" / "dev-token"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(token + "\n")
     path.chmod(0o600)
     return path

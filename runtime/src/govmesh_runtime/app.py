@@ -9,6 +9,7 @@ in-flight work is committed or left for redelivery.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
@@ -40,6 +41,7 @@ from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.nul_text import RefuseNulText
 from govmesh_runtime.oidc import OidcVerifier
 from govmesh_runtime.relay import OutboxRelay
+from govmesh_runtime.retention import Pruner, inbox_pruner, outbox_pruner, prune_once
 from govmesh_runtime.settings import ServiceSettings
 from govmesh_runtime.tracing import current_traceparent, hop, setup_tracing, shutdown_tracing, trace_id
 from govmesh_runtime.uow import UnitOfWork
@@ -62,6 +64,7 @@ class Runtime:
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     oidc: OidcVerifier | None = None  # bearer tokens of GOVMESH_OIDC_ISSUER; None: the keyring's
+    pruners: list[Pruner] = field(default_factory=list)  # the bounded tables (govmesh_runtime.retention)
 
     def uow(
         self, *, correlation_id: str | None = None, causation_id: str | None = None, traceparent: str | None = None
@@ -91,6 +94,7 @@ def build_runtime(settings: ServiceSettings, consumer_specs: Sequence[ConsumerSp
         retention_s=settings.outbox_retention_s,
         payload_retention_s=settings.outbox_payload_retention_s,
         leader_engine=None if db.is_sqlite else db.engine,
+        lease_s=settings.relay_lease_s,
     )
     auth = Verifier(settings.keyring_path(), development=settings.environment == "development")
     principal_limits = (
@@ -160,6 +164,7 @@ def create_app(
     on_ready: Callable[[Runtime], Any] | None = None,
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
     public_routers: Sequence[APIRouter] = (),
+    pruners: Sequence[Pruner] = (),
 ) -> FastAPI:
     """``background``: long-running jobs of the service (timer sweeps, a SIP server …),
     each an ``async def job(runtime)`` that runs until cancelled at shutdown.
@@ -191,6 +196,12 @@ def create_app(
             asyncio.create_task(_supervised(job, runtime), name=f"job-{job.__name__}")
             for job in [*background, flush_failed_authentications]
         ]
+        runtime.pruners = [
+            outbox_pruner(settings.outbox_retention_s, settings.outbox_payload_retention_s),
+            inbox_pruner(settings.inbox_retention_s),
+            *pruners,
+        ]
+        jobs.append(asyncio.create_task(_supervised(prune_tables, runtime), name="job-prune-tables"))
         log.info("service_started", port=settings.port, database=runtime.db.url.split("://")[0])
         try:
             yield
@@ -294,6 +305,14 @@ async def write_failed_authentications(runtime: Runtime, *, everything: bool) ->
     records = runtime.failed_auth.take(everything=everything)
     if records:
         await audit.record(runtime.db.sessions, *records)
+
+
+async def prune_tables(runtime: Runtime) -> None:
+    """Every instance prunes (deleting the same old rows twice is harmless); the first round a
+    while after start, so a fleet restarting together does not prune all at once."""
+    while True:
+        await asyncio.sleep(runtime.settings.prune_interval_s * random.uniform(0.5, 1.0))
+        await prune_once(runtime.db.sessions, runtime.pruners)
 
 
 async def _supervised(job: Callable[[Runtime], Coroutine[Any, Any, None]], runtime: Runtime) -> None:

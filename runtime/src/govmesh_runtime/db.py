@@ -7,8 +7,11 @@ Alembic runs with the matching sync driver (sqlite3, psycopg) in a worker thread
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -140,10 +143,47 @@ def grant_service_role(url: str, role: str) -> None:
     engine.dispose()
 
 
+_MIGRATE_LOCK_KEY = 0x676F766D69677261  # "govmigra": one migrator per database
+
+
+@contextlib.contextmanager
+def migration_lock(url: str) -> Iterator[None]:
+    """One migrator at a time per database: instances starting together (``make run INSTANCES=2``,
+    a rolling deploy) would otherwise run the same DDL at once and all but one fail. PostgreSQL: a
+    session advisory lock (freed by the server if the migrator dies); SQLite: a lock file next to
+    the database (freed by the kernel likewise). The others wait, then find the schema at head."""
+    sync = sync_url(url)
+    if sync.startswith("sqlite"):
+        path = sa.engine.make_url(sync).database
+        if not path or path == ":memory:":
+            yield
+            return
+        with open(f"{path}.migrate-lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        return
+    engine = sa.create_engine(sync, poolclass=sa.pool.NullPool, hide_parameters=True)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATE_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATE_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
 _URL_ENV = "GOVMESH_MIGRATE_URL"
 _GRANT_ENV = "GOVMESH_MIGRATE_GRANT_TO"
 
 if __name__ == "__main__":  # the child process of Database.migrate
-    upgrade(Path(sys.argv[1]), os.environ[_URL_ENV])
-    if os.environ.get(_GRANT_ENV):
-        grant_service_role(os.environ[_URL_ENV], os.environ[_GRANT_ENV])
+    with migration_lock(os.environ[_URL_ENV]):
+        upgrade(Path(sys.argv[1]), os.environ[_URL_ENV])
+        if os.environ.get(_GRANT_ENV):
+            grant_service_role(os.environ[_URL_ENV], os.environ[_GRANT_ENV])

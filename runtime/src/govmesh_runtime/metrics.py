@@ -38,6 +38,9 @@ OUTBOX_PARKED_ROWS = Gauge(
     "govmesh_outbox_parked_rows", "Outbox rows set aside because the broker refuses them (too large, invalid)."
 )
 OUTBOX_PARKED = Counter("govmesh_outbox_parked_total", "Outbox rows set aside by the relay.", ["topic"])
+ROWS_PRUNED = Counter(
+    "govmesh_rows_pruned_total", "Rows deleted past their retention (outbox, inbox, idempotency keys).", ["table"]
+)
 RELAY_ERRORS = Counter("govmesh_outbox_relay_errors_total", "Failed outbox publish attempts.")
 DLQ_MESSAGES = Counter("govmesh_dlq_messages_total", "Records sent to a dead-letter topic.", ["topic"])
 AUDIT_RECORDS = Counter("govmesh_audit_records_total", "Audit log entries written.", ["action"])

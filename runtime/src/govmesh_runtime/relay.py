@@ -6,8 +6,19 @@ A row the broker refuses for what it is (RecordTooLarge, an invalid record) woul
 refused forever and hold back every row behind it: it is parked (``parked_at`` and the
 reason on the row, a metric and an alert) and the relay goes on.
 With several instances of a service on one PostgreSQL database, only the instance
-holding a session-level advisory lock publishes; the others stand by and take over
-when its connection goes (SQLite is one process anyway).
+holding the leader lease publishes; the others stand by (SQLite is one process anyway).
+
+The lease: a transaction-level advisory lock in a transaction the leader keeps alive with a
+heartbeat, under ``idle_in_transaction_session_timeout`` = the lease. A leader that dies loses
+its connection and the lock at once; one that HANGS (SIGSTOP, a stuck event loop, a frozen VM)
+keeps its TCP connection, but sends no heartbeat, so the server ends its session after the
+lease and a standby takes over within lease + its 2 s retry. Fencing on the old leader's side:
+it publishes only while its own lease is valid by its monotonic clock (which runs on while the
+process is stopped), counted from before its last heartbeat, so it stops believing it leads
+before the server frees the lock. Rows it had already handed to the producer when it hung can
+still reach the broker after it resumes: those are duplicates of rows the new leader publishes
+(same event id), dropped by the consumers' inbox; per key they come after the originals, and a
+consumer drops them, so the order of applied events is the order produced.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,11 +40,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from govmesh_runtime import metrics, tracing
 from govmesh_runtime.kafka import ProducerHolder, is_record_refused
 from govmesh_runtime.logging import get_logger
+from govmesh_runtime.retention import outbox_pruner, prune_once
 from govmesh_runtime.tables import OutboxMessage
 
 log = get_logger(__name__)
 _MAX_BACKOFF_S = 5.0
 _LOCK_KEY = 0x676F766D657368  # "govmesh": one outbox relay per service database
+
+
+class LeaseLost(RuntimeError):
+    """This relay no longer holds the leader lease: another may be publishing."""
 
 
 class UnpublishableRow(ValueError):
@@ -54,10 +71,13 @@ class OutboxRelay:
         retention_s: float = 7 * 24 * 3600,
         payload_retention_s: float = 24 * 3600,
         leader_engine: AsyncEngine | None = None,
+        lease_s: float = 10.0,
     ) -> None:
         self._sessions = sessions
         self._leader_engine = leader_engine  # PostgreSQL: elect one publishing relay per database
         self.is_leader = leader_engine is None
+        self._lease_s = lease_s
+        self._lease_until = float("inf") if leader_engine is None else 0.0  # time.monotonic()
         self._producer = producer
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
@@ -82,13 +102,23 @@ class OutboxRelay:
             await self._publish_loop()
             return
         while not self._stopping.is_set():
+            was_leader = False
             try:
                 async with self._leader_engine.connect() as conn:
-                    got = (await conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": _LOCK_KEY})).scalar()
+                    started = time.monotonic()
+                    # Transaction-local: the pooled connection goes back without either setting.
+                    await conn.execute(
+                        sa.text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)"),
+                        {"ms": f"{int(self._lease_s * 1000)}ms"},
+                    )
+                    lock = sa.text("SELECT pg_try_advisory_xact_lock(:k)")
+                    got = (await conn.execute(lock, {"k": _LOCK_KEY})).scalar()
                     if not got:
+                        await conn.rollback()
                         await self._sleep_standby()
                         continue
-                    self.is_leader = True
+                    self._lease_until = started + self._lease_s
+                    self.is_leader = was_leader = True
                     log.info("outbox_relay_leader")
                     watch = asyncio.create_task(self._watch_lock(conn))
                     loop = asyncio.create_task(self._publish_loop())
@@ -101,13 +131,26 @@ class OutboxRelay:
                 await self._sleep_standby()
             finally:
                 self.is_leader = False
+                self._lease_until = 0.0
+                if was_leader:
+                    log.info("outbox_relay_standby")
 
     async def _watch_lock(self, conn: AsyncConnection) -> None:
-        """Return when the lock's connection is gone (the lock with it) or the relay stops."""
+        """Heartbeat the lease; return when it is lost (the server ended the session, or the
+        heartbeat came too late: the process was stopped) or the relay stops."""
         while not self._stopping.is_set():
-            await conn.execute(sa.text("SELECT 1"))
+            sent = time.monotonic()
+            if sent >= self._lease_until:
+                log.warning("outbox_relay_lease_expired")
+                return
+            await asyncio.wait_for(conn.execute(sa.text("SELECT 1")), timeout=self._lease_s / 2)
+            self._lease_until = sent + self._lease_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=2)
+                await asyncio.wait_for(self._stopping.wait(), timeout=self._lease_s / 4)
+
+    def holds_lease(self) -> bool:
+        """Publish only while this is true (fencing: a resumed old leader stops here)."""
+        return time.monotonic() < self._lease_until
 
     async def _sleep_standby(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -115,13 +158,16 @@ class OutboxRelay:
 
     async def _publish_loop(self) -> None:
         backoff = 0.1
-        last_prune = datetime.min.replace(tzinfo=UTC)
         while not self._stopping.is_set():
             self._wakeup.clear()
             try:
                 published = await self.publish_pending()
                 self.last_error = None
                 backoff = 0.1
+            except LeaseLost:
+                log.warning("outbox_relay_lease_lost")
+                await self._producer.reset()  # what it still holds goes out now or never, not later
+                return
             except Exception as exc:
                 metrics.RELAY_ERRORS.inc()
                 self.last_error = repr(exc)
@@ -130,9 +176,6 @@ class OutboxRelay:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_S)
                 continue
-            if datetime.now(UTC) - last_prune > timedelta(hours=1):
-                last_prune = datetime.now(UTC)
-                await self.prune()
             if published < self._batch_size:
                 await self._sleep(self._poll_interval_s)
 
@@ -151,6 +194,8 @@ class OutboxRelay:
         await self._update_backlog_gauges()  # also (especially) while Kafka is down
         # Connect first: while Kafka is down there is no point reading a batch of rows each retry.
         producer = await self._producer.get()
+        if not self.holds_lease():
+            raise LeaseLost("the relay's leader lease expired")
         async with self._sessions() as session:
             rows = list(
                 (
@@ -169,6 +214,8 @@ class OutboxRelay:
         enqueued: list[tuple[OutboxMessage, asyncio.Future[Any]]] = []
         refused: list[OutboxMessage] = []
         failed: list[BaseException] = []
+        if not self.holds_lease():  # reading took too long (or the process was stopped in between)
+            raise LeaseLost("the relay's leader lease expired")
         for row in rows:
             try:
                 enqueued.append((row, await self._enqueue(producer, row)))
@@ -269,27 +316,8 @@ class OutboxRelay:
             oldest = oldest.replace(tzinfo=UTC)
         metrics.OUTBOX_OLDEST_AGE.set((datetime.now(UTC) - oldest).total_seconds() if oldest else 0)
 
-    async def prune(self) -> None:
+    async def prune(self, now: datetime | None = None) -> None:
         """Clear the payloads of rows sent longer than the payload retention ago; delete rows
-        sent longer than the retention ago (hourly, from the publish loop)."""
-        now = datetime.now(UTC)
-        try:
-            async with self._sessions() as session:
-                await session.exec(
-                    sa.update(OutboxMessage)
-                    .where(
-                        col(OutboxMessage.sent_at).is_not(None),
-                        col(OutboxMessage.sent_at) < now - self._payload_retention,
-                        col(OutboxMessage.payload) != "",
-                    )
-                    .values(payload="")
-                )
-                await session.exec(
-                    sa.delete(OutboxMessage).where(
-                        col(OutboxMessage.sent_at).is_not(None),
-                        col(OutboxMessage.sent_at) < now - self._retention,
-                    )
-                )
-                await session.commit()
-        except Exception:
-            log.warning("outbox_prune_failed", exc_info=True)
+        sent longer than the retention ago (the periodic prune job, govmesh_runtime.retention)."""
+        pruner = outbox_pruner(self._retention.total_seconds(), self._payload_retention.total_seconds())
+        await prune_once(self._sessions, [pruner], now)

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from govmesh_runtime.kafka import KafkaSecurity, KafkaSettingsError
@@ -168,6 +168,13 @@ class ServiceSettings(BaseSettings):
     # Outbox relay
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.5
+    relay_lease_s: float = Field(
+        default=10,
+        ge=1,
+        validation_alias=AliasChoices("GOVMESH_RELAY_LEASE_S", "relay_lease_s"),
+        description="PostgreSQL, several instances: a relay leader that hangs loses its leadership after this;"
+        " a standby takes over within it plus 2 s.",
+    )
     outbox_retention_s: float = 7 * 24 * 3600
     outbox_payload_retention_s: float = Field(
         default=24 * 3600,
@@ -176,10 +183,40 @@ class ServiceSettings(BaseSettings):
         description="A sent event's payload (which may name a resident) is cleared after this many seconds.",
     )
 
+    # Bounded tables (govmesh_runtime.retention): a periodic job on every instance deletes what is older.
+    prune_interval_s: float = Field(
+        default=3600, gt=0, validation_alias=AliasChoices("GOVMESH_PRUNE_INTERVAL_S", "prune_interval_s")
+    )
+    topic_retention_s: float = Field(
+        default=7 * 24 * 3600,
+        gt=0,
+        validation_alias=AliasChoices("GOVMESH_TOPIC_RETENTION_S", "topic_retention_s"),
+        description="The brokers' retention of the topics this service consumes (retention.ms; Kafka's"
+        " default seven days): how long a record can be delivered again. The inbox's floor.",
+    )
+    inbox_retention_s: float = Field(
+        default=14 * 24 * 3600,
+        gt=0,
+        validation_alias=AliasChoices("GOVMESH_INBOX_RETENTION_S", "inbox_retention_s"),
+        description="Applied events' ids are kept this long (at least GOVMESH_TOPIC_RETENTION_S), so a"
+        " redelivered record is still recognised and dropped.",
+    )
+
     # Consumer loop
     consumer_max_retries: int = 3
     consumer_retry_backoff_s: float = 0.2
     consumer_batch_size: int = 200
+
+    @model_validator(mode="after")
+    def _inbox_outlives_the_topics(self) -> ServiceSettings:
+        # Below the floor, a record the broker can still deliver (a crash before the offset commit,
+        # a group reset to the earliest offset) would find no inbox row and be applied twice.
+        if self.inbox_retention_s < self.topic_retention_s:
+            raise ValueError(
+                f"GOVMESH_INBOX_RETENTION_S ({self.inbox_retention_s:g} s) is below GOVMESH_TOPIC_RETENTION_S"
+                f" ({self.topic_retention_s:g} s): an event redelivered from the topic would be applied twice"
+            )
+        return self
 
     def kafka_security(self) -> KafkaSecurity:
         """How this service's clients connect; a missing password names the variable to set."""

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from govmesh_runtime.app import create_app as create_service_app
+from intake.adapters.retention import idempotency_key_pruner
 from intake.entrypoints.api import cases, matters, open311
 from intake.entrypoints.consumers import consumer_specs
 from intake.settings import IntakeSettings, get_settings
@@ -36,6 +37,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         consumers=consumer_specs(settings),
         migrations=MIGRATIONS,
         openapi_tags=TAGS,
+        pruners=[idempotency_key_pruner(settings.idempotency_key_retention_s)],
     )
     app.add_exception_handler(HTTPException, _http_errors)
     return app

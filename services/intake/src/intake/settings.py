@@ -27,6 +27,10 @@ class IntakeSettings(ServiceSettings):
     # Video alarms: alarms of one channel less than this apart are one burst, one case.
     alarm_burst_window_s: float = Field(default=600.0, ge=0)
 
+    # Idempotency-Key: a retried request is recognised for this long after the first one (at least a
+    # day: clients retry after timeouts and outages of their own); older keys are pruned.
+    idempotency_key_retention_s: float = Field(default=7 * 24 * 3600, ge=24 * 3600)
+
     # Lists and searches
     page_size_max: int = 200
 
