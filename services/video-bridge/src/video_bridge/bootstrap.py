@@ -69,5 +69,6 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
         background=[sip_endpoint, metrics.channel_gauge_job()],
     )
     app.state.grids = locator
+    app.state.settings = settings
     app.state.sip = None
     return app
