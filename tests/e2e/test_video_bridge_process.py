@@ -5,9 +5,9 @@ a restart keeps registrations and liveness (no device is marked offline by a res
 from __future__ import annotations
 
 import asyncio
-import socket
 import json
 import os
+import socket
 import sys
 import uuid
 from pathlib import Path

@@ -138,7 +138,8 @@ class SipDevice:
         domain = self.device_id[:10]
         msg = SipMessage(method=method, uri=f"sip:{SERVER_ID}@{domain}")
         msg.add(
-            "via", f"SIP/2.0/{self.transport} {self.local_host}:{self.local_port};rport;branch=z9hG4bK{secrets.token_hex(6)}"
+            "via",
+            f"SIP/2.0/{self.transport} {self.local_host}:{self.local_port};rport;branch=z9hG4bK{secrets.token_hex(6)}",
         )
         msg.add("from", f"<sip:{self.device_id}@{domain}>;tag={self._call_id[:6]}")
         msg.add("to", f"<sip:{self.device_id}@{domain}>" if method == "REGISTER" else f"<sip:{SERVER_ID}@{domain}>")
