@@ -373,8 +373,8 @@ def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
         if len(registered) < len(by_device):  # a second pass for the few that failed (as a device retries)
             missing = {d: c for d, c in by_device.items() if d not in registered}
             again, _ = write_injection_files(missing, work / "again")
-            sipp("register.xml", target, rate=REGISTER_RATE, calls=len(missing), work=work,
-                 extra=["-inf", str(again), "-oocsf", str(SIPP / "register_ooc.xml")], local_port=device_port)  # fmt: skip
+            sipp("register.xml", target, rate=REGISTER_RATE, calls=len(missing), work=work, local_port=device_port,
+                 extra=["-inf", str(again), "-oocsf", str(SIPP / "register_ooc.xml")])  # fmt: skip
             registered = _registered_devices(http)
         # keepalives only from registered devices: any other would rightly get 404
         _, devices_csv = write_injection_files({d: c for d, c in by_device.items() if d in registered}, work)

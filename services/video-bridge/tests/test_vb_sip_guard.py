@@ -5,6 +5,7 @@ message, and one source cannot exhaust what the others need."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import time
 from typing import Any
@@ -154,7 +155,7 @@ async def test_a_query_answer_from_another_device_is_not_taken_and_sns_are_unpre
             asking = asyncio.create_task(bridge.sip.send_query(target_id, "DeviceStatus", wait=False))
             sns.append(int(sn_of(await target.next_request())))
             await asking
-        steps = {b - a for a, b in zip(sns, sns[1:], strict=False)}
+        steps = {b - a for a, b in itertools.pairwise(sns)}
         assert steps != {1} and len(set(sns)) == 4, sns
 
 
@@ -258,7 +259,7 @@ def register_without_credentials(device_id: str, local_port: int, n: int) -> byt
 
 
 async def test_a_device_with_its_own_secret_in_the_registry_needs_it(bridge: Bridge) -> None:
-    device_id, channels = new_ids(1)
+    device_id, _ = new_ids(1)
     other_id, other_channels = new_ids(1)
     response = await bridge.http.put(f"/v1/devices/{device_id}/credentials", json={"password": "own-secret-1"})
     assert response.status_code == 200, response.text
