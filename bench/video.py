@@ -308,7 +308,9 @@ def alarm_latency(
 # --- the stage ---------------------------------------------------------------------------------
 
 
-def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
+def video(seconds: int, alarms: int, rates: list[int], *, keepalive_only: bool = False) -> list[Row]:
+    """The stage; ``keepalive_only`` (``--stages video-keepalive``): the video bridge alone, and
+    only its keepalive row (with sipp's ceiling), without the alarm and memory rows."""
     work = harness.DATA / "video"
     work.mkdir(parents=True, exist_ok=True)
     city = harness.DATA / "city-video"
@@ -318,11 +320,14 @@ def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
     nvrs_csv, _ = write_injection_files(by_device, work)
     sip_port = free_port()
     device_port = free_port()  # sipp plays every NVR from this one address: register, keepalives, alarms
-    procs = [
+    others = [
         service("intake", "intake", database="intake", extra={"INTAKE_DUPLICATE_WINDOW_S": "0"}),
         service("dispatch", "dispatch", database="dispatch", extra={"DISPATCH_CITY_DATA_DIR": str(city)}),
         service("mediation", "mediation", database="mediation"),
         service("policing", "policing", database="policing"),
+    ]
+    procs = [
+        *([] if keepalive_only else others),
         service(
             "video-bridge",
             "video_bridge",
@@ -416,6 +421,8 @@ def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
                 f"{after['errors'] - before['errors']} errors, {after['dropped'] - before['dropped']} dropped",
             )
         )
+        if keepalive_only:
+            return rows
         rows += alarm_latency(sip_port, by_device, alarms, device_port)
         stop.set()
         sampler.join()

@@ -347,3 +347,16 @@ async def test_a_flood_from_one_source_does_not_starve_another_device_or_the_api
     assert len(answers) <= 100 + 50 * elapsed + 1, (len(answers), elapsed)
     status = (await bridge.http.get("/v1/sip")).json()
     assert status["throttled"] >= 1000, status
+
+
+def test_a_digest_uri_must_name_this_server() -> None:
+    from video_bridge.sip_auth import digest_uri_names
+
+    ours = {"server_id": "62070200002000000001", "hosts": {"6207020000", "127.0.0.1"}, "ports": {5060}}
+    request_uri = "sip:62070200002000000001@6207020000"
+    assert digest_uri_names(request_uri, request_uri, **ours)  # type: ignore[arg-type]
+    assert digest_uri_names("sip:127.0.0.1:5060", request_uri, **ours)  # type: ignore[arg-type]  # sipp's
+    assert digest_uri_names("sip:62070200002000000001@10.1.1.1:5060", request_uri, **ours)  # type: ignore[arg-type]
+    assert not digest_uri_names("sip:34020000002000000001@3402000000", request_uri, **ours)  # type: ignore[arg-type]
+    assert not digest_uri_names("sip:127.0.0.1:5070", request_uri, **ours)  # type: ignore[arg-type]
+    assert not digest_uri_names("sip:192.0.2.7", request_uri, **ours)  # type: ignore[arg-type]

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlmodel import col, select
@@ -27,7 +27,16 @@ from video_bridge.domain.digest import Verdict, ha1, md5_hex, parse_authorizatio
 MAX_NONCES = 100_000
 MAX_TRACKED = 100_000
 
-__all__ = ["Lockouts", "PeerNonces", "device_secret", "foreign_channels", "ha1", "owns_channel", "verify_register"]
+__all__ = [
+    "Lockouts",
+    "PeerNonces",
+    "device_secret",
+    "digest_uri_names",
+    "foreign_channels",
+    "ha1",
+    "owns_channel",
+    "verify_register",
+]
 
 
 @dataclass
@@ -81,15 +90,15 @@ def verify_register(
     *,
     nonces: PeerNonces,
     method: str,
-    request_uri: str,
+    uri_ok: Callable[[str], bool],
     realm: str,
     username: str,
     secret_ha1: str,
     host: str,
     now: float,
 ) -> Verdict:
-    """A request's digest credentials for ``username``: nonce of this host, fresh nc, the
-    digest URI the Request-URI, the response computed from the stored HA1."""
+    """A request's digest credentials for ``username``: nonce of this host, fresh nc, a
+    digest URI that names us (``uri_ok``), the response computed from the stored HA1."""
     if not authorization:
         return Verdict.MISSING
     params = parse_authorization(authorization)
@@ -100,8 +109,8 @@ def verify_register(
     if params.get("algorithm", "MD5").upper() != "MD5":
         return Verdict.WRONG
     uri = params.get("uri", "")
-    if uri != request_uri:
-        return Verdict.WRONG  # credentials made for another request
+    if not uri_ok(uri):
+        return Verdict.WRONG  # credentials made for another server
     qop = params.get("qop")
     if qop is not None and qop.lower() != "auth":
         return Verdict.WRONG
@@ -162,6 +171,22 @@ class Lockouts:
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
+
+
+def digest_uri_names(uri: str, request_uri: str, *, server_id: str, hosts: set[str], ports: set[int]) -> bool:
+    """Whether a digest ``uri`` names this server: the Request-URI itself (RFC 3261), our id as
+    its user, or one of our hosts/domains with one of our ports (sipp, and some devices, put
+    the address they sent to). Credentials computed for another server are refused."""
+    if uri == request_uri:
+        return True
+    text = uri.strip().removeprefix("sips:").removeprefix("sip:").split(";")[0]
+    user, _, hostport = text.rpartition("@")
+    if user:
+        return user == server_id
+    host, _, port = hostport.partition(":")
+    if host not in hosts:
+        return False
+    return not port or (port.isdigit() and int(port) in ports)
 
 
 async def device_secret(uow: UnitOfWork, device_id: str) -> str | None:

@@ -43,7 +43,15 @@ from video_bridge.domain.sip import (
 )
 from video_bridge.handlers import Peer
 from video_bridge.settings import VideoBridgeSettings
-from video_bridge.sip_auth import Lockouts, PeerNonces, device_secret, foreign_channels, owns_channel, verify_register
+from video_bridge.sip_auth import (
+    Lockouts,
+    PeerNonces,
+    device_secret,
+    digest_uri_names,
+    foreign_channels,
+    owns_channel,
+    verify_register,
+)
 from video_bridge.sip_limits import ConnectionCounts, TokenBuckets
 
 log = get_logger(__name__)
@@ -474,7 +482,7 @@ class SipServer:
             request.get("authorization"),
             nonces=self._nonces,
             method="REGISTER",
-            request_uri=request.uri or "",
+            uri_ok=lambda uri: self._names_us(uri, request.uri or ""),
             realm=self.realm,
             username=device_id,
             secret_ha1=secret,
@@ -523,6 +531,11 @@ class SipServer:
         if fresh and self.settings.catalog_on_register:
             self._spawn(self._catalog_after_register(device_id))
 
+    def _names_us(self, uri: str, request_uri: str) -> bool:
+        hosts = {self.realm, self.server_id[:10], self.settings.sip_host, self.settings.sip_advertised_host} - {""}
+        ports = {self.udp_port, self.tcp_port}
+        return digest_uri_names(uri, request_uri, server_id=self.server_id, hosts=hosts, ports=ports)
+
     def _refuse(self, request: SipMessage, peer: Peer, status: int, reason: str, device_id: str) -> None:
         self.stats["refused"] += 1
         source = f"{peer.transport}:{peer.host}:{peer.port}"
@@ -567,8 +580,9 @@ class SipServer:
             return
         if registered_from != peer:
             # a device speaks only from where it registered (transport, host, port); one that
-            # moved (NAT rebinding) registers again, and its new address is then the one
-            self._lockouts.failed((f"source:{peer.host}",), time.monotonic())
+            # moved (NAT rebinding) registers again, and its new address is then the one. Not
+            # counted towards a lock-out: a NAT box that rebinds all its devices at once would
+            # lock out a whole site.
             self._refuse(request, peer, 403, "Not the registered address", device_id)
             return
         self._peers[device_id] = peer
