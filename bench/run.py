@@ -470,9 +470,10 @@ def main() -> int:
             rows.append(grid_lookup(100_000 if args.quick else 1_000_000))
         if "elements" in stages:
             rows += elements(200_000 if args.quick else 9_200_000, 200 if args.quick else 2_000)
-        if "video" in stages:
+        if stages & {"video", "video-keepalive"}:
             rates = [1_000, 2_500, 5_000] if args.quick else [1_000, 2_000, 3_000, 4_000, 5_000, 6_000, 8_000, 10_000]
-            rows += video.video(2 if args.quick else 5, 50 if args.quick else 300, rates)
+            only = "video" not in stages
+            rows += video.video(2 if args.quick else 5, 50 if args.quick else 300, rates, keepalive_only=only)
         if "console" in stages:
             cases = args.board_cases or (1_000 if args.quick else 10_000)
             rows += console_bench.console_stage(cases, 50 if args.quick else 200, 2 if args.quick else 3)

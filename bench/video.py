@@ -56,11 +56,14 @@ class SippRun:
         return self.failed == 0 and self.retransmissions == 0 and self.rate >= 0.95 * self.offered
 
 
-def sipp(scenario: str, target: str, *, rate: int, calls: int, work: Path, extra: list[str]) -> SippRun:
-    """One bounded sipp run as a client; figures from its statistics file."""
+def sipp(
+    scenario: str, target: str, *, rate: int, calls: int, work: Path, extra: list[str], local_port: int = 0
+) -> SippRun:
+    """One bounded sipp run as a client; figures from its statistics file. ``local_port``: the
+    devices' address (the bridge takes a device's messages only from where it registered)."""
     stats = work / f"{Path(scenario).stem}-{rate}-{secrets.token_hex(3)}.csv"
     args = [
-        "sipp", "-sf", str(SIPP / scenario), "-t", "u1", "-i", "127.0.0.1", "-p", str(free_port()),
+        "sipp", "-sf", str(SIPP / scenario), "-t", "u1", "-i", "127.0.0.1", "-p", str(local_port or free_port()),
         "-r", str(rate), "-m", str(calls), "-l", str(max(1000, rate * 2)), "-key", "server_id", SERVER_ID,
         "-nostdin", "-buff_size", "4194304", "-timeout", f"{calls / rate * 3 + 30:.0f}s", "-timeout_error",
         "-trace_stat", "-stf", str(stats), "-fd", "1", *extra, target,
@@ -80,12 +83,20 @@ def sipp(scenario: str, target: str, *, rate: int, calls: int, work: Path, extra
     )
 
 
-def step_rates(target: str, devices_csv: Path, rates: list[int], seconds: int, work: Path) -> list[SippRun]:
+def step_rates(
+    target: str, devices_csv: Path, rates: list[int], seconds: int, work: Path, local_port: int = 0
+) -> list[SippRun]:
     """Keepalives at each rate in turn, for ``seconds`` each, until a step is not clean."""
     runs: list[SippRun] = []
     for rate in rates:
         run = sipp(
-            "keepalive.xml", target, rate=rate, calls=rate * seconds, work=work, extra=["-inf", str(devices_csv)]
+            "keepalive.xml",
+            target,
+            rate=rate,
+            calls=rate * seconds,
+            work=work,
+            extra=["-inf", str(devices_csv)],
+            local_port=local_port,
         )
         runs.append(run)
         print(json.dumps({"stage": "video", "target": target, **run.__dict__, "rate": round(run.rate)}), flush=True)
@@ -201,11 +212,11 @@ def alarm_message(device_id: str, channel_id: str, sn: int, local_port: int, cal
 
 
 async def send_alarms(
-    sip_port: int, picks: list[tuple[str, str]], per_second: float
+    sip_port: int, picks: list[tuple[str, str]], per_second: float, device_port: int
 ) -> tuple[dict[str, datetime], int]:
     """One Notify/Alarm per (device, channel), paced; channel -> send time, and how many got 200."""
     loop = asyncio.get_running_loop()
-    transport, client = await loop.create_datagram_endpoint(_AlarmClient, local_addr=("127.0.0.1", 0))
+    transport, client = await loop.create_datagram_endpoint(_AlarmClient, local_addr=("127.0.0.1", device_port))
     local_port = int(transport.get_extra_info("sockname")[1])
     sent: dict[str, datetime] = {}
     calls: list[str] = []
@@ -256,13 +267,15 @@ async def case_times(since: datetime) -> dict[str, dict[str, datetime]]:
     return {channel_of[case]: times for case, times in by_case.items() if case in channel_of}
 
 
-def alarm_latency(sip_port: int, by_device: dict[str, list[dict[str, object]]], count: int) -> list[Row]:
+def alarm_latency(
+    sip_port: int, by_device: dict[str, list[dict[str, object]]], count: int, device_port: int
+) -> list[Row]:
     rnd = random.Random(28181)
     devices = rnd.sample(sorted(by_device), min(count, len(by_device)))  # distinct NVRs: spread over the city
     picks = [(d, str(rnd.choice(by_device[d])["channel_id"])) for d in devices]
     per_second = 20.0
     since = datetime.now(UTC)
-    sent, answered = asyncio.run(send_alarms(sip_port, picks, per_second))
+    sent, answered = asyncio.run(send_alarms(sip_port, picks, per_second, device_port))
     deadline = time.monotonic() + 120
     times: dict[str, dict[str, datetime]] = {}
     while time.monotonic() < deadline:  # bounded wait for the cases to be dispatched
@@ -295,7 +308,9 @@ def alarm_latency(sip_port: int, by_device: dict[str, list[dict[str, object]]], 
 # --- the stage ---------------------------------------------------------------------------------
 
 
-def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
+def video(seconds: int, alarms: int, rates: list[int], *, keepalive_only: bool = False) -> list[Row]:
+    """The stage; ``keepalive_only`` (``--stages video-keepalive``): the video bridge alone, and
+    only its keepalive row (with sipp's ceiling), without the alarm and memory rows."""
     work = harness.DATA / "video"
     work.mkdir(parents=True, exist_ok=True)
     city = harness.DATA / "city-video"
@@ -304,16 +319,29 @@ def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
     channel_count = sum(len(c) for c in by_device.values())
     nvrs_csv, _ = write_injection_files(by_device, work)
     sip_port = free_port()
-    procs = [
+    device_port = free_port()  # sipp plays every NVR from this one address: register, keepalives, alarms
+    others = [
         service("intake", "intake", database="intake", extra={"INTAKE_DUPLICATE_WINDOW_S": "0"}),
         service("dispatch", "dispatch", database="dispatch", extra={"DISPATCH_CITY_DATA_DIR": str(city)}),
         service("mediation", "mediation", database="mediation"),
         service("policing", "policing", database="policing"),
+    ]
+    procs = [
+        *([] if keepalive_only else others),
         service(
             "video-bridge",
             "video_bridge",
             database="video_bridge",
-            extra={"VIDEO_BRIDGE_SIP_PORT": str(sip_port), "VIDEO_BRIDGE_SIP_PASSWORD": PASSWORD},
+            extra={
+                "VIDEO_BRIDGE_SIP_PORT": str(sip_port),
+                "VIDEO_BRIDGE_SIP_PASSWORD": PASSWORD,
+                # one address plays the whole city: its per-source limits are the city's, not a device's
+                "VIDEO_BRIDGE_SIP_SOURCE_RATE": "100000",
+                "VIDEO_BRIDGE_SIP_SOURCE_BURST": "100000",
+                "VIDEO_BRIDGE_SIP_CHALLENGE_RATE": "10000",
+                "VIDEO_BRIDGE_SIP_CHALLENGE_BURST": "10000",
+                "VIDEO_BRIDGE_SIP_MAX_PENDING_PER_SOURCE": "10000",
+            },
         ),
     ]
     bridge = procs[-1]
@@ -344,19 +372,20 @@ def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
             calls=len(by_device),
             work=work,
             extra=["-inf", str(nvrs_csv), "-oocsf", str(SIPP / "register_ooc.xml")],
+            local_port=device_port,
         )
         registered = _registered_devices(http)
         if len(registered) < len(by_device):  # a second pass for the few that failed (as a device retries)
             missing = {d: c for d, c in by_device.items() if d not in registered}
             again, _ = write_injection_files(missing, work / "again")
-            sipp("register.xml", target, rate=REGISTER_RATE, calls=len(missing), work=work,
+            sipp("register.xml", target, rate=REGISTER_RATE, calls=len(missing), work=work, local_port=device_port,
                  extra=["-inf", str(again), "-oocsf", str(SIPP / "register_ooc.xml")])  # fmt: skip
             registered = _registered_devices(http)
         # keepalives only from registered devices: any other would rightly get 404
         _, devices_csv = write_injection_files({d: c for d, c in by_device.items() if d in registered}, work)
         online = _online_channels(http, channel_count, timeout=60)
         before = http.get("/v1/sip").json()
-        runs = step_rates(target, devices_csv, rates, seconds, work)
+        runs = step_rates(target, devices_csv, rates, seconds, work, local_port=device_port)
         after = http.get("/v1/sip").json()
         handled = best(runs)
         ceiling_runs = sipp_ceiling(
@@ -392,7 +421,9 @@ def video(seconds: int, alarms: int, rates: list[int]) -> list[Row]:
                 f"{after['errors'] - before['errors']} errors, {after['dropped'] - before['dropped']} dropped",
             )
         )
-        rows += alarm_latency(sip_port, by_device, alarms)
+        if keepalive_only:
+            return rows
+        rows += alarm_latency(sip_port, by_device, alarms, device_port)
         stop.set()
         sampler.join()
         rows.append(

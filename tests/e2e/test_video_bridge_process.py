@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import uuid
 from pathlib import Path
@@ -68,9 +69,10 @@ def stop(service: Service) -> None:
 def test_a_device_registers_reports_alarms_and_survives_a_restart(env: dict[str, str], tmp_path: Path) -> None:
     sip_port = int(env["VIDEO_BRIDGE_SIP_PORT"])
     device_id, channels = new_ids(2)
+    device_port = free_udp_port()  # the device keeps its address across the bridge's restart
     service = start(env, tmp_path / "video-bridge-1.log")
     try:
-        asyncio.run(_device_session(sip_port, device_id, channels))
+        asyncio.run(_device_session(sip_port, device_id, channels, device_port))
         listed = httpx.get(
             service.url + "/v1/channels", params={"device_id": device_id}, headers=ADMIN, timeout=10
         ).json()
@@ -85,7 +87,7 @@ def test_a_device_registers_reports_alarms_and_survives_a_restart(env: dict[str,
         device = httpx.get(f"{service.url}/v1/devices/{device_id}", headers=ADMIN, timeout=10).json()
         assert (device["registered"], device["online"], device["channel_count"]) == (True, True, 2)
         # the device keeps alive without registering again
-        answer = asyncio.run(_keepalive(sip_port, device_id))
+        answer = asyncio.run(_keepalive(sip_port, device_id, device_port))
         assert answer == 200
     finally:
         stop(service)
@@ -96,8 +98,8 @@ def test_a_device_registers_reports_alarms_and_survives_a_restart(env: dict[str,
     assert [(s["online"], s["reason"], s["grid_code"]) for s in status] == [(True, "catalog", GRID)]
 
 
-async def _device_session(port: int, device_id: str, channels: list[str]) -> None:
-    async with SipDevice(device_id, port) as device:
+async def _device_session(port: int, device_id: str, channels: list[str], device_port: int) -> None:
+    async with SipDevice(device_id, port, local_port=device_port) as device:
         _, final = await device.register()
         assert final.status == 200
         query = await device.next_request()
@@ -120,8 +122,14 @@ async def _device_session(port: int, device_id: str, channels: list[str]) -> Non
         assert (await device.request("MESSAGE", alarm)).status == 200
 
 
-async def _keepalive(port: int, device_id: str) -> int | None:
-    async with SipDevice(device_id, port) as device:
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _keepalive(port: int, device_id: str, device_port: int) -> int | None:
+    async with SipDevice(device_id, port, local_port=device_port) as device:
         return (await device.keepalive()).status
 
 

@@ -165,6 +165,9 @@ async def test_catalog_split_over_messages_is_assembled_into_the_registry_with_g
 async def test_alarm_becomes_a_video_alarm_event_with_its_grid(bridge: Bridge) -> None:
     assert (await bridge.http.put("/v1/grids", json=GRIDS)).status_code == 200
     device_id, channels = new_ids(1)
+    # the channel is the device's in the registry (an alarm from a channel of another device, or of none, is refused)
+    imported = await bridge.http.post("/v1/channels/import", json=[{"channel_id": channels[0], "device_id": device_id}])
+    assert imported.status_code == 200, imported.text
     async with SipDevice(device_id, bridge.sip.udp_port) as device:
         assert (await device.register())[1].status == 200
         lat, lon = INSIDE

@@ -50,12 +50,17 @@ class SipDevice:
         password: str = "12345678",  # noqa: S107  (the bridge's default shared password)
         transport: str = "UDP",
         host: str = "127.0.0.1",
+        local_host: str = "127.0.0.1",
+        local_port: int = 0,
     ) -> None:
+        """``local_host``/``local_port``: where the device sends from (another loopback address
+        plays another host; the same port again plays the same device after a pause)."""
         self.device_id = device_id
+        self.local_host = local_host
         self.password = password
         self.transport = transport
         self.server = (host, port)
-        self.local_port = 0
+        self.local_port = local_port
         self._cseq = 1
         self._call_id = secrets.token_hex(8)
         self._pending: dict[tuple[str, int], asyncio.Future[SipMessage]] = {}
@@ -70,12 +75,14 @@ class SipDevice:
         loop = asyncio.get_running_loop()
         if self.transport == "UDP":
             transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Proto(self), local_addr=("127.0.0.1", 0), remote_addr=self.server
+                lambda: _Proto(self), local_addr=(self.local_host, self.local_port), remote_addr=self.server
             )
             self._udp = transport
             self.local_port = transport.get_extra_info("sockname")[1]
         else:
-            reader, writer = await asyncio.open_connection(*self.server)
+            reader, writer = await asyncio.open_connection(
+                *self.server, local_addr=(self.local_host, self.local_port) if self.local_port else None
+            )
             self._writer = writer
             self.local_port = writer.get_extra_info("sockname")[1]
             self._reader_task = asyncio.create_task(self._read_tcp(reader))
@@ -131,7 +138,8 @@ class SipDevice:
         domain = self.device_id[:10]
         msg = SipMessage(method=method, uri=f"sip:{SERVER_ID}@{domain}")
         msg.add(
-            "via", f"SIP/2.0/{self.transport} 127.0.0.1:{self.local_port};rport;branch=z9hG4bK{secrets.token_hex(6)}"
+            "via",
+            f"SIP/2.0/{self.transport} {self.local_host}:{self.local_port};rport;branch=z9hG4bK{secrets.token_hex(6)}",
         )
         msg.add("from", f"<sip:{self.device_id}@{domain}>;tag={self._call_id[:6]}")
         msg.add("to", f"<sip:{self.device_id}@{domain}>" if method == "REGISTER" else f"<sip:{SERVER_ID}@{domain}>")
@@ -182,7 +190,7 @@ class SipDevice:
 
     async def register(self, *, expires: int = 3600, password: str | None = None) -> tuple[SipMessage, SipMessage]:
         """(challenge, final answer) of a digest registration."""
-        contact = ("contact", f"<sip:{self.device_id}@127.0.0.1:{self.local_port}>")
+        contact = ("contact", f"<sip:{self.device_id}@{self.local_host}:{self.local_port}>")
         challenge = await self.request("REGISTER", headers=[contact, ("expires", str(expires))])
         assert challenge.status == 401, challenge.encode()
         final = await self.send(self.authorized_register(challenge, expires=expires, password=password))
@@ -190,7 +198,7 @@ class SipDevice:
 
     def authorized_register(self, challenge: SipMessage, *, expires: int, password: str | None = None) -> SipMessage:
         """The REGISTER that answers a 401 challenge (digest, qop=auth)."""
-        contact = ("contact", f"<sip:{self.device_id}@127.0.0.1:{self.local_port}>")
+        contact = ("contact", f"<sip:{self.device_id}@{self.local_host}:{self.local_port}>")
         params = parse_authorization(challenge.get("www-authenticate") or "")
         uri = f"sip:{SERVER_ID}@{self.device_id[:10]}"
         cnonce = secrets.token_hex(4)

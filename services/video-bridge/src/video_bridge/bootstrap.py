@@ -82,6 +82,7 @@ def create_app(settings: VideoBridgeSettings | None = None) -> FastAPI:
     )
     app.state.grids = locator
     app.state.case_work = work
+    app.state.settings = settings
     app.state.sip = None
     app.state.cascade = None
     return app

@@ -50,7 +50,7 @@ async def _run(command: str, path: Path, if_empty: bool = False) -> str:
                 return f"imported {count} grids; {mapped} channels mapped"
             await locator.load(session)
             records = [ChannelRecord(**ChannelImport.model_validate(entry).model_dump()) for entry in data]
-            result = await import_channels(session, records, locator)
+            result = await import_channels(session, records, locator, realm=settings.realm)
             await session.commit()
             return (
                 f"channels: {result.channels_created} created, {result.channels_updated} updated, "

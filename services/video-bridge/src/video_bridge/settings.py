@@ -63,6 +63,21 @@ class VideoBridgeSettings(ServiceSettings, GridImportSettings):
         ge=0,
         description="UDP receive buffer asked of the kernel (capped at rmem_max); 0 = OS default.",
     )
+    # Device admission and resource limits (per source = per source host)
+    sip_lockout_failures: int = Field(default=10, ge=1, description="Failures within the window that lock out.")
+    sip_lockout_window_s: float = Field(default=60.0, gt=0)
+    sip_lockout_s: float = Field(default=300.0, ge=0, description="How long a device or source stays locked out.")
+    sip_challenge_rate: float = Field(default=20.0, gt=0, description="401 challenges per second to one source.")
+    sip_challenge_burst: int = Field(default=200, ge=1)
+    sip_source_rate: float = Field(default=1000.0, gt=0, description="Messages per second taken from one source.")
+    sip_source_burst: int = Field(default=2000, ge=1)
+    sip_max_pending: int = Field(default=10_000, ge=1, description="Messages in flight (all sources).")
+    sip_max_pending_per_source: int = Field(default=1000, ge=1)
+    sip_max_client_transactions: int = Field(default=10_000, ge=1, description="Our requests awaiting answers.")
+    sip_tcp_max_connections: int = Field(default=4096, ge=1)
+    sip_tcp_max_per_source: int = Field(default=64, ge=1)
+    sip_tcp_idle_timeout_s: float = Field(default=300.0, gt=0, description="A connection silent this long is closed.")
+    sip_tcp_read_timeout_s: float = Field(default=10.0, gt=0, description="A message begun must end within this.")
     admit_unknown_devices: bool = Field(default=True, description="Admit devices not imported/configured.")
     known_devices: list[str] = Field(default_factory=list, description="Device ids admitted besides imported ones.")
     register_expires_max_s: int = 7200
@@ -136,6 +151,11 @@ class VideoBridgeSettings(ServiceSettings, GridImportSettings):
                 f"{self.env_name('admit_unknown_devices')}: devices that were never imported or configured are admitted"
             )
         return problems
+
+    @property
+    def admits_unknown(self) -> bool:
+        """In production only imported or configured devices are admitted, whatever the setting."""
+        return self.admit_unknown_devices and self.environment != "production"
 
     @property
     def realm(self) -> str:

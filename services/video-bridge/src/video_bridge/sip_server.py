@@ -29,7 +29,7 @@ from video_bridge.adapters.grids import GridLocator
 from video_bridge.domain import manscdp
 from video_bridge.domain.assembly import Assembler
 from video_bridge.domain.device_id import InvalidDeviceId, parse_device_id
-from video_bridge.domain.digest import NonceIssuer, Verdict, verify
+from video_bridge.domain.digest import Verdict, ha1
 from video_bridge.domain.manscdp import AlarmNotice, CatalogItem, ManscdpError, RecordItem
 from video_bridge.domain.sip import (
     MAX_MESSAGE_BYTES,
@@ -43,6 +43,16 @@ from video_bridge.domain.sip import (
 )
 from video_bridge.handlers import Peer
 from video_bridge.settings import VideoBridgeSettings
+from video_bridge.sip_auth import (
+    Lockouts,
+    PeerNonces,
+    device_secret,
+    digest_uri_names,
+    foreign_channels,
+    owns_channel,
+    verify_register,
+)
+from video_bridge.sip_limits import ConnectionCounts, TokenBuckets
 
 log = get_logger(__name__)
 
@@ -90,7 +100,16 @@ class SipServer:
         self.server_id = settings.sip_server_id
         self.realm = settings.realm
         secret = settings.sip_nonce_secret.encode() or secrets.token_bytes(32)
-        self._nonces = NonceIssuer(secret, settings.sip_nonce_lifetime_s)
+        # admission (sip_auth) and limits (sip_limits); per source = per source host
+        self._nonces = PeerNonces(settings.sip_nonce_lifetime_s, secret=secret)
+        self._lockouts = Lockouts(settings.sip_lockout_failures, settings.sip_lockout_window_s, settings.sip_lockout_s)
+        self._challenges = TokenBuckets(settings.sip_challenge_rate, settings.sip_challenge_burst)
+        self._sources = TokenBuckets(settings.sip_source_rate, settings.sip_source_burst)
+        self._connections = ConnectionCounts(settings.sip_tcp_max_connections, settings.sip_tcp_max_per_source)
+        self._pending_by_host: dict[str, int] = {}
+        self._pending_total = 0
+        # where each registered device registered from: its MESSAGE/NOTIFY must come from there
+        self._peers: dict[str, Peer] = {}
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.base_events.Server | None = None
         self._tcp_conns: dict[tuple[str, int], asyncio.StreamWriter] = {}
@@ -100,10 +119,9 @@ class SipServer:
         self._pending: dict[str, int] = {}  # sender -> messages spawned and not yet handled
         self._answered: OrderedDict[tuple[str, int, str, str], bytes | None] = OrderedDict()
         self._client_tx: dict[tuple[str, int], asyncio.Future[SipMessage]] = {}
-        self._query_waiters: dict[tuple[str, str], _Waiter] = {}
+        self._query_waiters: dict[tuple[str, str, str], _Waiter] = {}  # (device, CmdType, SN)
         self._catalogs: Assembler[CatalogItem] = Assembler(settings.assembly_timeout_s)
         self._records: Assembler[RecordItem] = Assembler(settings.assembly_timeout_s)
-        self._sn = secrets.randbelow(100_000) + 1
         self._cseq = secrets.randbelow(10_000) + 1
         # Keepalives of devices known online are answered at once and written in batches
         # (record_seen); the database stays the truth: the batch is flushed before every
@@ -113,7 +131,16 @@ class SipServer:
         self._flush_lock = asyncio.Lock()
         self.udp_port = 0
         self.tcp_port = 0
-        self.stats: dict[str, int] = {"received": 0, "dropped": 0, "answered": 0, "errors": 0}
+        self.stats: dict[str, int] = {
+            "received": 0,
+            "dropped": 0,
+            "answered": 0,
+            "errors": 0,
+            "throttled": 0,  # over a source's rate, or the backlogs full: dropped before parsing
+            "refused": 0,  # admission refused (address, lock-out, foreign channel, credentials)
+            "tcp_refused": 0,  # connections over the caps
+            "tcp_timeouts": 0,  # connections closed idle or mid-message
+        }
         self.cascade: PlatformHooks | None = None
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -177,6 +204,9 @@ class SipServer:
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.stats["received"] += 1
+        if not self._sources.take(addr[0], time.monotonic()):
+            self.stats["throttled"] += 1  # one source's flood costs it, not the others
+            return
         if not data.strip():
             return  # keep-alive CRLFs
         try:
@@ -190,6 +220,10 @@ class SipServer:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         host, port = writer.get_extra_info("peername")[:2]
+        if not self._connections.open(host):
+            self.stats["tcp_refused"] += 1  # over the caps: closed at once, nothing read
+            writer.close()
+            return
         peer = Peer("TCP", host, int(port))
         self._tcp_conns[(host, int(port))] = writer
         try:
@@ -198,28 +232,45 @@ class SipServer:
                 if message is None:
                     break
                 self.stats["received"] += 1
+                await self._tcp_pace(host)
                 self._dispatch(message, peer)
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except TimeoutError:
+            self.stats["tcp_timeouts"] += 1
         except SipParseError as exc:
             self.stats["dropped"] += 1
             log.info("sip_dropped", transport="TCP", source=f"{host}:{port}", reason=str(exc)[:200])
         finally:
+            self._connections.close(host)
             self._tcp_conns.pop((host, int(port)), None)
             writer.close()
 
+    async def _tcp_pace(self, host: str) -> None:
+        """A TCP source over its rate is read more slowly (back-pressure), never cut off."""
+        while not self._sources.take(host, time.monotonic()):
+            self.stats["throttled"] += 1
+            await asyncio.sleep(max(self._sources.wait_s(host, time.monotonic()), 0.001))
+
     async def _read_tcp_message(self, reader: asyncio.StreamReader, peer: Peer) -> SipMessage | None:
-        """One message off the stream (framed by Content-Length); None at the end of the stream."""
-        head = b""
-        while not head.strip():
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError as exc:
-                if exc.partial.strip():
-                    raise SipParseError("connection closed inside a message") from exc
+        """One message off the stream (framed by Content-Length); None at the end of the stream.
+        The first byte may take the idle timeout; the whole message then the read timeout
+        (a connection held open, or fed a byte at a time, is closed: TimeoutError)."""
+        while True:
+            first = await asyncio.wait_for(reader.read(1), self.settings.sip_tcp_idle_timeout_s)
+            if not first:
                 return None
-            if len(head) > MAX_HEAD_BYTES:
-                raise SipParseError("header too large")
+            if first not in (b"\r", b"\n"):  # CRLFs between messages are keep-alives
+                break
+        return await asyncio.wait_for(self._read_rest(first, reader), self.settings.sip_tcp_read_timeout_s)
+
+    async def _read_rest(self, first: bytes, reader: asyncio.StreamReader) -> SipMessage:
+        try:
+            head = first + await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
+            raise SipParseError("connection closed inside a message") from exc
+        if len(head) > MAX_HEAD_BYTES:
+            raise SipParseError("header too large")
         message = parse_head(head[:-4])
         length = content_length(message) or 0
         if length > MAX_MESSAGE_BYTES:
@@ -251,7 +302,7 @@ class SipServer:
         try:
             while (message := await self._read_tcp_message(reader, peer)) is not None:
                 self._dispatch(message, peer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, SipParseError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, SipParseError, TimeoutError):
             pass
         finally:
             self._tcp_conns.pop((peer.host, peer.port), None)
@@ -278,6 +329,15 @@ class SipServer:
         """Keepalives of online devices at once; everything else in a task of its own."""
         if self._answer_keepalive_at_once(message, peer):
             return
+        # bounded backlog, and no source may fill it alone: over either cap the message is
+        # dropped (a UDP device retransmits; an answer is retransmitted by its sender)
+        from_host = self._pending_by_host.get(peer.host, 0)
+        limits = self.settings
+        if self._pending_total >= limits.sip_max_pending or from_host >= limits.sip_max_pending_per_source:
+            self.stats["throttled"] += 1
+            return
+        self._pending_total += 1
+        self._pending_by_host[peer.host] = from_host + 1
         sender = message.from_user or ""
         self._pending[sender] = self._pending.get(sender, 0) + 1
         self._spawn(self._handle_guarded(message, peer, sender))
@@ -296,6 +356,10 @@ class SipServer:
             left = self._pending.pop(sender) - 1
             if left:
                 self._pending[sender] = left
+            self._pending_total -= 1
+            from_host = self._pending_by_host.pop(peer.host) - 1
+            if from_host:
+                self._pending_by_host[peer.host] = from_host
 
     def _failed(self, message: SipMessage, peer: Peer, exc: Exception) -> None:
         self.stats["errors"] += 1
@@ -311,8 +375,8 @@ class SipServer:
         if message.method != "MESSAGE" or b"Keepalive" not in message.body:
             return False
         device_id = message.from_user or ""
-        if device_id not in self._online_cache:
-            return False
+        if device_id not in self._online_cache or self._peers.get(device_id) != peer:
+            return False  # not known online, or not from where it registered: the checked path
         if device_id in self._pending:
             return False  # an earlier message of the device is in flight: stay in order behind it
         try:
@@ -405,40 +469,56 @@ class SipServer:
         if expires is None:
             self._respond(request, response_to(request, 400, "Bad Expires", to_tag=_tag()), peer)
             return
+        now = time.monotonic()
+        keys = (f"device:{device_id}", f"source:{peer.host}")
+        if self._lockouts.locked(keys, now):
+            self._refuse(request, peer, 403, "Locked out", device_id)
+            return
         async with self._uow() as uow:
             admitted = await handlers.is_admitted(
                 uow,
                 device_id,
-                admit_unknown=self.settings.admit_unknown_devices,
+                admit_unknown=self.settings.admits_unknown,
                 configured=self.settings.known_devices,
             )
+            own_secret = await device_secret(uow, device_id) if admitted else None
         if not admitted:
-            log.info("sip_register_refused", device_id=device_id, reason="unknown device")
-            self._respond(request, response_to(request, 403, "Unknown device", to_tag=_tag()), peer)
+            self._refuse(request, peer, 403, "Unknown device", device_id)
             return
-        password = self.settings.sip_device_passwords.get(device_id, self.settings.sip_password)
-        verdict = verify(
+        # the device's own secret from the registry, else a configured password, else the shared one
+        secret = own_secret or ha1(
+            device_id, self.realm, self.settings.sip_device_passwords.get(device_id, self.settings.sip_password)
+        )
+        verdict = verify_register(
             request.get("authorization"),
-            issuer=self._nonces,
+            nonces=self._nonces,
             method="REGISTER",
+            uri_ok=lambda uri: self._names_us(uri, request.uri or ""),
             realm=self.realm,
             username=device_id,
-            password=password,
-            now=time.time(),
+            secret_ha1=secret,
+            host=peer.host,
+            now=now,
         )
         if verdict in (Verdict.MISSING, Verdict.STALE):
+            if not self._challenges.take(peer.host, now):
+                self.stats["throttled"] += 1  # challenges to one source are rate-limited: no answer
+                return
             challenge = response_to(request, 401, to_tag=_tag())
             challenge.add(
-                "www-authenticate", self._nonces.challenge(self.realm, time.time(), stale=verdict is Verdict.STALE)
+                "www-authenticate",
+                self._nonces.challenge(self.realm, peer.host, now, stale=verdict is Verdict.STALE),
             )
             self._respond(request, challenge, peer)
             return
         if verdict is Verdict.WRONG:
-            log.info("sip_register_refused", device_id=device_id, reason="wrong credentials")
-            self._respond(request, response_to(request, 403, "Wrong credentials", to_tag=_tag()), peer)
+            self._lockouts.failed(keys, now)
+            self._refuse(request, peer, 403, "Wrong credentials", device_id)
             return
+        self._lockouts.succeeded(f"device:{device_id}")
         if expires == 0:
             self._online_cache.discard(device_id)
+            self._peers.pop(device_id, None)
             self._seen.pop(device_id, None)
             async with self._uow() as uow:
                 await handlers.unregister(uow, device_id, now=self.clock())
@@ -456,10 +536,22 @@ class SipServer:
             fresh = await handlers.register(uow, device_id, peer, expires, now=self.clock())
             await uow.commit()
         self._online_cache.add(device_id)
+        self._peers[device_id] = peer
         log.info("sip_registered", device_id=device_id, transport=peer.transport, expires=expires, fresh=fresh)
         self._respond(request, self._register_ok(request, expires), peer)
         if fresh and self.settings.catalog_on_register:
             self._spawn(self._catalog_after_register(device_id))
+
+    def _names_us(self, uri: str, request_uri: str) -> bool:
+        hosts = {self.realm, self.server_id[:10], self.settings.sip_host, self.settings.sip_advertised_host} - {""}
+        ports = {self.udp_port, self.tcp_port}
+        return digest_uri_names(uri, request_uri, server_id=self.server_id, hosts=hosts, ports=ports)
+
+    def _refuse(self, request: SipMessage, peer: Peer, status: int, reason: str, device_id: str) -> None:
+        self.stats["refused"] += 1
+        source = f"{peer.transport}:{peer.host}:{peer.port}"
+        log.info("sip_refused", device_id=device_id[:40], source=source, reason=reason)
+        self._respond(request, response_to(request, status, reason, to_tag=_tag()), peer)
 
     def _register_ok(self, request: SipMessage, expires: int) -> SipMessage:
         ok = response_to(request, 200, to_tag=_tag())
@@ -487,15 +579,24 @@ class SipServer:
             self._respond(request, response_to(request, status, str(exc)[:100], to_tag=_tag()), peer)
             return
         device_id = request.from_user or doc.device_id
-        if device_id in self._online_cache:
-            registered = True
-        else:
+        registered_from = self._peers.get(device_id) if device_id in self._online_cache else None
+        if registered_from is None:
             async with self._uow() as uow:
-                registered = await handlers.registered_device(uow, device_id) is not None
-        if not registered:
+                row = await handlers.registered_device(uow, device_id)
+                if row is not None and row.transport and row.host and row.port is not None:
+                    registered_from = Peer(row.transport, row.host, row.port)
+        if registered_from is None:
             # not registered (or expired): 404 makes the device register again
             self._respond(request, response_to(request, 404, "Device not registered", to_tag=_tag()), peer)
             return
+        if registered_from != peer:
+            # a device speaks only from where it registered (transport, host, port); one that
+            # moved (NAT rebinding) registers again, and its new address is then the one. Not
+            # counted towards a lock-out: a NAT box that rebinds all its devices at once would
+            # lock out a whole site.
+            self._refuse(request, peer, 403, "Not the registered address", device_id)
+            return
+        self._peers[device_id] = peer
         ok = response_to(request, 200, to_tag=_tag())
         if doc.root == "Notify" and doc.cmd_type == "Keepalive":
             if device_id in self._online_cache:
@@ -511,6 +612,9 @@ class SipServer:
                 self._respond(request, response_to(request, 400, "Alarm without DeviceID", to_tag=_tag()), peer)
                 return
             async with self._uow() as uow:
+                if not await owns_channel(uow, device_id, notice.device_id):
+                    self._refuse(request, peer, 403, "Channel not of this device", device_id)
+                    return
                 alarm = await handlers.record_alarm(
                     uow,
                     notice,
@@ -528,19 +632,19 @@ class SipServer:
         elif doc.root == "Response" and doc.cmd_type == "RecordInfo":
             total, records = manscdp.record_items(doc)
             whole = self._records.add(
-                ("RecordInfo", doc.sn),
+                (device_id, doc.sn),
                 total,
                 [(f"{r.channel_id}:{r.start_time}:{r.end_time}:{r.file_path}", r) for r in records],
                 time.monotonic(),
             )
             if whole is not None:
-                self._resolve(("RecordInfo", doc.sn), whole)
+                self._resolve((device_id, "RecordInfo", doc.sn), whole)
         elif doc.root == "Response" and doc.cmd_type in ("DeviceInfo", "DeviceStatus"):
             fields = manscdp.flat_fields(doc)
             async with self._uow() as uow:
                 await handlers.store_device_answer(uow, device_id, doc.cmd_type, fields)
                 await uow.commit()
-            self._resolve((doc.cmd_type, doc.sn), [fields])
+            self._resolve((device_id, doc.cmd_type, doc.sn), [fields])
         else:
             log.info("manscdp_ignored", root=doc.root, cmd_type=doc.cmd_type[:40])
         self._respond(request, ok, peer)
@@ -553,6 +657,13 @@ class SipServer:
 
     async def _on_catalog(self, device_id: str, doc: manscdp.Manscdp) -> None:
         total, items = manscdp.catalog_items(doc)
+        async with self._uow() as uow:
+            foreign = await foreign_channels(uow, device_id, [i.channel_id for i in items])
+        if foreign:
+            # a device's catalog changes only its own channels, never another device's
+            self.stats["refused"] += 1
+            log.info("catalog_foreign_channels", device_id=device_id, count=len(foreign), channels=sorted(foreign)[:10])
+            items = [i for i in items if i.channel_id not in foreign]
         if doc.root == "Notify" or any(item.event for item in items):
             # change notification: applied as it comes
             async with self._uow() as uow:
@@ -566,9 +677,9 @@ class SipServer:
             await handlers.apply_catalog(uow, device_id, whole, self.grids)
             await uow.commit()
         log.info("catalog_assembled", device_id=device_id, channels=len(whole), sum_num=total)
-        self._resolve(("Catalog", doc.sn), whole)
+        self._resolve((device_id, "Catalog", doc.sn), whole)
 
-    def _resolve(self, key: tuple[str, str], items: list[Any]) -> None:
+    def _resolve(self, key: tuple[str, str, str], items: list[Any]) -> None:
         waiter = self._query_waiters.pop(key, None)
         if waiter is not None and not waiter.future.done():
             waiter.future.set_result(items)
@@ -576,8 +687,8 @@ class SipServer:
     # --- queries we send ---------------------------------------------------------------
 
     def next_sn(self) -> int:
-        self._sn += 1
-        return self._sn
+        """Unpredictable: an answer must name the SN of a query it never saw."""
+        return secrets.randbelow(2_000_000_000) + 1
 
     async def send_query(
         self,
@@ -597,7 +708,7 @@ class SipServer:
             peer = Peer(device.transport, device.host, device.port)
         sn = str(self.next_sn())
         body = manscdp.build("Query", cmd_type, sn, target_id or device_id, fields or [])
-        key = (cmd_type, sn)
+        key = (device_id, cmd_type, sn)
         waiter = _Waiter(asyncio.get_running_loop().create_future())
         if wait:
             self._query_waiters[key] = waiter
@@ -642,6 +753,8 @@ class SipServer:
         self, method: str, device_id: str, peer: Peer, body: bytes, headers: list[tuple[str, str]] | None = None
     ) -> SipMessage:
         """A client transaction: send, retransmit over UDP, wait for the final response."""
+        if len(self._client_tx) >= self.settings.sip_max_client_transactions:
+            raise QueryFailed(f"too many requests awaiting answers ({len(self._client_tx)}); {method} not sent")
         self._cseq += 1
         call_id = f"{secrets.token_hex(12)}@{self.server_id}"
         host = self.settings.sip_advertised_host or self.settings.sip_host
@@ -743,6 +856,8 @@ class SipServer:
             await uow.commit()
         if gone:
             self._online_cache.difference_update(gone)
+            for device_id in gone:
+                self._peers.pop(device_id, None)
             log.info("devices_offline", count=len(gone), devices=gone[:20])
         return gone
 

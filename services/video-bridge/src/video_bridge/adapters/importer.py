@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from video_bridge.adapters.grids import GridLocator
 from video_bridge.adapters.tables import ChannelRow, DeviceRow
+from video_bridge.domain.digest import ha1
 
 CHUNK = 2000
 
@@ -25,6 +26,7 @@ class ChannelRecord:
     civil_code: str | None
     manufacturer: str | None
     model: str | None
+    sip_password: str | None = None  # the device's own digest password (stored as HA1 only)
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,9 @@ class ImportResult:
     mapped_to_grid: int
 
 
-async def import_channels(session: AsyncSession, records: Sequence[ChannelRecord], grids: GridLocator) -> ImportResult:
+async def import_channels(
+    session: AsyncSession, records: Sequence[ChannelRecord], grids: GridLocator, *, realm: str = ""
+) -> ImportResult:
     """Upsert devices (known) and channels; channels get their grid by coordinates unless
     one was configured. Status is not touched: liveness comes from signalling."""
     now = datetime.now(UTC)
@@ -43,6 +47,7 @@ async def import_channels(session: AsyncSession, records: Sequence[ChannelRecord
     for start in range(0, len(records), CHUNK):
         chunk = records[start : start + CHUNK]
         device_ids = {r.device_id for r in chunk}
+        own_secrets = {r.device_id: ha1(r.device_id, realm, r.sip_password) for r in chunk if r.sip_password and realm}
         devices = {
             d.device_id: d
             for d in (await session.exec(select(DeviceRow).where(col(DeviceRow.device_id).in_(device_ids)))).all()
@@ -51,10 +56,11 @@ async def import_channels(session: AsyncSession, records: Sequence[ChannelRecord
             device = devices.get(device_id)
             if device is None:
                 devices_created += 1
-                session.add(DeviceRow(device_id=device_id, type_code=device_id[10:13], known=True, updated_at=now))
-            elif not device.known:
-                device.known = True
-                session.add(device)
+                device = DeviceRow(device_id=device_id, type_code=device_id[10:13], known=True, updated_at=now)
+            device.known = True
+            if device_id in own_secrets:
+                device.sip_ha1 = own_secrets[device_id]
+            session.add(device)
         existing = {
             c.channel_id: c
             for c in (

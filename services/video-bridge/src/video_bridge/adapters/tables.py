@@ -29,6 +29,7 @@ class DeviceRow(TableBase, table=True):
     device_id: str = Field(max_length=20, primary_key=True)
     type_code: str = Field(max_length=3)
     known: bool = Field(default=False, description="Imported or configured, not only seen.")
+    sip_ha1: str | None = Field(default=None, max_length=32, description="Own digest secret: MD5(id:realm:password).")
     name: str | None = Field(default=None, max_length=200)
     manufacturer: str | None = Field(default=None, max_length=100)
     model: str | None = Field(default=None, max_length=100)

@@ -19,6 +19,11 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+def ha1(username: str, realm: str, password: str) -> str:
+    """What the registry stores instead of a device's password (RFC 2617 HA1)."""
+    return md5_hex(f"{username}:{realm}:{password}")
+
+
 def parse_authorization(value: str) -> dict[str, str]:
     """The parameters of a ``Digest`` Authorization header, names lower-cased; {} if not digest."""
     scheme, _, params = value.strip().partition(" ")

@@ -187,10 +187,12 @@ async def import_channel_file(
             civil_code=c.civil_code,
             manufacturer=c.manufacturer,
             model=c.model,
+            sip_password=c.sip_password,
         )
         for c in body
     ]
+    realm = request.app.state.settings.realm
     async with runtime.db.sessions() as session:
-        result = await import_channels(session, records, grids)
+        result = await import_channels(session, records, grids, realm=realm)
         await session.commit()
     return ImportSummary(**result.__dict__)

@@ -14,7 +14,8 @@ from sqlmodel import col, select
 
 from govmesh_runtime import access
 from video_bridge.adapters.tables import ChannelRow, DeviceRow
-from video_bridge.domain.device_id import TYPE_NAMES
+from video_bridge.domain.device_id import TYPE_NAMES, InvalidDeviceId, parse_device_id
+from video_bridge.domain.digest import ha1
 from video_bridge.entrypoints.api.deps import (
     DevicesManage,
     GridRead,
@@ -24,15 +25,19 @@ from video_bridge.entrypoints.api.deps import (
     refusals,
     within,
 )
-from video_bridge.entrypoints.api.schemas import DevicePublic, DeviceQuery, Subscription
+from video_bridge.entrypoints.api.schemas import DeviceCredentials, DevicePublic, DeviceQuery, Subscription
 from video_bridge.sip_server import DeviceNotRegistered, QueryFailed
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=refusals(400, 401, 403, 404, 422, 502, 504))
 
 
+# never shown: raw answers (parsed below), bookkeeping, and the device's digest secret
+_PRIVATE = {"info_json", "status_json", "updated_at", "registered_at", "last_keepalive_at", "sip_ha1"}
+
+
 def _public(row: DeviceRow, channel_count: int) -> DevicePublic:
     return DevicePublic(
-        **row.model_dump(exclude={"info_json", "status_json", "updated_at", "registered_at", "last_keepalive_at"}),
+        **row.model_dump(exclude=_PRIVATE),
         type_name=TYPE_NAMES.get(row.type_code, "unknown"),
         channel_count=channel_count,
         info=json.loads(row.info_json) if row.info_json else None,
@@ -121,3 +126,24 @@ async def subscribe(
     if answer != 200:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail=f"the device answered {answer}")
     return {"kind": body.kind, "expires_s": body.expires_s, "device_status": answer}
+
+
+@router.put("/{device_id}/credentials", summary="Set the device's own SIP password (admits it; stored as HA1)")
+async def set_credentials(
+    device_id: str, body: DeviceCredentials, request: Request, caller: DevicesManage, runtime: RuntimeDep
+) -> dict[str, Any]:
+    try:
+        parsed = parse_device_id(device_id)
+    except InvalidDeviceId as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"device_id: {exc}") from exc
+    await guard_device(request, caller, runtime, device_id)
+    realm = request.app.state.settings.realm
+    async with runtime.db.sessions() as session:
+        row = await session.get(DeviceRow, device_id)
+        if row is None:
+            row = DeviceRow(device_id=device_id, type_code=parsed.type_code)
+        row.known = True  # a device with a secret of its own is in the registry: admitted
+        row.sip_ha1 = ha1(device_id, realm, body.password)
+        session.add(row)
+        await session.commit()
+    return {"device_id": device_id, "known": True, "own_secret": True}

@@ -57,6 +57,9 @@ class ChannelImport(BaseModel):
     civil_code: str | None = Field(default=None, max_length=20)
     manufacturer: str | None = Field(default=None, max_length=100)
     model: str | None = Field(default=None, max_length=100)
+    sip_password: str | None = Field(
+        default=None, min_length=8, max_length=128, description="The device's own SIP password (stored as HA1)."
+    )
 
     _ids = field_validator("channel_id", "device_id")(_check_id)
 
@@ -98,6 +101,10 @@ class DevicePublic(BaseModel):
 
 class DeviceQuery(Strict):
     cmd_type: Literal["Catalog", "DeviceInfo", "DeviceStatus"]
+
+
+class DeviceCredentials(Strict):
+    password: str = Field(min_length=8, max_length=128, description="The device's own SIP password.")
 
 
 class Subscription(Strict):
