@@ -14,16 +14,19 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from support import ADMIN, Service, free_port
+from support import ADMIN, Service, free_port, produce
 from test_vb_sip import GRID, GRIDS, INSIDE
 from vb_sip_client import SipDevice, catalog_item, new_ids, xml
 from vb_support import Bridge, bridge_settings
 
+from govmesh_contracts import CaseReceived, Location
+from govmesh_contracts.codec import encode, envelope_for
 from video_bridge.bootstrap import create_app
 
 UPPER_ID = "62000000002000000001"  # the provincial platform (Gansu, type 200)
@@ -31,7 +34,7 @@ LOWER_ID = "62070200002000000001"  # the city's bridge (its default id)
 UPPER_PASSWORD = "province-gave-this"  # noqa: S105  (a test secret)
 
 
-def upper_env(tmp_path: Path, kafka: str, sip_port: int) -> dict[str, str]:
+def upper_env(tmp_path: Path, kafka: str, sip_port: int, *, consumers: bool = False) -> dict[str, str]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     grids = tmp_path / "grids.geojson"
     grids.write_text(json.dumps(GRIDS))
@@ -45,8 +48,26 @@ def upper_env(tmp_path: Path, kafka: str, sip_port: int) -> dict[str, str]:
         "VIDEO_BRIDGE_SIP_SERVER_ID": UPPER_ID,
         "VIDEO_BRIDGE_SIP_DEVICE_PASSWORDS": json.dumps({LOWER_ID: UPPER_PASSWORD}),
         "VIDEO_BRIDGE_GRIDS_FILE": str(grids),
-        "VIDEO_BRIDGE_CONSUMERS_ENABLED": "false",
+        # the province learns cases as every bridge does, from intake's CaseReceived on the broker
+        "VIDEO_BRIDGE_CONSUMERS_ENABLED": "true" if consumers else "false",
     }
+
+
+async def case_received_on_the_broker(kafka: str, point: tuple[float, float]) -> str:
+    """Intake's CaseReceived for a case at ``point`` at 10:15 UTC, published on the real broker."""
+    case_id = uuid.uuid4()
+    event = CaseReceived(
+        case_id=case_id,
+        case_number="620702-20261125-000009",
+        matter_code="security.incident",
+        channel="api",
+        description="a fight near the cameras",
+        location=Location(lat=point[0], lon=point[1]),
+        received_at=datetime(2026, 11, 25, 10, 15, tzinfo=UTC),
+    )
+    record = encode(event, envelope_for(event, source="/govmesh/intake"))
+    await produce(kafka, "intake.cases.v1", [(record.key, record.value, record.headers)])
+    return str(case_id)
 
 
 @asynccontextmanager
@@ -140,7 +161,8 @@ async def test_the_upper_platform_lists_the_city_channels_gets_alarms_and_record
     tmp_path: Path, kafka_bootstrap: str, transport: str
 ) -> None:
     upper_sip = free_port()
-    upper = Service("video_bridge", upper_env(tmp_path, kafka_bootstrap, upper_sip), tmp_path / "upper.log")
+    env = upper_env(tmp_path, kafka_bootstrap, upper_sip, consumers=True)
+    upper = Service("video_bridge", env, tmp_path / "upper.log")
     try:
         upper.wait_ready()
         async with (
@@ -214,19 +236,16 @@ async def test_the_upper_platform_lists_the_city_channels_gets_alarms_and_record
                     alarms = await eventually(province_webhook_alarm, "the webhook alarm at the province")
                     assert [(a["priority"], a["alarm_type"]) for a in alarms] == [(2, "crowd")]
 
-                    # the province searches recordings near the place: the camera's NVR answers, via the city
+                    # a case near the cameras reaches the province over the broker; the province searches
+                    # recordings around its place and time: the camera's NVR answers, via the city
                     lat, lon = INSIDE
-                    evidence = await province.post(
-                        "/v1/evidence",
-                        json={
-                            "case_id": str(uuid.uuid4()),
-                            "lat": lat,
-                            "lon": lon,
-                            "radius_m": 2000,
-                            "start": "2026-11-25T10:00:00Z",
-                            "end": "2026-11-25T11:00:00Z",
-                        },
-                    )
+                    case_id = await case_received_on_the_broker(kafka_bootstrap, INSIDE)
+
+                    async def province_searched() -> Any:
+                        answer = await province.post("/v1/evidence", json={"case_id": case_id})
+                        return answer if answer.status_code != 404 else None  # not learnt yet
+
+                    evidence = await eventually(province_searched, "the province's search for the case")
                     assert evidence.status_code == 201, evidence.text
                     found = evidence.json()
                     assert found["unanswered_channel_ids"] == []
