@@ -90,6 +90,8 @@ DECISIONS: dict[tuple[str, str, str], Decision] = {
     ("dispatch", "GET", "/v1/board/overdue"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/board/counts"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/cases/{case_id}"): _(S.CASES_READ),
+    ("dispatch", "POST", "/v1/cases/{case_id}/escalate"): _(S.CASES_MANAGE),
+    ("dispatch", "POST", "/v1/cases/{case_id}/close"): _(S.CASES_MANAGE),
     ("dispatch", "GET", "/v1/tasks"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/tasks/{task_id}"): _(S.CASES_READ),
     ("dispatch", "POST", "/v1/tasks/{task_id}/accept"): _(S.TASKS_WORK),

@@ -531,9 +531,10 @@ async def record_case_dispatched(event: CaseDispatched, uow: UnitOfWork) -> None
 
 
 async def record_case_escalated(event: CaseEscalated, uow: UnitOfWork) -> None:
-    actor = f"centre:{event.centre_code}"
+    holder = f"centre:{event.centre_code}"
     note = f"escalated {event.from_level.value} → {event.to_level.value}: {event.reason}"
-    await _step(uow, event.case_id, kind="escalated", actor=actor, note=note, at=event.escalated_at, handled_by=actor)
+    actor = event.escalated_by or holder  # by hand: the centre's person who decided it
+    await _step(uow, event.case_id, kind="escalated", actor=actor, note=note, at=event.escalated_at, handled_by=holder)
 
 
 async def record_case_resolved(event: CaseResolved, uow: UnitOfWork) -> None:
@@ -553,8 +554,11 @@ async def record_case_closed(event: CaseClosed, uow: UnitOfWork) -> None:
     note = f"satisfaction {event.satisfaction}/5" if event.satisfaction else None
     if event.without_feedback:
         note = "closed without feedback: the resident did not answer within the feedback window"
+    if event.closed_by is not None:
+        note = f"closed by the centre: {event.note}" if event.note else "closed by the centre"
+    actor = event.closed_by or "dispatch"
     case = await _step(
-        uow, event.case_id, kind="closed", actor="dispatch", note=note, at=event.closed_at, status=CaseStatus.CLOSED
+        uow, event.case_id, kind="closed", actor=actor, note=note, at=event.closed_at, status=CaseStatus.CLOSED
     )
     if case is not None and event.without_feedback:
         case.closed_without_feedback = True

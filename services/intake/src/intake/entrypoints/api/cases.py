@@ -325,6 +325,14 @@ async def list_cases(
             examples=["620702001001001"],
         ),
     ] = None,
+    overdue: Annotated[
+        bool,
+        Query(description="Only open cases (received, dispatched, in progress) past their deadline (due_at) now."),
+    ] = False,
+    due_before: Annotated[
+        datetime | None,
+        Query(description="Only open cases whose deadline is before this time (ISO 8601 with a zone)."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CasePage:
@@ -336,9 +344,15 @@ async def list_cases(
     for c in channels:
         if c not in Channel.__members__.values():
             errors.append({"loc": ["query", "channel"], "msg": f"unknown channel {c!r}", "type": "value_error"})
+    if due_before is not None and due_before.tzinfo is None:
+        errors.append({"loc": ["query", "due_before"], "msg": "must have a time zone", "type": "value_error"})
     if errors:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=errors)
     limit = min(limit, settings_of(runtime).page_size_max)
+    # overdue=true is due_before=now; both given, the earlier bound holds
+    deadline = datetime.now(UTC) if overdue else None
+    if due_before is not None:
+        deadline = min(deadline, due_before) if deadline is not None else due_before
     f = CaseFilter(
         statuses=statuses,
         matter_codes=_csv(matter_code),
@@ -349,6 +363,7 @@ async def list_cases(
         bbox=_bbox(bbox),
         places=access.place_filter(caller),
         grid=grid,
+        due_before=deadline,
     )
     async with runtime.db.sessions() as session:
         rows, total = await SqlCaseRepository(session).search(f, limit=limit, offset=offset)
