@@ -404,3 +404,121 @@ def test_english_is_one_switch_away(mesh: Mesh, browser: Browser) -> None:
     page.get_by_role("link", name="English").click()
     expect(page.locator("h1")).to_have_text("Cases")
     expect(page.locator(".sidemenu")).to_contain_text("Acceptance")
+
+
+def open_drawer_when(page: Page, mesh: Mesh, case_id: str, check: Callable[[], bool], what: str) -> None:
+    def ready() -> bool:
+        page.goto(f"{mesh.console.url}/cases/{case_id}")
+        return check()
+
+    eventually(ready, what)
+
+
+def test_a_centre_escalates_a_case_from_the_drawer_and_a_clerk_has_no_such_buttons(
+    mesh: Mesh, browser: Browser
+) -> None:
+    created = mesh.report(GRID, f"小区排水管破裂，涉及多个部门 {uuid.uuid4().hex[:6]}")
+    page = sign_in(browser, mesh, "community-centre", GRID[:12])
+    level = page.locator("#detail-level")
+    open_drawer_when(
+        page, mesh, created["id"], lambda: level.count() == 1 and level.inner_text() == "社区", "dispatched"
+    )
+    drawer = page.locator("#case-actions")
+    drawer.locator("[data-action=escalate-open]").click()
+    drawer.locator("[data-action=escalate]").click()  # no reason given
+    expect(page.locator("#action-error")).to_have_text("请填写上报理由")
+    drawer.locator("[data-action=escalate-open]").click()
+    drawer.locator("input[name=reason]").fill("涉及水务和住建，社区无法协调")
+    drawer.locator("[data-action=escalate]").click()
+    expect(page).to_have_url(f"{mesh.console.url}/cases/{created['id']}")
+    expect(level).to_have_text("乡镇（街道）")
+
+    def recorded() -> bool:
+        page.reload()
+        return page.locator("#timeline li[data-kind=escalated]").filter(has_text="社区无法协调").count() == 1
+
+    eventually(recorded, "the escalation and its reason in the case's timeline")
+    shot(page, "13-case-escalated")
+    # A window clerk reads the case but decides nothing about it.
+    clerk = sign_in(browser, mesh, "window-clerk")
+    clerk.goto(f"{mesh.console.url}/cases/{created['id']}")
+    expect(clerk.locator("#drawer")).to_be_visible()
+    expect(clerk.locator("#case-actions")).to_have_count(0)
+    clerk.goto(mesh.console.url + "/accept?matter=safety.hazard")  # a form of theirs: the session's CSRF token
+    csrf = clerk.locator("input[name=csrf]").first.get_attribute("value") or ""
+    by_hand = clerk.request.post(
+        f"{mesh.console.url}/cases/{created['id']}/escalate", form={"csrf": csrf, "reason": "x"}, max_redirects=0
+    )
+    assert by_hand.status == 403
+
+
+def test_a_centre_cancels_a_case_merged_into_another_by_its_number(mesh: Mesh, browser: Browser) -> None:
+    first = mesh.report(GRID, f"路面塌陷 {uuid.uuid4().hex[:6]}")
+    second = mesh.report(GRID, f"同一处路面塌陷，又有人反映 {uuid.uuid4().hex[:6]}")
+    page = sign_in(browser, mesh, "community-centre", GRID[:12])
+    actions = page.locator("#case-actions")
+    open_drawer_when(page, mesh, second["id"], lambda: actions.count() == 1, "the case in the drawer")
+    drawer = page.locator("#case-actions")
+    drawer.locator("[data-action=cancel-open]").click()
+    drawer.locator("select[name=reason]").select_option("merged")
+    drawer.locator("input[name=merged_into]").fill("620702-20000101-999999")  # no such case
+    drawer.locator("[data-action=cancel]").click()
+    expect(page.locator("#action-error")).to_contain_text("找不到要合并到的案件")
+    expect(page.locator("#detail-status")).not_to_have_attribute("data-status", "cancelled")
+    drawer.locator("[data-action=cancel-open]").click()
+    drawer.locator("select[name=reason]").select_option("merged")
+    drawer.locator("input[name=merged_into]").fill(first["case_number"])
+    drawer.locator("[data-action=cancel]").click()
+    expect(page.locator("#detail-status")).to_have_text("已撤销")
+    expect(page.locator("#case-actions [data-action]")).to_have_count(0)  # nothing more to decide
+    expect(page.locator("#timeline li[data-kind=cancelled]")).to_have_count(1)
+    assert mesh.case(second["id"])["status"] == "cancelled"
+    assert mesh.case(first["id"])["status"] != "cancelled"
+
+
+def test_a_centre_closes_a_resolved_case_from_the_drawer(mesh: Mesh, browser: Browser) -> None:
+    created = mesh.report(GRID, f"垃圾桶满溢 {uuid.uuid4().hex[:6]}")
+
+    def task_of_w001() -> str | None:
+        answer = httpx.get(f"{mesh.dispatch.url}/v1/cases/{created['id']}", headers=ADMIN, timeout=10)
+        tasks = answer.json().get("tasks", []) if answer.status_code == 200 else []
+        return next((t["task_id"] for t in tasks if t["assignee"] == "W001"), None)
+
+    eventually(lambda: task_of_w001() is not None, "the task assigned to W001")
+    done = httpx.post(
+        f"{mesh.dispatch.url}/v1/tasks/{task_of_w001()}/complete",
+        json={"outcome": "done", "summary": "已清运"},
+        headers=ADMIN,
+        timeout=10,
+    )
+    assert done.status_code == 200, done.text
+    page = sign_in(browser, mesh, "community-centre", GRID[:12])
+    status = page.locator("#detail-status")
+    open_drawer_when(page, mesh, created["id"], lambda: status.get_attribute("data-status") == "resolved", "resolved")
+    drawer = page.locator("#case-actions")
+    expect(drawer.locator("[data-action=escalate-open]")).to_have_count(0)  # a resolved case is not escalated
+    drawer.locator("[data-action=close-open]").click()
+    drawer.locator("[data-action=close]").click()
+    expect(page.locator("#action-error")).to_have_text("请填写结案说明")
+    drawer.locator("[data-action=close-open]").click()
+    drawer.locator("input[name=note]").fill("电话联系群众，表示满意")
+    drawer.locator("[data-action=close]").click()
+
+    def closed() -> bool:
+        page.reload()
+        return status.get_attribute("data-status") == "closed"
+
+    eventually(closed, "the case shown closed")
+    expect(page.locator("#timeline li[data-kind=closed]")).to_contain_text("电话联系群众，表示满意")
+
+
+def test_the_board_filters_overdue_cases(mesh: Mesh, browser: Browser) -> None:
+    created = mesh.report(GRID, f"楼道堆物 {uuid.uuid4().hex[:6]}")  # due in days: not late
+    page = sign_in(browser, mesh, "county-centre", "620702")
+    page.goto(f"{mesh.console.url}/cases?q={created['case_number']}")
+    expect(page.locator(f"tr[data-case='{created['case_number']}']")).to_have_count(1)
+    page.check("#f-overdue")
+    page.get_by_role("button", name="查询").click()
+    expect(page).to_have_url(re.compile(r"overdue=1"))
+    expect(page.locator("#f-overdue")).to_be_checked()
+    expect(page.locator(f"tr[data-case='{created['case_number']}']")).to_have_count(0)

@@ -359,7 +359,9 @@ async def test_a_centre_closes_a_resolved_case_by_hand_and_not_one_in_handling(d
     early = await dispatch.http.post(url, json={"note": "电话回访群众满意"})
     assert early.status_code == 409 and "only a resolved case" in early.text
     task = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"][0]
-    done = await dispatch.http.post(f"/v1/tasks/{task['task_id']}/complete", json={"outcome": "done", "summary": "修好"})
+    done = await dispatch.http.post(
+        f"/v1/tasks/{task['task_id']}/complete", json={"outcome": "done", "summary": "修好"}
+    )
     assert done.status_code == 200
     assert (await dispatch.http.post(url, json={"note": ""})).status_code == 422
     centre = auth_headers(["cases:manage", "cases:read"], subject="centre-officer-7", places=["620702001001"])

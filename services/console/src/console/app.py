@@ -32,7 +32,7 @@ from govmesh_runtime.roles import Role
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "govmesh_lang"
 BEIJING = timezone(timedelta(hours=8), "CST")
-CASE_STATUSES = ("received", "dispatched", "in_progress", "resolved", "closed")
+CASE_STATUSES = ("received", "dispatched", "in_progress", "resolved", "closed", "cancelled")
 CHANNELS = ("window", "hotline", "terminal", "api", "open311", "video")
 # Menu entries not built yet: shown greyed, so people see what is coming.
 LATER = ("policing", "video")
@@ -490,15 +490,18 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         grid: str = "",
         channel: str = "",
         q: str = "",
+        overdue: str = "",
         page_no: int = 1,
         open: str = "",
     ) -> Response:
         status_filter = request.query_params.get("status", "")
-        return await _board(request, session, status_filter, matter, grid, channel, q, page_no, open or None)
+        filters = {"status": status_filter, "matter": matter, "grid": grid, "channel": channel, "q": q}
+        filters["overdue"] = "1" if overdue else ""
+        return await _board(request, session, filters, page_no, open or None)
 
     @app.get("/cases/{case_id}")
     async def case_detail(request: Request, case_id: str, session: SessionDep) -> Response:
-        return await _board(request, session, "", "", "", "", "", 1, case_id)
+        return await _board(request, session, {}, 1, case_id)
 
     @app.post("/cases/{case_id}/tasks/{task_id}/reassign")
     async def reassign_task(
@@ -533,18 +536,16 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def _board(
         request: Request,
         session: Session,
-        status_filter: str,
-        matter: str,
-        grid: str,
-        channel: str,
-        q: str,
+        query: dict[str, str],
         page_no: int,
         open_id: str | None,
     ) -> Response:
         if not session.has("cases:read"):
             raise HTTPException(status.HTTP_403_FORBIDDEN)
+        query = {k: query.get(k, "") for k in ("status", "matter", "grid", "channel", "q", "overdue")}
         detail: dict[str, Any] | None = None
         tasks: list[dict[str, Any]] = []
+        handling: dict[str, Any] | None = None  # dispatch's view: level, centre
         if open_id:
             found = await _case_or_refusal(request, session, open_id)
             if isinstance(found, Response):
@@ -552,12 +553,16 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             detail = found
             answer = await call(request, session, "dispatch", "GET", f"/v1/cases/{open_id}")
             if answer.status_code == 200:
-                tasks = answer.json().get("tasks", [])
+                handling = answer.json()
+                tasks = handling.get("tasks", [])
         size = settings.page_size
         page_no = max(page_no, 1)
         params: dict[str, str | int] = {"limit": size, "offset": (page_no - 1) * size}
-        filters = {"status": status_filter, "matter_code": matter, "grid": grid, "channel": channel, "q": q}
+        filters = {k: query[k] for k in ("status", "grid", "channel", "q")}
+        filters["matter_code"] = query["matter"]
         params.update({k: v for k, v in filters.items() if v})
+        if query["overdue"]:
+            params["overdue"] = "true"  # open cases past their deadline (intake decides "now")
         answer = await call(request, session, "intake", "GET", "/v1/cases", params=params)
         error = None
         listing: dict[str, Any] = {"items": [], "total": 0}
@@ -566,7 +571,6 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         else:
             error = answer.text[:300]
         all_matters = await matters(request, session)
-        query = {"status": status_filter, "matter": matter, "grid": grid, "channel": channel, "q": q}
         return page(
             request,
             "cases.html",
@@ -582,6 +586,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             channels=CHANNELS,
             detail=detail,
             tasks=tasks,
+            handling=handling,
+            cancel_reasons=("withdrawn", "mis_report", "merged"),
             action_error=request.query_params.get("error", ""),
         )
 
@@ -783,4 +789,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             return RedirectResponse("/tasks", status.HTTP_303_SEE_OTHER)
         return RedirectResponse("/tasks?" + urlencode({"error": answer.text[:200]}), status.HTTP_303_SEE_OTHER)
 
+    # Routes of their own modules (imported here: they use this module's helpers).
+    from console import case_actions
+
+    app.include_router(case_actions.router)
     return app

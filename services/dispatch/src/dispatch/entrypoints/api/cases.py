@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from uuid import UUID
-
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import BaseModel, Field
@@ -79,7 +78,12 @@ async def _case_in_places(request: Request, caller: Principal, runtime: Runtime,
     async with runtime.db.sessions() as session:
         row = await session.get(DispatchCaseRow, case_id)
     await access.guard_place(
-        request, caller, resource="case", resource_id=str(case_id), place=row.grid_code if row else None, found=row is not None
+        request,
+        caller,
+        resource="case",
+        resource_id=str(case_id),
+        place=row.grid_code if row else None,
+        found=row is not None,
     )
 
 
