@@ -757,6 +757,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             done_items=[i for i in items if i["task"]["state"] not in open_states],
             names=names,
             error=error,
+            visits=await task_work.visits(request, session),
         )
 
     @app.post("/tasks/{task_id}/accept")
@@ -789,8 +790,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             return RedirectResponse("/tasks", status.HTTP_303_SEE_OTHER)
         return RedirectResponse("/tasks?" + urlencode({"error": answer.text[:200]}), status.HTTP_303_SEE_OTHER)
 
-    # Routes of their own modules (imported here: they use this module's helpers).
-    from console import case_actions
+    # Routes of their own modules (imported here: they use this module's helpers; my_tasks above
+    # reads task_work's visits through this name when it runs).
+    from console import case_actions, task_work
 
     app.include_router(case_actions.router)
+    app.include_router(task_work.router)
     return app
