@@ -109,6 +109,7 @@ def mesh(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "GOVMESH_ENV": "development",
         "INTAKE_DUPLICATE_WINDOW_S": "0",  # each test's report is its own case, however near the others
         "DISPATCH_RETURN_VISIT_SHARE": "1",  # every closed case gets a return visit (回访) for its grid worker
+        "DISPATCH_MAX_WORKER_LOAD": "1000",  # every test's case in GRID stays with W001, however many are open
         "MEDIATION_SEED_FILE": str(ROOT / "services/mediation/src/mediation/data/seed-small.json"),
     }
     env.pop("GOVMESH_OIDC_ISSUER", None)

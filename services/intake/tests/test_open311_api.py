@@ -39,7 +39,7 @@ FORM = {
 @pytest.fixture
 def credential() -> dict[str, Any]:
     """Intake as an Open311 client sees it: its API key on every request (query), nothing else."""
-    return {"params": {"api_key": API_KEY}}
+    return {"params": {"api_key": API_KEY}, "headers": {"Accept-Language": "en"}}  # notes in English
 
 
 def xml(response: httpx.Response) -> ET.Element:

@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from console.forms import AcceptForm, build_request, service_errors
 from console.gridmap import Frame, GridShape, draw, draw_framed
-from console.i18n import LANGS, label, lang_of, translator
+from console.i18n import ACCEPT_LANGUAGE, LANGS, label, lang_of, translator
 from console.sessions import COOKIE, PEOPLE_ROLES, OidcClient, Session, SessionStore, dev_session
 from console.settings import ConsoleSettings, get_settings
 from govmesh_runtime.auth import Keyring
@@ -137,7 +137,11 @@ async def call(
     base = {"intake": settings.intake_url, "dispatch": settings.dispatch_url, "mediation": settings.mediation_url}[
         service
     ]
-    headers = {**(headers or {}), "Authorization": f"Bearer {session.access_token}", "Accept-Language": _lang(request)}
+    headers = {
+        **(headers or {}),
+        "Authorization": f"Bearer {session.access_token}",
+        "Accept-Language": ACCEPT_LANGUAGE[_lang(request)],
+    }
     try:
         async with httpx.AsyncClient(base_url=base, timeout=15) as http:
             answer = await http.request(method, path, headers=headers, **kwargs)

@@ -660,6 +660,10 @@ _SERVICE_PATTERNS: list[tuple[re.Pattern[str], dict[str, Callable[[re.Match[str]
 ]
 
 
+_CHINESE = re.compile(r"[\u4e00-\u9fff]")
+ACCEPT_LANGUAGE = {"zh": "zh-CN,zh;q=0.9", "en": "en"}
+
+
 def lang_of(value: str | None) -> str:
     return value if value in LANGS else DEFAULT_LANG
 
@@ -689,7 +693,11 @@ def field_error(lang: str, key: str, **values: object) -> str:
 
 
 def service_message(lang: str, message: str) -> str:
-    """A service's (English) reason for a field, in the reader's language."""
+    """A service's reason for a field, in the reader's language. The console asks in the reader's
+    language (Accept-Language) and intake answers in it; an English reason (an older service, or a
+    message it has no words for) is translated here pattern by pattern."""
+    if lang == "zh" and _CHINESE.search(message):
+        return message
     for pattern, by_lang in _SERVICE_PATTERNS:
         found = pattern.search(message)
         if found:
