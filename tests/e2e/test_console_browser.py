@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,24 @@ class Mesh:
         created: dict[str, Any] = answer.json()
         return created
 
+    def task_of(self, case_id: str, assignee: str, kind: str = "handling") -> str | None:
+        answer = httpx.get(f"{self.dispatch.url}/v1/cases/{case_id}", headers=ADMIN, timeout=10)
+        tasks = answer.json().get("tasks", []) if answer.status_code == 200 else []
+        found = [t["task_id"] for t in tasks if t["assignee"] == assignee and t["kind"] == kind]
+        return found[0] if found else None
+
+    def resolve(self, case_id: str, assignee: str = "W001") -> None:
+        """The case's task done over dispatch's API (a precondition), and the case resolved."""
+        eventually(lambda: self.task_of(case_id, assignee) is not None, f"the task assigned to {assignee}")
+        done = httpx.post(
+            f"{self.dispatch.url}/v1/tasks/{self.task_of(case_id, assignee)}/complete",
+            json={"outcome": "done", "summary": "已处理"},
+            headers=ADMIN,
+            timeout=10,
+        )
+        assert done.status_code == 200, done.text
+        eventually(lambda: self.case(case_id)["status"] == "resolved", "the case resolved")
+
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
     deadline = time.monotonic() + timeout
@@ -89,6 +108,8 @@ def mesh(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "DISPATCH_CITY_DATA_DIR": str(sample_city.write(base / "city")),
         "GOVMESH_ENV": "development",
         "INTAKE_DUPLICATE_WINDOW_S": "0",  # each test's report is its own case, however near the others
+        "DISPATCH_RETURN_VISIT_SHARE": "1",  # every closed case gets a return visit (回访) for its grid worker
+        "DISPATCH_MAX_WORKER_LOAD": "1000",  # every test's case in GRID stays with W001, however many are open
         "MEDIATION_SEED_FILE": str(ROOT / "services/mediation/src/mediation/data/seed-small.json"),
     }
     env.pop("GOVMESH_OIDC_ISSUER", None)
@@ -406,3 +427,165 @@ def test_english_is_one_switch_away(mesh: Mesh, browser: Browser) -> None:
     page.get_by_role("link", name="English").click()
     expect(page.locator("h1")).to_have_text("Cases")
     expect(page.locator(".sidemenu")).to_contain_text("Acceptance")
+
+
+def open_drawer_when(page: Page, mesh: Mesh, case_id: str, check: Callable[[], bool], what: str) -> None:
+    def ready() -> bool:
+        page.goto(f"{mesh.console.url}/cases/{case_id}")
+        return check()
+
+    eventually(ready, what)
+
+
+def test_a_centre_escalates_a_case_from_the_drawer_and_a_clerk_has_no_such_buttons(
+    mesh: Mesh, browser: Browser
+) -> None:
+    created = mesh.report(GRID, f"小区排水管破裂，涉及多个部门 {uuid.uuid4().hex[:6]}")
+    page = sign_in(browser, mesh, "community-centre", GRID[:12])
+    level = page.locator("#detail-level")
+    open_drawer_when(
+        page, mesh, created["id"], lambda: level.count() == 1 and level.inner_text() == "社区", "dispatched"
+    )
+    drawer = page.locator("#case-actions")
+    drawer.locator("[data-action=escalate-open]").click()
+    drawer.locator("[data-action=escalate]").click()  # no reason given
+    expect(page.locator("#action-error")).to_have_text("请填写上报理由")
+    drawer.locator("[data-action=escalate-open]").click()
+    drawer.locator("input[name=reason]").fill("涉及水务和住建，社区无法协调")
+    drawer.locator("[data-action=escalate]").click()
+    expect(page).to_have_url(f"{mesh.console.url}/cases/{created['id']}")
+    expect(level).to_have_text("乡镇（街道）")
+
+    def recorded() -> bool:
+        page.reload()
+        return page.locator("#timeline li[data-kind=escalated]").filter(has_text="社区无法协调").count() == 1
+
+    eventually(recorded, "the escalation and its reason in the case's timeline")
+    shot(page, "13-case-escalated")
+    # A window clerk reads the case but decides nothing about it.
+    clerk = sign_in(browser, mesh, "window-clerk")
+    clerk.goto(f"{mesh.console.url}/cases/{created['id']}")
+    expect(clerk.locator("#drawer")).to_be_visible()
+    expect(clerk.locator("#case-actions")).to_have_count(0)
+    clerk.goto(mesh.console.url + "/accept?matter=safety.hazard")  # a form of theirs: the session's CSRF token
+    csrf = clerk.locator("input[name=csrf]").first.get_attribute("value") or ""
+    by_hand = clerk.request.post(
+        f"{mesh.console.url}/cases/{created['id']}/escalate", form={"csrf": csrf, "reason": "x"}, max_redirects=0
+    )
+    assert by_hand.status == 403
+
+
+def test_a_centre_cancels_a_case_merged_into_another_by_its_number(mesh: Mesh, browser: Browser) -> None:
+    first = mesh.report(GRID, f"路面塌陷 {uuid.uuid4().hex[:6]}")
+    second = mesh.report(GRID, f"同一处路面塌陷，又有人反映 {uuid.uuid4().hex[:6]}")
+    page = sign_in(browser, mesh, "community-centre", GRID[:12])
+    actions = page.locator("#case-actions")
+    open_drawer_when(page, mesh, second["id"], lambda: actions.count() == 1, "the case in the drawer")
+    drawer = page.locator("#case-actions")
+    drawer.locator("[data-action=cancel-open]").click()
+    drawer.locator("select[name=reason]").select_option("merged")
+    drawer.locator("input[name=merged_into]").fill("620702-20000101-999999")  # no such case
+    drawer.locator("[data-action=cancel]").click()
+    expect(page.locator("#action-error")).to_contain_text("找不到要合并到的案件")
+    expect(page.locator("#detail-status")).not_to_have_attribute("data-status", "cancelled")
+    drawer.locator("[data-action=cancel-open]").click()
+    drawer.locator("select[name=reason]").select_option("merged")
+    drawer.locator("input[name=merged_into]").fill(first["case_number"])
+    drawer.locator("[data-action=cancel]").click()
+    expect(page.locator("#detail-status")).to_have_text("已撤销")
+    expect(page.locator("#case-actions [data-action]")).to_have_count(0)  # nothing more to decide
+    expect(page.locator("#timeline li[data-kind=cancelled]")).to_have_count(1)
+    assert mesh.case(second["id"])["status"] == "cancelled"
+    assert mesh.case(first["id"])["status"] != "cancelled"
+
+
+def test_a_centre_closes_a_resolved_case_from_the_drawer(mesh: Mesh, browser: Browser) -> None:
+    created = mesh.report(GRID, f"垃圾桶满溢 {uuid.uuid4().hex[:6]}")
+    mesh.resolve(created["id"])
+    page = sign_in(browser, mesh, "community-centre", GRID[:12])
+    status = page.locator("#detail-status")
+    open_drawer_when(page, mesh, created["id"], lambda: status.get_attribute("data-status") == "resolved", "resolved")
+    drawer = page.locator("#case-actions")
+    expect(drawer.locator("[data-action=escalate-open]")).to_have_count(0)  # a resolved case is not escalated
+    drawer.locator("[data-action=close-open]").click()
+    drawer.locator("[data-action=close]").click()
+    expect(page.locator("#action-error")).to_have_text("请填写结案说明")
+    drawer.locator("[data-action=close-open]").click()
+    drawer.locator("input[name=note]").fill("电话联系群众，表示满意")
+    drawer.locator("[data-action=close]").click()
+
+    def closed() -> bool:
+        page.reload()
+        return status.get_attribute("data-status") == "closed"
+
+    eventually(closed, "the case shown closed")
+    expect(page.locator("#timeline li[data-kind=closed]")).to_contain_text("电话联系群众，表示满意")
+
+
+def test_the_board_filters_overdue_cases(mesh: Mesh, browser: Browser) -> None:
+    created = mesh.report(GRID, f"楼道堆物 {uuid.uuid4().hex[:6]}")  # due in days: not late
+    page = sign_in(browser, mesh, "county-centre", "620702")
+    page.goto(f"{mesh.console.url}/cases?q={created['case_number']}")
+    expect(page.locator(f"tr[data-case='{created['case_number']}']")).to_have_count(1)
+    page.check("#f-overdue")
+    page.get_by_role("button", name="查询").click()
+    expect(page).to_have_url(re.compile(r"overdue=1"))
+    expect(page.locator("#f-overdue")).to_be_checked()
+    expect(page.locator(f"tr[data-case='{created['case_number']}']")).to_have_count(0)
+
+
+def test_the_grid_worker_answers_a_return_visit_and_records_a_grid_visit_at_phone_width(
+    mesh: Mesh, browser: Browser
+) -> None:
+    created = mesh.report(GRID, f"楼道扶手松动 {uuid.uuid4().hex[:6]}")
+    mesh.resolve(created["id"])
+    closed = httpx.post(
+        f"{mesh.dispatch.url}/v1/cases/{created['id']}/close", json={"note": "已修复"}, headers=ADMIN, timeout=10
+    )
+    assert closed.status_code == 200, closed.text
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    plan = httpx.post(
+        f"{mesh.dispatch.url}/v1/visit-plans",
+        json={"grid_code": GRID, "cadre_ref": "W001", "every_days": 7, "first_visit_on": yesterday},
+        headers=ADMIN,
+        timeout=10,
+    )
+    assert plan.status_code == 201, plan.text
+    page = sign_in(browser, mesh, "grid-worker", GRID, "W001", viewport={"width": 390, "height": 844})
+    card = page.locator(f"article.task[data-case='{created['case_number']}']:has([data-kind=return_visit])")
+
+    def listed() -> bool:
+        page.goto(mesh.console.url + "/tasks")
+        return card.count() == 1
+
+    eventually(listed, "the return visit in the grid worker's list")
+    card.locator("[data-action=return-visit]").click()  # nothing chosen
+    expect(page.locator("#tasks-error")).to_have_text("请选择是否联系到群众")
+    card.locator("input[name=reached][value=yes]").check()
+    card.locator("[data-action=return-visit]").click()  # reached, but no satisfaction
+    expect(page.locator("#tasks-error")).to_have_text("联系到群众时，请选择满意度")
+    card.locator("input[name=reached][value=yes]").check()
+    card.locator("select[name=satisfaction]").select_option("4")
+    card.locator("textarea[name=comment]").fill("群众表示扶手已修好，希望定期检查")
+    card.locator("[data-action=return-visit]").click()
+    answered = page.locator(f"article.task.done[data-case='{created['case_number']}'] .satisfaction")
+    expect(answered).to_have_text("满意度 4/5")
+    eventually(lambda: mesh.case(created["id"])["return_visit_satisfaction"] == 4, "the answer on the case")
+
+    # A grid visit on the (overdue) plan of the grid: the plan's next visit moves on.
+    visits = page.locator("#visits")
+    expect(visits.locator(f"li[data-plan='{plan.json()['id']}']")).to_have_class(re.compile("overdue"))
+    visits.locator("select[name=plan_id]").select_option(plan.json()["id"])
+    visits.locator("input[name=households]").fill("十二")
+    visits.locator("[data-action=record-visit]").click()
+    expect(page.locator("#tasks-error")).to_have_text("走访户数须为 0 到 10000 之间的整数")
+    views = f"居民反映路灯不亮 {uuid.uuid4().hex[:6]}"
+    visits.locator("select[name=plan_id]").select_option(plan.json()["id"])
+    visits.locator("input[name=households]").fill("12")
+    visits.locator("textarea[name=views]").fill(views)
+    visits.locator("[data-action=record-visit]").click()
+    expect(page.locator("#visit-records")).to_contain_text(views)
+    expect(page.locator("#visit-records")).to_contain_text("走访 12 户")
+    expect(visits.locator(f"li[data-plan='{plan.json()['id']}']")).not_to_have_class(re.compile("overdue"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "14-my-tasks-visits")

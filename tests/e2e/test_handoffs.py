@@ -426,7 +426,8 @@ def test_a_case_merged_into_another_names_it_and_the_other_case_shows_the_merge(
     ] * 2
     notes = open311_request(mesh, merged["case_number"])
     assert notes["status"] == "closed"
-    assert f"merged into case {kept['case_number']}" in notes["status_notes"]
+    # Open311's reads need no key and carry no language: the resident's Chinese (zh-CN by default)
+    assert f"合并到案件 {kept['case_number']}" in notes["status_notes"]
 
 
 # ------------------------------------------------------------------------------ erasure

@@ -114,6 +114,8 @@ def test_intakes_reasons_map_to_fields_and_chinese() -> None:
     )
     assert service_message("zh", "something new") == "填写有误：something new"
     assert service_message("en", "something new") == "something new"
+    # Intake answers the console in the reader's language: its Chinese reason is shown as it is.
+    assert service_message("zh", "身份证号校验位不正确") == "身份证号校验位不正确"
 
 
 def test_pkce_challenge_is_the_s256_of_the_verifier() -> None:

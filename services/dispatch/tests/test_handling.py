@@ -343,6 +343,61 @@ async def test_a_late_task_escalates_one_level_per_missed_deadline(dispatch: Dis
     assert str(event.case_id) in [c["case_id"] for c in board]
 
 
+async def test_a_centre_escalates_a_case_in_handling_one_level_up_by_hand(dispatch: Dispatch) -> None:
+    event = received(dispatch, "grid.report")
+    await handle(dispatch, dispatch_case_on_received, event)
+    before = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
+    url = f"/v1/cases/{event.case_id}/escalate"
+    empty = await dispatch.http.post(url, json={"reason": ""})
+    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body", "reason"]
+    centre = auth_headers(["cases:manage", "cases:read"], subject="centre-officer-7", places=["620702001001"])
+    response = await dispatch.http.post(url, json={"reason": "涉及多个部门，社区无法协调"}, headers=centre)
+    assert response.status_code == 200, response.text
+    case = response.json()
+    assert (case["level"], case["centre_code"]) == ("township", "C620702001")
+    assert case["tasks"][0]["level"] == "township"
+    assert case["tasks"][0]["due_at"] == before["tasks"][0]["due_at"]  # the deadline stays
+    escalated = [e for e in await events_of(dispatch, event.case_id) if "Escalated" in type(e).__name__]
+    assert [type(e).__name__ for e in escalated] == ["TaskEscalated", "CaseEscalated"]
+    assert escalated[1].escalated_by == "centre-officer-7"  # type: ignore[attr-defined]
+    assert escalated[1].reason == "涉及多个部门，社区无法协调"  # type: ignore[attr-defined]
+    for _ in range(2):  # county, then city; nothing above the city
+        assert (await dispatch.http.post(url, json={"reason": "再上报"})).status_code == 200
+    top = await dispatch.http.post(url, json={"reason": "再上报"})
+    assert top.status_code == 409 and "city level" in top.text
+    # A grid worker has no cases:manage; another place's centre may not touch it.
+    worker = auth_headers(["cases:read", "tasks:work"], subject="W001", places=[GRID_A1])
+    assert (await dispatch.http.post(url, json={"reason": "x"}, headers=worker)).status_code == 403
+    elsewhere = auth_headers(["cases:manage", "cases:read"], places=["620702002"])
+    assert (await dispatch.http.post(url, json={"reason": "x"}, headers=elsewhere)).status_code == 403
+
+
+async def test_a_centre_closes_a_resolved_case_by_hand_and_not_one_in_handling(dispatch: Dispatch) -> None:
+    event = received(dispatch, "grid.report")
+    await handle(dispatch, dispatch_case_on_received, event)
+    url = f"/v1/cases/{event.case_id}/close"
+    early = await dispatch.http.post(url, json={"note": "电话回访群众满意"})
+    assert early.status_code == 409 and "only a resolved case" in early.text
+    task = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()["tasks"][0]
+    done = await dispatch.http.post(
+        f"/v1/tasks/{task['task_id']}/complete", json={"outcome": "done", "summary": "修好"}
+    )
+    assert done.status_code == 200
+    assert (await dispatch.http.post(url, json={"note": ""})).status_code == 422
+    centre = auth_headers(["cases:manage", "cases:read"], subject="centre-officer-7", places=["620702001001"])
+    response = await dispatch.http.post(url, json={"note": "电话回访群众满意"}, headers=centre)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "closed"
+    closed = [e for e in await events_of(dispatch, event.case_id) if type(e).__name__ == "CaseClosed"]
+    assert len(closed) == 1
+    assert (closed[0].closed_by, closed[0].note, closed[0].without_feedback) == (  # type: ignore[attr-defined]
+        "centre-officer-7",
+        "电话回访群众满意",
+        False,
+    )
+    assert (await dispatch.http.post(url, json={"note": "again"})).status_code == 409
+
+
 async def test_counts_by_grid_matter_and_state(dispatch: Dispatch) -> None:
     for matter in ("grid.report", "grid.report", "dispute.family"):
         await handle(dispatch, dispatch_case_on_received, received(dispatch, matter))

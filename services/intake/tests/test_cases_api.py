@@ -305,6 +305,33 @@ async def test_list_filters_by_grid_or_the_division_above_it(client: httpx.Async
     assert set(await numbers("620702")) >= {mine["case_number"], other["case_number"]}
 
 
+async def test_list_filters_open_cases_past_their_deadline(client: httpx.AsyncClient, runtime: Runtime) -> None:
+    """The case board's "overdue" filter: open cases whose deadline has passed; a resolved or
+    closed case is never late, however old its deadline."""
+    late, resolved_late, on_time = await _seed(client)
+    past = datetime.now(UTC) - timedelta(hours=2)
+    async with runtime.db.sessions() as session:  # the precondition: two deadlines in the past
+        for case, status in ((late, "dispatched"), (resolved_late, "resolved")):
+            row = await session.get(CaseRow, uuid.UUID(case["id"]))
+            assert row is not None
+            row.due_at, row.status = past, status
+            session.add(row)
+        await session.commit()
+
+    async def numbers(**params: str) -> list[str]:
+        response = await client.get("/v1/cases", params=params)
+        assert response.status_code == 200, response.text
+        return [c["case_number"] for c in response.json()["items"]]
+
+    assert await numbers(overdue="true") == [late["case_number"]]
+    assert await numbers(overdue="false") == [on_time["case_number"], resolved_late["case_number"], late["case_number"]]
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    assert await numbers(due_before=an_hour_ago) == [late["case_number"]]
+    next_year = (datetime.now(UTC) + timedelta(days=366)).isoformat()
+    assert await numbers(due_before=next_year) == [on_time["case_number"], late["case_number"]]
+    assert await numbers(due_before=next_year, overdue="true") == [late["case_number"]]
+
+
 @pytest.mark.parametrize(
     ("params", "field"),
     [
@@ -312,6 +339,9 @@ async def test_list_filters_by_grid_or_the_division_above_it(client: httpx.Async
         ({"bbox": "1,2,3"}, "bbox"),
         ({"channel": "fax"}, "channel"),
         ({"grid": "62070"}, "grid"),
+        ({"overdue": "maybe"}, "overdue"),
+        ({"due_before": "tomorrow"}, "due_before"),
+        ({"due_before": "2026-12-03T10:00:00"}, "due_before"),
     ],
 )
 async def test_bad_list_filters_are_named(client: httpx.AsyncClient, params: dict[str, str], field: str) -> None:

@@ -6,12 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from govmesh_contracts import CancelReason
 from intake.domain.cases import (
     CancelNotAllowed,
     CaseStatus,
     advance,
-    cancellation_note,
     check_cancellable,
     check_merge_target,
     due_at,
@@ -19,6 +17,7 @@ from intake.domain.cases import (
     reopen,
     within_burst,
 )
+from intake.domain.messages import negotiate, render
 from intake.domain.taxonomy import MATTERS, matter, matter_for_alarm, validate_attributes
 from intake.domain.validation import (
     Bounds,
@@ -166,8 +165,9 @@ def test_an_open_case_can_be_cancelled(status: CaseStatus) -> None:
 
 @pytest.mark.parametrize("status", [CaseStatus.RESOLVED, CaseStatus.CLOSED, CaseStatus.CANCELLED])
 def test_a_case_no_longer_open_cannot_be_cancelled(status: CaseStatus) -> None:
-    with pytest.raises(CancelNotAllowed, match=f"only an open case can be cancelled; this case is {status.value}"):
+    with pytest.raises(CancelNotAllowed) as refused:
         check_cancellable(status)
+    assert refused.value.args[0].text("en") == f"only an open case can be cancelled; this case is {status.value}"
 
 
 def test_a_case_merges_only_into_another_existing_case_not_cancelled() -> None:
@@ -178,10 +178,26 @@ def test_a_case_merges_only_into_another_existing_case_not_cancelled() -> None:
     assert check_merge_target(me, other, CaseStatus.CLOSED) is None
 
 
-def test_the_cancellation_note_gives_the_reason_in_words() -> None:
-    assert cancellation_note(CancelReason.WITHDRAWN, None, None) == "case cancelled: withdrawn by the resident"
-    assert cancellation_note(CancelReason.MIS_REPORT, None, "no leak found") == (
-        "case cancelled: a mis-report (no leak found)"
-    )
-    merged = cancellation_note(CancelReason.MERGED, "620702-20261125-000042", None)
-    assert merged == "case cancelled: merged into case 620702-20261125-000042"
+def test_the_cancellation_note_gives_the_reason_in_words_of_each_language() -> None:
+    def note(lang: str, reason: str, merged_into: str | None = None, words: str | None = None) -> str:
+        return render(lang, "cancelled", {"reason": reason, "merged_into": merged_into, "note": words})
+
+    assert note("en", "withdrawn") == "case cancelled: withdrawn by the resident"
+    assert note("en", "mis_report", words="no leak found") == "case cancelled: a mis-report (no leak found)"
+    assert note("en", "merged", "620702-20261125-000042") == "case cancelled: merged into case 620702-20261125-000042"
+    assert note("zh", "withdrawn") == "案件撤销：群众撤回"
+    assert note("zh", "mis_report", words="未发现漏水") == "案件撤销：误报、不实反映（未发现漏水）"
+    assert note("zh", "merged", "620702-20261125-000042") == "案件撤销：合并到案件 620702-20261125-000042"
+
+
+def test_accept_language_picks_chinese_or_english_and_chinese_by_default() -> None:
+    assert negotiate(None) == negotiate("") == negotiate("fr-FR, de;q=0.8") == "zh"
+    assert negotiate("en-US,en;q=0.9") == negotiate("fr, en;q=0.5") == "en"
+    assert negotiate("zh-CN,zh;q=0.9,en;q=0.8") == negotiate("en;q=0.2, zh-Hans") == "zh"
+    assert negotiate("en;q=0") == "zh"  # q=0: not acceptable
+
+
+def test_a_timeline_time_reads_as_beijing_time_in_chinese_and_iso_in_english() -> None:
+    args = {"task": "5d0f2b8e", "target": "mediation", "priority": "normal", "due": "2026-12-10T08:30+00:00"}
+    assert render("zh", "task_assigned", args) == "任务 5d0f2b8e 派给调解（一般），时限 2026-12-10 16:30"
+    assert render("en", "task_assigned", args) == "task 5d0f2b8e for mediation (normal), due 2026-12-10T08:30+00:00"

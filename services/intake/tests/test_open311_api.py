@@ -19,6 +19,7 @@ from govmesh_contracts import CaseDispatched, CaseResolved, TaskAssigned, TaskTa
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.tables import OutboxMessage
 from intake.adapters.tables import CaseLinkRow
+from intake.domain.taxonomy import MATTERS
 
 Deliver = Callable[..., Awaitable[None]]
 Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -39,7 +40,7 @@ FORM = {
 @pytest.fixture
 def credential() -> dict[str, Any]:
     """Intake as an Open311 client sees it: its API key on every request (query), nothing else."""
-    return {"params": {"api_key": API_KEY}}
+    return {"params": {"api_key": API_KEY}, "headers": {"Accept-Language": "en"}}  # notes in English
 
 
 def xml(response: httpx.Response) -> ET.Element:
@@ -75,7 +76,7 @@ async def test_discovery_names_the_spec_and_both_formats(client: httpx.AsyncClie
 async def test_services_list_every_matter_in_xml_and_json(client: httpx.AsyncClient) -> None:
     root = xml(await client.get(f"{BASE}/services.xml"))
     services = {s.findtext("service_code"): record(s) for s in root.findall("service")}
-    assert len(services) == 18
+    assert set(services) == {m.code for m in MATTERS}  # every matter of the taxonomy, 设备故障 included
     assert services["dispute.neighbour"]["service_name"] == "邻里纠纷"
     assert services["dispute.neighbour"]["metadata"] == "true"
     assert services["dispute.neighbour"]["type"] == "realtime"

@@ -26,7 +26,8 @@ class CaseDispatched(Event):
 
 
 class CaseEscalated(Event):
-    """A case (or one of its tasks) missed its deadline and went up one level."""
+    """A case (or one of its tasks) missed its deadline and went up one level, or a centre
+    escalated it by hand (``escalated_by``, the credential's subject)."""
 
     event_type: ClassVar[str] = "gov.dispatch.case.escalated"
     key_field: ClassVar[str] = "case_id"
@@ -37,6 +38,9 @@ class CaseEscalated(Event):
     centre_code: str = Field(description="The governance centre that now supervises the case.")
     reason: str
     escalated_at: datetime
+    escalated_by: str | None = Field(
+        default=None, description="Who escalated the case by hand (a centre's subject); None for a missed deadline."
+    )
 
 
 class CaseResolved(Event):
@@ -52,7 +56,8 @@ class CaseResolved(Event):
 
 class CaseClosed(Event):
     """The resident's feedback is in and the case is closed, or none came within the
-    feedback window and the case closed without it (``without_feedback``)."""
+    feedback window and the case closed without it (``without_feedback``), or a centre
+    closed the resolved case by hand (``closed_by``, with its ``note``)."""
 
     event_type: ClassVar[str] = "gov.dispatch.case.closed"
     key_field: ClassVar[str] = "case_id"
@@ -63,6 +68,10 @@ class CaseClosed(Event):
     without_feedback: bool = Field(
         default=False, description="Closed because the resident gave no feedback within the feedback window."
     )
+    closed_by: str | None = Field(
+        default=None, description="Who closed the resolved case by hand (a centre's subject); None otherwise."
+    )
+    note: str | None = Field(default=None, max_length=2000, description="Why a centre closed it; no personal data.")
 
 
 class CaseReopened(Event):

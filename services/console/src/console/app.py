@@ -23,7 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from console.forms import AcceptForm, build_request, service_errors
 from console.gridmap import Frame, GridShape, draw_framed, tile_origin_of
-from console.i18n import LANGS, label, lang_of, translator
+from console.i18n import ACCEPT_LANGUAGE, LANGS, label, lang_of, translator
 from console.sessions import COOKIE, PEOPLE_ROLES, OidcClient, Session, SessionStore, dev_session
 from console.settings import ConsoleSettings, get_settings
 from govmesh_runtime.auth import Keyring
@@ -32,7 +32,7 @@ from govmesh_runtime.roles import Role
 HERE = Path(__file__).resolve().parent
 LANG_COOKIE = "govmesh_lang"
 BEIJING = timezone(timedelta(hours=8), "CST")
-CASE_STATUSES = ("received", "dispatched", "in_progress", "resolved", "closed")
+CASE_STATUSES = ("received", "dispatched", "in_progress", "resolved", "closed", "cancelled")
 CHANNELS = ("window", "hotline", "terminal", "api", "open311", "video")
 # Menu entries not built yet: shown greyed, so people see what is coming.
 LATER: tuple[str, ...] = ()
@@ -151,7 +151,11 @@ async def call(
         "policing": settings.policing_url,
         "video": settings.video_url,
     }[service]
-    headers = {**(headers or {}), "Authorization": f"Bearer {session.access_token}", "Accept-Language": _lang(request)}
+    headers = {
+        **(headers or {}),
+        "Authorization": f"Bearer {session.access_token}",
+        "Accept-Language": ACCEPT_LANGUAGE[_lang(request)],
+    }
     try:
         async with httpx.AsyncClient(base_url=base, timeout=15) as http:
             answer = await http.request(method, path, headers=headers, **kwargs)
@@ -507,15 +511,18 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         grid: str = "",
         channel: str = "",
         q: str = "",
+        overdue: str = "",
         page_no: int = 1,
         open: str = "",
     ) -> Response:
         status_filter = request.query_params.get("status", "")
-        return await _board(request, session, status_filter, matter, grid, channel, q, page_no, open or None)
+        filters = {"status": status_filter, "matter": matter, "grid": grid, "channel": channel, "q": q}
+        filters["overdue"] = "1" if overdue else ""
+        return await _board(request, session, filters, page_no, open or None)
 
     @app.get("/cases/{case_id}")
     async def case_detail(request: Request, case_id: str, session: SessionDep) -> Response:
-        return await _board(request, session, "", "", "", "", "", 1, case_id)
+        return await _board(request, session, {}, 1, case_id)
 
     @app.post("/cases/{case_id}/tasks/{task_id}/reassign")
     async def reassign_task(
@@ -550,18 +557,16 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     async def _board(
         request: Request,
         session: Session,
-        status_filter: str,
-        matter: str,
-        grid: str,
-        channel: str,
-        q: str,
+        query: dict[str, str],
         page_no: int,
         open_id: str | None,
     ) -> Response:
         if not session.has("cases:read"):
             raise HTTPException(status.HTTP_403_FORBIDDEN)
+        query = {k: query.get(k, "") for k in ("status", "matter", "grid", "channel", "q", "overdue")}
         detail: dict[str, Any] | None = None
         tasks: list[dict[str, Any]] = []
+        handling: dict[str, Any] | None = None  # dispatch's view: level, centre
         if open_id:
             found = await _case_or_refusal(request, session, open_id)
             if isinstance(found, Response):
@@ -569,12 +574,16 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             detail = found
             answer = await call(request, session, "dispatch", "GET", f"/v1/cases/{open_id}")
             if answer.status_code == 200:
-                tasks = answer.json().get("tasks", [])
+                handling = answer.json()
+                tasks = handling.get("tasks", [])
         size = settings.page_size
         page_no = max(page_no, 1)
         params: dict[str, str | int] = {"limit": size, "offset": (page_no - 1) * size}
-        filters = {"status": status_filter, "matter_code": matter, "grid": grid, "channel": channel, "q": q}
+        filters = {k: query[k] for k in ("status", "grid", "channel", "q")}
+        filters["matter_code"] = query["matter"]
         params.update({k: v for k, v in filters.items() if v})
+        if query["overdue"]:
+            params["overdue"] = "true"  # open cases past their deadline (intake decides "now")
         answer = await call(request, session, "intake", "GET", "/v1/cases", params=params)
         error = None
         listing: dict[str, Any] = {"items": [], "total": 0}
@@ -583,7 +592,6 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         else:
             error = answer.text[:300]
         all_matters = await matters(request, session)
-        query = {"status": status_filter, "matter": matter, "grid": grid, "channel": channel, "q": q}
         return page(
             request,
             "cases.html",
@@ -599,6 +607,8 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             channels=CHANNELS,
             detail=detail,
             tasks=tasks,
+            handling=handling,
+            cancel_reasons=("withdrawn", "mis_report", "merged"),
             action_error=request.query_params.get("error", ""),
         )
 
@@ -734,6 +744,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             done_items=[i for i in items if i["task"]["state"] not in open_states],
             names=names,
             error=error,
+            visits=await task_work.visits(request, session),
         )
 
     @app.post("/tasks/{task_id}/accept")
@@ -770,4 +781,11 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     from console.screens import register
 
     register(app)
+
+    # Routes of their own modules (imported here: they use this module's helpers; my_tasks above
+    # reads task_work's visits through this name when it runs).
+    from console import case_actions, task_work
+
+    app.include_router(case_actions.router)
+    app.include_router(task_work.router)
     return app

@@ -29,7 +29,7 @@ from dispatch.adapters.tables import DispatchCaseRow, TaskRow, WebhookDeliveryRo
 from dispatch.domain import tasks as rules_of_tasks
 from dispatch.domain.assignment import choose_worker
 from dispatch.domain.cases import cancellation_reason, centre_ref
-from dispatch.domain.codes import LEVELS, GridCode
+from dispatch.domain.codes import LEVELS, GridCode, next_level
 from dispatch.domain.routing import Rule, Target, default_sla, route
 from dispatch.domain.tasks import CaseState, TaskState, TransitionError, chosen_for_return_visit, escalations_due
 from dispatch.settings import DispatchSettings
@@ -401,20 +401,33 @@ async def close_or_reopen_on_feedback(event: CaseFeedbackGiven, uow: UnitOfWork,
 
 
 async def _close(
-    uow: UnitOfWork, dispatcher: Dispatcher, case: DispatchCaseRow, now: datetime, *, satisfaction: int | None
+    uow: UnitOfWork,
+    dispatcher: Dispatcher,
+    case: DispatchCaseRow,
+    now: datetime,
+    *,
+    satisfaction: int | None,
+    by: str | None = None,
+    note: str | None = None,
 ) -> None:
     """Close a resolved case; a share of closed cases (chosen by case id) gets a return visit."""
-    without_feedback = satisfaction is None
+    without_feedback = satisfaction is None and by is None
     case.status = CaseState.CLOSED.value
     case.closed_at = now
     case.satisfaction = satisfaction
     uow.session.add(case)
     uow.emit(
-        CaseClosed(case_id=case.case_id, satisfaction=satisfaction, closed_at=now, without_feedback=without_feedback)
+        CaseClosed(
+            case_id=case.case_id,
+            satisfaction=satisfaction,
+            closed_at=now,
+            without_feedback=without_feedback,
+            closed_by=by,
+            note=note,
+        )
     )
-    metrics.after_commit(
-        uow.session, metrics.CASES_CLOSED.labels("without_feedback" if without_feedback else "feedback").inc
-    )
+    how = "by_centre" if by is not None else "without_feedback" if without_feedback else "feedback"
+    metrics.after_commit(uow.session, metrics.CASES_CLOSED.labels(how).inc)
     if chosen_for_return_visit(case.case_id, dispatcher.settings.return_visit_share):
         due_at = now + timedelta(seconds=dispatcher.settings.return_visit_due_s)
         target = Target(TaskTarget.GRID_WORKER)
@@ -439,6 +452,25 @@ async def close_without_feedback(uow: UnitOfWork, *, dispatcher: Dispatcher, lim
     for case in due:
         await _close(uow, dispatcher, case, now, satisfaction=None)
     return len(due)
+
+
+@dataclass(frozen=True)
+class CloseCase:
+    case_id: uuid.UUID
+    note: str
+    by: str  # the subject of the centre's credential
+
+
+async def close_case(cmd: CloseCase, uow: UnitOfWork, *, dispatcher: Dispatcher) -> DispatchCaseRow:
+    """A centre closes a resolved case by hand (结案), e.g. after hearing the resident by phone,
+    without waiting for the feedback window; a case still in handling cannot be closed."""
+    case = await get_case_for_update(uow.session, cmd.case_id)
+    if case is None:
+        raise NotFound(f"case {cmd.case_id} not found")
+    if case.status != CaseState.RESOLVED.value:
+        raise TransitionError(f"only a resolved case can be closed; this case is {case.status}")
+    await _close(uow, dispatcher, case, dispatcher.clock(), satisfaction=None, by=cmd.by, note=cmd.note)
+    return case
 
 
 @dataclass(frozen=True)
@@ -683,6 +715,61 @@ async def escalate_overdue(uow: UnitOfWork, *, dispatcher: Dispatcher, limit: in
             await _raise_case(uow, task, step.to_level, centre, now)
         session.add(task)
     return len(overdue)
+
+
+@dataclass(frozen=True)
+class EscalateCase:
+    case_id: uuid.UUID
+    reason: str
+    by: str  # the subject of the centre's credential
+
+
+async def escalate_case(cmd: EscalateCase, uow: UnitOfWork, *, dispatcher: Dispatcher) -> DispatchCaseRow:
+    """A centre sends an open case one level up by hand (上报: beyond its powers, or urgent),
+    before any deadline is missed: the case and its open tasks below that level go to the
+    next level's centre (CaseEscalated, TaskEscalated each); their deadlines stay."""
+    session = uow.session
+    case = await get_case_for_update(session, cmd.case_id)
+    if case is None:
+        raise NotFound(f"case {cmd.case_id} not found")
+    if case.status != CaseState.DISPATCHED.value:
+        raise TransitionError(f"only a case in handling can be escalated; this case is {case.status}")
+    above = next_level(Level(case.level))
+    if above is None:
+        raise TransitionError("the case is already at the city level")
+    now = dispatcher.clock()
+    centre = await centre_for(session, case.grid_code, above, dispatcher.settings.city_centre_code)
+    for task in await case_tasks(session, case.case_id, for_update=True):
+        if task.state not in OPEN or LEVELS.index(Level(task.level)) >= LEVELS.index(above):
+            continue
+        uow.emit(
+            TaskEscalated(
+                task_id=task.task_id,
+                case_id=task.case_id,
+                from_level=Level(task.level),
+                to_level=above,
+                centre_code=centre,
+                due_at=task.due_at,
+                escalated_at=now,
+            )
+        )
+        task.level, task.centre_code = above.value, centre
+        session.add(task)
+        metrics.after_commit(session, metrics.ESCALATIONS.labels(above.value).inc)
+    uow.emit(
+        CaseEscalated(
+            case_id=case.case_id,
+            from_level=Level(case.level),
+            to_level=above,
+            centre_code=centre,
+            reason=cmd.reason,
+            escalated_at=now,
+            escalated_by=cmd.by,
+        )
+    )
+    case.level, case.centre_code, case.handled_by = above.value, centre, centre_ref(centre)
+    session.add(case)
+    return case
 
 
 async def _raise_case(uow: UnitOfWork, task: TaskRow, level: Level, centre: str, now: datetime) -> None:

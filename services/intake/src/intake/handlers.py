@@ -86,7 +86,6 @@ from intake.domain.cases import (
     CaseStatus,
     Channel,
     advance,
-    cancellation_note,
     case_number,
     check_cancellable,
     check_merge_target,
@@ -96,6 +95,7 @@ from intake.domain.cases import (
 )
 from intake.domain.check import report_errors
 from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
+from intake.domain.messages import BEIJING, Message, NoteColumns, msg
 from intake.domain.taxonomy import DEVICE_FAULT_MATTER, matter, matter_for_alarm, normalise_attributes
 from intake.domain.validation import Bounds, degrees_around, distance_m, normalise_phone
 from intake.settings import IntakeSettings
@@ -205,8 +205,7 @@ async def accept_case(cmd: AcceptCase, uow: UnitOfWork, *, settings: IntakeSetti
                 case_id=original.id,
                 kind="report_linked",
                 actor=f"centre:{settings.centre_code}",
-                note=f"another report of the same matter via {cmd.channel.value} linked to this case "
-                f"(reports: {original.linked_reports + 1})",
+                **msg("report_linked", channel=cmd.channel.value, reports=original.linked_reports + 1).columns(),
                 at=now,
             )
         )
@@ -321,8 +320,13 @@ async def _open_case(
         event_id=envelope.id,
         kind="received",
         actor=f"centre:{centre}",
-        note=f"accepted via {cmd.channel.value} as {definition.name_zh} ({definition.code}); "
-        f"due {deadline.isoformat(timespec='minutes')}",
+        **msg(
+            "received",
+            channel=cmd.channel.value,
+            matter_zh=definition.name_zh,
+            matter=definition.code,
+            due=deadline.isoformat(timespec="minutes"),
+        ).columns(),
         at=now,
     )
     uow.session.add(received)
@@ -338,9 +342,9 @@ async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> No
     if case is None:
         raise CaseNotFound(str(case_id))
     if case.status != CaseStatus.RESOLVED.value:
-        raise FeedbackNotAllowed(f"feedback is taken only on a resolved case; this case is {case.status}")
+        raise FeedbackNotAllowed(msg("error.feedback_status", status=case.status))
     if case.feedback_at is not None:
-        raise FeedbackNotAllowed("feedback was already given on this resolution")
+        raise FeedbackNotAllowed(msg("error.feedback_again"))
     now = datetime.now(UTC)
     case.satisfaction = cmd.satisfaction
     case.feedback_at = now
@@ -358,7 +362,7 @@ async def give_feedback(case_id: UUID, cmd: GiveFeedback, uow: UnitOfWork) -> No
             event_id=envelope.id,
             kind="feedback",
             actor="resident",
-            note=f"{verdict}; satisfaction {cmd.satisfaction}/5",
+            **msg("feedback", verdict=verdict, satisfaction=cmd.satisfaction).columns(),
             at=now,
         )
     )
@@ -390,7 +394,7 @@ async def cancel_case(case_id: UUID, cmd: CancelCase, uow: UnitOfWork) -> None:
         if problem:
             raise ReportInvalid({("merged_into",): problem})
     now = datetime.now(UTC)
-    note = cancellation_note(cmd.reason, target.case_number if target else None, cmd.note)
+    note = msg("cancelled", reason=cmd.reason.value, merged_into=target.case_number if target else None, note=cmd.note)
     case.status = CaseStatus.CANCELLED.value
     case.updated_at = now
     uow.session.add(case)
@@ -405,7 +409,9 @@ async def cancel_case(case_id: UUID, cmd: CancelCase, uow: UnitOfWork) -> None:
         )
     )
     uow.session.add(
-        TimelineEntryRow(case_id=case_id, event_id=envelope.id, kind="cancelled", actor=cmd.by, note=note, at=now)
+        TimelineEntryRow(
+            case_id=case_id, event_id=envelope.id, kind="cancelled", actor=cmd.by, at=now, **note.columns()
+        )
     )
     if target is not None:
         target.updated_at = now
@@ -415,7 +421,7 @@ async def cancel_case(case_id: UUID, cmd: CancelCase, uow: UnitOfWork) -> None:
                 case_id=target.id,
                 kind="case_merged",
                 actor=cmd.by,
-                note=f"case {case.case_number} merged into this case",
+                **msg("case_merged", case_number=case.case_number).columns(),
                 at=now,
             )
         )
@@ -464,7 +470,7 @@ async def erase_personal_data(case_id: UUID, actor: str, at: datetime, uow: Unit
         )
     ).all()
     for entry in notes:
-        entry.note = ERASED
+        entry.note, entry.note_key, entry.note_args = ERASED, None, None  # a message's values are words too
         session.add(entry)
     # sent events of the case (keyed by its id) keep no payload; unsent ones still go out
     await session.exec(
@@ -486,7 +492,7 @@ async def _step(
     *,
     kind: str,
     actor: str,
-    note: str | None,
+    note: Message | str | None,
     at: datetime,
     status: CaseStatus | None = None,
     handled_by: str | None = None,
@@ -503,27 +509,22 @@ async def _step(
     case.status = new.value
     case.updated_at = max(case.updated_at, at)
     uow.session.add(case)
+    # A message is worded in the reader's language when read; a bare text is shown as written.
+    words = note.columns() if isinstance(note, Message) else NoteColumns(note=note[:2000] if note else None)
     uow.session.add(
-        TimelineEntryRow(
-            case_id=case_id,
-            event_id=uow.causation_id,
-            kind=kind,
-            actor=actor,
-            note=note[:2000] if note else None,
-            at=at,
-        )
+        TimelineEntryRow(case_id=case_id, event_id=uow.causation_id, kind=kind, actor=actor, at=at, **words)
     )
     return case
 
 
 async def record_case_dispatched(event: CaseDispatched, uow: UnitOfWork) -> None:
-    note = f"grid {event.grid_code}" if event.grid_code else "not located on a grid"
+    note = msg("dispatched.grid" if event.grid_code else "dispatched.nowhere", grid=event.grid_code, note=event.note)
     case = await _step(
         uow,
         event.case_id,
         kind="dispatched",
         actor=event.handled_by,
-        note=note if not event.note else f"{note}; {event.note}",
+        note=note,
         at=event.dispatched_at,
         status=CaseStatus.DISPATCHED,
         handled_by=event.handled_by,
@@ -535,13 +536,14 @@ async def record_case_dispatched(event: CaseDispatched, uow: UnitOfWork) -> None
 
 
 async def record_case_escalated(event: CaseEscalated, uow: UnitOfWork) -> None:
-    actor = f"centre:{event.centre_code}"
-    note = f"escalated {event.from_level.value} → {event.to_level.value}: {event.reason}"
-    await _step(uow, event.case_id, kind="escalated", actor=actor, note=note, at=event.escalated_at, handled_by=actor)
+    holder = f"centre:{event.centre_code}"
+    note = msg("escalated", from_level=event.from_level.value, to_level=event.to_level.value, reason=event.reason)
+    actor = event.escalated_by or holder  # by hand: the centre's person who decided it
+    await _step(uow, event.case_id, kind="escalated", actor=actor, note=note, at=event.escalated_at, handled_by=holder)
 
 
 async def record_case_resolved(event: CaseResolved, uow: UnitOfWork) -> None:
-    note = event.summary or "all tasks done; awaiting the resident's feedback"
+    note = msg("resolved.summary", summary=event.summary) if event.summary else msg("resolved")
     await _step(
         uow,
         event.case_id,
@@ -554,11 +556,14 @@ async def record_case_resolved(event: CaseResolved, uow: UnitOfWork) -> None:
 
 
 async def record_case_closed(event: CaseClosed, uow: UnitOfWork) -> None:
-    note = f"satisfaction {event.satisfaction}/5" if event.satisfaction else None
+    note = msg("closed.satisfaction", satisfaction=event.satisfaction) if event.satisfaction else None
     if event.without_feedback:
-        note = "closed without feedback: the resident did not answer within the feedback window"
+        note = msg("closed.without_feedback")
+    if event.closed_by is not None:
+        note = msg("closed.by_centre", note=event.note) if event.note else msg("closed.by_centre.bare")
+    actor = event.closed_by or "dispatch"
     case = await _step(
-        uow, event.case_id, kind="closed", actor="dispatch", note=note, at=event.closed_at, status=CaseStatus.CLOSED
+        uow, event.case_id, kind="closed", actor=actor, note=note, at=event.closed_at, status=CaseStatus.CLOSED
     )
     if case is not None and event.without_feedback:
         case.closed_without_feedback = True
@@ -568,11 +573,9 @@ async def record_case_closed(event: CaseClosed, uow: UnitOfWork) -> None:
 async def record_return_visit(event: ReturnVisitRecorded, uow: UnitOfWork) -> None:
     """A grid worker's return visit (回访) of a closed case: its rating is kept beside the resident's own."""
     if event.reached:
-        note = f"resident reached; satisfaction {event.satisfaction}/5"
-        if event.comment:
-            note += f": {event.comment}"
+        note = msg("return_visit.reached", satisfaction=event.satisfaction, comment=event.comment)
     else:
-        note = "resident not reached"
+        note = msg("return_visit.not_reached")
     case = await _step(uow, event.case_id, kind="return_visit", actor=event.visited_by, note=note, at=event.visited_at)
     if case is not None and event.satisfaction is not None:
         case.return_visit_satisfaction = event.satisfaction
@@ -581,7 +584,13 @@ async def record_return_visit(event: ReturnVisitRecorded, uow: UnitOfWork) -> No
 
 async def record_case_reopened(event: CaseReopened, uow: UnitOfWork) -> None:
     case = await _step(
-        uow, event.case_id, kind="reopened", actor="dispatch", note=event.reason, at=event.reopened_at, reopened=True
+        uow,
+        event.case_id,
+        kind="reopened",
+        actor="dispatch",
+        note=msg("reopened", reason=event.reason),
+        at=event.reopened_at,
+        reopened=True,
     )
     if case is not None:
         case.feedback_at = None
@@ -595,11 +604,16 @@ def _holder(target: str, assignee: str | None) -> str:
 async def record_task_assigned(event: TaskAssigned, uow: UnitOfWork) -> None:
     holder = _holder(event.target.value, event.assignee)
     if event.kind is TaskKind.RETURN_VISIT:  # the case stays closed, with no new holder
-        note = f"return visit {str(event.task_id)[:8]} for {holder}, due {event.due_at.isoformat(timespec='minutes')}"
+        note = msg("return_visit_assigned", task=str(event.task_id)[:8], holder=holder, due=_minutes(event.due_at))
         await _step(uow, event.case_id, kind="return_visit_assigned", actor=holder, note=note, at=event.assigned_at)
         return
-    note = f"task {str(event.task_id)[:8]} for {event.target.value}"
-    note += f" ({event.priority}), due {event.due_at.isoformat(timespec='minutes')}"
+    note = msg(
+        "task_assigned",
+        task=str(event.task_id)[:8],
+        target=event.target.value,
+        priority=str(event.priority),
+        due=_minutes(event.due_at),
+    )
     await _step(
         uow,
         event.case_id,
@@ -614,8 +628,13 @@ async def record_task_assigned(event: TaskAssigned, uow: UnitOfWork) -> None:
 
 async def record_task_reassigned(event: TaskReassigned, uow: UnitOfWork) -> None:
     holder = _holder(event.target.value, event.assignee)
-    moved = f" from {event.previous_target.value}" if event.previous_target else ""
-    note = f"task {str(event.task_id)[:8]} reassigned{moved} to {event.target.value}: {event.reason}"
+    note = msg(
+        "task_reassigned",
+        task=str(event.task_id)[:8],
+        previous=event.previous_target.value if event.previous_target else None,
+        target=event.target.value,
+        reason=event.reason,
+    )
     await _step(
         uow,
         event.case_id,
@@ -629,9 +648,12 @@ async def record_task_reassigned(event: TaskReassigned, uow: UnitOfWork) -> None
 
 async def record_task_escalated(event: TaskEscalated, uow: UnitOfWork) -> None:
     actor = f"centre:{event.centre_code}"
-    note = (
-        f"task {str(event.task_id)[:8]} overdue: {event.from_level.value} → {event.to_level.value}, "
-        f"new deadline {event.due_at.isoformat(timespec='minutes')}"
+    note = msg(
+        "task_escalated",
+        task=str(event.task_id)[:8],
+        from_level=event.from_level.value,
+        to_level=event.to_level.value,
+        due=_minutes(event.due_at),
     )
     await _step(
         uow, event.case_id, kind="task_escalated", actor=actor, note=note, at=event.escalated_at, handled_by=actor
@@ -639,16 +661,14 @@ async def record_task_escalated(event: TaskEscalated, uow: UnitOfWork) -> None:
 
 
 async def record_task_cancelled(event: TaskCancelled, uow: UnitOfWork) -> None:
-    held_by = f" ({event.target.value})" if event.target else ""
-    note = f"task {str(event.task_id)[:8]}{held_by} cancelled: {event.reason}"
+    target = event.target.value if event.target else None
+    note = msg("task_cancelled", task=str(event.task_id)[:8], target=target, reason=event.reason)
     actor = event.cancelled_by or "dispatch"
     await _step(uow, event.case_id, kind="task_cancelled", actor=actor, note=note, at=event.cancelled_at)
 
 
 async def _record_task_result(actor: str, event: TaskResult, uow: UnitOfWork) -> None:
-    note = f"{event.outcome.value}: {event.summary}"
-    if event.referral_to:
-        note += f" (referred to {event.referral_to})"
+    note = msg("task_completed", outcome=event.outcome.value, summary=event.summary, referral_to=event.referral_to)
     await _step(uow, event.case_id, kind="task_completed", actor=actor, note=note, at=event.completed_at)
 
 
@@ -661,7 +681,7 @@ async def record_policing_result(event: PolicingTaskCompleted, uow: UnitOfWork) 
 
 
 async def record_violence_risk(event: ViolenceRiskFlagged, uow: UnitOfWork) -> None:
-    note = f"violence risk {event.risk_level}: community police informed"
+    note = msg("violence_risk", risk=str(event.risk_level))
     await _step(uow, event.case_id, kind="violence_risk_flagged", actor="mediation", note=note, at=event.flagged_at)
 
 
@@ -673,8 +693,12 @@ def _minutes(at: datetime) -> str:
 
 
 async def record_dispute_opened(event: DisputeOpened, uow: UnitOfWork) -> None:
-    note = f"dispute file opened ({event.category}, risk {event.risk_level})"
-    note += f", target close {_minutes(event.target_close_at)}"
+    note = msg(
+        "dispute_opened",
+        category=str(event.category),
+        risk=str(event.risk_level),
+        target_close=_minutes(event.target_close_at),
+    )
     await _step(
         uow,
         event.case_id,
@@ -690,14 +714,14 @@ async def record_dispute_opened(event: DisputeOpened, uow: UnitOfWork) -> None:
 async def record_mediator_assigned(event: MediatorAssigned, uow: UnitOfWork) -> None:
     holder = f"mediation:{event.studio_id}"
     what = "reassigned" if event.previous_mediator_id else "assigned"
-    note = f"mediator {event.mediator_id} {what} ({event.reason})"
+    note = msg("mediator_assigned", mediator=event.mediator_id, what=what, reason=event.reason)
     await _step(
         uow, event.case_id, kind="mediator_assigned", actor=holder, note=note, at=event.assigned_at, handled_by=holder
     )
 
 
 async def record_session_scheduled(event: MediationSessionScheduled, uow: UnitOfWork) -> None:
-    note = f"mediation session on {_minutes(event.starts_at)} in {event.room}; {len(event.notices)} parties notified"
+    note = msg("session_scheduled", starts=_minutes(event.starts_at), room=event.room, parties=len(event.notices))
     await _step(
         uow,
         event.case_id,
@@ -710,19 +734,26 @@ async def record_session_scheduled(event: MediationSessionScheduled, uow: UnitOf
 
 async def record_session_cancelled(event: MediationSessionCancelled, uow: UnitOfWork) -> None:
     await _step(
-        uow, event.case_id, kind="session_cancelled", actor="mediation", note=event.reason, at=event.cancelled_at
+        uow,
+        event.case_id,
+        kind="session_cancelled",
+        actor="mediation",
+        note=msg("session_cancelled", reason=event.reason),
+        at=event.cancelled_at,
     )
 
 
 async def record_session_held(event: MediationSessionHeld, uow: UnitOfWork) -> None:
-    note = f"mediation session held: {event.present} present, {event.absent} absent"
+    note = msg("session_held", present=event.present, absent=event.absent)
     await _step(uow, event.case_id, kind="session_held", actor="mediation", note=note, at=event.held_at)
 
 
 async def record_agreement_reached(event: AgreementReached, uow: UnitOfWork) -> None:
-    note = (
-        f"mediation agreement signed ({event.terms} terms, last due {event.last_term_due_on.isoformat()}); "
-        f"judicial confirmation may be applied for until {_minutes(event.confirmation_deadline)}"
+    note = msg(
+        "agreement_reached",
+        terms=event.terms,
+        last_due=event.last_term_due_on.isoformat(),
+        deadline=_minutes(event.confirmation_deadline),
     )
     await _step(uow, event.case_id, kind="agreement_reached", actor="mediation", note=note, at=event.reached_at)
 
@@ -733,7 +764,7 @@ async def record_confirmation_applied(event: JudicialConfirmationApplied, uow: U
         event.case_id,
         kind="judicial_confirmation_applied",
         actor="court",
-        note="the parties applied to the court for judicial confirmation",
+        note=msg("confirmation_applied"),
         at=event.applied_at,
     )
 
@@ -744,18 +775,18 @@ async def record_confirmation_lapsed(event: JudicialConfirmationLapsed, uow: Uni
         event.case_id,
         kind="judicial_confirmation_lapsed",
         actor="mediation",
-        note="the 30-day window for judicial confirmation passed",
+        note=msg("confirmation_lapsed"),
         at=event.lapsed_at,
     )
 
 
 async def record_follow_up(event: FollowUpVisitRecorded, uow: UnitOfWork) -> None:
-    note = f"follow-up visit: {event.terms_performed} terms performed, {event.terms_outstanding} outstanding"
+    note = msg("follow_up_visit", performed=event.terms_performed, outstanding=event.terms_outstanding)
     await _step(uow, event.case_id, kind="follow_up_visit", actor="mediation", note=note, at=event.visited_at)
 
 
 async def record_dispute_referred(event: DisputeReferred, uow: UnitOfWork) -> None:
-    note = f"referred to {event.referral_to}: {event.reason}"
+    note = msg("dispute_referred", referral_to=event.referral_to, reason=event.reason)
     await _step(
         uow,
         event.case_id,
@@ -768,14 +799,12 @@ async def record_dispute_referred(event: DisputeReferred, uow: UnitOfWork) -> No
 
 
 async def record_dispute_late(event: DisputeFlaggedLate, uow: UnitOfWork) -> None:
-    note = f"dispute still open after its target {_minutes(event.target_close_at)}"
+    note = msg("dispute_late", target_close=_minutes(event.target_close_at))
     await _step(uow, event.case_id, kind="dispute_late", actor="mediation", note=note, at=event.flagged_at)
 
 
 async def record_dispute_closed(event: DisputeClosed, uow: UnitOfWork) -> None:
-    note = f"dispute file closed: {event.outcome.value}"
-    if event.referral_to:
-        note += f" (referred to {event.referral_to})"
+    note = msg("dispute_closed", outcome=event.outcome.value, referral_to=event.referral_to)
     await _step(uow, event.case_id, kind="dispute_closed", actor="mediation", note=note, at=event.closed_at)
 
 
@@ -794,9 +823,8 @@ async def record_police_task_opened(event: PoliceTaskOpened, uow: UnitOfWork) ->
     if event.case_id is None:
         return
     holder = f"police_room:{event.room_code}" if event.room_code else "policing"
-    note = f"police task ({event.priority}) for room {event.room_code or 'not yet routed'}"
-    if event.officer_id:
-        note += f", officer {event.officer_id}"
+    room = event.room_code or "not yet routed"
+    note = msg("police_task_opened", priority=str(event.priority), room=room, officer=event.officer_id)
     await _step(
         uow,
         event.case_id,
@@ -813,9 +841,7 @@ async def record_police_task_routed(event: PoliceTaskRouted, uow: UnitOfWork) ->
     if (case_id := _police_case(event)) is None:
         return
     holder = f"police_room:{event.room_code}"
-    note = f"routed to room {event.room_code}" + (
-        f" from {event.previous_room_code}" if event.previous_room_code else ""
-    )
+    note = msg("police_task_routed", room=event.room_code, previous=event.previous_room_code)
     await _step(uow, case_id, kind="police_task_routed", actor=holder, note=note, at=event.routed_at, handled_by=holder)
 
 
@@ -823,7 +849,7 @@ async def record_police_task_accepted(event: PoliceTaskAccepted, uow: UnitOfWork
     if (case_id := _police_case(event)) is None:
         return
     holder = f"police_room:{event.room_code}"
-    note = f"officer {event.officer_id} accepted the task"
+    note = msg("police_task_accepted", officer=event.officer_id)
     await _step(
         uow, case_id, kind="police_task_accepted", actor=holder, note=note, at=event.accepted_at, handled_by=holder
     )
@@ -832,7 +858,7 @@ async def record_police_task_accepted(event: PoliceTaskAccepted, uow: UnitOfWork
 async def record_police_on_scene(event: PoliceTaskOnScene, uow: UnitOfWork) -> None:
     if (case_id := _police_case(event)) is None:
         return
-    note = f"officer {event.officer_id} on scene"
+    note = msg("police_on_scene", officer=event.officer_id)
     await _step(
         uow, case_id, kind="police_on_scene", actor=f"police_room:{event.room_code}", note=note, at=event.on_scene_at
     )
@@ -841,9 +867,9 @@ async def record_police_on_scene(event: PoliceTaskOnScene, uow: UnitOfWork) -> N
 async def record_police_task_closed(event: PoliceTaskClosed, uow: UnitOfWork) -> None:
     if (case_id := _police_case(event)) is None:
         return
-    note = f"police task closed: {event.outcome.value}" + (" (settled by police mediation)" if event.mediated else "")
-    if event.referral_to:
-        note += f", referred to {event.referral_to}"
+    note = msg(
+        "police_task_closed", outcome=event.outcome.value, mediated=event.mediated, referral_to=event.referral_to
+    )
     actor = f"police_room:{event.room_code}" if event.room_code else "policing"
     await _step(uow, case_id, kind="police_task_closed", actor=actor, note=note, at=event.closed_at)
 
@@ -852,14 +878,17 @@ async def record_police_task_closed(event: PoliceTaskClosed, uow: UnitOfWork) ->
 
 
 async def record_evidence(event: EvidenceAttached, uow: UnitOfWork) -> None:
-    note = (
-        f"video evidence: {len(event.recordings)} recordings from {len(event.channel_ids)} cameras within "
-        f"{event.radius_m:.0f} m, {_minutes(event.window_start)} – {_minutes(event.window_end)}"
+    note = msg(
+        "evidence",
+        recordings=len(event.recordings),
+        cameras=len(event.channel_ids),
+        radius=f"{event.radius_m:.0f}",
+        start=_minutes(event.window_start),
+        end=_minutes(event.window_end),
+        silent=len(event.unanswered_channel_ids),
+        # one search's recordings, split over several events
+        part=f"{event.page} of {event.page_count}" if event.page_count > 1 else "",
     )
-    if event.unanswered_channel_ids:
-        note += f"; {len(event.unanswered_channel_ids)} cameras did not answer"
-    if event.page_count > 1:  # one search's recordings, split over several events
-        note += f" (part {event.page} of {event.page_count})"
     await _step(uow, event.case_id, kind="evidence_attached", actor="video", note=note, at=event.attached_at)
 
 
@@ -878,7 +907,7 @@ async def record_video_alarm(event: VideoAlarmRaised, uow: UnitOfWork, *, settin
                 case.id,
                 kind="alarm_repeated",
                 actor="video",
-                note=f"alarm {burst.alarms} of the burst from channel {event.channel_id}",
+                note=msg("alarm_burst", alarms=burst.alarms, channel=event.channel_id),
                 at=event.alarm_time,
             )
             return
@@ -932,12 +961,11 @@ async def open_fault_case(event: ChannelFaultOpened, uow: UnitOfWork, *, setting
     second delivery of the same outage (a replay under another event id) no second case."""
     if await uow.session.get(ChannelFaultCaseRow, event.fault_id) is not None:
         return
-    where = f" at {event.address}" if event.address else ""
+    # The case's own text (what people read on the board): in the city's language.
+    where = f"（{event.address}）" if event.address else ""
     name = f"{event.channel_name} " if event.channel_name else ""
-    description = (
-        f"Camera {name}({event.channel_id}){where} offline since "
-        f"{event.offline_since.isoformat(timespec='minutes')} (status {event.status})"
-    )
+    since = event.offline_since.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+    description = f"摄像机 {name}{event.channel_id}{where} 自 {since}（北京时间）起离线，设备状态 {event.status}"
     accepted = await accept_case(
         AcceptCase(
             matter_code=DEVICE_FAULT_MATTER,
@@ -973,8 +1001,9 @@ async def clear_fault_case(event: ChannelFaultCleared, uow: UnitOfWork) -> None:
     if case is None:
         return
     hours = (event.cleared_at - event.offline_since).total_seconds() / 3600
-    what = "back online" if event.reason == "online" else "removed from its device's catalog"
-    note = f"camera {event.channel_id} {what} at {_minutes(event.cleared_at)} after {hours:.1f} h offline"
+    key = "cleared_at_source.online" if event.reason == "online" else "cleared_at_source.removed"
+    words = msg(key, channel=event.channel_id, at=_minutes(event.cleared_at), hours=f"{hours:.1f}")
+    note = words.text("en")  # dispatch's resolution summary (an event field: one language)
     if case.status in {s.value for s in OPEN_STATUSES}:
         envelope = uow.emit(
             CaseClearedAtSource(case_id=case.id, note=note, cleared_by="video-bridge", cleared_at=event.cleared_at)
@@ -986,7 +1015,12 @@ async def clear_fault_case(event: ChannelFaultCleared, uow: UnitOfWork) -> None:
     uow.session.add(case)
     uow.session.add(
         TimelineEntryRow(
-            case_id=case.id, event_id=event_id, kind="cleared_at_source", actor="video", note=note, at=event.cleared_at
+            case_id=case.id,
+            event_id=event_id,
+            kind="cleared_at_source",
+            actor="video",
+            at=event.cleared_at,
+            **words.columns(),
         )
     )
 

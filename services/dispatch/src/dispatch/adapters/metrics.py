@@ -47,7 +47,8 @@ TASKS_COMPLETED = Counter(
 )
 CASES_CLOSED = Counter(
     "govmesh_cases_closed_total",
-    "Cases closed, by how (feedback: the resident answered; without_feedback: the feedback window passed).",
+    "Cases closed, by how (feedback: the resident answered; without_feedback: the feedback window passed; "
+    "by_centre: a centre closed the resolved case by hand).",
     ["how"],
 )
 CASES_OPEN = Gauge("govmesh_cases_open", "Cases with tasks open, by level and county code.", ["level", "county"])

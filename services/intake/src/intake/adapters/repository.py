@@ -22,7 +22,7 @@ from intake.adapters.tables import (
     ReporterRow,
     TimelineEntryRow,
 )
-from intake.domain.cases import step_order
+from intake.domain.cases import OPEN_STATUSES, step_order
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ class CaseFilter:
     case_numbers: Sequence[str] = ()
     places: Sequence[str] | None = None  # grid code prefixes the caller may see; None = everywhere
     grid: str | None = None  # a grid, or a division code covering the grids below it (the board's filter)
+    due_before: datetime | None = None  # open cases whose deadline is before this time (the board's "overdue")
 
 
 def within(places: Sequence[str]) -> ColumnElement[bool]:
@@ -116,6 +117,11 @@ class SqlCaseRepository:
             conditions.append(within(f.places))
         if f.grid is not None:
             conditions.append(within([f.grid]))
+        if f.due_before is not None:  # past its deadline and still open: resolved or closed cases are not late
+            conditions += [
+                col(CaseRow.due_at) < f.due_before,
+                col(CaseRow.status).in_([s.value for s in OPEN_STATUSES]),
+            ]
         total = (await self.session.exec(select(func.count()).select_from(CaseRow).where(*conditions))).one()
         rows = await self.session.exec(
             select(CaseRow)

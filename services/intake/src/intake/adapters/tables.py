@@ -124,6 +124,10 @@ class TimelineEntryRow(TableBase, table=True):
     kind: str = Field(max_length=64)
     actor: str = Field(max_length=100)
     note: str | None = Field(default=None, max_length=2000)
+    # The note as a message of the catalogue (intake.domain.messages), worded in the reader's
+    # language when read; None for steps recorded before it (their note is read as stored).
+    note_key: str | None = Field(default=None, max_length=64)
+    note_args: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     at: datetime = Field(sa_column=_ts())
 
 

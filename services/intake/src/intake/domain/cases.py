@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from govmesh_contracts import CancelReason
+from intake.domain.messages import msg
 
 CASE_NUMBER = re.compile(r"^\d{6}-\d{8}-\d{6}$")
 
@@ -53,7 +53,7 @@ def check_cancellable(status: CaseStatus) -> None:
     """Only a case still in handling can be cancelled: a resolved one awaits the resident's
     feedback, a closed or cancelled one is over."""
     if status not in OPEN_STATUSES:
-        raise CancelNotAllowed(f"only an open case can be cancelled; this case is {status.value}")
+        raise CancelNotAllowed(msg("error.cancel_status", status=status.value))
 
 
 def check_merge_target(case_id: object, target_id: object, target_status: CaseStatus | None) -> str | None:
@@ -66,19 +66,6 @@ def check_merge_target(case_id: object, target_id: object, target_status: CaseSt
     if target_status is CaseStatus.CANCELLED:
         return f"case {target_id} is cancelled itself"
     return None
-
-
-CANCEL_WORDS = {
-    CancelReason.WITHDRAWN: "withdrawn by the resident",
-    CancelReason.MIS_REPORT: "a mis-report",
-    CancelReason.MERGED: "merged into case {merged_into}",
-}
-
-
-def cancellation_note(reason: CancelReason, merged_into_number: str | None, note: str | None) -> str:
-    """The timeline's (and Open311's status_notes') words for a cancellation."""
-    words = CANCEL_WORDS[reason].format(merged_into=merged_into_number)
-    return f"case cancelled: {words}" + (f" ({note})" if note else "")
 
 
 class Channel(StrEnum):

@@ -1,19 +1,29 @@
-"""/v1/cases: dispatch's view of a case and its tasks."""
+"""/v1/cases: dispatch's view of a case and its tasks; a centre escalates or closes a case."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Request
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import BaseModel, Field
 
 from dispatch.adapters.repository import case_tasks
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow
-from dispatch.entrypoints.api.deps import CaseReader, RuntimeDep, refusals
+from dispatch.domain.tasks import TransitionError
+from dispatch.entrypoints.api.deps import CaseReader, DispatcherDep, RuntimeDep, refusals
+from dispatch.handlers import CloseCase, EscalateCase, NotFound, close_case, escalate_case
 from govmesh_runtime import access
+from govmesh_runtime.app import Runtime
+from govmesh_runtime.auth import Principal
+from govmesh_runtime.roles import Scope
+from govmesh_runtime.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=refusals(403, 404))
+# Case-level decisions of a centre (roles.py: cancel, close, escalate, merge).
+CaseManager = Annotated[Principal, Depends(access.require(Scope.CASES_MANAGE))]
 
 
 class TaskPublic(BaseModel):
@@ -61,6 +71,83 @@ def task_public(row: TaskRow) -> TaskPublic:
 
 def case_public(row: DispatchCaseRow, tasks: list[TaskRow] | None = None) -> DispatchCasePublic:
     return DispatchCasePublic.model_validate({**row.model_dump(), "tasks": [task_public(t) for t in tasks or []]})
+
+
+async def _case_in_places(request: Request, caller: Principal, runtime: Runtime, case_id: UUID) -> None:
+    """A case elsewhere and a missing one are the same 403 for a place-bound caller."""
+    async with runtime.db.sessions() as session:
+        row = await session.get(DispatchCaseRow, case_id)
+    await access.guard_place(
+        request,
+        caller,
+        resource="case",
+        resource_id=str(case_id),
+        place=row.grid_code if row else None,
+        found=row is not None,
+    )
+
+
+class Escalation(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, description="Why it goes up; no personal data")
+
+
+class Closure(BaseModel):
+    note: str = Field(min_length=1, max_length=2000, description="Why the centre closes it; no personal data")
+
+
+async def _decide(
+    runtime: Runtime, case_id: UUID, run: Callable[[UnitOfWork], Awaitable[object]]
+) -> DispatchCasePublic:
+    async with runtime.uow() as uow:
+        try:
+            await run(uow)
+        except NotFound as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
+        except TransitionError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
+        await uow.commit()
+    async with runtime.db.sessions() as session:
+        row = await session.get(DispatchCaseRow, case_id)
+        tasks = await case_tasks(session, case_id)
+    assert row is not None
+    return case_public(row, tasks)
+
+
+@router.post(
+    "/{case_id}/escalate",
+    summary="A centre escalates a case in handling one level up (上报), with its open tasks",
+    responses=refusals(409, 422),
+)
+async def escalate(
+    case_id: UUID,
+    body: Escalation,
+    request: Request,
+    caller: CaseManager,
+    runtime: RuntimeDep,
+    dispatcher: DispatcherDep,
+) -> DispatchCasePublic:
+    await _case_in_places(request, caller, runtime, case_id)
+    # The actor is the credential's subject, never a body field.
+    cmd = EscalateCase(case_id, body.reason, caller.subject)
+    return await _decide(runtime, case_id, lambda uow: escalate_case(cmd, uow, dispatcher=dispatcher))
+
+
+@router.post(
+    "/{case_id}/close",
+    summary="A centre closes a resolved case (结案) without waiting for the feedback window",
+    responses=refusals(409, 422),
+)
+async def close(
+    case_id: UUID,
+    body: Closure,
+    request: Request,
+    caller: CaseManager,
+    runtime: RuntimeDep,
+    dispatcher: DispatcherDep,
+) -> DispatchCasePublic:
+    await _case_in_places(request, caller, runtime, case_id)
+    cmd = CloseCase(case_id, body.note, caller.subject)
+    return await _decide(runtime, case_id, lambda uow: close_case(cmd, uow, dispatcher=dispatcher))
 
 
 @router.get("/{case_id}", summary="Dispatch's view of a case, with its tasks")

@@ -16,6 +16,7 @@ from govmesh_runtime.roles import Scope
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.domain.cases import CancelNotAllowed, CaseStatus, Channel
 from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
+from intake.domain.messages import t
 from intake.entrypoints.api.schemas import (
     CaseCancel,
     CaseCreate,
@@ -218,7 +219,7 @@ async def create_case(
     # A grid worker's terminal (a caller bound to one grid) reports on its own grid when it names none.
     grid_code = body.grid_code or own_grid(caller)
     if body.lat is None and not body.address and grid_code is None:
-        detail = "a location is required: lat and lon, address, or grid_code (a grid worker's own grid counts)"
+        detail = t("error.location")
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail=[{"loc": ["body"], "msg": detail, "type": "value_error"}]
         )
@@ -229,9 +230,7 @@ async def create_case(
     except ReportInvalid as exc:
         raise _invalid(exc) from exc
     except IdempotencyConflict as exc:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, detail=f"Idempotency-Key {exc} was used with a different request"
-        ) from exc
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=t("error.idempotency", idempotency_key=str(exc))) from exc
     if accepted.outcome is not Outcome.CREATED:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = str(request.url_for("get_case", case_id=accepted.case_id))
@@ -266,7 +265,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
             detail=[
                 {
                     "loc": ["query", "bbox"],
-                    "msg": "must be four finite numbers: min_lon,min_lat,max_lon,max_lat",
+                    "msg": t("error.bbox"),
                     "type": "value_error",
                 }
             ],
@@ -275,7 +274,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if min_lon > max_lon or min_lat > max_lat:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[{"loc": ["query", "bbox"], "msg": "min must not exceed max", "type": "value_error"}],
+            detail=[{"loc": ["query", "bbox"], "msg": t("error.bbox_order"), "type": "value_error"}],
         )
     return min_lon, min_lat, max_lon, max_lat
 
@@ -325,6 +324,14 @@ async def list_cases(
             examples=["620702001001001"],
         ),
     ] = None,
+    overdue: Annotated[
+        bool,
+        Query(description="Only open cases (received, dispatched, in progress) past their deadline (due_at) now."),
+    ] = False,
+    due_before: Annotated[
+        datetime | None,
+        Query(description="Only open cases whose deadline is before this time (ISO 8601 with a zone)."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size (at most 200).")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CasePage:
@@ -332,13 +339,19 @@ async def list_cases(
     errors = []
     for s in statuses:
         if s not in CaseStatus.__members__.values():
-            errors.append({"loc": ["query", "status"], "msg": f"unknown status {s!r}", "type": "value_error"})
+            errors.append({"loc": ["query", "status"], "msg": t("error.status", value=s), "type": "value_error"})
     for c in channels:
         if c not in Channel.__members__.values():
-            errors.append({"loc": ["query", "channel"], "msg": f"unknown channel {c!r}", "type": "value_error"})
+            errors.append({"loc": ["query", "channel"], "msg": t("error.channel", value=c), "type": "value_error"})
+    if due_before is not None and due_before.tzinfo is None:
+        errors.append({"loc": ["query", "due_before"], "msg": t("error.timezone"), "type": "value_error"})
     if errors:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=errors)
     limit = min(limit, settings_of(runtime).page_size_max)
+    # overdue=true is due_before=now; both given, the earlier bound holds
+    deadline = datetime.now(UTC) if overdue else None
+    if due_before is not None:
+        deadline = min(deadline, due_before) if deadline is not None else due_before
     f = CaseFilter(
         statuses=statuses,
         matter_codes=_csv(matter_code),
@@ -349,6 +362,7 @@ async def list_cases(
         bbox=_bbox(bbox),
         places=access.place_filter(caller),
         grid=grid,
+        due_before=deadline,
     )
     async with runtime.db.sessions() as session:
         rows, total = await SqlCaseRepository(session).search(f, limit=limit, offset=offset)
@@ -404,7 +418,7 @@ async def post_feedback(
             )
             await uow.commit()
     except CaseNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=t("error.case_not_found", case_id=str(case_id))) from exc
     except FeedbackNotAllowed as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     return await load_case(runtime, case_id, request, caller)
@@ -438,7 +452,7 @@ async def post_cancel(
             await cancel_case(case_id, cmd, uow)
             await uow.commit()
     except CaseNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=t("error.case_not_found", case_id=str(case_id))) from exc
     except CancelNotAllowed as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from exc
     except ReportInvalid as exc:
@@ -480,5 +494,5 @@ async def erase(
             audit.add(uow.session, entry)  # erased and audited together, or neither
             await uow.commit()
     except CaseNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"case {case_id} not found") from exc
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=t("error.case_not_found", case_id=str(case_id))) from exc
     return await load_case(runtime, case_id, request, caller)

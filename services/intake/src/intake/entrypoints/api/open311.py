@@ -39,6 +39,7 @@ from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.adapters.tables import CaseRow, TimelineEntryRow
 from intake.domain.cases import CLOSED_STATUSES, OPEN_STATUSES, CaseStatus, Channel, open311_status
 from intake.domain.commands import AcceptCase, Reporter
+from intake.domain.messages import t as worded
 from intake.domain.taxonomy import MATTERS, Matter, matter
 from intake.domain.validation import mask_text
 from intake.entrypoints.api.views import (
@@ -247,7 +248,7 @@ def request_view(
 
 def _notice(case: CaseRow) -> str | None:
     if case.linked_reports:
-        return f"{case.linked_reports} further report(s) of the same matter are linked to this request."
+        return worded("notice.linked", reports=case.linked_reports)
     return None
 
 

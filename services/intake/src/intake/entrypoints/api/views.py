@@ -18,6 +18,7 @@ from intake.adapters.repository import SqlCaseRepository
 from intake.adapters.tables import CaseRow, ReporterRow, TimelineEntryRow
 from intake.domain.cases import CaseStatus, Channel
 from intake.domain.commands import AcceptCase, Reporter
+from intake.domain.messages import current_lang, stored_note
 from intake.domain.validation import mask_id_number, mask_name, mask_phone
 from intake.entrypoints.api.schemas import (
     CasePublic,
@@ -150,8 +151,10 @@ def is_police_step(step: TimelineEntryRow) -> bool:
 
 def step_note(step: TimelineEntryRow, *, policing: bool) -> str | None:
     """The note of a step; a police step's only with the policing scope (that the police
-    hold the case, and when, stays visible)."""
-    return step.note if policing or not is_police_step(step) else None
+    hold the case, and when, stays visible). Worded in the request's language (Accept-Language)."""
+    if not policing and is_police_step(step):
+        return None
+    return stored_note(step.note, step.note_key, step.note_args, current_lang.get())
 
 
 async def case_view(session: AsyncSession, case: CaseRow, *, reveal: bool, policing: bool) -> CasePublic:
