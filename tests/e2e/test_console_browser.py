@@ -461,7 +461,7 @@ def test_a_centre_escalates_a_case_from_the_drawer_and_a_clerk_has_no_such_butto
         return page.locator("#timeline li[data-kind=escalated]").filter(has_text="社区无法协调").count() == 1
 
     eventually(recorded, "the escalation and its reason in the case's timeline")
-    shot(page, "13-case-escalated")
+    shot(page, "20-case-escalated")
     # A window clerk reads the case but decides nothing about it.
     clerk = sign_in(browser, mesh, "window-clerk")
     clerk.goto(f"{mesh.console.url}/cases/{created['id']}")
@@ -588,4 +588,4 @@ def test_the_grid_worker_answers_a_return_visit_and_records_a_grid_visit_at_phon
     expect(page.locator("#visit-records")).to_contain_text("走访 12 户")
     expect(visits.locator(f"li[data-plan='{plan.json()['id']}']")).not_to_have_class(re.compile("overdue"))
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    shot(page, "14-my-tasks-visits")
+    shot(page, "21-my-tasks-visits")

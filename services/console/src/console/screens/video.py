@@ -4,7 +4,6 @@ evidence needs ``evidence:attach``). The case's evidence entries come from intak
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -130,10 +129,10 @@ async def request_evidence(
     session: core.SessionDep,
     csrf: Annotated[str, Form()] = "",
     case: Annotated[str, Form(max_length=64)] = "",
-    radius_m: Annotated[float, Form(gt=0, le=5000)] = 300.0,
-    hours: Annotated[float, Form(gt=0, le=168)] = 2.0,
 ) -> Response:
-    """Ask video-bridge for the recordings of the cameras near the case's place around its time."""
+    """Ask video-bridge for the recordings of the cameras near the case's place around its time. The
+    bridge knows the case's place and time (it learnt them from intake's CaseReceived): the request
+    names only the case, so nobody can search cameras elsewhere in its name."""
     core._check_csrf(session, csrf)
     _require(session)
     if not session.has("evidence:attach"):
@@ -141,19 +140,9 @@ async def request_evidence(
     found = await _case(request, session, case)
     if found is None:
         return _evidence_page(request, None, case, None, "video.case.none", 404)
-    lat, lon = found.get("lat"), found.get("lon")
-    if lat is None or lon is None:
+    if found.get("lat") is None or found.get("lon") is None:
         return _evidence_page(request, found, case, None, "video.case.no_place", 422)
-    received = datetime.fromisoformat(found["received_at"])
-    end = min(received + timedelta(hours=hours / 2), datetime.now(UTC))
-    body = {
-        "case_id": found["id"],
-        "lat": lat,
-        "lon": lon,
-        "radius_m": radius_m,
-        "start": (received - timedelta(hours=hours / 2)).isoformat(),
-        "end": end.isoformat(),
-    }
+    body = {"case_id": found["id"]}
     answer = await core.call(request, session, "video", "POST", "/v1/evidence", json=body)
     if answer.status_code != 201:
         return _evidence_page(request, found, case, None, answer.text[:300], answer.status_code)
