@@ -116,7 +116,7 @@ async def _decide(
 @router.post(
     "/{case_id}/escalate",
     summary="A centre escalates a case in handling one level up (上报), with its open tasks",
-    responses=refusals(409, 422),
+    responses=refusals(400, 409, 422),
 )
 async def escalate(
     case_id: UUID,
@@ -135,7 +135,7 @@ async def escalate(
 @router.post(
     "/{case_id}/close",
     summary="A centre closes a resolved case (结案) without waiting for the feedback window",
-    responses=refusals(409, 422),
+    responses=refusals(400, 409, 422),
 )
 async def close(
     case_id: UUID,
