@@ -515,6 +515,7 @@ def test_a_centre_closes_a_resolved_case_from_the_drawer(mesh: Mesh, browser: Br
     drawer.locator("[data-action=close]").click()
 
     def closed() -> bool:
+        page.wait_for_load_state()  # the close form's own navigation first: a reload during it is refused
         page.reload()
         return status.get_attribute("data-status") == "closed"
 

@@ -160,7 +160,8 @@ async def test_a_grid_worker_signs_in_with_pkce_and_sees_only_their_grid(
     assert [case["id"] for case in listed.json()["items"]] == [mine]
     assert (await intake.get(f"/v1/cases/{mine}", headers=bearer(token))).status_code == 200
     outside = await intake.get(f"/v1/cases/{theirs}", headers=bearer(token))
-    assert (outside.status_code, outside.json()["detail"]) == (403, "this case is not within your places")
+    # a caller who names no language reads intake's words in Chinese (zh-CN, the default)
+    assert (outside.status_code, outside.json()["detail"]) == (403, "此案件不在您的辖区内")
 
     # The audit log names the worker who signed in (their Keycloak username).
     auditor = sign_in(keycloak_issuer, "auditor-1")

@@ -11,7 +11,8 @@ import contextlib
 import fcntl
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,6 +79,17 @@ class Database:
             )
             sa.event.listen(self.engine.sync_engine, "begin", _sqlite_begin_immediate)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A session whose reads all see one state of the database: a view built from several
+        SELECTs that must agree (a case and its timeline). PostgreSQL's READ COMMITTED gives each
+        statement its own snapshot; REPEATABLE READ gives the transaction one. SQLite's transaction
+        already reads one snapshot."""
+        async with self.sessions() as session:
+            if not self.is_sqlite:
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
 
     async def ping(self) -> bool:
         try:

@@ -258,7 +258,9 @@ async def load_case(runtime: Runtime, case_id: UUID, request: Request, caller: P
     """A case the caller may see, its reporter unmasked (and that read audited) only with personal-data."""
     reveal = may_see_personal_data(caller)
     case = await guard(request, caller, case_id, await find_case(runtime, case_id))
-    async with runtime.db.sessions() as session:
+    # The case and its timeline from one snapshot: never a step whose status change is not shown.
+    async with runtime.db.snapshot() as session:
+        case = await SqlCaseRepository(session).get(case_id) or case
         view = await case_view(session, case, reveal=reveal, policing=caller.has(POLICING_SCOPE))
     return await shown(request, caller, view)
 
