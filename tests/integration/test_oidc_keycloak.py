@@ -163,11 +163,12 @@ async def test_a_grid_worker_signs_in_with_pkce_and_sees_only_their_grid(
     # a caller who names no language reads intake's words in Chinese (zh-CN, the default)
     assert (outside.status_code, outside.json()["detail"]) == (403, "此案件不在您的辖区内")
 
-    # The audit log names the worker who signed in (their Keycloak username).
+    # The audit log names the worker who signed in: a grid worker is their worker id (the realm's
+    # `worker_id` claim), as with the development sign-in, so their tasks and their acts agree.
     auditor = sign_in(keycloak_issuer, "auditor-1")
     refused = await intake.get("/v1/audit", params={"action": "refused"}, headers=bearer(auditor))
     assert refused.status_code == 200, refused.text
-    assert [(row["subject"], row["via"]) for row in refused.json()["items"]] == [("grid-worker-1", "oidc")]
+    assert [(row["subject"], row["via"]) for row in refused.json()["items"]] == [("W62070200100100101", "oidc")]
 
 
 async def test_a_government_system_calls_with_a_client_credentials_token(
