@@ -774,22 +774,7 @@ class SipServer:
             request.add(name, value)
         request.add("content-type", CONTENT_TYPE)
         request.body = body
-        data = request.encode()
-        future: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
-        key = (call_id, self._cseq)
-        self._client_tx[key] = future
-        try:
-            self._send(data, peer)
-            delays = _RETRANSMIT_S if peer.transport == "UDP" else (sum(_RETRANSMIT_S),)
-            for delay in delays:
-                try:
-                    return await asyncio.wait_for(asyncio.shield(future), timeout=delay)
-                except TimeoutError:
-                    if peer.transport == "UDP":
-                        self._send(data, peer)
-            raise QueryFailed(f"{method} to {device_id} was not answered")
-        finally:
-            self._client_tx.pop(key, None)
+        return await self._client_transaction((call_id, self._cseq), request.encode(), peer, f"{method} to {device_id}")
 
     # --- for the cascade (video_bridge.cascade) ------------------------------------------
 
@@ -805,10 +790,13 @@ class SipServer:
         """A client transaction for a request built elsewhere: send, retransmit over UDP,
         return the final response (QueryFailed if none)."""
         number, method = request.cseq
+        what = f"{method} to {peer.host}:{peer.port}"
+        return await self._client_transaction((request.call_id, number), request.encode(), peer, what)
+
+    async def _client_transaction(self, key: tuple[str, int], data: bytes, peer: Peer, what: str) -> SipMessage:
+        """Send, retransmit over UDP on the timer, return the final response (QueryFailed if none)."""
         future: asyncio.Future[SipMessage] = asyncio.get_running_loop().create_future()
-        key = (request.call_id, number)
         self._client_tx[key] = future
-        data = request.encode()
         try:
             self._send(data, peer)
             delays = _RETRANSMIT_S if peer.transport == "UDP" else (sum(_RETRANSMIT_S),)
@@ -818,7 +806,7 @@ class SipServer:
                 except TimeoutError:
                     if peer.transport == "UDP":
                         self._send(data, peer)
-            raise QueryFailed(f"{method} to {peer.host}:{peer.port} was not answered")
+            raise QueryFailed(f"{what} was not answered")
         finally:
             self._client_tx.pop(key, None)
 
