@@ -9,7 +9,7 @@ VENV        := $(ROOT)/.venv
 PY          := $(VENV)/bin/python
 DATA        := $(ROOT)/.data
 SERVICES    := intake dispatch mediation policing video-bridge console
-PACKAGES    := contracts runtime $(addprefix services/,$(SERVICES)) bench/citygen
+PACKAGES    := contracts kit runtime $(addprefix services/,$(SERVICES)) bench/citygen
 
 # An operator points the mesh at the city's own Kafka by setting KAFKA_BOOTSTRAP_SERVERS (and, for a
 # secured cluster, KAFKA_SECURITY_PROTOCOL … and each service's user: docs/deploy.md); then no
