@@ -324,6 +324,25 @@ class Row:
     note: str = ""
 
 
+def merge_rows(previous: str, rows: list[Row], stamp: str) -> str:
+    """A run of some stages only: its rows replace the same stages' rows of the previous results
+    (new stages are appended) and the header says which rows are newer, so a partial run never
+    wipes the figures of the stages it did not run."""
+    lines = previous.rstrip("\n").split("\n")
+    fresh = {r.stage: f"| {r.stage} | {r.figure} | {r.ceiling} | {r.target} | {r.note} |" for r in rows}
+    merged: list[str] = []
+    for line in lines:
+        stage = line.split(" | ", 1)[0].removeprefix("| ") if line.startswith("| ") else None
+        merged.append(fresh.pop(stage) if stage in fresh else line)
+    merged += fresh.values()
+    for i, line in enumerate(merged):
+        if line.startswith("Run "):
+            names = "; ".join(r.stage.split(":")[0] for r in rows)
+            merged[i] = f"{line} Re-measured {stamp} (a run of some stages only): {names}."
+            break
+    return "\n".join(merged) + "\n"
+
+
 def table(rows: list[Row]) -> str:
     header = "| stage | measured | ceiling (same run) | target (2 cores) | note |\n| --- | --- | --- | --- | --- |\n"
     return header + "".join(f"| {r.stage} | {r.figure} | {r.ceiling} | {r.target} | {r.note} |\n" for r in rows)

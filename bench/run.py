@@ -425,10 +425,13 @@ def _bounds(collection: dict[str, object]) -> tuple[float, float, float, float]:
 # --- main -------------------------------------------------------------------------------------
 
 
+ALL_STAGES = "kafka,bare,intake,sqlite,pipeline,dispatch,grid,elements,video,console"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs (a smoke test of the benchmark itself)")
-    parser.add_argument("--stages", default="kafka,bare,intake,sqlite,pipeline,dispatch,grid,elements,video,console")
+    parser.add_argument("--stages", default=ALL_STAGES)
     parser.add_argument(
         "--board-cases", type=int, help="cases behind the console's board (default 10,000, quick 1,000)"
     )
@@ -482,10 +485,14 @@ def main() -> int:
     text = harness.table(rows)
     print(text)
     results: Path = args.results
-    results.write_text(
-        f"# Benchmark results\n\nRun {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {harness.machine()}; everything on one box, "  # noqa: E501
-        f"loopback only.{' Quick mode (short runs).' if args.quick else ''}\n\n{text}"
-    )
+    stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    if stages != set(ALL_STAGES.split(",")) and results.exists() and not args.quick:
+        results.write_text(harness.merge_rows(results.read_text(), rows, stamp))
+    else:
+        results.write_text(
+            f"# Benchmark results\n\nRun {stamp} on {harness.machine()}; everything on one box, "
+            f"loopback only.{' Quick mode (short runs).' if args.quick else ''}\n\n{text}"
+        )
     print(json.dumps({"written": str(results)}))
     return 0
 
