@@ -3,8 +3,9 @@ with KAFKA_BROKERS=3; topics with replication factor 3, min ISR 2) and two insta
 service (``<service>-a``, ``<service>-b``: one database per service shared by both, consumer
 groups shared), intake and dispatch behind HAProxy health-checked on /readyz, the load and the
 read-back going through it. Faults: the leader of the busiest partition SIGKILLed, a rolling
-restart of the three brokers, one broker SIGSTOPped for 30 s, one instance of each service
-SIGKILLed, PostgreSQL restarted while the relays publish."""
+restart of the three brokers, one broker SIGSTOPped for 30 s, one broker cut off from the others
+and from the services (each node in its own network namespace, its link set down), one instance
+of each service SIGKILLed, PostgreSQL restarted while the relays publish."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import mesh
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from mesh import Service, log
 from scenarios import Clock, Mesh, Scenario, Size, _postgres_restart
+from watch import Watch, create_probe_topic
 
 BROKERS = 3
 PORT = int(os.environ.get("CHAOS_KAFKA_CLUSTER_PORT", str(mesh.KAFKA_PORT + 10)))  # node i: PORT + 2(i-1)
@@ -27,6 +29,20 @@ DIR = mesh.DATA / "kafka-cluster"
 BOOTSTRAP = ",".join(f"127.0.0.1:{PORT + 2 * i}" for i in range(BROKERS))
 ENV = {**mesh.INFRA_ENV, "KAFKA_PORT": str(PORT), "KAFKA_BROKERS": str(BROKERS), "KAFKA_DATA_DIR": str(DIR)}
 HAPROXY_PID = mesh.DATA / "haproxy" / "haproxy.pid"
+HAPROXY_STATS = mesh.DATA / "haproxy" / "stats.sock"
+NETNS = f"cm{PORT}"  # kafka.sh KAFKA_NETNS: bridge cm<port>, node i behind veth cm<port>n<i>
+NODES: dict[int, tuple[str, int]] = {i + 1: ("127.0.0.1", PORT + 2 * i) for i in range(BROKERS)}
+
+
+def use_netns() -> None:
+    """Each node in its own network namespace (root only): what the cut scenario needs. The
+    addresses change (10.x.y.11-13), so BOOTSTRAP and NODES are set again from kafka.sh."""
+    global BOOTSTRAP
+    ENV["KAFKA_NETNS"] = NETNS
+    BOOTSTRAP = kafka("bootstrap")
+    for i, address in enumerate(BOOTSTRAP.split(","), start=1):
+        host, port = address.rsplit(":", 1)
+        NODES[i] = (host, int(port))
 
 
 def kafka(command: str, timeout: float = 400) -> str:
@@ -57,6 +73,7 @@ def up() -> None:
     log(mesh.kafka("stop"))
     log(kafka("start"))
     mesh.sh(str(mesh.ROOT / ".venv/bin/govmesh-topics"), "--bootstrap-servers", BOOTSTRAP, "--wait", "120")
+    asyncio.run(asyncio.wait_for(create_probe_topic(BOOTSTRAP), 120))
 
 
 def down() -> None:
@@ -91,6 +108,7 @@ def balancer_config(m: Mesh) -> str:
     lines = [
         "global",
         "    maxconn 4096",
+        f"    stats socket {HAPROXY_STATS} mode 600 level user",
         "defaults",
         "    mode http",
         "    timeout connect 2s",
@@ -170,6 +188,21 @@ def busiest() -> tuple[TopicPartition, int, int]:
     return asyncio.run(asyncio.wait_for(_busiest(), 60))
 
 
+def watch(m: Mesh, avoid: set[int] | None = None) -> Watch:
+    services = {s.name: s.url for s in m.services}
+    return Watch(dict(NODES), services, str(HAPROXY_STATS), mesh.POSTGRES, avoid=set(avoid or ())).start()
+
+
+def _baseline(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: list[str]) -> None:
+    """No fault, watched like the faults: what the same box does without one."""
+    w = watch(m)
+    try:
+        clock.sleep_until(1.0)
+    finally:
+        w.stop()
+    notes.extend(w.summarise(0.0, {}))
+
+
 def _leader_kill(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: list[str]) -> None:
     clock.sleep_until(rnd.uniform(0.3, 0.5))
     tp, node, end = busiest()
@@ -189,21 +222,60 @@ def _leader_kill(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: l
 
 
 def _rolling_restart(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: list[str]) -> None:
+    w = watch(m)
     clock.sleep_until(rnd.uniform(0.1, 0.2))
-    for node in range(1, BROKERS + 1):
-        pid = node_pid(node)
-        if pid is None:
-            raise RuntimeError(f"node {node} does not run")
-        at = clock.now()
-        os.kill(pid, signal.SIGTERM)  # controlled shutdown: leadership moves first
-        _wait_gone(pid, 90)
-        down_at = clock.now()
-        kafka("start")
-        notes.append(
-            f"node {node} (pid {pid}) SIGTERM at +{at:.1f} s, gone at +{down_at:.1f} s, restarted and ready"
-            f" at +{clock.now():.1f} s"
-        )
-        log(notes[-1])
+    first = w.now()
+    try:
+        for node in range(1, BROKERS + 1):
+            pid = node_pid(node)
+            if pid is None:
+                raise RuntimeError(f"node {node} does not run")
+            at = clock.now()
+            os.kill(pid, signal.SIGTERM)  # controlled shutdown: leadership moves first
+            _wait_gone(pid, 90)
+            down_at = clock.now()
+            kafka("start")
+            notes.append(
+                f"node {node} (pid {pid}) SIGTERM at +{at:.1f} s, gone at +{down_at:.1f} s, restarted and ready"
+                f" at +{clock.now():.1f} s"
+            )
+            log(notes[-1])
+        time.sleep(5)
+    finally:
+        w.stop()
+    notes.extend(w.summarise(first, {}))
+    for line in notes[-5:]:
+        log(line)
+
+
+def _cut(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: list[str]) -> None:
+    """The busiest partition's leader cut off from the other nodes and from every client: its
+    namespace's link on the bridge set down (packets dropped both ways, no RST: connections hang
+    until their timeouts), for size.cut_s, then up again."""
+    if "KAFKA_NETNS" not in ENV:
+        raise RuntimeError("cluster-cut needs the nodes in network namespaces (cluster.use_netns)")
+    clock.sleep_until(rnd.uniform(0.15, 0.25))
+    tp, node, _ = busiest()
+    veth = f"{NETNS}n{node}"
+    w = watch(m, avoid={node})
+    time.sleep(3)  # a few samples before the cut
+    at, cut_at = clock.now(), w.now()
+    subprocess.run(["ip", "link", "set", veth, "down"], check=True)
+    try:
+        time.sleep(size.cut_s)
+    finally:
+        subprocess.run(["ip", "link", "set", veth, "up"], check=True)
+    healed, healed_w = clock.now(), w.now()
+    w.avoid.clear()
+    time.sleep(size.cut_s)  # the node catches up and rejoins the ISRs
+    w.stop()
+    notes.append(
+        f"node {node} (leader of the busiest partition {tp.topic}-{tp.partition}) cut off at +{at:.1f} s"
+        f" (`ip link set {veth} down`), healed at +{healed:.1f} s ({healed_w - cut_at:.0f} s cut)"
+    )
+    notes.extend(w.summarise(cut_at, {"healed": healed_w}, cut=node))
+    for line in notes[-6:]:
+        log(line)
 
 
 def _broker_pause(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes: list[str]) -> None:
@@ -244,6 +316,13 @@ def _kill_instances(m: Mesh, clock: Clock, rnd: random.Random, size: Size, notes
 
 CLUSTER_SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
+        "cluster-baseline",
+        "3 brokers, 2 instances per service: no fault (the cluster's control row, watched like the faults)",
+        _baseline,
+        cluster=True,
+        quick=False,
+    ),
+    Scenario(
         "cluster-leader-kill",
         "3 brokers, 2 instances per service: SIGKILL the leader of the busiest partition, restart after the outage",
         _leader_kill,
@@ -265,6 +344,15 @@ CLUSTER_SCENARIOS: tuple[Scenario, ...] = (
         cluster=True,
         quick=False,
         min_load_s=45,
+    ),
+    Scenario(
+        "cluster-cut",
+        "3 brokers, 2 instances per service: the busiest partition's leader cut off from the other brokers and the"
+        " services (network namespace link down), then healed",
+        _cut,
+        cluster=True,
+        quick=False,
+        min_load_s=60,
     ),
     Scenario(
         "cluster-kill-instances",

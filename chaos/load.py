@@ -35,6 +35,7 @@ class Submission:
     attempts: int = 0
     case_id: str | None = None
     outcome: str | None = None  # created | retried | linked
+    accepted_at: float | None = None  # time.monotonic() of the 2xx answer
     rejected: str | None = None  # a 4xx other than 429: status and body
     body: dict[str, object] = field(default_factory=dict, repr=False)
 
@@ -86,6 +87,14 @@ class LoadGenerator:
     @property
     def accepted(self) -> dict[str, str]:
         return {s.key: s.case_id for s in self.submissions if s.case_id is not None}
+
+    def accepted_per(self, window_s: float) -> list[int]:
+        """How many cases were accepted (answered 2xx) in each window since the load started."""
+        times = [s.accepted_at - self.started_at for s in self.submissions if s.accepted_at is not None]
+        counts = [0] * (int(max(times, default=0) // window_s) + 1)
+        for t in times:
+            counts[int(t // window_s)] += 1
+        return counts
 
     @property
     def unacked(self) -> list[Submission]:
@@ -163,6 +172,7 @@ class LoadGenerator:
                     data = resp.json()
                     sub.case_id = str(data["id"])
                     sub.outcome = str(data.get("outcome"))
+                    sub.accepted_at = time.monotonic()
                     return
                 if resp.status_code >= 500 or resp.status_code == 429:
                     self.stats.server_errors += 1

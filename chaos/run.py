@@ -48,6 +48,8 @@ class Result:
     retried_requests: int = 0
     client_errors: dict[str, int] = field(default_factory=dict)
     unacked: int = 0
+    accepted_per_5s: list[int] = field(default_factory=list)
+    rate: float = 0
     rejected: list[str] = field(default_factory=list)
     drained_s: float | None = None
     signs: dict[str, int] = field(default_factory=dict)  # what the service logs said
@@ -98,6 +100,8 @@ def run_scenario(
         result.retried_requests = gen.stats.retried_requests
         result.client_errors = dict(gen.stats.errors_by_kind)
         result.unacked = len(gen.unacked)
+        result.accepted_per_5s = gen.accepted_per(5)
+        result.rate = size.rate
         result.rejected = [f"{s.key}: {s.rejected}" for s in gen.rejected]
         m.ensure_running()
         accepted = gen.accepted
@@ -175,6 +179,11 @@ def details(results: list[Result]) -> str:
         out.append(f"### {r.scenario.name}\n")
         out.append(f"- load: {r.load_s:g} s; scenario wall time {r.wall_s:.0f} s")
         out.extend(f"- {note}" for note in r.notes)
+        if r.accepted_per_5s:
+            out.append(
+                f"- cases accepted per 5 s since the load started (it posts {r.rate * 5:g} new ones per 5 s): "
+                + " ".join(str(n) for n in r.accepted_per_5s)
+            )
         if r.client_errors:
             errors = ", ".join(f"{k} × {n}" for k, n in sorted(r.client_errors.items()))
             out.append(f"- what the client saw before retrying: {errors}")
@@ -255,6 +264,8 @@ def main() -> int:
                 results.append(run_scenario(sc, m, size, rnd, headers, ledger))
             m.stop()
         if on_cluster:
+            if any(s.name == "cluster-cut" for s in on_cluster):
+                cluster.use_netns()  # each node in its own network namespace: one can be cut off
             log(f"cluster: {cluster.BROKERS} brokers on {cluster.BOOTSTRAP}, two instances of each service")
             cluster.up()
             cm = cluster.build_mesh()

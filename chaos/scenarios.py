@@ -22,10 +22,11 @@ class Size:
     outage_s: float  # how long the broker / database stays down
     drain_s: float  # bound on waiting for the pipeline to finish after the load
     settle_s: float  # bound on a client's retries after the load stopped
+    cut_s: float = 30  # how long a broker stays cut off from the others (cluster-cut)
 
 
-QUICK = Size(load_s=12, rate=8, kills=1, outage_s=3, drain_s=90, settle_s=60)
-FULL = Size(load_s=40, rate=15, kills=3, outage_s=8, drain_s=180, settle_s=90)
+QUICK = Size(load_s=12, rate=8, kills=1, outage_s=3, drain_s=90, settle_s=60, cut_s=20)
+FULL = Size(load_s=40, rate=15, kills=3, outage_s=8, drain_s=180, settle_s=90, cut_s=30)
 
 
 @dataclass

@@ -4,6 +4,8 @@
 # One node by default; KAFKA_BROKERS=3 runs a three-node cluster (three voters: one node may
 # fail); KAFKA_SECURITY=sasl_ssl makes the client listener SASL_SSL with SCRAM-SHA-512, with a
 # CA, a broker certificate and one SCRAM user per service made here (README.md).
+# KAFKA_NETNS=<name> (root, several nodes) runs each node in its own network namespace on a
+# bridge, so that one node can be cut off from the others and the clients (chaos/cluster.py).
 #
 # usage: kafka.sh start|stop|status|restart|logs [-f]|bootstrap|client-env [user]
 #   bootstrap         prints the bootstrap servers (host:port,...)
@@ -22,7 +24,13 @@
 #   KAFKA_VERSION          broker version                    (default: kafka.version in pom.xml)
 #   KAFKA_HEAP_OPTS        JVM heap flags                    (default -Xms256m -Xmx1g; several nodes -Xms128m -Xmx512m)
 #   KAFKA_START_TIMEOUT    seconds to wait for readiness     (default 90; several nodes 180)
-# Every listener binds 127.0.0.1 only. Nodes and security are fixed when the data dir is first
+#   KAFKA_NETNS            a short name (letters, digits; up to 8) to run each node in a
+#                          network namespace <name>-<i>, its listeners on 10.<a>.<b>.(10+i) (a, b
+#                          from KAFKA_PORT) behind veth <name>n<i> on bridge <name> (10.<a>.<b>.1);
+#                          the clients reach the nodes over the bridge. `ip link set <name>n<i>
+#                          down` cuts node i off (packets dropped both ways), `up` heals. Root
+#                          only, plaintext only; made on start, removed on stop.
+# Every listener binds 127.0.0.1 only (with KAFKA_NETNS: the node's bridge address). Nodes and security are fixed when the data dir is first
 # formatted: delete the data dir (stopped) to change them.
 #
 # Exit codes: 0 ok (start: running and ready, also when it already was; stop: stopped,
@@ -42,6 +50,12 @@ LAYOUT_FILE="$KAFKA_DATA_DIR/layout"
 if [[ -f "$LAYOUT_FILE" ]]; then
     recorded_brokers="$(sed -n 's/^brokers=//p' "$LAYOUT_FILE")"
     recorded_security="$(sed -n 's/^security=//p' "$LAYOUT_FILE")"
+    recorded_netns="$(sed -n 's/^netns=//p' "$LAYOUT_FILE")"
+    if [[ "${KAFKA_NETNS:-$recorded_netns}" != "$recorded_netns" ]]; then
+        echo "kafka.sh: $KAFKA_DATA_DIR holds a cluster with KAFKA_NETNS='$recorded_netns', not '${KAFKA_NETNS:-}'" >&2
+        exit 2
+    fi
+    KAFKA_NETNS="$recorded_netns"
     if [[ "${KAFKA_BROKERS:-$recorded_brokers}" != "$recorded_brokers" || "${KAFKA_SECURITY:-$recorded_security}" != "$recorded_security" ]]; then
         echo "kafka.sh: $KAFKA_DATA_DIR holds a cluster of $recorded_brokers node(s), $recorded_security;" \
             "not KAFKA_BROKERS=${KAFKA_BROKERS:-} KAFKA_SECURITY=${KAFKA_SECURITY:-} (stop it and delete the data dir to change)" >&2
@@ -55,6 +69,15 @@ KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
 [[ "$KAFKA_BROKERS" =~ ^[1-9]$ ]] || { echo "kafka.sh: KAFKA_BROKERS must be 1..9, not '$KAFKA_BROKERS'" >&2; exit 2; }
 [[ "$KAFKA_SECURITY" == plaintext || "$KAFKA_SECURITY" == sasl_ssl ]] ||
     { echo "kafka.sh: KAFKA_SECURITY must be plaintext or sasl_ssl, not '$KAFKA_SECURITY'" >&2; exit 2; }
+KAFKA_NETNS="${KAFKA_NETNS:-}"
+if [[ -n "$KAFKA_NETNS" ]]; then
+    [[ "$KAFKA_NETNS" =~ ^[a-z][a-z0-9]{0,7}$ ]] ||
+        { echo "kafka.sh: KAFKA_NETNS must be 1-8 lowercase letters/digits, not '$KAFKA_NETNS'" >&2; exit 2; }
+    ((KAFKA_BROKERS > 1)) && [[ "$KAFKA_SECURITY" == plaintext ]] ||
+        { echo "kafka.sh: KAFKA_NETNS needs KAFKA_BROKERS > 1 and KAFKA_SECURITY=plaintext" >&2; exit 2; }
+fi
+# the bridge's /24 (KAFKA_NETNS): one per KAFKA_PORT
+NETNS_NET="10.$((KAFKA_PORT / 256 % 256)).$((KAFKA_PORT % 256))"
 KAFKA_VERSION="${KAFKA_VERSION:-$(sed -n 's:.*<kafka\.version>\(.*\)</kafka\.version>.*:\1:p' "$POM" | head -n1)}"
 if ((KAFKA_BROKERS > 1)); then
     KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}"
@@ -78,6 +101,7 @@ die() { log "$*"; exit 1; }
 # Per-node paths and ports; select_node <i> sets them. One node keeps the historical layout
 # (everything directly in the data dir).
 node_port() { echo $((KAFKA_PORT + 2 * ($1 - 1))); }
+node_host() { if [[ -n "$KAFKA_NETNS" ]]; then echo "$NETNS_NET.$((10 + $1))"; else echo "$HOST"; fi; }
 select_node() {
     NODE="$1"
     if ((KAFKA_BROKERS == 1)); then
@@ -89,6 +113,7 @@ select_node() {
         NODE_PORT="$(node_port "$NODE")"
         NODE_CONTROLLER_PORT=$((NODE_PORT + 1))
     fi
+    NODE_HOST="$(node_host "$NODE")"
     PID_FILE="$NODE_DIR/kafka.pid"
     OUT_LOG="$NODE_DIR/kafka.log"
     CONFIG="$NODE_DIR/server.properties"
@@ -97,16 +122,16 @@ select_node 1
 
 bootstrap_servers() {
     local i out=""
-    for ((i = 1; i <= KAFKA_BROKERS; i++)); do out+="${out:+,}$HOST:$(node_port "$i")"; done
+    for ((i = 1; i <= KAFKA_BROKERS; i++)); do out+="${out:+,}$(node_host "$i"):$(node_port "$i")"; done
     echo "$out"
 }
 
 # Kafka 3.x logs through log4j 1 (reload4j), 4.x through log4j2: see pom.xml.
 is_kafka3() { [[ "$KAFKA_VERSION" == 3.* ]]; }
 
-# True when something accepts TCP connections on HOST:$1 (bash /dev/tcp, no nc needed).
+# True when something accepts TCP connections on NODE_HOST:$1 (bash /dev/tcp, no nc needed).
 port_open() {
-    timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
+    timeout 2 bash -c "exec 3<>/dev/tcp/$NODE_HOST/$1" 2>/dev/null
 }
 
 # Prints the pid from the node's pidfile if that process is alive and is our broker (a
@@ -219,7 +244,7 @@ write_config() {
     for ((i = 1; i <= KAFKA_BROKERS; i++)); do
         p=$(($(node_port "$i") + 1))
         ((KAFKA_BROKERS == 1)) && p="$NODE_CONTROLLER_PORT"
-        voters+="${voters:+,}$i@$HOST:$p"
+        voters+="${voters:+,}$i@$(node_host "$i"):$p"
     done
     rf=$((KAFKA_BROKERS < 3 ? KAFKA_BROKERS : 3))
     isr=$((rf >= 3 ? 2 : 1))
@@ -256,8 +281,8 @@ group.initial.rebalance.delay.ms=0
 EOF
         if [[ "$KAFKA_SECURITY" == plaintext ]]; then
             cat <<EOF
-listeners=PLAINTEXT://$HOST:$NODE_PORT,CONTROLLER://$HOST:$NODE_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$NODE_PORT
+listeners=PLAINTEXT://$NODE_HOST:$NODE_PORT,CONTROLLER://$NODE_HOST:$NODE_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://$NODE_HOST:$NODE_PORT
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 EOF
@@ -295,6 +320,40 @@ EOF
         fi
     } >"$CONFIG"
     chmod 600 "$CONFIG"
+}
+
+# KAFKA_NETNS: the bridge, and per node a namespace with a veth pair (eth0 inside, <name>n<i> on
+# the bridge). Made once; a link that was cut (set down) is left as it is.
+ensure_netns() {
+    [[ -n "$KAFKA_NETNS" ]] || return 0
+    local i ns veth
+    if ! ip link show "$KAFKA_NETNS" >/dev/null 2>&1; then
+        ip link add "$KAFKA_NETNS" type bridge
+        ip addr add "$NETNS_NET.1/24" dev "$KAFKA_NETNS"
+        ip link set "$KAFKA_NETNS" up
+    fi
+    for ((i = 1; i <= KAFKA_BROKERS; i++)); do
+        ns="$KAFKA_NETNS-$i"
+        veth="${KAFKA_NETNS}n$i"
+        [[ -e "/var/run/netns/$ns" ]] || ip netns add "$ns"
+        ip link show "$veth" >/dev/null 2>&1 && continue
+        ip link add "$veth" type veth peer name eth0 netns "$ns"
+        ip link set "$veth" master "$KAFKA_NETNS"
+        ip -n "$ns" addr add "$(node_host "$i")/24" dev eth0
+        ip -n "$ns" link set lo up
+        ip -n "$ns" link set eth0 up
+        ip link set "$veth" up
+    done
+}
+
+remove_netns() {
+    [[ -n "$KAFKA_NETNS" ]] || return 0
+    local i
+    for ((i = 1; i <= KAFKA_BROKERS; i++)); do
+        [[ -e "/var/run/netns/$KAFKA_NETNS-$i" ]] && ip netns del "$KAFKA_NETNS-$i" # takes its veth pair along
+    done
+    ip link show "$KAFKA_NETNS" >/dev/null 2>&1 && ip link del "$KAFKA_NETNS"
+    return 0
 }
 
 random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
@@ -389,7 +448,7 @@ fail_with_log() {
 format_node() {
     local cp="$LIB_DIR/*" # quoted: the JVM expands the wildcard
     if port_open "$NODE_PORT" || port_open "$NODE_CONTROLLER_PORT"; then
-        die "port $NODE_PORT or $NODE_CONTROLLER_PORT on $HOST is used by another process (not node $NODE of $KAFKA_DATA_DIR)"
+        die "port $NODE_PORT or $NODE_CONTROLLER_PORT on $NODE_HOST is used by another process (not node $NODE of $KAFKA_DATA_DIR)"
     fi
     write_config
     is_kafka3 && write_log4j1_config
@@ -412,7 +471,9 @@ launch_node() {
     # no SIGHUP; the inner shell writes its own pid and execs java, so the pidfile
     # holds the JVM's pid. Its working directory is the node dir (JVM crash files land there).
     # shellcheck disable=SC2016  # expanded by the inner shell
-    setsid nohup bash -c 'echo $$ >"$1" && cd "$2" && shift 2 && exec "$@"' _ \
+    local in_ns=()
+    [[ -n "$KAFKA_NETNS" ]] && in_ns=(ip netns exec "$KAFKA_NETNS-$NODE")
+    setsid nohup "${in_ns[@]}" bash -c 'echo $$ >"$1" && cd "$2" && shift 2 && exec "$@"' _ \
         "$PID_FILE" "$NODE_DIR" java "${JAVA_OPTS[@]}" -cp "$cp" kafka.Kafka "$CONFIG" \
         >>"$OUT_LOG" 2>&1 </dev/null 9>&- &
     local waited=0
@@ -427,8 +488,10 @@ cmd_start() {
     ensure_tools
     ensure_jars
     ensure_cluster_id
-    [[ -f "$LAYOUT_FILE" ]] || printf 'brokers=%s\nsecurity=%s\n' "$KAFKA_BROKERS" "$KAFKA_SECURITY" >"$LAYOUT_FILE"
+    [[ -f "$LAYOUT_FILE" ]] ||
+        printf 'brokers=%s\nsecurity=%s\nnetns=%s\n' "$KAFKA_BROKERS" "$KAFKA_SECURITY" "$KAFKA_NETNS" >"$LAYOUT_FILE"
     ensure_tls_and_users
+    ensure_netns
     # Launch every node that does not run, then wait for all: a quorum of voters must be up
     # before any of them reports started.
     for ((i = 1; i <= KAFKA_BROKERS; i++)); do
@@ -476,7 +539,7 @@ cmd_stop() {
         if pid="$(running_pid)"; then pids+=("$pid"); nodes+=("$i"); fi
         rm -f "$PID_FILE"
     done
-    ((${#pids[@]} > 0)) || { echo "stopped"; return 0; }
+    ((${#pids[@]} > 0)) || { remove_netns; echo "stopped"; return 0; }
     # SIGTERM to every node at once (controlled shutdown): stopped one by one, the last node
     # waits for a controller quorum that is already gone. SIGKILL after 30 s.
     kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -498,6 +561,7 @@ cmd_stop() {
         ((${#alive[@]} == 0)) && break
         sleep 0.25
     done
+    remove_netns
     if ((KAFKA_BROKERS == 1)); then echo "stopped pid ${pids[*]}"; else echo "stopped nodes ${nodes[*]} (pids ${pids[*]})"; fi
 }
 
@@ -506,7 +570,7 @@ cmd_status() {
     for ((i = 1; i <= KAFKA_BROKERS; i++)); do
         select_node "$i"
         if pid="$(running_pid)"; then
-            echo "running pid $pid on $HOST:$(configured_port)"
+            echo "running pid $pid on $NODE_HOST:$(configured_port)"
             up=$((up + 1))
         elif ((KAFKA_BROKERS > 1)); then
             echo "node $i stopped"
