@@ -218,6 +218,14 @@ def log_lines(needle: str, limit: int = 8) -> list[str]:
     return found[:limit]
 
 
+def load_average() -> str:
+    return " / ".join(Path("/proc/loadavg").read_text().split()[:3]) + " (1 / 5 / 15 min)"
+
+
+LOAD_AT_START = load_average()
+NETNS_NOTE = " (but the three brokers of the cluster- scenarios: each in a network namespace on a local bridge)"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short scenarios (about 5 minutes in all)")
@@ -225,6 +233,7 @@ def main() -> int:
     everything = (*SCENARIOS, *cluster.CLUSTER_SCENARIOS)
     parser.add_argument("--scenarios", default="", help="comma-separated (default: all; --quick: those marked quick)")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md", help="where to write the results")
+    parser.add_argument("--note", default="", help="a sentence for the results header (how busy the box was)")
     args = parser.parse_args()
     wanted = args.scenarios.split(",") if args.scenarios else [s.name for s in everything if s.quick or not args.quick]
     unknown = set(wanted) - {s.name for s in everything}
@@ -299,12 +308,15 @@ def main() -> int:
     brokers = " and, for the cluster- scenarios, ".join(
         ([] if not selected else ["one Kafka broker (KRaft)"]) + ([] if not on_cluster else [CLUSTER_SETUP])
     )
+    netns = NETNS_NOTE if any(sc.name == "cluster-cut" for sc in on_cluster) else ""
     args.results.write_text(
         f"# Chaos results\n\n"
         f"`.venv/bin/python chaos/run.py{' --quick' if args.quick else ''} --seed {args.seed}` — {mode} run, "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {total / 60:.1f} min, on {mesh.machine()}; everything on one box, "
-        f"loopback only; intake, dispatch, mediation and policing as processes on PostgreSQL 15, {brokers}. "
+        f"loopback only{netns}; intake, dispatch, mediation and policing as processes on PostgreSQL 15, {brokers}. "
         f"Load {size.rate:g} cases/s per scenario. Verdict: **{verdict}**.\n\n"
+        + (f"{args.note}\n\n" if args.note else "")
+        + f"Load average at the start {LOAD_AT_START}, at the end {load_average()}.\n\n"
         f"What the columns mean (and the exact rules): [README.md](README.md).\n\n{text}\n"
         f"## What happened, scenario by scenario\n\n{details(results)}"
     )
