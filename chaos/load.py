@@ -24,6 +24,7 @@ MATTERS: tuple[tuple[str, dict[str, object]], ...] = (
     ("dispute.neighbour", {}),
     ("public_order", {"people_involved": 3}),
 )
+MAX_IN_FLIGHT = 64  # requests at a time; the others wait their turn (not counted as errors)
 # Zhangye, Ganzhou district: inside intake's bounds
 BBOX = (38.90, 38.97, 100.40, 100.50)
 
@@ -113,7 +114,13 @@ class LoadGenerator:
             self.error = exc
 
     async def _main(self) -> None:
-        limits = httpx.Limits(max_connections=64, max_keepalive_connections=16)
+        # At most MAX_IN_FLIGHT requests at a time, counted here, and no limit in httpx's pool: a
+        # request never waits in the pool. It used to (max_connections=64): once the server had been
+        # slow for a while (many read timeouts, a queue of retries waiting for a connection) the pool
+        # handed out no connection any more, every attempt ended in PoolTimeout, and the client stopped
+        # reaching intake altogether until the load ended (README.md, "the rolling restart's drop").
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=16)
         async with httpx.AsyncClient(timeout=self.request_timeout, limits=limits) as client:
             loop = asyncio.get_running_loop()
             tasks: set[asyncio.Task[None]] = set()
@@ -163,7 +170,8 @@ class LoadGenerator:
             if sub.attempts > 1:
                 self.stats.retried_requests += 1
             try:
-                resp = await client.post(self.url, json=sub.body, headers=headers)
+                async with self._slots:
+                    resp = await client.post(self.url, json=sub.body, headers=headers)
             except httpx.TransportError as exc:
                 self.stats.transport_errors += 1
                 self._count(type(exc).__name__)
