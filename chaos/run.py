@@ -32,6 +32,7 @@ from ledger import IntakeView, Ledger, Verdict, dispatch_views, intake_gaps, int
 from load import LoadGenerator
 from mesh import Service, log
 from scenarios import FULL, QUICK, SCENARIOS, Clock, Mesh, Scenario, Size
+from watch import WATCHED
 
 HERE = Path(__file__).resolve().parent
 CLUSTER_SETUP = (
@@ -159,7 +160,8 @@ def table(results: list[Result]) -> str:
     ]
     for r in results:
         v = r.verdict
-        faults = f"{len(r.notes)} × {r.scenario.what}" if r.notes else r.scenario.what
+        injected = [n for n in r.notes if not n.startswith(WATCHED)]
+        faults = f"{len(injected)} × {r.scenario.what}" if injected else r.scenario.what
         if r.error:
             faults += f" — **harness error**: {r.error[:200]}"
         if r.problems:

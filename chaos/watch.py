@@ -23,6 +23,7 @@ from aiokafka.conn import create_conn
 from aiokafka.protocol.metadata import MetadataRequest
 
 PROBE_TOPIC = "chaos.probe"
+WATCHED = "watched: "  # the lines summarise() adds to a scenario's notes (not faults)
 MESH_TOPICS = ("intake.cases.v1", "dispatch.cases.v1", "dispatch.tasks.v1")
 
 
@@ -241,7 +242,7 @@ class Watch:
         out.extend(self._ready_story())
         out.extend(self._balancer_story())
         out.extend(self._lock_story())
-        return out
+        return [WATCHED + line for line in out]
 
     def _lock_story(self) -> list[str]:
         if not self.locks:
