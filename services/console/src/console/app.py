@@ -193,6 +193,8 @@ def _check_csrf(session: Session, token: str) -> None:
 def _home(session: Session) -> str:
     if session.role == Role.GRID_WORKER.value and session.has("tasks:work"):
         return "/tasks"
+    if session.role == Role.POLICE_OFFICER.value and session.has("policing"):
+        return "/policing/home"  # their own room's board and their police tasks
     if session.has("cases:create"):
         return "/accept"
     return "/cases"
