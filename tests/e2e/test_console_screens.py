@@ -294,9 +294,9 @@ def test_a_police_officer_accepts_a_task_on_the_room_board_and_sees_its_response
     eventually(routed, "policing opens the case's police task in the grid's room")
     page = sign_in(browser, mesh, "police-officer", GRID, subject="P-1")
     expect(page.locator(".sidemenu a[href='/policing']")).to_have_count(1)
-    # an officer lands on their own room's board, with their police tasks (none held yet)
+    # an officer lands on their own room's board, their police tasks first (routed to the officer on duty)
     expect(page).to_have_url(f"{mesh.console.url}/policing/rooms/{ROOM_A}")
-    expect(page.locator("#my-police-tasks .empty")).to_be_visible()
+    expect(page.locator(f"#my-police-tasks tr[data-case='{created['case_number']}']")).to_be_visible()
     page.goto(mesh.console.url + "/policing")
     expect(page.locator(f"#room-table tr[data-room='{ROOM_A}']")).to_be_visible()
     expect(page.locator(f"#room-table tr[data-room='{ROOM_B}']")).to_have_count(0)  # not the officer's place

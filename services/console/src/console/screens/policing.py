@@ -100,7 +100,7 @@ async def room_board(request: Request, room_code: str, session: core.SessionDep,
     roster = await core.call(request, session, "policing", "GET", f"/v1/rooms/{room_code}/roster")
     figures = await core.call(request, session, "policing", "GET", f"/v1/rooms/{room_code}/response-times")
     items = sorted(tasks.json() if tasks.status_code == 200 else [], key=lambda t: t["reported_at"], reverse=True)
-    officers = {o["officer_id"] for o in room.json().get("officers", [])}
+    officers = {o["officer_id"] for o in roster.json()["officers"]} if roster.status_code == 200 else set()
     # an officer of the room sees first the tasks they hold (accepted by them, not closed)
     mine = (
         [t for t in items if t.get("officer_id") == session.subject and t["status"] != "closed"]
