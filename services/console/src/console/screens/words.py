@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 ZH: dict[str, str] = {
+    # 现场照片 photos of a task
+    "photo.label": "现场照片（可多张，拍照或从相册选择）",
+    "photo.too_large": "照片 {name} 太大，超过单张上限，请压缩后重试；任务未办结",
+    "photo.unsupported": "照片 {name} 不是 JPEG、PNG 或 WebP 图片；任务未办结",
+    "photo.conflict": "照片 {name} 未能添加：任务照片已达上限，或任务已办结",
+    "photo.forbidden": "照片 {name} 未能添加：只有任务的承办人可以上传",
+    "photo.refused": "照片 {name} 未能添加：{detail}",
+    "photo.case": "现场照片",
     # 调解 mediation
     "med.tab.board": "纠纷台账",
     "med.tab.calendar": "调解日程",
@@ -177,6 +185,14 @@ ZH: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    # photos of a task
+    "photo.label": "Photos from the site (several; camera or gallery)",
+    "photo.too_large": "Photo {name} is larger than allowed; make it smaller and try again. The task is still open",
+    "photo.unsupported": "Photo {name} is not a JPEG, PNG or WebP image. The task is still open",
+    "photo.conflict": "Photo {name} was not added: the task has all the photos it may carry, or it is finished",
+    "photo.forbidden": "Photo {name} was not added: only the task's assignee uploads photos",
+    "photo.refused": "Photo {name} was not added: {detail}",
+    "photo.case": "Photos from the site",
     "med.tab.board": "Disputes",
     "med.tab.calendar": "Calendar",
     "med.tab.agreements": "Agreements",
