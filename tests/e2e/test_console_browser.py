@@ -217,6 +217,7 @@ def test_a_clerk_accepts_a_case_through_the_form_and_sees_it_dispatched_on_the_b
     shot(page, "04-case-board")
 
 
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskCompleted", "intake")  # the timeline counts the photo
 def test_the_grid_worker_at_phone_width_completes_the_task_and_the_case_resolves(mesh: Mesh, browser: Browser) -> None:
     created = mesh.report(GRID, f"消防通道堆放杂物 {uuid.uuid4().hex[:8]}")
     page = sign_in(browser, mesh, "grid-worker", GRID, "W001", viewport={"width": 390, "height": 844})
@@ -247,6 +248,7 @@ def test_the_grid_worker_at_phone_width_completes_the_task_and_the_case_resolves
     card.locator("input[type=file][name=photos]").set_input_files(
         files=[{"name": "通道.png", "mimeType": "image/png", "buffer": png(32, 24)}]
     )
+    shot(page, "23-my-tasks-complete-with-photo")
     card.locator("[data-action=complete]").click()
     expect(page.locator(f"article.task.done[data-case='{created['case_number']}']")).to_contain_text("已完成")
     shot(page, "06-my-tasks-done")
