@@ -59,12 +59,10 @@ def _public(row: Any) -> PhotoPublic:
 
 
 def _limits(request: Request) -> tuple[int, int]:
+    """(largest photo in bytes, photos per task) from dispatch's settings."""
     settings = request.app.state.runtime.settings
-    if isinstance(settings, DispatchSettings):
-        return settings.photo_max_bytes, settings.photos_per_task
-    return DispatchSettings.model_fields["photo_max_bytes"].default, DispatchSettings.model_fields[
-        "photos_per_task"
-    ].default
+    assert isinstance(settings, DispatchSettings)
+    return settings.photo_max_bytes, settings.photos_per_task
 
 
 async def _read_photo(request: Request, max_bytes: int) -> bytes:
