@@ -100,6 +100,9 @@ DECISIONS: dict[tuple[str, str, str], Decision] = {
     ("dispatch", "POST", "/v1/tasks/{task_id}/reassign"): _(S.TASKS_MANAGE),
     ("dispatch", "POST", "/v1/tasks/{task_id}/cancel"): _(S.TASKS_MANAGE),
     ("dispatch", "POST", "/v1/tasks/{task_id}/return-visit"): _(S.TASKS_WORK),
+    ("dispatch", "POST", "/v1/tasks/{task_id}/photos"): _(S.TASKS_WORK),  # and only the task's assignee
+    ("dispatch", "GET", "/v1/cases/{case_id}/photos"): _(S.CASES_READ),
+    ("dispatch", "GET", "/v1/photos/{photo_id}"): _(S.CASES_READ),
     ("dispatch", "GET", "/v1/webhooks/deliveries"): _(S.TASKS_MANAGE),
     ("dispatch", "POST", "/v1/webhooks/deliveries/{delivery_id}/resend"): _(S.TASKS_MANAGE),
     ("dispatch", "PUT", "/v1/elements/{element_id}"): _(S.GRID_WRITE),

@@ -56,6 +56,7 @@ from govmesh_contracts import (
     SessionNotice,
     TaskAssigned,
     TaskCancelled,
+    TaskCompleted,
     TaskEscalated,
     TaskOutcome,
     TaskReassigned,
@@ -147,6 +148,16 @@ SAMPLES: dict[str, Event] = {
         escalated_at=AT,
     ),
     TaskCancelled.event_type: TaskCancelled(task_id=TASK_ID, case_id=CASE_ID, reason="duplicate", cancelled_at=AT),
+    TaskCompleted.event_type: TaskCompleted(
+        task_id=TASK_ID,
+        case_id=CASE_ID,
+        target=TaskTarget.GRID_WORKER,
+        outcome=TaskOutcome.DONE,
+        summary="light replaced",
+        completed_by="W001",
+        completed_at=AT,
+        photo_ids=[uuid.UUID("9a1e4c2b-7d3f-4e5a-8b6c-0d1f2e3a4b5c")],
+    ),
     MediationTaskCompleted.event_type: MediationTaskCompleted(
         task_id=TASK_ID, case_id=CASE_ID, outcome=TaskOutcome.DONE, summary="agreement performed", completed_at=AT
     ),

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import struct
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -81,6 +83,17 @@ class Mesh:
         )
         assert done.status_code == 200, done.text
         eventually(lambda: self.case(case_id)["status"] == "resolved", "the case resolved")
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG (a plain colour) the browser can decode, as a phone's camera would give one."""
+    rows = b"".join(b"\x00" + b"\x2e\x8b\x57" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 def eventually(check: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
@@ -204,6 +217,7 @@ def test_a_clerk_accepts_a_case_through_the_form_and_sees_it_dispatched_on_the_b
     shot(page, "04-case-board")
 
 
+@pytest.mark.exercises("dispatch.tasks.v1", "TaskCompleted", "intake")  # the timeline counts the photo
 def test_the_grid_worker_at_phone_width_completes_the_task_and_the_case_resolves(mesh: Mesh, browser: Browser) -> None:
     created = mesh.report(GRID, f"消防通道堆放杂物 {uuid.uuid4().hex[:8]}")
     page = sign_in(browser, mesh, "grid-worker", GRID, "W001", viewport={"width": 390, "height": 844})
@@ -220,7 +234,21 @@ def test_the_grid_worker_at_phone_width_completes_the_task_and_the_case_resolves
     shot(page, "05-my-tasks-phone")
     card.locator("[data-action=accept]").click()
     expect(card.locator(".badge")).to_have_text("处理中")
+    # the completion form takes photos from the phone's camera
+    photos = card.locator("input[type=file][name=photos]")
+    expect(photos).to_have_attribute("accept", "image/*")
+    expect(photos).to_have_attribute("capture", "environment")
+    # a file that only calls itself a photo is refused by its bytes, and the task stays open
     card.locator("textarea[name=note]").fill("已到现场清理杂物，通道畅通。")
+    photos.set_input_files(files=[{"name": "现场.jpg", "mimeType": "image/jpeg", "buffer": b"not a photo at all"}])
+    card.locator("[data-action=complete]").click()
+    expect(page.locator("#tasks-error")).to_contain_text("现场.jpg 不是 JPEG、PNG 或 WebP 图片")
+    expect(card.locator(".badge")).to_have_text("处理中")
+    card.locator("textarea[name=note]").fill("已到现场清理杂物，通道畅通。")
+    card.locator("input[type=file][name=photos]").set_input_files(
+        files=[{"name": "通道.png", "mimeType": "image/png", "buffer": png(32, 24)}]
+    )
+    shot(page, "23-my-tasks-complete-with-photo")
     card.locator("[data-action=complete]").click()
     expect(page.locator(f"article.task.done[data-case='{created['case_number']}']")).to_contain_text("已完成")
     shot(page, "06-my-tasks-done")
@@ -232,6 +260,18 @@ def test_the_grid_worker_at_phone_width_completes_the_task_and_the_case_resolves
     eventually(resolved, "the case shown resolved")
     expect(page.locator("#drawer")).to_contain_text("已到现场清理杂物")
     assert mesh.case(created["id"])["status"] == "resolved"
+    # the photo shows on the case (decoded by the browser, through the console), and the timeline counts it
+    thumb = page.locator("#case-photos img.thumb")
+    expect(thumb).to_have_count(1)
+    thumb.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#case-photos img.thumb').naturalWidth === 32")
+
+    def counted() -> bool:
+        page.reload()
+        return "附现场照片 1 张" in page.locator("#timeline").inner_text()
+
+    eventually(counted, "intake's timeline says one photo")
+    shot(page, "22-case-photos-phone")
 
 
 def test_a_grid_worker_cannot_open_another_grids_case(mesh: Mesh, browser: Browser) -> None:

@@ -294,6 +294,9 @@ def test_a_police_officer_accepts_a_task_on_the_room_board_and_sees_its_response
     eventually(routed, "policing opens the case's police task in the grid's room")
     page = sign_in(browser, mesh, "police-officer", GRID, subject="P-1")
     expect(page.locator(".sidemenu a[href='/policing']")).to_have_count(1)
+    # an officer lands on their own room's board, their police tasks first (routed to the officer on duty)
+    expect(page).to_have_url(f"{mesh.console.url}/policing/rooms/{ROOM_A}")
+    expect(page.locator(f"#my-police-tasks tr[data-case='{created['case_number']}']")).to_be_visible()
     page.goto(mesh.console.url + "/policing")
     expect(page.locator(f"#room-table tr[data-room='{ROOM_A}']")).to_be_visible()
     expect(page.locator(f"#room-table tr[data-room='{ROOM_B}']")).to_have_count(0)  # not the officer's place
@@ -304,6 +307,9 @@ def test_a_police_officer_accepts_a_task_on_the_room_board_and_sees_its_response
     expect(row.locator(".badge")).to_have_attribute("data-status", "open")
     row.locator("[data-action=accept]").click()
     expect(row.locator(".badge")).to_have_attribute("data-status", "accepted")
+    # the accepted task is now one of the officer's own
+    mine = page.locator(f"#my-police-tasks tr[data-case='{created['case_number']}']")
+    expect(mine.locator(".badge")).to_have_attribute("data-status", "accepted")
     assert re.fullmatch(r"\d+\.\d", row.locator("td.response").inner_text()), row.locator("td.response").inner_text()
     expect(page.locator("#figures")).to_contain_text("接警用时")
     shot(page, "15-policing-room")

@@ -47,6 +47,7 @@ from govmesh_contracts.events import (
     ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
+    TaskCompleted,
     TaskEscalated,
     TaskReassigned,
     VideoAlarmRaised,
@@ -126,8 +127,9 @@ TOPICS: tuple[Topic, ...] = (
         consumers=("intake", "mediation", "policing"),
         key="case id (UUID)",
         partitions=6,
-        events=(TaskAssigned, TaskReassigned, TaskEscalated, TaskCancelled),
-        description="Tasks for those who must act on a case: grid workers, mediation, policing, departments.",
+        events=(TaskAssigned, TaskReassigned, TaskEscalated, TaskCancelled, TaskCompleted),
+        description="Tasks for those who must act on a case: grid workers, mediation, policing, departments; "
+        "a grid worker's or department's end of its task (with its photos' references).",
     ),
     Topic(
         name="mediation.disputes.v1",

@@ -13,7 +13,8 @@ MESSAGE = "NUL characters (U+0000) are not allowed in text"
 
 
 class RefuseNulText:
-    """ASGI middleware: a NUL in the path, the query or the body is a 422, and nothing is done.
+    """ASGI middleware: a NUL in the path, the query or a text body is a 422, and nothing is done
+    (a body declared ``image/*`` or ``application/octet-stream`` is binary and passes).
 
     Pure ASGI (not BaseHTTPMiddleware, which runs the app in another task per request): the body
     is read once here and handed on to the app as it came."""
@@ -37,7 +38,9 @@ class RefuseNulText:
                 return  # the client is gone: nothing to answer
             content_type = dict(scope.get("headers") or ()).get(b"content-type", b"")
             form = content_type.startswith(b"application/x-www-form-urlencoded")
-            if b"\x00" in body or b"\\u0000" in body or (form and b"%00" in body):
+            # a binary body (a photo) is bytes, not text: only routes that read raw bytes take it
+            binary = content_type.startswith((b"image/", b"application/octet-stream"))
+            if not binary and (b"\x00" in body or b"\\u0000" in body or (form and b"%00" in body)):
                 where = "body"
             receive = _replay(body, receive)
         if where is None:

@@ -57,6 +57,16 @@ def test_development_sign_in_mints_the_roles_scopes_for_the_place_and_keeps_the_
     assert "personal-data" not in claims.scopes and "cases:manage" not in claims.scopes
 
 
+def test_a_police_officer_lands_on_their_room_board_not_a_generic_page(tmp_path: Path) -> None:
+    client = _client(tmp_path)
+    form = {"role": "police-officer", "place": "620702001001001", "subject": "P-1"}
+    answer = client.post("/login", data=form, follow_redirects=False)
+    # /policing/home answers with the officer's one room's board (the browser test follows it)
+    assert (answer.status_code, answer.headers["location"]) == (303, "/policing/home")
+    clerk = _client(tmp_path / "clerk").post("/login", data={"role": "window-clerk"}, follow_redirects=False)
+    assert clerk.headers["location"] == "/accept"
+
+
 def test_development_sign_in_is_refused_in_production(tmp_path: Path) -> None:
     client = _client(tmp_path, environment="production")
     answer = client.post("/login", data={"role": "administrator"}, follow_redirects=False)

@@ -232,6 +232,7 @@ async def test_not_solved_reopens_the_case_with_new_tasks(dispatch: Dispatch) ->
     assert types(await events_of(dispatch, event.case_id)) == [
         "CaseDispatched",
         "TaskAssigned",
+        "TaskCompleted",  # the REST completion is published (with its photos' references)
         "CaseResolved",
         "CaseReopened",
         "TaskAssigned",

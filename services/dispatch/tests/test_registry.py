@@ -147,11 +147,20 @@ async def test_a_bad_feature_is_refused_by_number_and_nothing_is_written(
     assert (await http.get("/v1/grids/620702001001002")).status_code == 404
 
 
-async def test_cli_imports_the_generated_city(tmp_path: Path, kafka_bootstrap: str, small_city: Path) -> None:
+async def test_cli_imports_the_generated_city(
+    tmp_path: Path, kafka_bootstrap: str, small_city: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite'}"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("DISPATCH_DATABASE_URL", url)
         assert await asyncio.to_thread(cli, ["import-city", str(small_city)]) == 0
+        # a progress line per file on stderr, with its count
+        progress = capsys.readouterr().err
+        grids = len(json.loads((small_city / "grids.geojson").read_text(encoding="utf-8"))["features"])
+        assert f"dispatch grid geometry checked: {grids:,} rows in " in progress
+        assert f"dispatch grids: {grids:,} rows in " in progress
+        for what in ("admin units", "centres", "workers"):
+            assert f"dispatch {what}: " in progress
         assert await asyncio.to_thread(cli, ["import-city", str(tmp_path / "missing")]) == 2
     async for http in _client(_settings(tmp_path, kafka_bootstrap, database_url=url)):
         townships = (await http.get("/v1/admin-units", params={"level": "township"})).json()

@@ -43,6 +43,7 @@ from govmesh_contracts import (
     PolicingTaskCompleted,
     TaskAssigned,
     TaskCancelled,
+    TaskCompleted,
     TaskEscalated,
     TaskOutcome,
     TaskReassigned,
@@ -204,6 +205,32 @@ async def test_every_hand_off_shows_in_order_with_who_has_it_and_the_status_foll
     assert "referred to mediation" in notes[3]
     assert notes[11] == "leak repaired"
     assert [s["at"] for s in shown["timeline"]] == sorted(s["at"] for s in shown["timeline"])
+
+
+async def test_a_grid_workers_completion_says_how_many_photos_it_took(
+    client: httpx.AsyncClient, deliver: Deliver
+) -> None:
+    case = (await client.post("/v1/cases", json=CASE)).json()
+    task_id, now = uuid.uuid4(), datetime.now(UTC)
+    for photos, at in ((2, now), (0, now + timedelta(seconds=1))):
+        await deliver(
+            TaskCompleted(
+                task_id=task_id,
+                case_id=uuid.UUID(case["id"]),
+                target=TaskTarget.GRID_WORKER,
+                outcome=TaskOutcome.DONE,
+                summary="light replaced",
+                completed_by="W001",
+                completed_at=at,
+                photo_ids=[uuid.uuid4() for _ in range(photos)],
+            )
+        )
+    english = (await client.get(f"/v1/cases/{case['id']}")).json()["timeline"]
+    chinese = (await client.get(f"/v1/cases/{case['id']}", headers={"Accept-Language": "zh-CN"})).json()["timeline"]
+    assert [(s["kind"], s["actor"]) for s in english[1:]] == [("task_completed", "W001")] * 2
+    assert english[1]["note"] == f"task {str(task_id)[:8]} done: light replaced, with 2 photo(s) from the site"
+    assert chinese[1]["note"] == f"任务 {str(task_id)[:8]} 已完成：light replaced，附现场照片 2 张"
+    assert english[2]["note"] == f"task {str(task_id)[:8]} done: light replaced"  # no photos, no words about them
 
 
 async def test_a_redelivered_event_shows_once(client: httpx.AsyncClient, deliver: Deliver) -> None:

@@ -62,6 +62,10 @@ def test_hand_made_files_import_and_a_gap_is_refused_with_exit_1(tmp_path: Path,
     ok = run_cli(tmp_path, write_city(tmp_path / "city", town.grids_geojson(), town.police_rooms()))
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip() == "imported 4 grids, 2 police rooms, 3 officers and 2 auxiliaries"
+    # progress on stderr, a line per stage with its count (the result alone on stdout)
+    assert "policing grids read: 4 rows in " in ok.stderr
+    assert "policing police rooms read: 2 rows in " in ok.stderr
+    assert "policing grids checked and written: 4 grids in " in ok.stderr
 
     rooms = town.police_rooms()
     rooms[0]["grid_codes"] = [town.G1]  # G2 uncovered

@@ -37,9 +37,13 @@ def test_import_grids_then_channels_puts_channels_on_their_grids(tmp_path: Path)
     first = run(tmp_path, "import-grids", str(grids))
     assert first.returncode == 0, first.stderr
     assert "imported 1 grids" in first.stdout
+    # progress lines on stderr: each stage's count and rate
+    assert "video-bridge grids: 1 rows in " in first.stderr and " rows/s)" in first.stderr
     second = run(tmp_path, "import-channels", str(channels))
     assert second.returncode == 0, second.stderr
     assert "2 created, 0 updated, 1 devices created, 1 on a grid" in second.stdout
+    assert "video-bridge channels read: 2 rows in " in second.stderr
+    assert "video-bridge channels: 2 rows in " in second.stderr
     again = run(tmp_path, "import-channels", str(channels))
     assert "0 created, 2 updated, 0 devices created, 1 on a grid" in again.stdout
 

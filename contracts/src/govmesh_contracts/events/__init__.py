@@ -11,6 +11,7 @@ from govmesh_contracts.events.dispatch import (
     ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
+    TaskCompleted,
     TaskEscalated,
     TaskReassigned,
 )
@@ -101,6 +102,7 @@ __all__ = [
     "SessionNotice",
     "TaskAssigned",
     "TaskCancelled",
+    "TaskCompleted",
     "TaskEscalated",
     "TaskKind",
     "TaskOutcome",

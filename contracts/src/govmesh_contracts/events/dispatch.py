@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import Field
 
 from govmesh_contracts.events.base import Event, Location
-from govmesh_contracts.events.common import Level, TaskKind, TaskTarget
+from govmesh_contracts.events.common import Level, TaskKind, TaskOutcome, TaskTarget
 
 
 class CaseDispatched(Event):
@@ -167,6 +167,27 @@ class TaskCancelled(Event):
     target: TaskTarget | None = Field(default=None, description="Who held the task.")
     cancelled_by: str | None = Field(default=None, description="The subject of the credential that cancelled.")
     case_cancelled: bool = Field(default=False, description="True when the whole case was cancelled.")
+
+
+class TaskCompleted(Event):
+    """A grid worker or a department ended its task over dispatch's REST API (mediation and
+    policing report their own ends on their task-results topics), with the references of the
+    photos taken on site (dispatch keeps them: ``GET /v1/photos/{photo_id}``)."""
+
+    event_type: ClassVar[str] = "gov.dispatch.task.completed"
+    key_field: ClassVar[str] = "case_id"
+
+    task_id: UUID
+    case_id: UUID
+    target: TaskTarget
+    outcome: TaskOutcome
+    summary: str = Field(max_length=2000, description="What was done; no personal data.")
+    referral_to: str | None = None
+    completed_by: str = Field(description="The subject of the credential that completed the task.")
+    completed_at: datetime
+    photo_ids: list[UUID] = Field(
+        default_factory=list, max_length=50, description="The task's photos, in upload order (dispatch serves them)."
+    )
 
 
 class ReturnVisitRecorded(Event):

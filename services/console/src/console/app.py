@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
-from fastapi import Depends, FastAPI, Form, HTTPException, Request, status
+from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile, status
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -193,6 +193,8 @@ def _check_csrf(session: Session, token: str) -> None:
 def _home(session: Session) -> str:
     if session.role == Role.GRID_WORKER.value and session.has("tasks:work"):
         return "/tasks"
+    if session.role == Role.POLICE_OFFICER.value and session.has("policing"):
+        return "/policing/home"  # their own room's board and their police tasks
     if session.has("cases:create"):
         return "/accept"
     return "/cases"
@@ -567,6 +569,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         detail: dict[str, Any] | None = None
         tasks: list[dict[str, Any]] = []
         handling: dict[str, Any] | None = None  # dispatch's view: level, centre
+        photos: list[dict[str, Any]] = []  # the photos of the case's tasks (dispatch)
         if open_id:
             found = await _case_or_refusal(request, session, open_id)
             if isinstance(found, Response):
@@ -576,6 +579,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             if answer.status_code == 200:
                 handling = answer.json()
                 tasks = handling.get("tasks", [])
+            photos = await task_photos.of_case(request, session, open_id)
         size = settings.page_size
         page_no = max(page_no, 1)
         params: dict[str, str | int] = {"limit": size, "offset": (page_no - 1) * size}
@@ -607,6 +611,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
             channels=CHANNELS,
             detail=detail,
             tasks=tasks,
+            photos=photos,
             handling=handling,
             cancel_reasons=("withdrawn", "mis_report", "merged"),
             action_error=request.query_params.get("error", ""),
@@ -764,10 +769,15 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         session: SessionDep,
         csrf: Annotated[str, Form()] = "",
         note: Annotated[str, Form(max_length=2000)] = "",
+        photos: Annotated[list[UploadFile] | None, File()] = None,
     ) -> Response:
         _check_csrf(session, csrf)
         if not note.strip():
             return RedirectResponse("/tasks?" + urlencode({"error": "tasks.note.required"}), 303)
+        # the photos first: a refused one leaves the task open, with the reason shown
+        refused = await task_photos.upload(request, session, task_id, photos or [])
+        if refused is not None:
+            return RedirectResponse("/tasks?" + urlencode({"error": refused}), status.HTTP_303_SEE_OTHER)
         body = {"by": session.worker_id, "outcome": "done", "summary": note.strip()}
         answer = await call(request, session, "dispatch", "POST", f"/v1/tasks/{task_id}/complete", json=body)
         return _back_to_tasks(answer)
@@ -785,7 +795,9 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     # Routes of their own modules (imported here: they use this module's helpers; my_tasks above
     # reads task_work's visits through this name when it runs).
     from console import case_actions, task_work
+    from console import photos as task_photos
 
     app.include_router(case_actions.router)
     app.include_router(task_work.router)
+    app.include_router(task_photos.router)
     return app

@@ -16,7 +16,19 @@ from dispatch.adapters.city import import_city_dir
 from dispatch.adapters.repository import replace_rules
 from dispatch.adapters.tables import GridRow, RoutingRuleRow
 from dispatch.domain.routing import parse_rules
-from dispatch.entrypoints.api import board, cases, elements, grids, people, return_visits, rules, stats, tasks, webhooks
+from dispatch.entrypoints.api import (
+    board,
+    cases,
+    elements,
+    grids,
+    people,
+    photos,
+    return_visits,
+    rules,
+    stats,
+    tasks,
+    webhooks,
+)
 from dispatch.entrypoints.consumers import consumer_specs
 from dispatch.handlers import Clock, Dispatcher, system_clock
 from dispatch.settings import DispatchSettings, get_settings
@@ -80,6 +92,7 @@ def create_app(settings: DispatchSettings | None = None, *, clock: Clock = syste
             stats.router,
             cases.router,
             tasks.router,
+            photos.router,
             return_visits.router,
             webhooks.router,
             elements.router,

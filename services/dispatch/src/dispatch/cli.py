@@ -3,7 +3,7 @@
 Writes straight into dispatch's database (settings from the environment, as the
 service); a running dispatch rebuilds its grid index on the next REST import or restart.
 ``--if-empty``: only when dispatch has none yet (``make run`` seeds its city so). The
-elements' import shows its progress (rows, rate, ETA) on stderr."""
+imports show their progress (rows, rate, ETA; a line per file at its end) on stderr."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from dispatch.bootstrap import MIGRATIONS
 from dispatch.settings import get_settings
 from govmesh_runtime.db import Database
 from govmesh_runtime.geo import GeoJSONError, GeometryRules
-from govmesh_runtime.progress import Progress
+from govmesh_runtime.progress import Progress, Stages
 
 # what --if-empty looks at: the command's main table
 _TABLES = {"import-city": ("dispatch_grids", "grids"), "import-elements": ("dispatch_elements", "elements")}
@@ -43,7 +43,7 @@ async def _run(command: str, path: Path, if_empty: bool = False) -> str:
             started = time.perf_counter()
             if command == "import-city":
                 rules = GeometryRules.from_settings(settings.grid_tolerance, settings.city_outline_file)
-                counts = await import_city_dir(session, path, rules)
+                counts = await import_city_dir(session, path, rules, Stages("dispatch"))
                 result = ", ".join(f"{k}={v}" for k, v in counts.items())
             else:
                 meter = Progress("dispatch elements", unit="rows")

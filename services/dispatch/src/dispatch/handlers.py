@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from dispatch.adapters import metrics
 from dispatch.adapters.locator import GridLocator
+from dispatch.adapters.photos import task_photo_ids
 from dispatch.adapters.repository import (
     OPEN,
     case_tasks,
@@ -50,6 +51,7 @@ from govmesh_contracts import (
     ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
+    TaskCompleted,
     TaskEscalated,
     TaskKind,
     TaskOutcome,
@@ -270,6 +272,7 @@ class CompleteTask:
     outcome: TaskOutcome
     summary: str
     referral_to: str | None = None
+    completed_by: str = "dispatch"  # the credential's subject
 
 
 async def apply_task_result(event: TaskResult, uow: UnitOfWork, *, dispatcher: Dispatcher) -> None:
@@ -294,7 +297,22 @@ async def complete_task(cmd: CompleteTask, uow: UnitOfWork, *, dispatcher: Dispa
             "a return visit is answered with POST /v1/tasks/{id}/return-visit (it carries satisfaction)"
         )
     rules_of_tasks.complete(TaskState(task.state), cmd.outcome)  # raises TransitionError
-    await _finish(uow, dispatcher, task, cmd.outcome, cmd.summary, cmd.referral_to, dispatcher.clock())
+    now = dispatcher.clock()
+    # the task's end with its photos' references, before the case's resolution it may bring
+    uow.emit(
+        TaskCompleted(
+            task_id=task.task_id,
+            case_id=task.case_id,
+            target=TaskTarget(task.target),
+            outcome=cmd.outcome,
+            summary=cmd.summary,
+            referral_to=cmd.referral_to,
+            completed_by=cmd.completed_by,
+            completed_at=now,
+            photo_ids=await task_photo_ids(uow.session, task.task_id),
+        )
+    )
+    await _finish(uow, dispatcher, task, cmd.outcome, cmd.summary, cmd.referral_to, now)
     return task
 
 

@@ -55,6 +55,10 @@ class DispatchSettings(ServiceSettings, GridImportSettings):
         default=20, ge=1, description="Failed attempts after which a delivery is parked for an operator to resend."
     )
 
+    # Photos a task's assignee takes on site (JPEG, PNG or WebP, recognised by their bytes).
+    photo_max_bytes: int = Field(default=5 << 20, ge=1, description="Largest photo accepted (413 beyond).")
+    photos_per_task: int = Field(default=6, ge=1, le=50, description="Photos a task may carry (409 beyond).")
+
     # Grid imports (a full-scale city's GeoJSON is ~3 MB) and element bulk loads (50,000 records,
     # ~10 MB) are larger than the mesh's 1 MiB default; GOVMESH_MAX_BODY_BYTES still overrides.
     max_body_bytes: int = Field(

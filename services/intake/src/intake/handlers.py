@@ -59,6 +59,7 @@ from govmesh_contracts import (
     ReturnVisitRecorded,
     TaskAssigned,
     TaskCancelled,
+    TaskCompleted,
     TaskEscalated,
     TaskKind,
     TaskReassigned,
@@ -667,6 +668,19 @@ async def record_task_cancelled(event: TaskCancelled, uow: UnitOfWork) -> None:
     await _step(uow, event.case_id, kind="task_cancelled", actor=actor, note=note, at=event.cancelled_at)
 
 
+async def record_task_completed(event: TaskCompleted, uow: UnitOfWork) -> None:
+    """A grid worker or a department ended its task; the note says how many photos it took."""
+    note = msg(
+        "grid_task_completed",
+        task=str(event.task_id)[:8],
+        outcome=event.outcome.value,
+        summary=event.summary,
+        referral_to=event.referral_to,
+        photos=len(event.photo_ids),
+    )
+    await _step(uow, event.case_id, kind="task_completed", actor=event.completed_by, note=note, at=event.completed_at)
+
+
 async def _record_task_result(actor: str, event: TaskResult, uow: UnitOfWork) -> None:
     note = msg("task_completed", outcome=event.outcome.value, summary=event.summary, referral_to=event.referral_to)
     await _step(uow, event.case_id, kind="task_completed", actor=actor, note=note, at=event.completed_at)
@@ -1037,6 +1051,7 @@ def event_handlers(settings: IntakeSettings) -> dict[type[Event], Handler]:
         TaskReassigned: record_task_reassigned,
         TaskEscalated: record_task_escalated,
         TaskCancelled: record_task_cancelled,
+        TaskCompleted: record_task_completed,
         MediationTaskCompleted: record_mediation_result,
         PolicingTaskCompleted: record_policing_result,
         ViolenceRiskFlagged: record_violence_risk,

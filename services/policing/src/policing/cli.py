@@ -4,8 +4,9 @@
 
 Imports (replaces) the grid set and the police rooms into the service's database (the
 ``POLICING_DATABASE_URL`` setting); a gap, an overlap or an unknown grid is refused with
-the grids named, and nothing is written. ``--if-empty``: only when the service has no police
-room yet (``make run`` seeds its city so: a second run changes nothing).
+the grids named, and nothing is written. Progress lines on stderr: the files read, then the
+grids and rooms checked and written (counts, time, rate). ``--if-empty``: only when the
+service has no police room yet (``make run`` seeds its city so: a second run changes nothing).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from govmesh_runtime.db import Database
+from govmesh_runtime.progress import Progress, Stages
 from govmesh_runtime.uow import UnitOfWork
 from policing.adapters.reference import geometry_rules
 from policing.bootstrap import MIGRATIONS
@@ -52,8 +54,13 @@ async def rooms_present(settings: PolicingSettings) -> int:
 
 
 async def import_city(directory: Path, settings: PolicingSettings) -> ImportSummary:
+    stages = Stages("policing")
     grids = _read(directory / "grids.geojson")
+    count = len(grids.get("features") or []) if isinstance(grids, dict) else 0
+    stages("grids read", count, count)
     rooms = _read(directory / "police_rooms.json")
+    room_count = len(rooms) if isinstance(rooms, list) else 0
+    stages("police rooms read", room_count, room_count)
     # the configured outline, else the one the city generator wrote next to the grids
     outline = settings.city_outline_file
     if outline is None and (directory / "outline.geojson").exists():
@@ -63,9 +70,12 @@ async def import_city(directory: Path, settings: PolicingSettings) -> ImportSumm
     try:
         if settings.migrate_on_start:
             await db.migrate(MIGRATIONS)
+        # one transaction, checked whole before anything is written: its end is the one line
+        meter = Progress("policing grids checked and written", total=count, unit="grids")
         async with UnitOfWork(db.sessions, source=f"/govmesh/{settings.service_name}") as uow:
             summary = await import_reference(uow, grids=grids, rooms=rooms, rules=rules)
             await uow.commit()
+        meter.finish(summary.grids)
         return summary
     finally:
         await db.dispose()

@@ -1,6 +1,7 @@
 """``python -m video_bridge.cli import-grids FILE`` / ``import-channels FILE``: load the
 city generator's grids.geojson and channels.json into this service's database.
-``--if-empty``: only when the service has none yet (``make run`` seeds its city so)."""
+``--if-empty``: only when the service has none yet (``make run`` seeds its city so). Both show
+their progress (rows, rate, ETA; a line per stage at its end) on stderr."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from govmesh_runtime.db import Database
 from govmesh_runtime.geo import GeometryRules
+from govmesh_runtime.progress import Stages
 from video_bridge.adapters.grids import GridLocator, import_grids
 from video_bridge.adapters.importer import ChannelRecord, import_channels, remap_channels
 from video_bridge.bootstrap import MIGRATIONS
@@ -35,6 +37,8 @@ async def _run(command: str, path: Path, if_empty: bool = False) -> str:
             if present:
                 return f"video-bridge: {present} {what} already there, nothing imported"
         data = json.loads(await asyncio.to_thread(path.read_text, encoding="utf-8"))
+        progress = Stages("video-bridge")
+        total = len(data.get("features") or []) if isinstance(data, dict) else len(data)
         locator = GridLocator()
         async with db.sessions() as session:
             if command == "import-grids":
@@ -42,15 +46,24 @@ async def _run(command: str, path: Path, if_empty: bool = False) -> str:
                 outline = settings.city_outline_file
                 if outline is None and (path.parent / "outline.geojson").exists():
                     outline = path.parent / "outline.geojson"
-                count = await import_grids(session, data, GeometryRules.from_settings(settings.grid_tolerance, outline))
+                count = await import_grids(
+                    session,
+                    data,
+                    GeometryRules.from_settings(settings.grid_tolerance, outline),
+                    lambda done: progress("grids", done, total),
+                )
                 await session.flush()
                 await locator.load(session)
                 mapped = await remap_channels(session, locator)
+                progress("channels remapped", mapped, mapped)
                 await session.commit()
                 return f"imported {count} grids; {mapped} channels mapped"
             await locator.load(session)
             records = [ChannelRecord(**ChannelImport.model_validate(entry).model_dump()) for entry in data]
-            result = await import_channels(session, records, locator, realm=settings.realm)
+            progress("channels read", len(records), len(records))
+            result = await import_channels(
+                session, records, locator, realm=settings.realm, progress=lambda done: progress("channels", done, total)
+            )
             await session.commit()
             return (
                 f"channels: {result.channels_created} created, {result.channels_updated} updated, "

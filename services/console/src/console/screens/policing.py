@@ -75,6 +75,17 @@ async def rooms_and_tasks(request: Request, session: core.SessionDep) -> Respons
     )
 
 
+@router.get("/policing/home")
+async def officer_home(request: Request, session: core.SessionDep) -> Response:
+    """A police officer's home: their own room's board (the room of their place), else the rooms."""
+    _require(session)
+    rooms = await core.call(request, session, "policing", "GET", "/v1/rooms")
+    rooms.raise_for_status()
+    codes = [room["room_code"] for room in rooms.json()]
+    target = f"/policing/rooms/{codes[0]}" if len(codes) == 1 else "/policing"
+    return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+
+
 @router.get("/policing/rooms/{room_code}")
 async def room_board(request: Request, room_code: str, session: core.SessionDep, closed: str = "") -> Response:
     """A room's board: its tasks (open, or all), the on-duty roster and its response figures."""
@@ -89,9 +100,17 @@ async def room_board(request: Request, room_code: str, session: core.SessionDep,
     roster = await core.call(request, session, "policing", "GET", f"/v1/rooms/{room_code}/roster")
     figures = await core.call(request, session, "policing", "GET", f"/v1/rooms/{room_code}/response-times")
     items = sorted(tasks.json() if tasks.status_code == 200 else [], key=lambda t: t["reported_at"], reverse=True)
+    officers = {o["officer_id"] for o in roster.json()["officers"]} if roster.status_code == 200 else set()
+    # an officer of the room sees first the tasks they hold (accepted by them, not closed)
+    mine = (
+        [t for t in items if t.get("officer_id") == session.subject and t["status"] != "closed"]
+        if session.subject in officers
+        else None
+    )
     return core.page(
         request,
         "screens/police_room.html",
+        mine=_with_times(mine) if mine is not None else None,
         active="policing",
         room=room.json(),
         tasks=_with_times(items),

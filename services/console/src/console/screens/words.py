@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 ZH: dict[str, str] = {
+    # 现场照片 photos of a task
+    "photo.label": "现场照片（可多张，拍照或从相册选择）",
+    "photo.too_large": "照片 {name} 太大，超过单张上限，请压缩后重试；任务未办结",
+    "photo.unsupported": "照片 {name} 不是 JPEG、PNG 或 WebP 图片；任务未办结",
+    "photo.conflict": "照片 {name} 未能添加：任务照片已达上限，或任务已办结",
+    "photo.forbidden": "照片 {name} 未能添加：只有任务的承办人可以上传",
+    "photo.refused": "照片 {name} 未能添加：{detail}",
+    "photo.case": "现场照片",
     # 调解 mediation
     "med.tab.board": "纠纷台账",
     "med.tab.calendar": "调解日程",
@@ -69,6 +77,7 @@ ZH: dict[str, str] = {
     "pol.room_code": "警务室编码",
     "pol.county": "县区",
     "pol.board": "警情看板",
+    "pol.mine": "我的警情（本人接警、未结束）",
     "pol.tasks": "警务任务",
     "pol.tasks.none": "没有警务任务",
     "pol.open_tasks": "在办任务",
@@ -176,6 +185,14 @@ ZH: dict[str, str] = {
 }
 
 EN: dict[str, str] = {
+    # photos of a task
+    "photo.label": "Photos from the site (several; camera or gallery)",
+    "photo.too_large": "Photo {name} is larger than allowed; make it smaller and try again. The task is still open",
+    "photo.unsupported": "Photo {name} is not a JPEG, PNG or WebP image. The task is still open",
+    "photo.conflict": "Photo {name} was not added: the task has all the photos it may carry, or it is finished",
+    "photo.forbidden": "Photo {name} was not added: only the task's assignee uploads photos",
+    "photo.refused": "Photo {name} was not added: {detail}",
+    "photo.case": "Photos from the site",
     "med.tab.board": "Disputes",
     "med.tab.calendar": "Calendar",
     "med.tab.agreements": "Agreements",
@@ -241,6 +258,7 @@ EN: dict[str, str] = {
     "pol.room_code": "Room code",
     "pol.county": "County",
     "pol.board": "Room board",
+    "pol.mine": "My police tasks (accepted by me, not closed)",
     "pol.tasks": "Police tasks",
     "pol.tasks.none": "No police task",
     "pol.open_tasks": "Open tasks",

@@ -6,7 +6,7 @@ with the same keys (re-importing a file is idempotent)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -197,13 +197,27 @@ def parse_buildings(items: Sequence[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-async def upsert(session: AsyncSession, table: type[SQLModel], key: str, rows: Sequence[dict[str, Any]]) -> int:
+# (what, done, total) as an import goes on: the command line's progress lines
+StageProgress = Callable[[str, int, int], None]
+
+
+async def upsert(
+    session: AsyncSession,
+    table: type[SQLModel],
+    key: str,
+    rows: Sequence[dict[str, Any]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Replace rows with the same key; insert the others (chunked, one statement per chunk)."""
     key_column = getattr(table, key)
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         await session.exec(delete(table).where(col(key_column).in_([r[key] for r in chunk])))
         await (await session.connection()).execute(sa.insert(table), list(chunk))
+        if progress is not None:
+            progress(start + len(chunk))
+    if progress is not None and not rows:
+        progress(0)
     return len(rows)
 
 
@@ -220,13 +234,23 @@ async def check_geometry(session: AsyncSession, rows: Sequence[Mapping[str, Any]
         raise CityImportError("; ".join(problems))
 
 
-async def import_grids(session: AsyncSession, collection: Mapping[str, Any], rules: GeometryRules) -> int:
+async def import_grids(
+    session: AsyncSession, collection: Mapping[str, Any], rules: GeometryRules, progress: StageProgress | None = None
+) -> int:
     rows = parse_grids(collection)
     await check_geometry(session, rows, rules)
-    return await upsert(session, GridRow, "grid_code", rows)
+    if progress is not None:
+        progress("grid geometry checked", len(rows), len(rows))
+    return await upsert(session, GridRow, "grid_code", rows, _stage(progress, "grids", len(rows)))
 
 
-async def import_city_dir(session: AsyncSession, directory: Path, rules: GeometryRules) -> dict[str, int]:
+def _stage(progress: StageProgress | None, what: str, total: int) -> Callable[[int], None] | None:
+    return None if progress is None else lambda done: progress(what, done, total)
+
+
+async def import_city_dir(
+    session: AsyncSession, directory: Path, rules: GeometryRules, progress: StageProgress | None = None
+) -> dict[str, int]:
     """Import every file of the city generator's format that is present in ``directory``; the
     directory's ``outline.geojson`` is the city's outline when no outline file is configured."""
     if rules.outline is None and (directory / "outline.geojson").exists():
@@ -239,17 +263,20 @@ async def import_city_dir(session: AsyncSession, directory: Path, rules: Geometr
         path = directory / name
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
+    async def write(what: str, table: type[SQLModel], key: str, rows: Sequence[dict[str, Any]]) -> int:
+        return await upsert(session, table, key, rows, _stage(progress, what, len(rows)))
+
     counts: dict[str, int] = {}
     if (admin := load("admin.json")) is not None:
-        counts["admin_units"] = await upsert(session, AdminUnitRow, "code", parse_admin(admin))
+        counts["admin_units"] = await write("admin units", AdminUnitRow, "code", parse_admin(admin))
     if (centres := load("centres.json")) is not None:
-        counts["centres"] = await upsert(session, CentreRow, "centre_code", parse_centres(centres))
+        counts["centres"] = await write("centres", CentreRow, "centre_code", parse_centres(centres))
     if (grids := load("grids.geojson")) is not None:
-        counts["grids"] = await import_grids(session, grids, rules)
+        counts["grids"] = await import_grids(session, grids, rules, progress)
     if (workers := load("workers.json")) is not None:
-        counts["workers"] = await upsert(session, WorkerRow, "worker_id", parse_workers(workers))
+        counts["workers"] = await write("workers", WorkerRow, "worker_id", parse_workers(workers))
     if (buildings := load("buildings.json")) is not None:
-        counts["buildings"] = await upsert(session, BuildingRow, "building_code", parse_buildings(buildings))
+        counts["buildings"] = await write("buildings", BuildingRow, "building_code", parse_buildings(buildings))
     if not counts:
         raise CityImportError(f"{directory}: none of admin.json, centres.json, grids.geojson, workers.json found")
     return counts

@@ -198,3 +198,20 @@ class ElementRow(TableBase, table=True):
     category: str = Field(max_length=16)
     name: str = Field(max_length=200)
     attributes: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False), description="JSON object")
+
+
+class TaskPhotoRow(TableBase, table=True):
+    """A photo the task's assignee took on site (JPEG, PNG or WebP by its bytes), kept by dispatch
+    and served to whoever may see the case (its grid within their places)."""
+
+    __tablename__ = "dispatch_task_photos"
+
+    photo_id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    task_id: uuid.UUID = Field(index=True)
+    case_id: uuid.UUID = Field(index=True)
+    grid_code: str | None = Field(default=None, max_length=15)
+    media_type: str = Field(max_length=32)
+    size: int
+    content: bytes = Field(sa_column=sa.Column(sa.LargeBinary, nullable=False))
+    uploaded_by: str = Field(max_length=64)
+    uploaded_at: datetime = Field(sa_column=utc_column())

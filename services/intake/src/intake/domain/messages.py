@@ -54,6 +54,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "task_escalated": "任务 {task} 超期：{from_level:level} → {to_level:level}，新时限 {due:time}",
         "task_cancelled": "任务 {task}{target:paren_target}取消：{reason}",
         "task_completed": "{outcome:outcome}：{summary}{referral_to:referred}",
+        "grid_task_completed": "任务 {task} {outcome:outcome}：{summary}{referral_to:referred}{photos:photos}",
         "violence_risk": "暴力风险（{risk}）：已通报社区民警",
         "dispute_opened": "调解立案（{category}，风险 {risk}），目标办结 {target_close:time}",
         "mediator_assigned": "调解员 {mediator} {what:assigned}（{reason}）",
@@ -118,6 +119,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "task_escalated": "task {task} overdue: {from_level:level} → {to_level:level}, new deadline {due:time}",
         "task_cancelled": "task {task}{target:paren_target} cancelled: {reason}",
         "task_completed": "{outcome:outcome}: {summary}{referral_to:referred}",
+        "grid_task_completed": "task {task} {outcome:outcome}: {summary}{referral_to:referred}{photos:photos}",
         "violence_risk": "violence risk {risk}: community police informed",
         "dispute_opened": "dispute file opened ({category}, risk {risk}), target close {target_close:time}",
         "mediator_assigned": "mediator {mediator} {what:assigned} ({reason})",
@@ -216,6 +218,7 @@ WRAPS: dict[str, dict[str, str]] = {
         "mediated": "（经警务调解化解）",
         "silent": "；{} 路摄像机未应答",
         "part": "（第 {} 批）",
+        "photos": "，附现场照片 {} 张",
     },
     "en": {
         "paren": " ({})",
@@ -229,6 +232,7 @@ WRAPS: dict[str, dict[str, str]] = {
         "mediated": " (settled by police mediation)",
         "silent": "; {} cameras did not answer",
         "part": " (part {})",
+        "photos": ", with {} photo(s) from the site",
     },
 }
 

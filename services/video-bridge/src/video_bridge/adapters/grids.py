@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import shapely
@@ -44,7 +44,12 @@ class GridLocator:
         return len(grids)
 
 
-async def import_grids(session: AsyncSession, collection: Mapping[str, Any], rules: GeometryRules | None = None) -> int:
+async def import_grids(
+    session: AsyncSession,
+    collection: Mapping[str, Any],
+    rules: GeometryRules | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Replace the stored grid boundaries with a GeoJSON FeatureCollection (validated first: no
     grids overlapping or leaving the city's outline beyond the tolerance, codes named)."""
     index = GridIndex.from_geojson(collection)  # raises GeoJSONError naming the feature and the reason
@@ -56,12 +61,14 @@ async def import_grids(session: AsyncSession, collection: Mapping[str, Any], rul
         raise GeoJSONError("; ".join(problems))
     await session.exec(delete(GridRow))  # type: ignore[call-overload]
     seen: set[str] = set()
-    for feature in features:
+    for done, feature in enumerate(features, start=1):
         code = str(feature["properties"]["grid_code"])
         if code in seen:
             raise GeoJSONError(f"grid_code {code} appears twice")
         seen.add(code)
         session.add(GridRow(grid_code=code, geometry=json.dumps(feature["geometry"])))
+        if progress is not None and (done % 500 == 0 or done == len(features)):
+            progress(done)
     return len(features)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -38,7 +38,12 @@ class ImportResult:
 
 
 async def import_channels(
-    session: AsyncSession, records: Sequence[ChannelRecord], grids: GridLocator, *, realm: str = ""
+    session: AsyncSession,
+    records: Sequence[ChannelRecord],
+    grids: GridLocator,
+    *,
+    realm: str = "",
+    progress: Callable[[int], None] | None = None,
 ) -> ImportResult:
     """Upsert devices (known) and channels; channels get their grid by coordinates unless
     one was configured. Status is not touched: liveness comes from signalling."""
@@ -95,6 +100,8 @@ async def import_channels(
             channel.updated_at = now
             session.add(channel)
         await session.flush()
+        if progress is not None:
+            progress(start + len(chunk))
     return ImportResult(created, updated, devices_created, mapped)
 
 

@@ -155,7 +155,7 @@ async def complete(
     dispatcher: DispatcherDep,
 ) -> TaskPublic:
     await _worked_by_caller(request, caller, runtime, task_id)
-    cmd = CompleteTask(task_id, body.outcome, body.summary, body.referral_to)
+    cmd = CompleteTask(task_id, body.outcome, body.summary, body.referral_to, completed_by=caller.subject)
     async with runtime.uow() as uow:
         try:
             task = await complete_task(cmd, uow, dispatcher=dispatcher)
