@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from govmesh_contracts.events.common import TaskTarget
 
@@ -218,6 +218,7 @@ class AlarmType(_Strict):
 
 class MatterRegistry(_Strict):
     version: Literal[1] = 1
+    _by_code: dict[str, MatterSpec] = PrivateAttr(default_factory=dict)
     departments: tuple[Department, ...]
     matters: tuple[MatterSpec, ...] = Field(min_length=1)
     routing_fallbacks: tuple[FallbackRoute, ...] = ()
@@ -261,8 +262,11 @@ class MatterRegistry(_Strict):
         found.extend((f"routing_fallbacks {f.matter_code}", f.targets) for f in self.routing_fallbacks)
         return found
 
+    def model_post_init(self, context: Any, /) -> None:
+        self._by_code = {m.code: m for m in self.matters}
+
     def matter(self, code: str) -> MatterSpec | None:
-        return next((m for m in self.matters if m.code == code), None)
+        return self._by_code.get(code)
 
 
 def _where(loc: tuple[int | str, ...], raw: Any) -> str:
