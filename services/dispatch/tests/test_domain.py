@@ -11,7 +11,16 @@ from dispatch.domain.assignment import WorkerLoad, choose_worker
 from dispatch.domain.cases import cancellation_reason
 from dispatch.domain.codes import CodeError, check_grid_chain, level_of_admin_code, next_level, parse_grid_code
 from dispatch.domain.elements import ElementCategory, mask_element, personal_values
-from dispatch.domain.routing import Rule, RuleError, Target, default_sla, parse_rules, route
+from dispatch.domain.routing import (
+    Rule,
+    RuleError,
+    Target,
+    default_sla,
+    parse_rules,
+    registry_rules,
+    route,
+    rules_to_add,
+)
 from dispatch.domain.tasks import (
     CaseState,
     TaskState,
@@ -222,3 +231,28 @@ def test_personal_attributes_are_masked_by_key_in_chinese_and_english_and_nested
     assert shop == {"name": "东街便利店", "address": "东街1号"}
     _, person = mask_element(ElementCategory.PEOPLE, "x", {"地址": "东街1号院3单元"})
     assert person == {"地址": "东街1号院3***"}
+
+
+def test_the_registry_states_the_routing_of_every_matter() -> None:
+    rules = registry_rules()
+    assert route(rules, "dispute.land", "rural") == tuple(
+        Target.parse(t) for t in ("mediation", "grid_worker", "department:justice")
+    )
+    assert route(rules, "dispute.land", "residential") == (Target(TaskTarget.MEDIATION), Target(TaskTarget.GRID_WORKER))
+    assert route(rules, "safety.hazard", "industrial") == (
+        Target(TaskTarget.GRID_WORKER),
+        Target(TaskTarget.DEPARTMENT, "emergency_management"),
+    )
+    assert route(rules, "video.device_fault", None) == (Target(TaskTarget.DEPARTMENT, "video_maintenance"),)
+
+
+def test_a_matter_new_to_the_registry_gets_its_rules_and_edited_rules_are_kept() -> None:
+    edited = [
+        Rule("legal.aid", None, (Target(TaskTarget.GRID_WORKER),)),
+        Rule("*", None, (Target(TaskTarget.POLICING),)),
+    ]
+    stated = registry_rules()
+    added = rules_to_add(edited, stated)
+    assert {r.matter_code for r in added} >= {"public_order", "dispute.*", "safety.hazard"}
+    assert not [r for r in added if r.matter_code in ("legal.aid", "*")]  # the REST edits stay
+    assert rules_to_add(stated, stated) == []

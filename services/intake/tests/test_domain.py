@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from govmesh_contracts.matters import DEFAULT_FILE, MatterRegistryError, parse_registry
 from intake.domain.cases import (
     CancelNotAllowed,
     CaseStatus,
@@ -18,7 +20,7 @@ from intake.domain.cases import (
     within_burst,
 )
 from intake.domain.messages import negotiate, render
-from intake.domain.taxonomy import MATTERS, matter, matter_for_alarm, validate_attributes
+from intake.domain.taxonomy import MATTERS, matter, matter_for_alarm, matters_of, validate_attributes
 from intake.domain.validation import (
     Bounds,
     distance_m,
@@ -201,3 +203,25 @@ def test_a_timeline_time_reads_as_beijing_time_in_chinese_and_iso_in_english() -
     args = {"task": "5d0f2b8e", "target": "mediation", "priority": "normal", "due": "2026-12-10T08:30+00:00"}
     assert render("zh", "task_assigned", args) == "任务 5d0f2b8e 派给调解（一般），时限 2026-12-10 16:30"
     assert render("en", "task_assigned", args) == "task 5d0f2b8e for mediation (normal), due 2026-12-10T08:30+00:00"
+
+
+def test_limits_stated_in_the_registry_are_enforced() -> None:
+    raw = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
+    raw["matters"][0]["attributes"][0].update(minimum=1, maximum=500)  # public_order's people_involved
+    raw["matters"][-1]["attributes"][0].update(max_length=20)  # video.device_fault's channel_id
+    limited = {m.code: m for m in matters_of(parse_registry(raw))}
+    order, fault = limited["public_order"], limited["video.device_fault"]
+    assert validate_attributes(order, {"people_involved": 0}) == {"people_involved": "at least 1"}
+    assert validate_attributes(order, {"people_involved": 501}) == {"people_involved": "at most 500"}
+    assert validate_attributes(order, {"people_involved": 500}) == {}
+    assert validate_attributes(fault, {"channel_id": "3" * 21}) == {"channel_id": "at most 20 characters"}
+    # without a stated limit a string attribute keeps the Open311 default of 200 characters
+    shipped = matter("video.device_fault")
+    assert shipped is not None and validate_attributes(shipped, {"channel_id": "3" * 200}) == {}
+
+
+def test_a_registry_without_the_video_matters_cannot_serve_intake() -> None:
+    raw = json.loads(DEFAULT_FILE.read_text(encoding="utf-8"))
+    raw["matters"] = [m for m in raw["matters"] if m["code"] != "video.alarm"]
+    with pytest.raises(MatterRegistryError, match=r"intake needs the matters video\.alarm"):
+        matters_of(parse_registry(raw))

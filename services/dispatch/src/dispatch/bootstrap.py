@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from importlib.metadata import version
 from pathlib import Path
 
@@ -13,9 +12,9 @@ from sqlmodel import func, select
 from dispatch.adapters import metrics
 from dispatch.adapters.background import Background
 from dispatch.adapters.city import import_city_dir
-from dispatch.adapters.repository import replace_rules
+from dispatch.adapters.repository import add_rules, load_rules, replace_rules
 from dispatch.adapters.tables import GridRow, RoutingRuleRow
-from dispatch.domain.routing import parse_rules
+from dispatch.domain.routing import registry_rules, rules_to_add
 from dispatch.entrypoints.api import (
     board,
     cases,
@@ -37,17 +36,23 @@ from govmesh_runtime.app import create_app as create_service_app
 from govmesh_runtime.logging import get_logger
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-RULES_FILE = Path(__file__).parent / "data" / "routing_rules.json"
 
 log = get_logger(__name__)
 
 
 async def seed_reference_data(runtime: Runtime, dispatcher: Dispatcher) -> None:
-    """Routing rules from the data file when the table is empty; the city when configured and empty."""
+    """Routing rules from the matter registry (all when the table is empty, else those of matters
+    new to it); the city when configured and empty."""
     async with runtime.db.sessions() as session:
         if not (await session.exec(select(func.count()).select_from(RoutingRuleRow))).one():
-            await replace_rules(session, parse_rules(json.loads(RULES_FILE.read_text(encoding="utf-8"))))
+            await replace_rules(session, registry_rules())
             await session.commit()
+        else:
+            added = rules_to_add(await load_rules(session), registry_rules())
+            if added:
+                await add_rules(session, added)
+                await session.commit()
+                log.info("routing_rules_added", matters=sorted({rule.matter_code for rule in added}))
         settings = dispatcher.settings
         if settings.city_data_dir and not (await session.exec(select(func.count()).select_from(GridRow))).one():
             counts = await import_city_dir(session, Path(settings.city_data_dir), dispatcher.geometry)

@@ -36,6 +36,10 @@ async def load_rules(session: AsyncSession) -> list[Rule]:
 
 async def replace_rules(session: AsyncSession, rules: Sequence[Rule]) -> None:
     await session.exec(delete(RoutingRuleRow))
+    await add_rules(session, rules)
+
+
+async def add_rules(session: AsyncSession, rules: Sequence[Rule]) -> None:
     for rule in rules:
         session.add(
             RoutingRuleRow(

@@ -12,39 +12,16 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from govmesh_contracts import TaskTarget
+from govmesh_contracts.matters import MatterRegistry, registry
 
 GRID_FUNCTIONS = ("residential", "commercial", "rural", "industrial", "mixed")
 
-# Departments that act on tasks without a service of their own (topic + optional webhook).
-DEPARTMENTS = (
-    "civil_affairs",
-    "labour_social_security",
-    "justice",
-    "community_correction",
-    "legal_services",
-    "psychological_services",
-    "government_services",
-    "emergency_management",
-    "video_maintenance",  # keeps the city's cameras (雪亮工程运维): device-fault cases
-)
+# The matter registry (govmesh_contracts' matters.json, or GOVMESH_MATTERS_FILE) holds the
+# departments, each matter's routing and its deadline; dispatch keeps its view of it here.
+REGISTRY: MatterRegistry = registry()
 
-# Default deadlines per matter family when intake gives none (CaseReceived.due_at).
-DEFAULT_SLA: dict[str, timedelta] = {
-    "security.incident": timedelta(hours=2),
-    "video.alarm": timedelta(hours=2),
-    "video.device_fault": timedelta(hours=72),
-    "public_order": timedelta(hours=24),
-    "safety.hazard": timedelta(hours=24),
-    "community_correction": timedelta(hours=48),
-    "dispute": timedelta(days=7),
-    "civil_affairs": timedelta(days=5),
-    "labour": timedelta(days=5),
-    "legal": timedelta(days=3),
-    "counselling": timedelta(days=3),
-    "convenience": timedelta(days=3),
-    "grid": timedelta(days=3),
-    "*": timedelta(days=3),
-}
+# Departments that act on tasks without a service of their own (topic + optional webhook).
+DEPARTMENTS: tuple[str, ...] = tuple(d.code for d in REGISTRY.departments)
 
 
 class RuleError(ValueError):
@@ -110,8 +87,33 @@ def route(rules: Iterable[Rule], matter_code: str, grid_function: str | None) ->
     return (Target(TaskTarget.GRID_WORKER),)
 
 
-def default_sla(matter_code: str) -> timedelta:
-    return DEFAULT_SLA.get(matter_code) or DEFAULT_SLA.get(_family(matter_code)) or DEFAULT_SLA["*"]
+def default_sla(matter_code: str, source: MatterRegistry = REGISTRY) -> timedelta:
+    """The time dispatch gives when it sets a deadline itself (reopened case, referral, none from intake)."""
+    found = source.matter(matter_code)
+    if found is None:
+        return timedelta(hours=source.default_dispatch_sla_hours)
+    return timedelta(hours=found.dispatch_sla_hours or found.sla_hours)
+
+
+def registry_rules(source: MatterRegistry = REGISTRY) -> list[Rule]:
+    """The routing rules the registry states: each matter's own, then the family and catch-all fallbacks."""
+    items: list[dict[str, object]] = []
+    for matter in source.matters:
+        if matter.routing is None:
+            continue
+        if matter.routing.targets is not None:
+            items.append({"matter_code": matter.code, "targets": list(matter.routing.targets)})
+        for function, targets in matter.routing.by_grid_function.items():
+            items.append({"matter_code": matter.code, "grid_function": function, "targets": list(targets)})
+    items.extend({"matter_code": f.matter_code, "targets": list(f.targets)} for f in source.routing_fallbacks)
+    return parse_rules(items)
+
+
+def rules_to_add(existing: Iterable[Rule], stated: Iterable[Rule]) -> list[Rule]:
+    """The registry's rules for matters the table has no rule for yet (a matter added to the
+    registry after the table was seeded); rules edited over REST are never overwritten."""
+    routed = {rule.matter_code for rule in existing}
+    return [rule for rule in stated if rule.matter_code not in routed]
 
 
 def parse_rules(items: Sequence[dict[str, object]]) -> list[Rule]:

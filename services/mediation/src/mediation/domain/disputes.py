@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from govmesh_contracts.matters import registry
+
 #: A mediation agreement may be taken to the court for judicial confirmation (司法确认)
 #: within 30 days of its signing (People's Mediation Law, art. 33).
 CONFIRMATION_WINDOW = timedelta(days=30)
@@ -34,21 +36,15 @@ class Category(StrEnum):
     OTHER = "other"
 
 
-_MATTER_CATEGORIES = {
-    "dispute.neighbour": Category.NEIGHBOUR,
-    "dispute.family": Category.FAMILY,
-    "dispute.property": Category.PROPERTY,
-    "dispute.labour": Category.LABOUR,
-    "labour.social_security": Category.LABOUR,
-    "dispute.land": Category.LAND,
-    "dispute.consumer": Category.CONSUMER,
-    "public_order": Category.PUBLIC_ORDER,
-    "security.incident": Category.PUBLIC_ORDER,
+# Each matter's category is in the mesh's matter registry (govmesh_contracts' matters.json, or
+# GOVMESH_MATTERS_FILE); mediation's view of it, read once.
+_MATTER_CATEGORIES: dict[str, Category] = {
+    m.code: Category(m.mediation_category) for m in registry().matters if m.mediation_category is not None
 }
 
 
 def category_for_matter(matter_code: str) -> Category:
-    """The dispute category of a matter code from intake's taxonomy (``other`` when it names none)."""
+    """The dispute category of a matter code from the matter registry (``other`` when it names none)."""
     return _MATTER_CATEGORIES.get(matter_code, Category.OTHER)
 
 

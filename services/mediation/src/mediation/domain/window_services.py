@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from govmesh_contracts.matters import registry
 from mediation.domain.disputes import DisputeRuleError
 
 
@@ -15,11 +16,9 @@ class WindowKind(StrEnum):
     PSYCHOLOGICAL_COUNSELLING = "psychological_counselling"
 
 
-#: Matter codes (intake's taxonomy) that dispatch sends to mediation as window services.
-MATTER_KINDS = {
-    "legal.consultation": WindowKind.LEGAL_CONSULTATION,
-    "legal.aid": WindowKind.LEGAL_AID,
-    "counselling.psychological": WindowKind.PSYCHOLOGICAL_COUNSELLING,
+#: Matter codes that dispatch sends to mediation as window services (the matter registry's window_service).
+MATTER_KINDS: dict[str, WindowKind] = {
+    m.code: WindowKind(m.window_service) for m in registry().matters if m.window_service is not None
 }
 
 #: The outcomes each kind can end with, and the task outcome each means for dispatch.

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from govmesh_contracts.matters import registry
+
 
 class TaskStatus(StrEnum):
     UNROUTED = "unrouted"  # no room owns the grid (or the grid is unknown): the duty desk must route it
@@ -117,7 +119,8 @@ def check_close(status: str, outcome: Outcome, referral_to: str | None) -> None:
         raise TaskRuleError("referral_to: only allowed when the outcome is referred")
 
 
-MEDIATION_MATTERS = ("public_order", "security.incident", "dispute.")
+#: Matters police may settle by mediation on scene (the matter registry's police_mediation).
+MEDIATION_MATTERS = frozenset(m.code for m in registry().matters if m.police_mediation)
 
 
 def check_mediation(status: str, source: str, matter_code: str | None) -> None:
@@ -127,7 +130,7 @@ def check_mediation(status: str, source: str, matter_code: str | None) -> None:
         raise InvalidTransition(f"police mediation happens on scene; this task is {status}")
     if source == "video_alarm":
         raise TaskRuleError("a video alarm is not a dispute: close it with an outcome instead")
-    if source == "dispatch" and not (matter_code or "").startswith(MEDIATION_MATTERS):
+    if source == "dispatch" and matter_code not in MEDIATION_MATTERS:
         raise TaskRuleError(f"matter {matter_code} is not a dispute or public-order matter")
 
 
