@@ -14,7 +14,7 @@ The names below are re-exported so that ``from video_bridge import handlers`` an
 
 from video_bridge.domain.sip import Peer
 from video_bridge.handlers.alarms import record_alarm
-from video_bridge.handlers.channels import apply_catalog, store_device_answer
+from video_bridge.handlers.channels import apply_catalog, import_channel_records, set_channel_grid, store_device_answer
 from video_bridge.handlers.common import parse_device_id_or_none
 from video_bridge.handlers.devices import (
     is_admitted,
@@ -23,6 +23,7 @@ from video_bridge.handlers.devices import (
     record_seen,
     register,
     registered_device,
+    set_device_secret,
     unregister,
 )
 from video_bridge.handlers.evidence import (
@@ -44,6 +45,7 @@ __all__ = [
     "claim_evidence_searches",
     "clear_faults",
     "forget_old_cases",
+    "import_channel_records",
     "is_admitted",
     "keepalive",
     "learn_case",
@@ -54,6 +56,8 @@ __all__ = [
     "record_seen",
     "register",
     "registered_device",
+    "set_channel_grid",
+    "set_device_secret",
     "store_device_answer",
     "unregister",
 ]

@@ -1,4 +1,5 @@
-"""A device's channels from its Catalog, and its DeviceInfo/DeviceStatus answers."""
+"""Channels: a device's from its Catalog, its DeviceInfo/DeviceStatus answers, and what an
+operator sets (a channel's grid, an import of channels.json)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlmodel import col, select
 
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge.adapters.grids import GridLocator
+from video_bridge.adapters.importer import ChannelRecord, ImportResult, import_channels
 from video_bridge.adapters.tables import ChannelRow, DeviceRow
 from video_bridge.domain.liveness import CATALOG_EVENTS_ONLINE, channel_online
 from video_bridge.domain.manscdp import CatalogItem
@@ -88,3 +90,27 @@ async def store_device_answer(uow: UnitOfWork, device_id: str, kind: str, fields
     else:
         device.status_json = json.dumps(fields, ensure_ascii=False)
     uow.session.add(device)
+
+
+async def set_channel_grid(
+    uow: UnitOfWork, channel_id: str, grid_code: str | None, grids: GridLocator
+) -> ChannelRow | None:
+    """Map a channel to a grid by configuration, or (``grid_code`` None) by its coordinates;
+    None when there is no such channel."""
+    row = await uow.session.get(ChannelRow, channel_id)
+    if row is None:
+        return None
+    if grid_code is None:
+        row.grid_code = grids.locate(row.lat, row.lon)
+        row.grid_source = "coordinates" if row.grid_code else None
+    else:
+        row.grid_code, row.grid_source = grid_code, "configuration"
+    uow.session.add(row)
+    return row
+
+
+async def import_channel_records(
+    uow: UnitOfWork, records: Sequence[ChannelRecord], grids: GridLocator, *, realm: str
+) -> ImportResult:
+    """Upsert devices and channels from the city generator's channels.json (by channel id)."""
+    return await import_channels(uow.session, records, grids, realm=realm)

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge.adapters.tables import DeviceRow
-from video_bridge.domain.device_id import parse_device_id
+from video_bridge.domain.device_id import DeviceId, parse_device_id
 from video_bridge.domain.liveness import offline_deadline
 from video_bridge.domain.sip import Peer
 from video_bridge.handlers.common import set_device_online, utc_now
@@ -140,3 +140,14 @@ async def mark_timed_out(
         await set_device_online(uow, device, False, "unregister", now)
         gone.append(device.device_id)
     return gone
+
+
+async def set_device_secret(uow: UnitOfWork, device: DeviceId, secret_ha1: str) -> None:
+    """The device's own SIP secret (HA1); a device with a secret of its own is in the
+    registry, so admitted (created if unknown)."""
+    row = await uow.session.get(DeviceRow, device.value)
+    if row is None:
+        row = DeviceRow(device_id=device.value, type_code=device.type_code)
+    row.known = True
+    row.sip_ha1 = secret_ha1
+    uow.session.add(row)
