@@ -22,8 +22,6 @@ from mediation.domain.commands import RecordAgreement, RecordFollowUp
 from mediation.domain.disputes import DisputeRuleError, DisputeStatus, Outcome
 from mediation.handlers.common import add_log, close_dispute, get_dispute
 
-# --- outcomes ---------------------------------------------------------------------------------
-
 
 async def record_agreement(cmd: RecordAgreement, uow: UnitOfWork, *, now: datetime) -> uuid.UUID:
     repo = SqlMediationRepository(uow.session)

@@ -22,9 +22,6 @@ class NotFound(LookupError):
         super().__init__(f"{kind} {ident} not found")
 
 
-# --- helpers ----------------------------------------------------------------------------------
-
-
 def add_log(uow: UnitOfWork, dispute_id: uuid.UUID, kind: str, at: datetime, note: str | None = None) -> None:
     uow.session.add(DisputeLogRow(dispute_id=dispute_id, kind=kind, note=note, at=at))
 

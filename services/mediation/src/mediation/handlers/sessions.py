@@ -24,9 +24,6 @@ class SessionConflict(DisputeRuleError):
         self.conflicts = conflicts
 
 
-# --- sessions ---------------------------------------------------------------------------------
-
-
 async def schedule_session(cmd: ScheduleSession, uow: UnitOfWork, *, now: datetime) -> uuid.UUID:
     repo = SqlMediationRepository(uow.session)
     dispute = await get_dispute(repo, cmd.dispute_id)

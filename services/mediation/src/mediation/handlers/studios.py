@@ -9,8 +9,6 @@ from mediation.adapters.tables import MediatorRow, StudioRow
 from mediation.domain.commands import MediatorSpec, StudioSpec
 from mediation.domain.disputes import DisputeRuleError
 
-# --- studios and mediators --------------------------------------------------------------------
-
 
 async def load_seed(
     studios: list[StudioSpec], mediators: list[MediatorSpec], uow: UnitOfWork, *, now: datetime

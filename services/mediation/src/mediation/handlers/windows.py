@@ -15,8 +15,6 @@ from mediation.domain.disputes import DisputeRuleError
 from mediation.domain.window_services import WindowKind, task_outcome
 from mediation.handlers.common import NotFound, add_log
 
-# --- window services and deliberations --------------------------------------------------------
-
 
 async def open_window_request(cmd: OpenWindowRequest, uow: UnitOfWork, *, now: datetime) -> uuid.UUID:
     if cmd.studio_id is not None and await uow.session.get(StudioRow, cmd.studio_id) is None:

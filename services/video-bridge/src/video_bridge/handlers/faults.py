@@ -11,8 +11,6 @@ from govmesh_contracts import ChannelFaultCleared, ChannelFaultOpened, Location
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge.adapters.tables import ChannelFaultRow, ChannelRow
 
-# --- dead cameras (video.faults.v1) ----------------------------------------------------------------
-
 
 async def open_faults(uow: UnitOfWork, *, offline_after_s: float, now: datetime, limit: int = 200) -> list[str]:
     """Channels offline (after having been online) for longer than ``offline_after_s`` and without
