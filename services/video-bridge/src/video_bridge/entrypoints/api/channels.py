@@ -160,7 +160,7 @@ async def assign_grid(
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"channel {channel_id} not found")
         await uow.commit()
         await uow.session.refresh(row)
-    return public(row)
+        return public(row)  # inside: leaving the unit of work expires what the refresh read
 
 
 @router.post("/import", summary="Import channels.json (the city generator's format); upsert by channel id")
