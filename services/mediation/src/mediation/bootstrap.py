@@ -15,7 +15,7 @@ from mediation.domain.clock import Clock, system_clock
 from mediation.entrypoints.api import disputes, reports, sessions, studios, windows
 from mediation.entrypoints.consumers import consumer_specs
 from mediation.entrypoints.seed import load_document, read_seed
-from mediation.handlers import SweepResult, run_deadline_sweep
+from mediation.handlers.agreements import SweepResult, run_deadline_sweep
 from mediation.settings import MediationSettings, get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"

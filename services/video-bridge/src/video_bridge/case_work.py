@@ -23,10 +23,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.logging import get_logger
 from video_bridge import handlers
+from video_bridge.adapters.places import within
 from video_bridge.adapters.tables import ChannelRow, EvidenceRow, KnownCaseRow
 from video_bridge.domain.evidence import bounding_box, distance_m, window_around
 from video_bridge.domain.manscdp import RecordItem, format_time
-from video_bridge.entrypoints.api.deps import within
 from video_bridge.settings import VideoBridgeSettings
 from video_bridge.sip_server import QueryFailed, SipServer
 

@@ -8,7 +8,7 @@ from govmesh_contracts import CasePersonalDataErased, TaskAssigned, TaskCancelle
 from govmesh_runtime.consumer import ConsumerSpec
 from govmesh_runtime.uow import UnitOfWork
 from mediation.domain.clock import Clock
-from mediation.handlers import (
+from mediation.handlers.disputes import (
     erase_case_copies_on_erasure,
     hand_over_on_task_reassigned,
     open_dispute_on_task_assigned,

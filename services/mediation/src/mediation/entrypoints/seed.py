@@ -20,7 +20,7 @@ from govmesh_runtime.uow import UnitOfWork
 from mediation.domain.clock import Clock, system_clock
 from mediation.domain.commands import MediatorSpec, StudioSpec
 from mediation.domain.disputes import Category
-from mediation.handlers import load_seed
+from mediation.handlers.studios import load_seed
 from mediation.settings import MediationSettings, get_settings
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"

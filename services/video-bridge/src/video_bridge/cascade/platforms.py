@@ -32,8 +32,7 @@ from video_bridge.cascade import bodies
 from video_bridge.cascade.upward import Endpoint, UpwardLink, new_tag
 from video_bridge.domain import manscdp
 from video_bridge.domain.manscdp import AlarmNotice, ManscdpError, RecordItem
-from video_bridge.domain.sip import SipMessage, response_to
-from video_bridge.handlers import Peer
+from video_bridge.domain.sip import Peer, SipMessage, response_to
 from video_bridge.settings import VideoBridgeSettings
 
 log = get_logger(__name__)

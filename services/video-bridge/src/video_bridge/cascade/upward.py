@@ -19,8 +19,7 @@ from typing import Protocol
 from govmesh_runtime.logging import get_logger
 from video_bridge.cascade import bodies
 from video_bridge.domain.digest import expected_response, parse_authorization
-from video_bridge.domain.sip import SipMessage
-from video_bridge.handlers import Peer
+from video_bridge.domain.sip import Peer, SipMessage
 from video_bridge.settings import UpperPlatform
 
 log = get_logger(__name__)

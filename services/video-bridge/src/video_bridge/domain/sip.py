@@ -37,6 +37,16 @@ CANONICAL = {
 }
 REQUIRED_REQUEST_HEADERS = ("via", "from", "to", "call-id", "cseq")
 
+
+@dataclass(frozen=True)
+class Peer:
+    """Where a device's messages come from (recorded on every message: NAT rebinding)."""
+
+    transport: str  # UDP | TCP
+    host: str
+    port: int
+
+
 _REQUEST_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9._!%*+`'~-]*)\s+(\S+)\s+SIP/(\d+\.\d+)\s*$", re.IGNORECASE)
 _STATUS_LINE = re.compile(r"^SIP/(\d+\.\d+)\s+(\d{3})(?:\s+(.*))?$", re.IGNORECASE)
 _USER = re.compile(r"sips?:([^@;>\s]+)@", re.IGNORECASE)

@@ -18,7 +18,8 @@ from govmesh_runtime.uow import UnitOfWork
 from mediation.adapters.tables import DisputeRow, SessionRow, StudioRow, WindowRequestRow
 from mediation.domain.clock import Clock
 from mediation.domain.disputes import DisputeRuleError
-from mediation.handlers import NotFound, SessionConflict
+from mediation.handlers.common import NotFound
+from mediation.handlers.sessions import SessionConflict
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 CasesRead = Annotated[Principal, Depends(access.require(Scope.CASES_READ))]

@@ -57,15 +57,12 @@ from mediation.entrypoints.api.schemas import (
     SessionPublic,
     WithdrawalCreate,
 )
-from mediation.handlers import (
+from mediation.handlers.agreements import apply_for_judicial_confirmation, record_agreement, record_follow_up
+from mediation.handlers.assignment import assign_mediator, record_conflict_of_interest
+from mediation.handlers.disputes import (
     add_party,
-    apply_for_judicial_confirmation,
     assess_risk,
-    assign_mediator,
     read_contact,
-    record_agreement,
-    record_conflict_of_interest,
-    record_follow_up,
     refer_dispute,
     update_dispute,
     withdraw_dispute,

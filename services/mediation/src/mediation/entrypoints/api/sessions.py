@@ -24,7 +24,7 @@ from mediation.entrypoints.api.deps import (
 )
 from mediation.entrypoints.api.disputes import session_public
 from mediation.entrypoints.api.schemas import Created, SessionCancel, SessionCreate, SessionPublic, SessionRecord
-from mediation.handlers import cancel_session, record_session, schedule_session
+from mediation.handlers.sessions import cancel_session, record_session, schedule_session
 
 router = APIRouter(tags=["sessions"], responses=refusals(400, 401, 403, 404, 409, 422))
 

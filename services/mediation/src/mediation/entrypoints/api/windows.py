@@ -33,7 +33,7 @@ from mediation.entrypoints.api.schemas import (
     WindowRequestCreate,
     WindowRequestPublic,
 )
-from mediation.handlers import complete_window_request, open_window_request, record_deliberation
+from mediation.handlers.windows import complete_window_request, open_window_request, record_deliberation
 
 router = APIRouter(tags=["window services"], responses=refusals(400, 401, 403, 404, 409, 422))
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_
 from sqlmodel import col, select
 
 from govmesh_runtime import access
-from video_bridge.adapters.importer import ChannelRecord, import_channels
+from video_bridge.adapters.importer import ChannelRecord
 from video_bridge.adapters.tables import ChannelRow
 from video_bridge.entrypoints.api.deps import (
     DevicesManage,
@@ -32,6 +32,7 @@ from video_bridge.entrypoints.api.schemas import (
     GridAssignment,
     ImportSummary,
 )
+from video_bridge.handlers.channels import import_channel_records, set_channel_grid
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"], responses=refusals(400, 401, 403, 404, 422))
 
@@ -153,19 +154,13 @@ async def assign_grid(
             current = await session.get(ChannelRow, channel_id)
         target = grids.locate(current.lat, current.lon) if current else None
     await access.require_place(request, caller, resource="channel", place=target)
-    async with runtime.db.sessions() as session:
-        row = await session.get(ChannelRow, channel_id)
+    async with runtime.uow() as uow:
+        row = await set_channel_grid(uow, channel_id, body.grid_code, grids)
         if row is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"channel {channel_id} not found")
-        if body.grid_code is None:
-            row.grid_code = grids.locate(row.lat, row.lon)
-            row.grid_source = "coordinates" if row.grid_code else None
-        else:
-            row.grid_code, row.grid_source = body.grid_code, "configuration"
-        session.add(row)
-        await session.commit()
-        await session.refresh(row)
-    return public(row)
+        await uow.commit()
+        await uow.session.refresh(row)
+        return public(row)  # inside: leaving the unit of work expires what the refresh read
 
 
 @router.post("/import", summary="Import channels.json (the city generator's format); upsert by channel id")
@@ -192,7 +187,7 @@ async def import_channel_file(
         for c in body
     ]
     realm = request.app.state.settings.realm
-    async with runtime.db.sessions() as session:
-        result = await import_channels(session, records, grids, realm=realm)
-        await session.commit()
+    async with runtime.uow() as uow:
+        result = await import_channel_records(uow, records, grids, realm=realm)
+        await uow.commit()
     return ImportSummary(**result.__dict__)

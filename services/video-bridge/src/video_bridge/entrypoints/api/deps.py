@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from sqlalchemy import or_, true
 from sqlmodel import col, select
 
 from govmesh_runtime import access
@@ -14,6 +13,7 @@ from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals as refusals  # shared; the routers import it from here
 from govmesh_runtime.roles import Scope
 from video_bridge.adapters.grids import GridLocator
+from video_bridge.adapters.places import within as within  # the routers import it from here
 from video_bridge.adapters.tables import ChannelRow
 from video_bridge.sip_server import SipServer
 
@@ -42,14 +42,6 @@ SipDep = Annotated[SipServer, Depends(get_sip)]
 
 
 # --- places: a channel is where its grid is; a device where its channels are ----------------
-
-
-def within(column: Any, places: tuple[str, ...] | None) -> Any:
-    """A filter: the grid code starts with one of the places (None: everywhere). A record
-    without a grid is in no place."""
-    if places is None:
-        return true()
-    return or_(*(col(column).startswith(place, autoescape=True) for place in places))
 
 
 async def guard_channel(request: Request, caller: Principal, runtime: Runtime, channel_id: str) -> None:

@@ -26,6 +26,7 @@ from video_bridge.entrypoints.api.deps import (
     within,
 )
 from video_bridge.entrypoints.api.schemas import DeviceCredentials, DevicePublic, DeviceQuery, Subscription
+from video_bridge.handlers.devices import set_device_secret
 from video_bridge.sip_server import DeviceNotRegistered, QueryFailed
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"], responses=refusals(400, 401, 403, 404, 422, 502, 504))
@@ -138,12 +139,7 @@ async def set_credentials(
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"device_id: {exc}") from exc
     await guard_device(request, caller, runtime, device_id)
     realm = request.app.state.settings.realm
-    async with runtime.db.sessions() as session:
-        row = await session.get(DeviceRow, device_id)
-        if row is None:
-            row = DeviceRow(device_id=device_id, type_code=parsed.type_code)
-        row.known = True  # a device with a secret of its own is in the registry: admitted
-        row.sip_ha1 = ha1(device_id, realm, body.password)
-        session.add(row)
-        await session.commit()
+    async with runtime.uow() as uow:
+        await set_device_secret(uow, parsed, ha1(device_id, realm, body.password))
+        await uow.commit()
     return {"device_id": device_id, "known": True, "own_secret": True}
