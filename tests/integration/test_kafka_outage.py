@@ -19,7 +19,7 @@ from govmesh_runtime.uow import UnitOfWork
 from intake.bootstrap import MIGRATIONS
 from intake.domain.cases import Channel
 from intake.domain.commands import AcceptCase
-from intake.handlers import accept_case
+from intake.handlers.cases import accept_case
 from intake.settings import IntakeSettings
 
 pytestmark = pytest.mark.integration

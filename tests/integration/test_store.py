@@ -25,7 +25,7 @@ from intake.adapters.tables import CaseRow
 from intake.bootstrap import MIGRATIONS as INTAKE_MIGRATIONS
 from intake.domain.cases import Channel
 from intake.domain.commands import AcceptCase
-from intake.handlers import Outcome, accept_case
+from intake.handlers.cases import Outcome, accept_case
 from intake.settings import IntakeSettings
 
 pytestmark = pytest.mark.integration

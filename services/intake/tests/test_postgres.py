@@ -16,7 +16,7 @@ from sqlmodel import col, select
 from govmesh_contracts import CaseFeedbackGiven, CaseResolved
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.tables import OutboxMessage
-from intake.handlers import record_case_resolved
+from intake.handlers.timeline import record_step
 
 Client = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 CASE: dict[str, Any] = {
@@ -103,7 +103,7 @@ async def test_concurrent_feedback_on_one_case_makes_one_event(client_with: Clie
         case_id = (await http.post("/v1/cases", json={**CASE, "lat": 38.7})).json()["id"]
         runtime: Runtime = http.app.state.runtime  # type: ignore[attr-defined]
         async with runtime.uow(causation_id=str(uuid.uuid4())) as uow:  # dispatch resolved it
-            await record_case_resolved(CaseResolved(case_id=uuid.UUID(case_id), resolved_at=datetime.now(UTC)), uow)
+            await record_step(CaseResolved(case_id=uuid.UUID(case_id), resolved_at=datetime.now(UTC)), uow)
             await uow.commit()
         body = {"satisfaction": 5, "solved": True}
         answers = await asyncio.gather(*(http.post(f"/v1/cases/{case_id}/feedback", json=body) for _ in range(4)))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
+from govmesh_contracts import CancelReason
 from intake.domain.cases import Channel
 from intake.domain.taxonomy import AttributeValue
 
@@ -19,6 +21,11 @@ class Reporter:
 
     def is_empty(self) -> bool:
         return not (self.name or self.phone or self.id_number)
+
+    def fields(self) -> list[str]:
+        """The personal fields given, as the audit log names them."""
+        given = {"name": self.name, "phone": self.phone, "id_number": self.id_number}
+        return [f"reporter.{name}" for name, value in given.items() if value]
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,11 @@ class GiveFeedback:
     satisfaction: int
     solved: bool
     comment: str | None = None
+
+
+@dataclass(frozen=True)
+class CancelCase:
+    reason: CancelReason
+    by: str  # the subject of the centre's credential, never a body field
+    merged_into: UUID | None = None
+    note: str | None = None

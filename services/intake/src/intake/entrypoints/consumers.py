@@ -4,7 +4,8 @@ video bridge's alarms (which become cases) and its camera faults (maintenance ca
 from __future__ import annotations
 
 from govmesh_runtime.consumer import ConsumerSpec
-from intake.handlers import alarm_handlers, event_handlers, fault_handlers
+from intake.handlers.alarms import alarm_handlers, fault_handlers
+from intake.handlers.timeline import timeline_handlers
 from intake.settings import IntakeSettings
 
 TIMELINE_TOPICS = (
@@ -20,7 +21,7 @@ TIMELINE_TOPICS = (
 
 def consumer_specs(settings: IntakeSettings) -> list[ConsumerSpec]:
     return [
-        ConsumerSpec(name="intake-timeline", topics=TIMELINE_TOPICS, handlers=event_handlers(settings)),
+        ConsumerSpec(name="intake-timeline", topics=TIMELINE_TOPICS, handlers=timeline_handlers()),
         ConsumerSpec(name="intake-video-alarms", topics=("video.alarms.v1",), handlers=alarm_handlers(settings)),
         # dead cameras: a maintenance case per outage, cleared when the camera is back
         ConsumerSpec(name="intake-video-faults", topics=("video.faults.v1",), handlers=fault_handlers(settings)),

@@ -3,39 +3,48 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
-from pydantic import BaseModel, Field
 
-from govmesh_runtime import access, audit, finite
+from govmesh_runtime import access, finite
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.problems import refusals
 from govmesh_runtime.roles import Scope
 from intake.adapters.repository import CaseFilter, SqlCaseRepository
 from intake.domain.cases import CancelNotAllowed, CaseStatus, Channel
-from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
+from intake.domain.commands import AcceptCase, CancelCase, GiveFeedback, Reporter
 from intake.domain.messages import t
+from intake.entrypoints.api.examples import (
+    CASE_EXAMPLE,
+    ERROR_400,
+    ERROR_422,
+    LINKED_DESCRIPTION,
+    LINKED_EXAMPLE,
+    example,
+)
 from intake.entrypoints.api.schemas import (
+    IDEMPOTENCY_KEY_MAX,
     CaseCancel,
     CaseCreate,
     CaseCreated,
     CasePage,
     CasePublic,
     CaseSummary,
+    ErasureRequest,
     FeedbackCreate,
     ReportLinked,
 )
 from intake.entrypoints.api.views import (
     POLICING_SCOPE,
-    RESOURCE,
     Manager,
     Reader,
     RuntimeDep,
     Writer,
     accept,
     case_public,
+    change_audit,
     check_grid,
     find_case,
     guard,
@@ -47,90 +56,18 @@ from intake.entrypoints.api.views import (
     shown,
     summary_view,
 )
-from intake.handlers import (
-    CancelCase,
+from intake.handlers.cases import (
     CaseNotFound,
     FeedbackNotAllowed,
     IdempotencyConflict,
     Outcome,
     ReportInvalid,
     cancel_case,
-    erase_personal_data,
     give_feedback,
 )
+from intake.handlers.erasure import erase_personal_data
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=refusals(401, 403))
-
-_CASE_EXAMPLE: dict[str, Any] = {
-    "id": "0b7c54a4-5a8e-4c1c-9d55-3f3b8e8f2a10",
-    "case_number": "620702-20261125-000042",
-    "matter_code": "dispute.neighbour",
-    "description": "Water leaks from the flat above into ours.",
-    "lat": 38.9326,
-    "lon": 100.4498,
-    "address": "甘州区 县府街 12号 3单元",
-    "channel": "hotline",
-    "status": "in_progress",
-    "handled_by": "mediation",
-    "grid_code": "620702001001001",
-    "received_at": "2026-11-25T08:30:00Z",
-    "updated_at": "2026-11-25T08:31:10Z",
-    "due_at": "2026-12-10T08:30:00Z",
-    "linked_reports": 0,
-    "handled_since": "2026-11-25T08:31:10Z",
-    "attributes": {"parties_count": 2.0},
-    "attachments": ["https://files.example/leak.jpg"],
-    "reporter": {
-        "ref": "rep-3f2a9c0e11d24b7f8a61",
-        "name": "张*",
-        "phone": "138****5678",
-        "id_number": None,
-        "masked": True,
-    },
-    "satisfaction": None,
-    "closed_without_feedback": False,
-    "return_visit_satisfaction": None,
-    "timeline": [
-        {
-            "kind": "received",
-            "actor": "centre:620702",
-            "note": "accepted via hotline as 邻里纠纷 (dispute.neighbour); due 2026-12-10T08:30+00:00",
-            "at": "2026-11-25T08:30:00Z",
-        },
-        {"kind": "dispatched", "actor": "centre:620700", "note": "grid 620702001001", "at": "2026-11-25T08:30:02Z"},
-        {
-            "kind": "task_assigned",
-            "actor": "mediation",
-            "note": "task 5d0f2b8e for mediation (normal), due 2026-12-10T08:30+00:00",
-            "at": "2026-11-25T08:31:10Z",
-        },
-    ],
-}
-_ERROR_422 = {
-    "description": "A bad field, named with its reason; nothing was written.",
-    "content": {
-        "application/json": {
-            "example": {
-                "detail": [
-                    {
-                        "loc": ["body", "reporter", "id_number"],
-                        "msg": "check digit does not match (GB 11643 checksum)",
-                        "type": "value_error",
-                    }
-                ]
-            }
-        }
-    },
-}
-
-_ERROR_400 = {
-    "description": "The body is not well-formed JSON text (e.g. not UTF-8); nothing was written.",
-    "content": {"application/json": {"example": {"detail": "There was an error parsing the body"}}},
-}
-
-
-def _example(value: Any, description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"example": value}}}
 
 
 def _invalid(exc: ReportInvalid) -> HTTPException:
@@ -168,44 +105,14 @@ def command_from(body: CaseCreate, idempotency_key: str | None, places: tuple[st
     "description, attachments, attributes or the steps' notes). "
     "A retried request with the same `Idempotency-Key` answers what the first one did (200, outcome `retried`).",
     responses={
-        201: _example({**_CASE_EXAMPLE, "outcome": "created", "notice": None}, "A new case."),
-        200: _example(
-            {
-                "outcome": "linked",
-                "notice": "Your report 620702-20261125-000042-L7 is linked to open case 620702-20261125-000042 of "
-                "the same matter nearby; you will follow that case.",
-                "report": {
-                    "receipt": "620702-20261125-000042-L7",
-                    "received_at": "2026-11-25T09:02:00Z",
-                    "channel": "hotline",
-                    "description": "楼上又在漏水 Water again from upstairs.",
-                    "lat": 38.9327,
-                    "lon": 100.4499,
-                    "address": None,
-                    "attachments": ["https://files.example/ceiling.jpg"],
-                    "attributes": {"parties_count": 2.0},
-                    "reporter": {
-                        "ref": "rep-9a0e…",
-                        "name": "李*",
-                        "phone": "139****4321",
-                        "id_number": None,
-                        "masked": True,
-                    },
-                },
-                **{k: _CASE_EXAMPLE[k] for k in ("id", "case_number", "matter_code", "status", "handled_by")},
-                **{k: _CASE_EXAMPLE[k] for k in ("updated_at", "due_at")},
-                "linked_reports": 1,
-                "timeline": [{k: t[k] for k in ("kind", "actor", "at")} for t in _CASE_EXAMPLE["timeline"]],
-            },
-            "Linked to an open case: your own report and the case's public status (nothing of the other "
-            "residents' reports); or a retried request (the same answer as the first).",
-        ),
-        409: _example(
+        201: example({**CASE_EXAMPLE, "outcome": "created", "notice": None}, "A new case."),
+        200: example(LINKED_EXAMPLE, LINKED_DESCRIPTION),
+        409: example(
             {"detail": "Idempotency-Key abc was used with a different request"},
             "The Idempotency-Key was used with a different request.",
         ),
-        400: _ERROR_400,
-        422: _ERROR_422,
+        400: ERROR_400,
+        422: ERROR_422,
     },
 )
 async def create_case(
@@ -214,7 +121,7 @@ async def create_case(
     response: Response,
     runtime: RuntimeDep,
     caller: Writer,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX)] = None,
 ) -> CaseCreated | ReportLinked:
     # A grid worker's terminal (a caller bound to one grid) reports on its own grid when it names none.
     grid_code = body.grid_code or own_grid(caller)
@@ -284,9 +191,9 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     summary="List and search cases",
     description="Newest first. Filters combine with AND; comma lists combine with OR.",
     responses={
-        200: _example(
+        200: example(
             {
-                "items": [{k: v for k, v in _CASE_EXAMPLE.items() if k in CaseSummary.model_fields}],
+                "items": [{k: v for k, v in CASE_EXAMPLE.items() if k in CaseSummary.model_fields}],
                 "total": 1,
                 "limit": 50,
                 "offset": 0,
@@ -294,7 +201,7 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
             },
             "One page of cases.",
         ),
-        422: _ERROR_422,
+        422: ERROR_422,
     },
 )
 async def list_cases(
@@ -380,8 +287,8 @@ async def list_cases(
     summary="A case with its full timeline",
     name="get_case",
     responses={
-        200: _example(_CASE_EXAMPLE, "The case."),
-        404: _example({"detail": "case … not found"}, "No such case."),
+        200: example(CASE_EXAMPLE, "The case."),
+        404: example({"detail": "case … not found"}, "No such case."),
     },
 )
 async def get_case(case_id: UUID, request: Request, runtime: RuntimeDep, caller: Reader) -> CasePublic:
@@ -395,16 +302,16 @@ async def get_case(case_id: UUID, request: Request, runtime: RuntimeDep, caller:
     description="Only on a resolved case, once per resolution. Publishes CaseFeedbackGiven: dispatch closes the "
     "case, or reopens it when `solved` is false.",
     responses={
-        202: _example(
-            {**_CASE_EXAMPLE, "status": "resolved", "satisfaction": 5}, "Feedback taken; dispatch closes or reopens."
+        202: example(
+            {**CASE_EXAMPLE, "status": "resolved", "satisfaction": 5}, "Feedback taken; dispatch closes or reopens."
         ),
-        404: _example({"detail": "case … not found"}, "No such case."),
-        409: _example(
+        404: example({"detail": "case … not found"}, "No such case."),
+        409: example(
             {"detail": "feedback is taken only on a resolved case; this case is in_progress"},
             "The case is not awaiting feedback.",
         ),
-        400: _ERROR_400,
-        422: _ERROR_422,
+        400: ERROR_400,
+        422: ERROR_422,
     },
 )
 async def post_feedback(
@@ -431,13 +338,13 @@ async def post_feedback(
     "dispatch cancels every open task and each holder (grid worker, mediation, policing, department) closes its "
     "file. The actor is the credential's subject. Needs `cases:manage`.",
     responses={
-        200: _example({**_CASE_EXAMPLE, "status": "cancelled"}, "The case, cancelled."),
-        404: _example({"detail": "case … not found"}, "No such case."),
-        409: _example(
+        200: example({**CASE_EXAMPLE, "status": "cancelled"}, "The case, cancelled."),
+        404: example({"detail": "case … not found"}, "No such case."),
+        409: example(
             {"detail": "only an open case can be cancelled; this case is resolved"}, "The case is no longer open."
         ),
-        400: _ERROR_400,
-        422: _ERROR_422,
+        400: ERROR_400,
+        422: ERROR_422,
     },
 )
 async def post_cancel(
@@ -460,15 +367,6 @@ async def post_cancel(
     return await load_case(runtime, case_id, request, caller)
 
 
-class ErasureRequest(BaseModel):
-    reason: str = Field(
-        min_length=1,
-        max_length=500,
-        description="The resident's request (its reference); recorded in the audit log.",
-        examples=["resident's written request 2026-1203-07"],
-    )
-
-
 Eraser = Annotated[Principal, Depends(access.require(Scope.CASES_MANAGE, Scope.PERSONAL_DATA))]
 
 
@@ -479,7 +377,7 @@ Eraser = Annotated[Principal, Depends(access.require(Scope.CASES_MANAGE, Scope.P
     "The description, address, attributes, attachments, the reporters' name, phone and ID number, linked "
     "reports' text, timeline notes and the payloads of the case's sent events are erased; the case keeps its "
     "number, matter, status, times and grid. Audited with the reason, in the same transaction.",
-    responses={404: _example({"detail": "case … not found"}, "No such case."), 400: _ERROR_400, 422: _ERROR_422},
+    responses={404: example({"detail": "case … not found"}, "No such case."), 400: ERROR_400, 422: ERROR_422},
 )
 async def erase(
     case_id: UUID, body: ErasureRequest, request: Request, runtime: RuntimeDep, caller: Eraser
@@ -487,11 +385,10 @@ async def erase(
     await guard(request, caller, case_id, await find_case(runtime, case_id))
     try:
         async with runtime.uow() as uow:
-            fields = await erase_personal_data(case_id, caller.subject, datetime.now(UTC), uow)
-            entry = access.change_entry(
-                request, caller, resource=RESOURCE, resource_id=str(case_id), fields=fields, reason=body.reason
+            audit_change = change_audit(request, caller)
+            await erase_personal_data(
+                case_id, caller.subject, datetime.now(UTC), uow, reason=body.reason, audit_change=audit_change
             )
-            audit.add(uow.session, entry)  # erased and audited together, or neither
             await uow.commit()
     except CaseNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=t("error.case_not_found", case_id=str(case_id))) from exc

@@ -10,22 +10,36 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from govmesh_contracts import CancelReason
 from intake.domain.cases import CaseStatus, Channel
+from intake.domain.check import MAX_ATTACHMENTS
 
 AttributeValue = str | float | list[str]
 
 RECEIVED_EXAMPLE = "2026-11-25T08:30:00Z"
 
+# The limits of a report, stated once: the fields below and Open311's form use them.
+MATTER_CODE_MAX = 64
+DESCRIPTION_MAX = 4000
+ADDRESS_MAX = 500
+REPORTER_NAME_MAX = 50
+GRID_CODE_PATTERN = r"^[0-9]{15}$"
+IDEMPOTENCY_KEY_MAX = 200  # the Idempotency-Key header
+
 
 class CaseBase(BaseModel):
     matter_code: str = Field(
-        min_length=1, max_length=64, description="Matter code from GET /v1/matters.", examples=["dispute.neighbour"]
+        min_length=1,
+        max_length=MATTER_CODE_MAX,
+        description="Matter code from GET /v1/matters.",
+        examples=["dispute.neighbour"],
     )
     description: str = Field(
-        min_length=1, max_length=4000, examples=["Water leaks from the flat above into ours (楼上漏水)."]
+        min_length=1, max_length=DESCRIPTION_MAX, examples=["Water leaks from the flat above into ours (楼上漏水)."]
     )
     lat: float | None = Field(default=None, ge=-90, le=90, description="WGS 84 latitude.", examples=[38.9326])
     lon: float | None = Field(default=None, ge=-180, le=180, description="WGS 84 longitude.", examples=[100.4498])
-    address: str | None = Field(default=None, min_length=1, max_length=500, examples=["甘州区 县府街 12号 3单元"])
+    address: str | None = Field(
+        default=None, min_length=1, max_length=ADDRESS_MAX, examples=["甘州区 县府街 12号 3单元"]
+    )
 
 
 class ReporterIn(BaseModel):
@@ -33,7 +47,7 @@ class ReporterIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=50, examples=["张三"])
+    name: str | None = Field(default=None, min_length=1, max_length=REPORTER_NAME_MAX, examples=["张三"])
     phone: str | None = Field(default=None, min_length=3, max_length=20, examples=["13812345678"])
     id_number: str | None = Field(
         default=None, min_length=18, max_length=18, description="GB 11643 resident ID.", examples=["11010519491231002X"]
@@ -63,14 +77,16 @@ class CaseCreate(CaseBase):
     channel: Channel = Field(default=Channel.API, description="Where the matter came in.")
     grid_code: str | None = Field(
         default=None,
-        pattern=r"^[0-9]{15}$",
+        pattern=GRID_CODE_PATTERN,
         description="The grid the matter is in (15-digit unified grid code): dispatch places the case on it when "
         "the point is in no grid or not given. Required from a caller bound to places (a centre), and within "
         "them; a grid worker's terminal (a caller bound to one grid) reports on its own grid when it names none.",
         examples=["620702001001001"],
     )
     reporter: ReporterIn | None = None
-    attachments: list[str] = Field(default_factory=list, max_length=10, description="URLs of photos or documents.")
+    attachments: list[str] = Field(
+        default_factory=list, max_length=MAX_ATTACHMENTS, description="URLs of photos or documents."
+    )
     attributes: dict[str, AttributeValue] = Field(
         default_factory=dict, description="The matter's attributes (see GET /v1/matters/{code})."
     )
@@ -235,3 +251,12 @@ class CaseCancel(BaseModel):
         if (info.data.get("reason") is CancelReason.MERGED) != (value is not None):
             raise ValueError("required with reason=merged, and only then")
         return value
+
+
+class ErasureRequest(BaseModel):
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="The resident's request (its reference); recorded in the audit log.",
+        examples=["resident's written request 2026-1203-07"],
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Annotated
 from uuid import UUID
 
@@ -29,7 +30,7 @@ from intake.entrypoints.api.schemas import (
     ReportReceipt,
     TimelineEntry,
 )
-from intake.handlers import Accepted, Outcome, accept_case
+from intake.handlers.cases import Accepted, ChangeAudit, accept_report
 from intake.settings import IntakeSettings
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
@@ -63,8 +64,7 @@ def reporter_fields(reporter: Reporter | ReporterRow | ReporterPublic | None) ->
     """The personal fields a reporter carries, as the audit log names them."""
     if reporter is None:
         return []
-    given = {"name": reporter.name, "phone": reporter.phone, "id_number": reporter.id_number}
-    return [f"reporter.{name}" for name, value in given.items() if value]
+    return Reporter(name=reporter.name, phone=reporter.phone, id_number=reporter.id_number).fields()
 
 
 def own_grid(caller: Principal) -> str | None:
@@ -96,20 +96,16 @@ async def accept(runtime: Runtime, cmd: AcceptCase, request: Request, caller: Pr
 
 async def _accept_once(runtime: Runtime, cmd: AcceptCase, request: Request, caller: Principal) -> Accepted:
     async with runtime.uow() as uow:
-        accepted = await accept_case(cmd, uow, settings=settings_of(runtime))
-        fields = reporter_fields(cmd.reporter)
-        if fields and accepted.outcome is not Outcome.RETRIED:  # a retry stores nothing
-            entry = access.change_entry(
-                request,
-                caller,
-                resource=RESOURCE,
-                resource_id=str(accepted.case_id),
-                fields=fields,
-                reason=f"reporter's personal data recorded ({accepted.outcome.value})",
-            )
-            audit.add(uow.session, entry)
+        accepted = await accept_report(
+            cmd, uow, settings=settings_of(runtime), audit_change=change_audit(request, caller)
+        )
         await uow.commit()
     return accepted
+
+
+def change_audit(request: Request, caller: Principal) -> ChangeAudit:
+    """The audit row of a change of personal data through this request, by this caller."""
+    return partial(access.change_entry, request, caller, resource=RESOURCE)
 
 
 def reporter_view(row: ReporterRow, *, reveal: bool) -> ReporterPublic:
