@@ -30,11 +30,11 @@ from dispatch.bootstrap import create_app as create_dispatch
 from dispatch.handlers import dispatch_case_on_received
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import CaseReceived, Location, TaskAssigned, TaskTarget
+from govmesh_kit.clock import SettableClock
 from govmesh_runtime.db import Database
 from govmesh_runtime.tables import OutboxMessage
 from govmesh_runtime.uow import UnitOfWork
 from mediation.bootstrap import create_app as create_mediation
-from mediation.domain.clock import FixedClock
 from mediation.entrypoints.seed import SAMPLE
 from mediation.handlers import open_dispute_on_task_assigned
 from mediation.settings import MediationSettings
@@ -66,7 +66,7 @@ async def outbox(app: FastAPI, event_type: str) -> list[dict[str, Any]]:
 async def test_the_mediation_deadline_sweep_flags_each_dispute_once(
     tmp_path: Path, kafka_bootstrap: str, fresh_postgres_url: str
 ) -> None:
-    clock = FixedClock(T0)
+    clock = SettableClock(T0)
     apps = [
         create_mediation(
             MediationSettings(

@@ -18,8 +18,9 @@ from dispatch.adapters.tables import GridRow, RoutingRuleRow
 from dispatch.domain.routing import parse_rules
 from dispatch.entrypoints.api import board, cases, elements, grids, people, return_visits, rules, stats, tasks, webhooks
 from dispatch.entrypoints.consumers import consumer_specs
-from dispatch.handlers import Clock, Dispatcher, system_clock
+from dispatch.handlers import Dispatcher
 from dispatch.settings import DispatchSettings, get_settings
+from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.app import create_app as create_service_app
 from govmesh_runtime.logging import get_logger

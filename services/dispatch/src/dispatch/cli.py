@@ -19,9 +19,9 @@ from dispatch.adapters.city import CityImportError, import_city_dir
 from dispatch.adapters.elements import ElementImportError, import_elements_file
 from dispatch.bootstrap import MIGRATIONS
 from dispatch.settings import get_settings
+from govmesh_kit.progress import Progress
 from govmesh_runtime.db import Database
 from govmesh_runtime.geo import GeoJSONError, GeometryRules
-from govmesh_runtime.progress import Progress
 
 # what --if-empty looks at: the command's main table
 _TABLES = {"import-city": ("dispatch_grids", "grids"), "import-elements": ("dispatch_elements", "elements")}

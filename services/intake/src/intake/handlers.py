@@ -66,6 +66,7 @@ from govmesh_contracts import (
     VideoAlarmRaised,
     ViolenceRiskFlagged,
 )
+from govmesh_kit.distances import distance_m
 from govmesh_runtime.consumer import Handler
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.tables import OutboxMessage
@@ -97,7 +98,7 @@ from intake.domain.check import report_errors
 from intake.domain.commands import AcceptCase, GiveFeedback, Reporter
 from intake.domain.messages import BEIJING, Message, NoteColumns, msg
 from intake.domain.taxonomy import DEVICE_FAULT_MATTER, matter, matter_for_alarm, normalise_attributes
-from intake.domain.validation import Bounds, degrees_around, distance_m, normalise_phone
+from intake.domain.validation import Bounds, degrees_around, normalise_phone
 from intake.settings import IntakeSettings
 
 log = get_logger(__name__)

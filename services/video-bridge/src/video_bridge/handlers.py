@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -25,6 +25,7 @@ from govmesh_contracts import (
     Location,
     VideoAlarmRaised,
 )
+from govmesh_kit.clock import system_clock
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge.adapters import metrics
@@ -46,10 +47,6 @@ class Peer:
     transport: str  # UDP | TCP
     host: str
     port: int
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _status_event(
@@ -112,7 +109,7 @@ async def is_admitted(uow: UnitOfWork, device_id: str, *, admit_unknown: bool, c
 
 async def register(uow: UnitOfWork, device_id: str, peer: Peer, expires_s: int, now: datetime | None = None) -> bool:
     """A (re)registration; True if it is a new registration (not a refresh of a live one)."""
-    now = now or _now()
+    now = now or system_clock()
     device = await uow.session.get(DeviceRow, device_id)
     if device is None:
         device = DeviceRow(device_id=device_id, type_code=parse_device_id(device_id).type_code)
@@ -127,7 +124,7 @@ async def register(uow: UnitOfWork, device_id: str, peer: Peer, expires_s: int, 
 
 
 async def unregister(uow: UnitOfWork, device_id: str, now: datetime | None = None) -> bool:
-    now = now or _now()
+    now = now or system_clock()
     device = await uow.session.get(DeviceRow, device_id)
     if device is None:
         return False
@@ -149,7 +146,7 @@ async def registered_device(uow: UnitOfWork, device_id: str) -> DeviceRow | None
 
 async def keepalive(uow: UnitOfWork, device_id: str, peer: Peer, now: datetime | None = None) -> bool:
     """A keepalive from a registered device; False if the device is not registered."""
-    now = now or _now()
+    now = now or system_clock()
     device = await registered_device(uow, device_id)
     if device is None:
         return False
@@ -194,7 +191,7 @@ async def mark_timed_out(
     uow: UnitOfWork, *, interval_s: float, max_missed: int, now: datetime | None = None
 ) -> list[str]:
     """Devices silent for max_missed intervals, or whose registration expired, go offline."""
-    now = now or _now()
+    now = now or system_clock()
     cutoff = now - timedelta(seconds=interval_s * max_missed)
     # Rows another instance's check holds are skipped (PostgreSQL): each device goes offline once.
     silent = (
@@ -242,7 +239,7 @@ async def apply_catalog(
     uow: UnitOfWork, device_id: str, items: Sequence[CatalogItem], grids: GridLocator, now: datetime | None = None
 ) -> int:
     """A whole catalog answer (or change notifications) into the channel registry."""
-    now = now or _now()
+    now = now or system_clock()
     device = await uow.session.get(DeviceRow, device_id)
     device_online = bool(device and device.online)
     if device is not None and not any(i.event for i in items):
@@ -318,7 +315,7 @@ async def record_alarm(
 ) -> AlarmRow | None:
     """An alarm → VideoAlarmRaised with the channel and its grid; a repeated one (same
     dedupe key) is not raised twice. Returns None for a repeat."""
-    now = now or _now()
+    now = now or system_clock()
     dedupe_key = f"{source}:{dedupe}"[:200]
     taken = await uow.session.exec(select(AlarmRow.alarm_id).where(col(AlarmRow.dedupe_key) == dedupe_key))
     if taken.first() is not None:
@@ -382,7 +379,7 @@ async def attach_evidence(
 ) -> EvidenceRow:
     """One search's evidence: one row, and its recordings in EvidenceAttached events of at most
     ``page_size`` recordings each (a topic's record size is bounded)."""
-    now = now or _now()
+    now = now or system_clock()
     by_id = {c.channel_id: c for c in channels}
     refs = [
         EvidenceRecording(
@@ -452,7 +449,7 @@ async def learn_case(
     grid = grids.locate(lat, lon) or (event.grid_code[:32] if event.grid_code else None)
     wanted = (
         wants_evidence(event.channel, event.matter_code, settings.evidence_matters, settings.evidence_excluded_matters)
-        and event.received_at >= _now() - SEARCH_CASES_SINCE
+        and event.received_at >= system_clock() - SEARCH_CASES_SINCE
     )
     uow.session.add(
         KnownCaseRow(

@@ -18,9 +18,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
+from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge import handlers
@@ -95,7 +96,7 @@ class SipServer:
         self._uow = uow_factory
         # What "now" is for liveness (registration, keepalives, silence): tests move it instead
         # of waiting, so no test depends on the machine being idle.
-        self.clock: Callable[[], datetime] = _utc_now
+        self.clock: Clock = system_clock
         self.grids = grids
         self.server_id = settings.sip_server_id
         self.realm = settings.realm
@@ -896,10 +897,6 @@ class _UdpProtocol(asyncio.DatagramProtocol):
 # os.urandom call per answer was a measurable part of a keepalive's cost.
 _TAG_PREFIX = secrets.token_hex(4)
 _TAG_SERIAL = itertools.count(1)
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _tag() -> str:

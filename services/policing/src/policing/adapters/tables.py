@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from govmesh_kit.clock import system_clock
 from govmesh_runtime.types import utc_column
 
 
 class TableBase(SQLModel, registry=registry()):
     """Base of this service's tables: a metadata of its own, so that two services' tables
     with the same name (e.g. ``grids``) never meet, even when imported into one process."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class GridRow(TableBase, table=True):
@@ -41,7 +38,7 @@ class ReferenceVersionRow(TableBase, table=True):
 
     name: str = Field(max_length=32, primary_key=True)
     version: int = 0
-    imported_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    imported_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class RoomRow(TableBase, table=True):
@@ -163,7 +160,7 @@ class KeyPersonRow(TableBase, table=True):
     category: str = Field(max_length=64)
     name: str = Field(max_length=100)
     note: str | None = Field(default=None, max_length=2000)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class KeyPlaceRow(TableBase, table=True):
@@ -180,4 +177,4 @@ class KeyPlaceRow(TableBase, table=True):
     lat: float | None = None
     lon: float | None = None
     note: str | None = Field(default=None, max_length=2000)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())

@@ -32,6 +32,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.exceptions import HTTPException
 
+from govmesh_kit.masking import mask_personal_data
 from govmesh_runtime import access, finite
 from govmesh_runtime.app import get_runtime
 from govmesh_runtime.auth import Principal
@@ -41,7 +42,6 @@ from intake.domain.cases import CLOSED_STATUSES, OPEN_STATUSES, CaseStatus, Chan
 from intake.domain.commands import AcceptCase, Reporter
 from intake.domain.messages import t as worded
 from intake.domain.taxonomy import MATTERS, Matter, matter
-from intake.domain.validation import mask_text
 from intake.entrypoints.api.views import (
     POLICING_SCOPE,
     READ_SCOPE,
@@ -203,7 +203,7 @@ def status_notes(timeline: Sequence[TimelineEntryRow], *, policing: bool) -> str
     lines = []
     for t in timeline:
         note = step_note(t, policing=policing)
-        lines.append(f"{_iso(t.at)} {t.kind} — {t.actor}" + (f": {mask_text(note)}" if note else ""))
+        lines.append(f"{_iso(t.at)} {t.kind} — {t.actor}" + (f": {mask_personal_data(note)}" if note else ""))
     return "\n".join(lines)
 
 
@@ -227,7 +227,7 @@ def request_view(
         "status_notes": status_notes(timeline, policing=policing),
         "service_name": m.name_zh if m else case.matter_code,
         "service_code": case.matter_code,
-        "description": mask_text(case.description),
+        "description": mask_personal_data(case.description),
         "agency_responsible": case.handled_by,
         "service_notice": _notice(case),
         "requested_datetime": case.received_at,

@@ -5,7 +5,7 @@ CI) a plain line is printed every ``interval_s`` and at the end, so logs stay re
 
     elements: 1,250,000 / 9,200,000 rows (13.6 %), 41,300 rows/s, ETA 3 min 12 s
 
-A copy of govmesh_runtime.progress (citygen depends on the standard library only).
+Standard library only: the runtime's commands and ``bench/citygen`` (which depends on nothing else) share it.
 """
 
 from __future__ import annotations
