@@ -150,18 +150,10 @@ async def _grid_reports(app: FastAPI, clock: Any) -> list[uuid.UUID]:
     return ids
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def test_dispatch_escalates_each_late_task_once_and_closes_each_unanswered_case_once(
     tmp_path: Path, kafka_bootstrap: str, fresh_postgres_url: str
 ) -> None:
-    clock = Clock()
+    clock = SettableClock(T0)
     async with two_dispatches(tmp_path, kafka_bootstrap, fresh_postgres_url, clock) as apps:
         backgrounds = [Background(app.state.runtime, app.state.dispatcher) for app in apps]
         cases = await _grid_reports(apps[0], clock)

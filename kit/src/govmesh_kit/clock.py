@@ -30,9 +30,9 @@ class SettableClock:
     def set(self, now: datetime) -> None:
         self.now = _aware(now)
 
-    def advance(self, delta: timedelta | None = None, *, seconds: float = 0.0) -> datetime:
-        """Move forward by ``delta`` and/or ``seconds``; answers the new time."""
-        self.now += (delta or timedelta()) + timedelta(seconds=seconds)
+    def advance(self, delta: timedelta | None = None, **parts: float) -> datetime:
+        """Move forward by ``delta`` and/or ``timedelta(**parts)`` (``hours=2``); answers the new time."""
+        self.now += (delta or timedelta()) + timedelta(**parts)
         return self.now
 
 

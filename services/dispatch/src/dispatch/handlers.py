@@ -155,6 +155,7 @@ async def _centre(uow: UnitOfWork, dispatcher: Dispatcher, grid_code: str | None
 async def _locate(uow: UnitOfWork, dispatcher: Dispatcher, event: CaseReceived) -> str | None:
     """The point's grid; else the reporter's grid hint (a grid worker's own grid, a camera's
     configured grid) when it is a grid we know; else the address's building; else none."""
+    await dispatcher.locator.get(uow.session)  # rebuilt first if another instance imported grids
     if event.location is not None:
         found = dispatcher.locator.locate(event.location.lat, event.location.lon)
         if found is not None:

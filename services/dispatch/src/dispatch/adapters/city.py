@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from dispatch.adapters.locator import GridLocator
 from dispatch.adapters.tables import AdminUnitRow, BuildingRow, CentreRow, GridRow, WorkerRow
 from dispatch.domain.codes import (
     CodeError,
@@ -223,7 +224,7 @@ async def check_geometry(session: AsyncSession, rows: Sequence[Mapping[str, Any]
 async def import_grids(session: AsyncSession, collection: Mapping[str, Any], rules: GeometryRules) -> int:
     rows = parse_grids(collection)
     await check_geometry(session, rows, rules)
-    return await upsert(session, GridRow, "grid_code", rows)
+    return await GridLocator().upsert(session, rows)  # the grid store's: bumps the grids' version
 
 
 async def import_city_dir(session: AsyncSession, directory: Path, rules: GeometryRules) -> dict[str, int]:

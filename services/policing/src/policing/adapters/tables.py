@@ -10,6 +10,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from govmesh_kit.clock import system_clock
+from govmesh_runtime.grids import GridFields, GridVersionFields
 from govmesh_runtime.types import utc_column
 
 
@@ -18,27 +19,22 @@ class TableBase(SQLModel, registry=registry()):
     with the same name (e.g. ``grids``) never meet, even when imported into one process."""
 
 
-class GridRow(TableBase, table=True):
-    """Reference data: a grid and its boundary (GeoJSON geometry), imported from grids.geojson."""
+class GridRow(GridFields, TableBase, table=True):
+    """Reference data: a grid and its boundary (GeoJSON geometry), imported from grids.geojson
+    (code and boundary: the runtime's grid store)."""
 
     __tablename__ = "grids"
 
-    grid_code: str = Field(max_length=32, primary_key=True)
     name: str | None = Field(default=None, max_length=200)
     community_code: str | None = Field(default=None, max_length=32)
     township_code: str | None = Field(default=None, max_length=32)
     county_code: str | None = Field(default=None, max_length=32)
-    geometry: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
 
 
-class ReferenceVersionRow(TableBase, table=True):
+class ReferenceVersionRow(GridVersionFields, TableBase, table=True):
     """Bumped by every import, so each process knows when to rebuild its grid index."""
 
     __tablename__ = "reference_version"
-
-    name: str = Field(max_length=32, primary_key=True)
-    version: int = 0
-    imported_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class RoomRow(TableBase, table=True):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
 from govmesh_kit.clock import system_clock
+from govmesh_runtime.grids import GridFields, GridVersionFields
 from govmesh_runtime.types import utc_column
 
 
@@ -73,14 +74,18 @@ class ChannelRow(TableBase, table=True):
     updated_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
-class GridRow(TableBase, table=True):
-    """A grid's boundary (GeoJSON geometry), imported from grids.geojson."""
+class GridRow(GridFields, TableBase, table=True):
+    """A grid's boundary (GeoJSON geometry), imported from grids.geojson (columns: the runtime's grid store)."""
 
     __tablename__ = "grids"
 
-    grid_code: str = Field(max_length=32, primary_key=True)
-    geometry: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     imported_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
+
+
+class ReferenceVersionRow(GridVersionFields, TableBase, table=True):
+    """Bumped by every grid import, so each process knows when to rebuild its grid index."""
+
+    __tablename__ = "reference_version"
 
 
 class AlarmRow(TableBase, table=True):
