@@ -240,6 +240,7 @@ async def apply_catalog(
 ) -> int:
     """A whole catalog answer (or change notifications) into the channel registry."""
     now = now or system_clock()
+    await grids.get(uow.session)  # rebuilt first if another instance imported grids
     device = await uow.session.get(DeviceRow, device_id)
     device_online = bool(device and device.online)
     if device is not None and not any(i.event for i in items):
@@ -316,6 +317,7 @@ async def record_alarm(
     """An alarm → VideoAlarmRaised with the channel and its grid; a repeated one (same
     dedupe key) is not raised twice. Returns None for a repeat."""
     now = now or system_clock()
+    await grids.get(uow.session)  # rebuilt first if another instance imported grids
     dedupe_key = f"{source}:{dedupe}"[:200]
     taken = await uow.session.exec(select(AlarmRow.alarm_id).where(col(AlarmRow.dedupe_key) == dedupe_key))
     if taken.first() is not None:
@@ -446,6 +448,7 @@ async def learn_case(
     if await uow.session.get(KnownCaseRow, event.case_id) is not None:
         return
     lat, lon = (event.location.lat, event.location.lon) if event.location else (None, None)
+    await grids.get(uow.session)  # rebuilt first if another instance imported grids
     grid = grids.locate(lat, lon) or (event.grid_code[:32] if event.grid_code else None)
     wanted = (
         wants_evidence(event.channel, event.matter_code, settings.evidence_matters, settings.evidence_excluded_matters)

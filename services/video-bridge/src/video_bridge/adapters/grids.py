@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from govmesh_kit.clock import system_clock
 from govmesh_runtime.geo import GeoJSONError, GeometryRules
 from govmesh_runtime.grids import GridStore, parse_features
 from video_bridge.adapters.tables import GridRow, ReferenceVersionRow
@@ -28,4 +29,6 @@ async def import_grids(session: AsyncSession, collection: Mapping[str, Any], rul
     problems = await store.check_geometry(session, features, rules or GeometryRules(), keep_others=False)
     if problems:
         raise GeoJSONError("; ".join(problems))
-    return await store.replace(session, [{"grid_code": f.grid_code, "geometry": f.geometry} for f in features])
+    now = system_clock()
+    rows = [{"grid_code": f.grid_code, "geometry": f.geometry, "imported_at": now} for f in features]
+    return await store.replace(session, rows)
