@@ -11,7 +11,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from dispatch import sample_city
 from dispatch.bootstrap import create_app as create_dispatch
 from dispatch.handlers import close_without_feedback
 from dispatch.settings import DispatchSettings
+from govmesh_kit.clock import SettableClock
 from intake.bootstrap import create_app as create_intake
 from intake.settings import IntakeSettings
 
@@ -33,23 +33,12 @@ GRID = "620702001001001"
 WORKER = auth_headers(["tasks:work", "cases:read"], [GRID], subject="W001")
 
 
-class MovableClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
 @dataclass
 class Mesh:
     intake: httpx.AsyncClient
     dispatch: httpx.AsyncClient
     dispatch_app: FastAPI
-    clock: MovableClock
+    clock: SettableClock
 
     async def scan_feedback_window(self) -> int:
         """One scan of the feedback-window timer (the service's own loop waits an hour between scans)."""
@@ -70,7 +59,7 @@ async def _client(stack: AsyncExitStack, app: FastAPI, name: str) -> httpx.Async
 
 @pytest.fixture
 async def mesh(kafka_bootstrap: str, fresh_postgres_url: str, tmp_path: Path) -> AsyncIterator[Mesh]:
-    clock = MovableClock()
+    clock = SettableClock()
     dispatch_app = create_dispatch(
         DispatchSettings(
             data_dir=tmp_path,

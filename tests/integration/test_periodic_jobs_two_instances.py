@@ -30,11 +30,11 @@ from dispatch.bootstrap import create_app as create_dispatch
 from dispatch.handlers import dispatch_case_on_received
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import CaseReceived, Location, TaskAssigned, TaskTarget
+from govmesh_kit.clock import SettableClock
 from govmesh_runtime.db import Database
 from govmesh_runtime.tables import OutboxMessage
 from govmesh_runtime.uow import UnitOfWork
 from mediation.bootstrap import create_app as create_mediation
-from mediation.domain.clock import FixedClock
 from mediation.entrypoints.seed import SAMPLE
 from mediation.handlers import open_dispute_on_task_assigned
 from mediation.settings import MediationSettings
@@ -66,7 +66,7 @@ async def outbox(app: FastAPI, event_type: str) -> list[dict[str, Any]]:
 async def test_the_mediation_deadline_sweep_flags_each_dispute_once(
     tmp_path: Path, kafka_bootstrap: str, fresh_postgres_url: str
 ) -> None:
-    clock = FixedClock(T0)
+    clock = SettableClock(T0)
     apps = [
         create_mediation(
             MediationSettings(
@@ -150,18 +150,10 @@ async def _grid_reports(app: FastAPI, clock: Any) -> list[uuid.UUID]:
     return ids
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 async def test_dispatch_escalates_each_late_task_once_and_closes_each_unanswered_case_once(
     tmp_path: Path, kafka_bootstrap: str, fresh_postgres_url: str
 ) -> None:
-    clock = Clock()
+    clock = SettableClock(T0)
     async with two_dispatches(tmp_path, kafka_bootstrap, fresh_postgres_url, clock) as apps:
         backgrounds = [Background(app.state.runtime, app.state.dispatcher) for app in apps]
         cases = await _grid_reports(apps[0], clock)

@@ -12,7 +12,7 @@ it at ``GET /v1/audit`` with the ``audit:read`` scope.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime import audit_chain, metrics  # noqa: F401  (audit_chain: its flush hook chains each new row)
 from govmesh_runtime.tables import AuditRecord
 
@@ -85,7 +86,7 @@ class FailedAuthentications:
     Bounded: at most ``max_sources`` (source, minute) keys and a few distinct reasons each;
     beyond that the counts go to the source ``(many)``."""
 
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC), max_sources: int = 10_000) -> None:
+    def __init__(self, clock: Clock = system_clock, max_sources: int = 10_000) -> None:
         self.clock = clock
         self.max_sources = max_sources
         self._counts: dict[tuple[str, datetime], Counter[str]] = {}

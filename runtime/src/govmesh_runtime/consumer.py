@@ -29,10 +29,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from govmesh_contracts import DecodeError, Envelope, Event, decode
 from govmesh_contracts.topics import DLQ_SUFFIX
+from govmesh_kit.masking import mask_personal_data
 from govmesh_runtime import metrics
 from govmesh_runtime.errors import is_conflict, is_outage
 from govmesh_runtime.kafka import PLAINTEXT, KafkaSecurity, ProducerHolder, is_record_refused
-from govmesh_runtime.logging import get_logger, mask_personal_data
+from govmesh_runtime.logging import get_logger
 from govmesh_runtime.tracing import hop, trace_id
 from govmesh_runtime.uow import UnitOfWork
 

@@ -7,22 +7,15 @@ every log line of one case carries the same ``correlation_id`` and ``trace_id``.
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
+from govmesh_kit.masking import mask_personal_data
+
 _configured = False
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9Xx])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9Xx])")
-
-
-def mask_personal_data(text: str) -> str:
-    """Mask mainland mobile numbers and resident ID numbers in free text."""
-    text = _ID_NUMBER.sub(r"\1********\2", text)
-    return _PHONE.sub(r"\1****\2", text)
 
 
 def _masked(value: Any) -> Any:

@@ -189,3 +189,17 @@ def drop_plumbing_tables() -> None:
     op.drop_table("inbox")
     op.drop_index("ix_outbox_unsent", table_name="outbox")
     op.drop_table("outbox")
+
+
+def create_reference_version(table: str = "reference_version") -> None:
+    """The grid store's version table (``govmesh_runtime.grids.GridVersionFields``)."""
+    op.create_table(
+        table,
+        sa.Column("name", sa.String(32), primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_reference_version(table: str = "reference_version") -> None:
+    op.drop_table(table)

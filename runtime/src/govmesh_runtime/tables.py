@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from govmesh_kit.clock import system_clock
 from govmesh_runtime.types import utc_column
 
 # BIGINT autoincrement on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
 BigIntId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class OutboxMessage(SQLModel, table=True):
@@ -43,7 +40,7 @@ class OutboxMessage(SQLModel, table=True):
     key: str = Field(max_length=200)
     headers: str = Field(sa_column=sa.Column(sa.Text, nullable=False), description="JSON list of [name, value] pairs")
     payload: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     parked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     park_reason: str | None = Field(default=None, max_length=2000)
@@ -62,7 +59,7 @@ class InboxMessage(SQLModel, table=True):
     topic: str = Field(max_length=200)
     partition: int
     offset: int = Field(sa_column=sa.Column("offset", sa.BigInteger, nullable=False))
-    processed_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    processed_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class AuditRecord(SQLModel, table=True):
@@ -77,7 +74,7 @@ class AuditRecord(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_column=sa.Column(BigIntId, primary_key=True, autoincrement=True))
-    at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
     subject: str = Field(max_length=200, description="The credential's subject; 'anonymous' without one.")
     via: str = Field(max_length=20, description="jwt, api_key or none.")
     action: str = Field(max_length=20, description="read, change, refused or unauthenticated.")

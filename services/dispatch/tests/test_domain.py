@@ -161,7 +161,7 @@ def test_personal_fields_are_masked() -> None:
         {"phone": "13912345678", "id_number": "620702199001011234", "age_band": "30-39"},
     )
     assert name == "Z" + "*" * 12
-    assert attrs == {"phone": "139****5678", "id_number": "620702********1234", "age_band": "30-39"}
+    assert attrs == {"phone": "139****5678", "id_number": "6207**********1234", "age_band": "30-39"}
     place, _ = mask_element(ElementCategory.PLACES, "Dongjie market", {})
     assert place == "Dongjie market"
 
@@ -209,15 +209,15 @@ def test_personal_attributes_are_masked_by_key_in_chinese_and_english_and_nested
     }
     _, shown = mask_element(ElementCategory.PLACES, "东街便利店", attributes)
     assert shown == {
-        "身份证号": "620702********1234",
+        "身份证号": "6207**********1234",
         "电话": "139****5678",
         "Tel": "139****5679",
         "姓名": "张**",
         "现住址": "甘州区东街1***",
         "owner_phone": "138****1111",
         "紧急联系人": {"姓名": "李*", "手机号码": "137****2222"},
-        "family": [{"id_card": "620702********1234"}],
-        "备注": "邻居王五 136****3333 反映",
+        "family": [{"id_card": "6207**********1234"}],
+        "备注": "邻居王五 [phone] 反映",
         "楼层": 5,
     }
     assert "620702199001011234" not in str(shown) and "13700002222" not in str(shown)

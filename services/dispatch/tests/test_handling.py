@@ -44,19 +44,9 @@ from govmesh_contracts import (
     TaskAssigned,
     TaskOutcome,
 )
+from govmesh_kit.clock import SettableClock
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.tables import OutboxMessage
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
 
 
 @dataclass
@@ -64,23 +54,23 @@ class Dispatch:
     http: httpx.AsyncClient
     runtime: Runtime
     dispatcher: Dispatcher
-    clock: FakeClock
+    clock: SettableClock
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SettableClock:
+    return SettableClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-async def dispatch(tmp_path: Path, kafka_bootstrap: str, clock: FakeClock) -> AsyncIterator[Dispatch]:
+async def dispatch(tmp_path: Path, kafka_bootstrap: str, clock: SettableClock) -> AsyncIterator[Dispatch]:
     async with running(tmp_path, kafka_bootstrap, clock) as found:
         yield found
 
 
 @pytest.fixture
 async def dispatch_on_each_store(
-    tmp_path: Path, kafka_bootstrap: str, clock: FakeClock, database_url: str
+    tmp_path: Path, kafka_bootstrap: str, clock: SettableClock, database_url: str
 ) -> AsyncIterator[Dispatch]:
     """The same, once on SQLite and once on PostgreSQL."""
     async with running(tmp_path, kafka_bootstrap, clock, database_url=database_url) as found:
@@ -88,7 +78,7 @@ async def dispatch_on_each_store(
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, kafka_bootstrap: str, clock: FakeClock, **extra: Any) -> AsyncIterator[Dispatch]:
+async def running(tmp_path: Path, kafka_bootstrap: str, clock: SettableClock, **extra: Any) -> AsyncIterator[Dispatch]:
     settings = DispatchSettings(
         **extra,
         data_dir=tmp_path,

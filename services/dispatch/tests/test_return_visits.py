@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from govmesh_contracts import (
     TaskAssigned,
     TaskKind,
 )
+from govmesh_kit.clock import SettableClock
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.tables import OutboxMessage
 
@@ -41,23 +42,12 @@ WEEK_S = 7 * 24 * 3600
 WORKER = auth_headers(["tasks:work", "cases:read"], [GRID_A1], subject="W001")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
 @dataclass
 class Dispatch:
     http: httpx.AsyncClient
     runtime: Runtime
     dispatcher: Dispatcher
-    clock: FakeClock
+    clock: SettableClock
 
 
 def received(dispatch: Dispatch, matter: str) -> CaseReceived:
@@ -95,7 +85,7 @@ def types(events: list[Event]) -> list[str]:
 
 
 @asynccontextmanager
-async def dispatch_app(tmp_path: Path, kafka: str, clock: FakeClock, **settings: Any) -> AsyncIterator[Dispatch]:
+async def dispatch_app(tmp_path: Path, kafka: str, clock: SettableClock, **settings: Any) -> AsyncIterator[Dispatch]:
     config = DispatchSettings(
         data_dir=tmp_path,
         kafka_bootstrap_servers=kafka,
@@ -147,7 +137,7 @@ def test_the_share_of_return_visits_is_fixed_by_the_case_id() -> None:
 async def test_a_resolved_case_without_feedback_closes_after_the_window_across_a_restart(
     tmp_path: Path, kafka_bootstrap: str
 ) -> None:
-    clock = FakeClock()
+    clock = SettableClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
     async with dispatch_app(tmp_path, kafka_bootstrap, clock, return_visit_share=0.0) as dispatch:
         case_id = await resolved_case(dispatch)
         answered = await resolved_case(dispatch)
@@ -179,7 +169,7 @@ async def test_a_resolved_case_without_feedback_closes_after_the_window_across_a
 async def test_a_chosen_closed_case_gets_a_return_visit_that_records_satisfaction(
     tmp_path: Path, kafka_bootstrap: str
 ) -> None:
-    clock = FakeClock()
+    clock = SettableClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
     async with dispatch_app(tmp_path, kafka_bootstrap, clock, return_visit_share=1.0) as dispatch:
         case_id = await resolved_case(dispatch)
         clock.advance(days=8)
@@ -230,7 +220,7 @@ async def test_a_chosen_closed_case_gets_a_return_visit_that_records_satisfactio
 async def test_a_late_return_visit_escalates_without_reopening_or_raising_the_closed_case(
     tmp_path: Path, kafka_bootstrap: str
 ) -> None:
-    clock = FakeClock()
+    clock = SettableClock(datetime(2026, 11, 25, 8, 0, tzinfo=UTC))
     async with dispatch_app(
         tmp_path, kafka_bootstrap, clock, return_visit_share=1.0, return_visit_due_s=3600, escalation_step_s=3600
     ) as dispatch:

@@ -31,18 +31,11 @@ from dispatch.bootstrap import create_app
 from dispatch.handlers import Dispatcher, dispatch_case_on_received
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import CaseReceived, Location
+from govmesh_kit.clock import SettableClock
 from govmesh_runtime.app import Runtime
 
 GRID_A1 = "620702001001001"
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 class Department:
@@ -99,7 +92,7 @@ class Department:
 class Dispatch:
     runtime: Runtime
     dispatcher: Dispatcher
-    clock: Clock
+    clock: SettableClock
     http: httpx.AsyncClient
 
 
@@ -111,7 +104,7 @@ def department() -> Iterator[Department]:
 
 
 @asynccontextmanager
-async def dispatch_app(tmp_path: Path, kafka: str, clock: Clock, **settings: Any) -> AsyncIterator[Dispatch]:
+async def dispatch_app(tmp_path: Path, kafka: str, clock: SettableClock, **settings: Any) -> AsyncIterator[Dispatch]:
     config = DispatchSettings(
         data_dir=tmp_path,
         kafka_bootstrap_servers=kafka,
@@ -134,7 +127,7 @@ async def dispatch_app(tmp_path: Path, kafka: str, clock: Clock, **settings: Any
 @pytest.fixture
 async def dispatch(tmp_path: Path, kafka_bootstrap: str, department: Department) -> AsyncIterator[Dispatch]:
     hooks = {"civil_affairs": department.url}
-    async with dispatch_app(tmp_path, kafka_bootstrap, Clock(), department_webhooks=hooks) as app:
+    async with dispatch_app(tmp_path, kafka_bootstrap, SettableClock(), department_webhooks=hooks) as app:
         yield app
 
 
@@ -212,7 +205,7 @@ async def test_an_unreachable_department_does_not_hold_up_the_others(tmp_path: P
     stuck, other = Department(), Department()
     stuck.mode = "hang"
     hooks = {"civil_affairs": stuck.url, "legal_services": other.url}
-    clock = Clock()
+    clock = SettableClock()
     try:
         async with dispatch_app(
             tmp_path, kafka_bootstrap, clock, department_webhooks=hooks, webhook_timeout_s=120
@@ -285,7 +278,7 @@ async def test_two_senders_on_one_postgresql_database_post_each_delivery_once(
     tmp_path: Path, kafka_bootstrap: str, fresh_postgres_url: str, department: Department
 ) -> None:
     hooks = {"civil_affairs": department.url}
-    clock = Clock()
+    clock = SettableClock()
     slow_box = {"webhook_timeout_s": 120}  # no attempt may fail on a busy machine: a retry would post twice
     async with (
         dispatch_app(

@@ -23,10 +23,6 @@ from intake.domain.messages import negotiate, render
 from intake.domain.taxonomy import MATTERS, matter, matter_for_alarm, matters_of, validate_attributes
 from intake.domain.validation import (
     Bounds,
-    distance_m,
-    mask_id_number,
-    mask_name,
-    mask_phone,
     phone_error,
     resident_id_error,
 )
@@ -109,23 +105,11 @@ def test_bad_phones_are_rejected(value: str) -> None:
     assert phone_error(value) is not None
 
 
-def test_masks_hide_all_but_a_hint() -> None:
-    assert mask_name("张三") == "张*"
-    assert mask_name("欧阳娜娜") == "欧***"
-    assert mask_phone("13812345678") == "138****5678"
-    assert mask_id_number("620702199001011234") == "620702********1234"
-
-
 def test_bounds_name_the_coordinate_that_is_outside() -> None:
     zhangye = Bounds(37.9, 39.9, 97.3, 102.2)
     assert zhangye.errors(38.93, 100.45) == {}
     assert set(zhangye.errors(38.5, 110.0)) == {"lon"}
     assert set(zhangye.errors(30.0, 120.0)) == {"lat", "lon"}
-
-
-def test_distance_is_in_metres() -> None:
-    assert distance_m(38.93, 100.45, 38.93, 100.45) == 0
-    assert 105 < distance_m(38.93, 100.45, 38.931, 100.45) < 115  # 0.001° latitude ≈ 111 m
 
 
 def test_status_moves_forward_only_and_reopen_goes_back_to_in_progress() -> None:

@@ -18,10 +18,10 @@ from sqlmodel import col, select
 from support import ADMIN, auth_headers
 
 from govmesh_contracts import TaskAssigned, TaskCancelled, TaskReassigned, TaskTarget
+from govmesh_kit.clock import SettableClock
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.tables import OutboxMessage
 from mediation.bootstrap import create_app
-from mediation.domain.clock import FixedClock
 from mediation.entrypoints.seed import SAMPLE
 from mediation.handlers import (
     hand_over_on_task_reassigned,
@@ -35,7 +35,7 @@ GRID = "620702001001003"  # in 县府街 community (620702001001)
 
 
 class Mediation:
-    def __init__(self, http: httpx.AsyncClient, runtime: Runtime, clock: FixedClock, sweeper: Any) -> None:
+    def __init__(self, http: httpx.AsyncClient, runtime: Runtime, clock: SettableClock, sweeper: Any) -> None:
         self.http, self.runtime, self.clock, self.sweeper = http, runtime, clock, sweeper
 
     async def task(
@@ -85,7 +85,7 @@ class Mediation:
 @pytest.fixture
 async def med(tmp_path: Path, kafka_bootstrap: str, database_url: str) -> AsyncIterator[Mediation]:
     """The service on each backend (SQLite and PostgreSQL), its clock standing at T0."""
-    clock = FixedClock(T0)
+    clock = SettableClock(T0)
     settings = MediationSettings(
         data_dir=tmp_path,
         database_url=database_url,

@@ -626,6 +626,14 @@ async def test_key_person_names_need_personal_data_and_reading_them_is_audited(
     assert "mental_health" not in change["reason"]  # the category stays out of the audit log too
 
 
+async def test_a_one_character_name_is_hidden_whole_without_personal_data(client: httpx.AsyncClient, town: Any) -> None:
+    person = {"grid_code": town.G1, "category": "mental_health", "name": "李"}
+    assert (await client.post(f"/v1/rooms/{town.ROOM_A}/key-persons", json=person)).status_code == 201
+    officer = auth_headers(["policing"], [town.G1], subject="officer")
+    masked = (await client.get(f"/v1/rooms/{town.ROOM_A}/key-persons", headers=officer)).json()
+    assert [p["name"] for p in masked] == ["*"]  # "李" was shown whole before: its first character is all of it
+
+
 async def test_only_an_unbound_caller_replaces_the_reference_data(
     client: httpx.AsyncClient, town: Any, city: dict[str, Any]
 ) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from govmesh_kit.masking import mask_personal_data
 from policing.domain.jurisdiction import (
     OfficerRole,
     ReferenceDataError,
@@ -16,7 +17,6 @@ from policing.domain.jurisdiction import (
     on_duty,
     parse_rooms,
 )
-from policing.domain.privacy import mask_personal_data
 from policing.domain.tasks import (
     InvalidTransition,
     MediationResult,

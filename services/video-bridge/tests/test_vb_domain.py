@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from govmesh_kit.distances import distance_m
 from video_bridge.domain import manscdp
 from video_bridge.domain.assembly import Assembler
 from video_bridge.domain.device_id import InvalidDeviceId, parse_device_id
 from video_bridge.domain.digest import NonceIssuer, Verdict, expected_response, parse_authorization, verify
-from video_bridge.domain.evidence import bounding_box, distance_m, pages, wants_evidence, window_around
+from video_bridge.domain.evidence import bounding_box, pages, wants_evidence, window_around
 from video_bridge.domain.liveness import channel_online, is_timed_out
 from video_bridge.domain.sip import SipParseError, parse_datagram, response_to, via_with_received
 

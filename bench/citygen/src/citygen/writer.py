@@ -10,7 +10,7 @@ from typing import Any
 
 from citygen.elements import write_elements
 from citygen.model import AdminUnit, City
-from citygen.progress import Progress
+from govmesh_kit.progress import Progress
 
 FILES = (
     "grids.geojson",

@@ -29,8 +29,9 @@ from dispatch.entrypoints.api import (
     webhooks,
 )
 from dispatch.entrypoints.consumers import consumer_specs
-from dispatch.handlers import Clock, Dispatcher, system_clock
+from dispatch.handlers import Dispatcher
 from dispatch.settings import DispatchSettings, get_settings
+from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.app import create_app as create_service_app
 from govmesh_runtime.logging import get_logger

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 
@@ -59,17 +58,12 @@ from govmesh_contracts import (
     TaskResult,
     TaskTarget,
 )
+from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 
 log = get_logger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -163,6 +157,7 @@ async def _centre(uow: UnitOfWork, dispatcher: Dispatcher, grid_code: str | None
 async def _locate(uow: UnitOfWork, dispatcher: Dispatcher, event: CaseReceived) -> str | None:
     """The point's grid; else the reporter's grid hint (a grid worker's own grid, a camera's
     configured grid) when it is a grid we know; else the address's building; else none."""
+    await dispatcher.locator.get(uow.session)  # rebuilt first if another instance imported grids
     if event.location is not None:
         found = dispatcher.locator.locate(event.location.lat, event.location.lon)
         if found is not None:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.app import create_app as create_service_app
 from govmesh_runtime.logging import get_logger
-from mediation.domain.clock import Clock, system_clock
 from mediation.entrypoints.api import disputes, reports, sessions, studios, windows
 from mediation.entrypoints.consumers import consumer_specs
 from mediation.entrypoints.seed import load_document, read_seed

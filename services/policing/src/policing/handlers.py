@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from govmesh_contracts import (
@@ -29,6 +29,8 @@ from govmesh_contracts import (
     TaskTarget,
     ViolenceRiskFlagged,
 )
+from govmesh_kit.clock import system_clock as now
+from govmesh_kit.masking import mask_personal_data
 from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
@@ -43,7 +45,6 @@ from policing.domain.jurisdiction import (
     check_new_shifts,
     parse_rooms,
 )
-from policing.domain.privacy import mask_personal_data
 from policing.domain.tasks import MediationResult, Outcome, TaskStatus
 
 log = get_logger(__name__)
@@ -51,10 +52,6 @@ log = get_logger(__name__)
 
 class NotFound(LookupError):
     """The task, room or officer does not exist; the message names it."""
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- reference data ----------------------------------------------------------------------------

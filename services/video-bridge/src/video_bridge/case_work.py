@@ -15,17 +15,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from govmesh_kit.clock import Clock, system_clock
+from govmesh_kit.distances import distance_m
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.logging import get_logger
 from video_bridge import handlers
 from video_bridge.adapters.places import within
 from video_bridge.adapters.tables import ChannelRow, EvidenceRow, KnownCaseRow
-from video_bridge.domain.evidence import bounding_box, distance_m, window_around
+from video_bridge.domain.evidence import bounding_box, window_around
 from video_bridge.domain.manscdp import RecordItem, format_time
 from video_bridge.settings import VideoBridgeSettings
 from video_bridge.sip_server import QueryFailed, SipServer
@@ -33,10 +35,6 @@ from video_bridge.sip_server import QueryFailed, SipServer
 log = get_logger(__name__)
 
 MAX_CHANNELS = 20
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -144,7 +142,7 @@ class CaseWork:
     def __init__(self, settings: VideoBridgeSettings, sip: Callable[[], SipServer | None]) -> None:
         self.settings = settings
         self._sip = sip
-        self.clock: Callable[[], datetime] = _utc_now
+        self.clock: Clock = system_clock
         self.runtime: Runtime | None = None
 
     async def run(self, runtime: Runtime) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge.adapters.grids import GridLocator
@@ -53,7 +54,7 @@ class SipServer:
         self.settings = settings
         # What "now" is for liveness (registration, keepalives, silence): tests move it instead
         # of waiting, so no test depends on the machine being idle.
-        self.clock: Callable[[], datetime] = _utc_now
+        self.clock: Clock = system_clock
         self.grids = grids
         self.server_id = settings.sip_server_id
         self.realm = settings.realm

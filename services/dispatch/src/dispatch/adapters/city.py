@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel, col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from dispatch.adapters.locator import GridLocator
 from dispatch.adapters.tables import AdminUnitRow, BuildingRow, CentreRow, GridRow, WorkerRow
 from dispatch.domain.codes import (
     CodeError,
@@ -241,7 +242,10 @@ async def import_grids(
     await check_geometry(session, rows, rules)
     if progress is not None:
         progress("grid geometry checked", len(rows), len(rows))
-    return await upsert(session, GridRow, "grid_code", rows, _stage(progress, "grids", len(rows)))
+    count = await GridLocator().upsert(session, rows)  # the grid store's: bumps the grids' version
+    if progress is not None:
+        progress("grids", len(rows), len(rows))
+    return count
 
 
 def _stage(progress: StageProgress | None, what: str, total: int) -> Callable[[int], None] | None:

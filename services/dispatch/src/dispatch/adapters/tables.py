@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from govmesh_runtime.grids import GridFields, GridVersionFields
 from govmesh_runtime.types import utc_column
 
 
@@ -40,10 +41,11 @@ class CentreRow(TableBase, table=True):
     windows: str = Field(default="[]", sa_column=sa.Column(sa.Text, nullable=False), description="JSON list")
 
 
-class GridRow(TableBase, table=True):
+class GridRow(GridFields, TableBase, table=True):
+    """A grid of the registry (code and boundary: the runtime's grid store; the rest: the registry's)."""
+
     __tablename__ = "dispatch_grids"
 
-    grid_code: str = Field(primary_key=True, max_length=15)
     name: str = Field(max_length=200)
     community_code: str = Field(max_length=12, index=True)
     township_code: str = Field(max_length=9, index=True)
@@ -53,7 +55,12 @@ class GridRow(TableBase, table=True):
     households: int = 0
     population: int = 0
     services: str = Field(default="[]", sa_column=sa.Column(sa.Text, nullable=False), description="JSON list")
-    geometry: str = Field(sa_column=sa.Column(sa.Text, nullable=False), description="GeoJSON geometry")
+
+
+class ReferenceVersionRow(GridVersionFields, TableBase, table=True):
+    """Bumped by every grid import, so each instance knows when to rebuild its grid index."""
+
+    __tablename__ = "dispatch_reference_version"
 
 
 class BuildingRow(TableBase, table=True):

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
+from govmesh_kit.masking import mask_id_number, mask_name, mask_personal_data, mask_phone
+
 
 class ElementCategory(StrEnum):
     PEOPLE = "people"
@@ -44,8 +46,8 @@ _KINDS: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {
 }
 # For people (人) also their plain name and address; a shop's "name" or "address" is not personal.
 _PEOPLE_ONLY = {"name": "name", "姓名": "name", "address": "address", "addr": "address", "地址": "address"}
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9Xx])(\d{6})\d{8}(\d{3}[0-9Xx])(?![0-9Xx])")
+# a "phone" kind value that is a number (not an e-mail or a WeChat id): masked by the phone rule
+_NUMBER = re.compile(r"\+?[0-9][0-9 ()-]*")
 
 
 def personal_kind(key: str, *, person: bool) -> str | None:
@@ -58,20 +60,15 @@ def personal_kind(key: str, *, person: bool) -> str | None:
     return _PEOPLE_ONLY.get(normal) if person else None
 
 
-def mask_text(text: str) -> str:
-    """Phone and resident ID numbers inside free text (a note under a key of no kind)."""
-    return _PHONE.sub(r"\1****\2", _ID_NUMBER.sub(r"\1********\2", text))
-
-
-def mask_name(name: str) -> str:
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else name
-
-
 def mask_value(kind: str, value: str) -> str:
-    if kind == "phone" and len(value) >= 7:
-        return value[:3] + "*" * (len(value) - 7) + value[-4:]
-    if kind == "id_number" and len(value) >= 10:
-        return value[:6] + "*" * (len(value) - 10) + value[-4:]
+    """One personal value by its kind: names, phones and ID numbers by the kit's one rule."""
+    if kind == "phone":
+        if _NUMBER.fullmatch(value.strip()):
+            return mask_phone(value)
+        # an e-mail or a messenger id under a contact key: its ends only
+        return value[:3] + "*" * (len(value) - 7) + value[-4:] if len(value) >= 8 else "*" * len(value)
+    if kind == "id_number":
+        return mask_id_number(value)
     if kind == "address":
         return value[:6] + "***" if len(value) > 6 else "***"
     return mask_name(value)
@@ -87,7 +84,7 @@ def _masked(value: Any, kind: str | None, person: bool) -> Any:
         return value
     if kind is not None:
         return mask_value(kind, str(value))
-    return mask_text(value) if isinstance(value, str) else value
+    return mask_personal_data(value) if isinstance(value, str) else value
 
 
 def mask_element(category: ElementCategory, name: str, attributes: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:

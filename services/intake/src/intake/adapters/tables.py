@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from govmesh_kit.clock import system_clock
 from govmesh_runtime.types import utc_column
 
 
 class TableBase(SQLModel, registry=registry()):
     """Base of this service's tables: a metadata of its own, so that two services' tables
     with the same name (e.g. ``grids``) never meet, even when imported into one process."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _ts(nullable: bool = False) -> sa.Column[datetime]:
@@ -41,8 +38,8 @@ class CaseRow(TableBase, table=True):
     # The grid the case is in: the creator's hint, then where dispatch located it. Callers
     # bound to places see a case only through it (an unlocated case: unbound callers only).
     grid_code: str | None = Field(default=None, max_length=15, index=True)
-    received_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    received_at: datetime = Field(default_factory=system_clock, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=system_clock, sa_column=_ts())
     due_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
     reporter_ref: str | None = Field(default=None, max_length=40)
     attributes_json: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False, server_default="{}"))
@@ -67,7 +64,7 @@ class ReporterRow(TableBase, table=True):
     name: str | None = Field(default=None, max_length=50)
     phone: str | None = Field(default=None, max_length=20)
     id_number: str | None = Field(default=None, max_length=18)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=system_clock, sa_column=_ts())
 
 
 class CaseLinkRow(TableBase, table=True):
@@ -85,7 +82,7 @@ class CaseLinkRow(TableBase, table=True):
     address: str | None = Field(default=None, max_length=500)
     attachments_json: str = Field(default="[]", sa_column=sa.Column(sa.Text, nullable=False, server_default="[]"))
     attributes_json: str = Field(default="{}", sa_column=sa.Column(sa.Text, nullable=False, server_default="{}"))
-    linked_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    linked_at: datetime = Field(default_factory=system_clock, sa_column=_ts())
 
 
 class AlarmBurstRow(TableBase, table=True):
@@ -150,4 +147,4 @@ class IdempotencyKeyRow(TableBase, table=True):
     request_hash: str = Field(max_length=64)
     case_id: uuid.UUID = Field(foreign_key="cases.id")
     link_id: int | None = None  # the report it made, when it was linked to an open case
-    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    created_at: datetime = Field(default_factory=system_clock, sa_column=_ts())

@@ -1,4 +1,4 @@
-"""Checks of a report's fields, masking of personal data, distances. Plain Python."""
+"""Checks of a report's fields and the box around a point. Plain Python (masking and distances: ``govmesh_kit``)."""
 
 from __future__ import annotations
 
@@ -62,49 +62,8 @@ class Bounds:
         return out
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    r = 6_371_008.8
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
 def degrees_around(lat: float, metres: float) -> tuple[float, float]:
     """Half-sizes (dlat, dlon) of a box that contains every point within ``metres`` of a point at ``lat``."""
     dlat = metres / 111_000 * 1.01
     dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
     return dlat, dlon
-
-
-# --- masking ---------------------------------------------------------------------------
-
-
-def mask_name(name: str) -> str:
-    """张三 → 张*; 欧阳娜娜 → 欧***; Smith → S****."""
-    return name[:1] + "*" * max(len(name) - 1, 1) if name else name
-
-
-def mask_phone(phone: str) -> str:
-    """13812345678 → 138****5678; landlines keep the area code and the last 4 digits."""
-    if len(phone) <= 7:
-        return "*" * len(phone)
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-
-
-def mask_id_number(value: str) -> str:
-    """620702199001011234 → 620702********1234 (region code and last 4 shown)."""
-    if len(value) <= 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
-
-
-_ID_IN_TEXT = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9]{9}(?![0-9])")
-
-
-def mask_text(text: str) -> str:
-    """Free text for the public (Open311): resident ID and mobile numbers a resident typed in it, masked."""
-    text = _ID_IN_TEXT.sub(lambda m: mask_id_number(m.group()), text)
-    return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group()), text)

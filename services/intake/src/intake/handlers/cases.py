@@ -20,6 +20,7 @@ from typing import Protocol
 from uuid import UUID
 
 from govmesh_contracts import CaseCancelled, CaseFeedbackGiven, CaseReceived, Location
+from govmesh_kit.distances import distance_m
 from govmesh_runtime import audit
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.tables import AuditRecord
@@ -40,7 +41,7 @@ from intake.domain.check import report_errors
 from intake.domain.commands import AcceptCase, CancelCase, GiveFeedback, Reporter
 from intake.domain.messages import msg
 from intake.domain.taxonomy import matter, normalise_attributes
-from intake.domain.validation import Bounds, degrees_around, distance_m, normalise_phone
+from intake.domain.validation import Bounds, degrees_around, normalise_phone
 from intake.settings import IntakeSettings
 
 log = get_logger(__name__)

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from govmesh_kit.clock import system_clock
 from govmesh_runtime.types import utc_column
 
 
 class TableBase(SQLModel, registry=registry()):
     """Base of this service's tables: a metadata of its own, so that two services' tables
     with the same name (e.g. ``grids``) never meet, even when imported into one process."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _json(default: Any = None) -> Any:
@@ -37,7 +34,7 @@ class StudioRow(TableBase, table=True):
     name: str = Field(max_length=200)
     area_codes: list[str] = _json()
     rooms: list[str] = _json()
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class MediatorRow(TableBase, table=True):
@@ -52,7 +49,7 @@ class MediatorRow(TableBase, table=True):
     skills: list[str] = _json()
     capacity: int = 10
     active: bool = True
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class DisputeRow(TableBase, table=True):
@@ -190,4 +187,4 @@ class DeliberationRow(TableBase, table=True):
     participants: list[str] = _json()
     decisions: list[dict[str, Any]] = _json()
     dispute_id: uuid.UUID | None = Field(default=None)
-    recorded_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    recorded_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())

@@ -1,7 +1,7 @@
 """Parties to a dispute and the protection of their contact data.
 
 Names, phone numbers and ID numbers stay in mediation's database; APIs show them
-masked; events carry only an opaque party id and the role. ``party_key`` lets session
+masked (``govmesh_kit.masking``); events carry only an opaque party id and the role. ``party_key`` lets session
 conflict detection recognise the same person across disputes without exposing them."""
 
 from __future__ import annotations
@@ -17,29 +17,6 @@ class PartyRole(StrEnum):
     APPLICANT = "applicant"
     RESPONDENT = "respondent"
     THIRD_PARTY = "third_party"
-
-
-def mask_name(name: str) -> str:
-    """张三丰 → 张**; Zhang San → Z*******."""
-    name = name.strip()
-    return name[:1] + "*" * (len(name) - 1) if name else ""
-
-
-def mask_phone(phone: str | None) -> str | None:
-    """13812345678 → 138****5678."""
-    if not phone:
-        return None
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
-def mask_id_number(id_number: str | None) -> str | None:
-    """620702199001011234 → 6207**********1234."""
-    if not id_number:
-        return None
-    return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:]
 
 
 def party_key(id_number: str | None, phone: str | None, name: str) -> str:

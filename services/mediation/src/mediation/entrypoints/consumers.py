@@ -5,9 +5,9 @@ intake's erasures of a case's personal data (mediation keeps the facts and the p
 from __future__ import annotations
 
 from govmesh_contracts import CasePersonalDataErased, TaskAssigned, TaskCancelled, TaskReassigned
+from govmesh_kit.clock import Clock
 from govmesh_runtime.consumer import ConsumerSpec
 from govmesh_runtime.uow import UnitOfWork
-from mediation.domain.clock import Clock
 from mediation.handlers.disputes import (
     erase_case_copies_on_erasure,
     hand_over_on_task_reassigned,

@@ -15,9 +15,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.db import Database
 from govmesh_runtime.uow import UnitOfWork
-from mediation.domain.clock import Clock, system_clock
 from mediation.domain.commands import MediatorSpec, StudioSpec
 from mediation.domain.disputes import Category
 from mediation.handlers.studios import load_seed

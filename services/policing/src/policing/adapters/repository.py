@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import or_, true
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from govmesh_runtime.geo import GridIndex
+from govmesh_runtime.grids import GridStore
 from policing.adapters.tables import (
     DutyShiftRow,
     GridRow,
@@ -25,8 +23,6 @@ from policing.adapters.tables import (
 )
 from policing.domain.jurisdiction import RoomSpec, Shift, on_duty
 from policing.domain.tasks import OPEN_STATUSES, OnDutyOfficer
-
-GRIDS_VERSION = "grids"
 
 
 def within(column: Any, places: Sequence[str] | None) -> Any:
@@ -57,14 +53,7 @@ class SqlPolicingRepository:
         return [RoomSpec(r.room_code, r.name, r.county_code, tuple(grids.get(r.room_code, ()))) for r in rooms]
 
     async def replace_grids(self, grids: Sequence[GridRow]) -> None:
-        await self.session.exec(delete(GridRow))  # type: ignore[call-overload]
-        self.session.add_all(grids)
-        version = await self.session.get(ReferenceVersionRow, GRIDS_VERSION)
-        if version is None:
-            version = ReferenceVersionRow(name=GRIDS_VERSION, version=0)
-        version.version += 1
-        version.imported_at = datetime.now(UTC)
-        self.session.add(version)
+        await GridIndexCache().replace(self.session, [grid.model_dump() for grid in grids])
 
     async def replace_rooms(self, rooms: Sequence[RoomSpec]) -> None:
         """Replace rooms, jurisdictions and officers (each officer's on-duty flag from the file)."""
@@ -203,32 +192,9 @@ class SqlPolicingRepository:
         return list((await self.session.exec(query)).all())
 
 
-class GridIndexCache:
-    """The grid index of this process, rebuilt when an import bumped the grids version."""
+class GridIndexCache(GridStore):
+    """The grid index of this process, rebuilt when an import bumped the grids version
+    (the runtime's grid store over policing's tables)."""
 
     def __init__(self) -> None:
-        self._version: int | None = None
-        self._index: GridIndex | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self, session: AsyncSession) -> GridIndex | None:
-        row = await session.get(ReferenceVersionRow, GRIDS_VERSION)
-        version = row.version if row else 0
-        if version == self._version:
-            return self._index
-        async with self._lock:
-            if version != self._version:
-                grids = (await session.exec(select(GridRow.grid_code, GridRow.geometry))).all()
-                self._index = await asyncio.to_thread(_build, [(code, geometry) for code, geometry in grids])
-                self._version = version
-        return self._index
-
-
-def _build(grids: list[tuple[str, str]]) -> GridIndex | None:
-    if not grids:
-        return None
-    features = [
-        {"type": "Feature", "properties": {"grid_code": code}, "geometry": json.loads(geometry)}
-        for code, geometry in grids
-    ]
-    return GridIndex.from_geojson({"type": "FeatureCollection", "features": features})
+        super().__init__(GridRow, ReferenceVersionRow)

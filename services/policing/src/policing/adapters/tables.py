@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from govmesh_kit.clock import system_clock
+from govmesh_runtime.grids import GridFields, GridVersionFields
 from govmesh_runtime.types import utc_column
 
 
@@ -17,31 +19,22 @@ class TableBase(SQLModel, registry=registry()):
     with the same name (e.g. ``grids``) never meet, even when imported into one process."""
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class GridRow(TableBase, table=True):
-    """Reference data: a grid and its boundary (GeoJSON geometry), imported from grids.geojson."""
+class GridRow(GridFields, TableBase, table=True):
+    """Reference data: a grid and its boundary (GeoJSON geometry), imported from grids.geojson
+    (code and boundary: the runtime's grid store)."""
 
     __tablename__ = "grids"
 
-    grid_code: str = Field(max_length=32, primary_key=True)
     name: str | None = Field(default=None, max_length=200)
     community_code: str | None = Field(default=None, max_length=32)
     township_code: str | None = Field(default=None, max_length=32)
     county_code: str | None = Field(default=None, max_length=32)
-    geometry: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
 
 
-class ReferenceVersionRow(TableBase, table=True):
+class ReferenceVersionRow(GridVersionFields, TableBase, table=True):
     """Bumped by every import, so each process knows when to rebuild its grid index."""
 
     __tablename__ = "reference_version"
-
-    name: str = Field(max_length=32, primary_key=True)
-    version: int = 0
-    imported_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
 
 
 class RoomRow(TableBase, table=True):
@@ -163,7 +156,7 @@ class KeyPersonRow(TableBase, table=True):
     category: str = Field(max_length=64)
     name: str = Field(max_length=100)
     note: str | None = Field(default=None, max_length=2000)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class KeyPlaceRow(TableBase, table=True):
@@ -180,4 +173,4 @@ class KeyPlaceRow(TableBase, table=True):
     lat: float | None = None
     lon: float | None = None
     note: str | None = Field(default=None, max_length=2000)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
+from govmesh_kit.clock import system_clock
+from govmesh_runtime.grids import GridFields, GridVersionFields
 from govmesh_runtime.types import utc_column
 
 
 class TableBase(SQLModel, registry=registry()):
     """Base of this service's tables: a metadata of its own, so that two services' tables
     with the same name (e.g. ``grids``) never meet, even when imported into one process."""
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class DeviceRow(TableBase, table=True):
@@ -46,7 +44,7 @@ class DeviceRow(TableBase, table=True):
     catalog_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     info_json: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     status_json: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class ChannelRow(TableBase, table=True):
@@ -73,17 +71,21 @@ class ChannelRow(TableBase, table=True):
         sa_column=utc_column(nullable=True, index=True),
         description="When it went from online to offline.",
     )
-    updated_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
-class GridRow(TableBase, table=True):
-    """A grid's boundary (GeoJSON geometry), imported from grids.geojson."""
+class GridRow(GridFields, TableBase, table=True):
+    """A grid's boundary (GeoJSON geometry), imported from grids.geojson (columns: the runtime's grid store)."""
 
     __tablename__ = "grids"
 
-    grid_code: str = Field(max_length=32, primary_key=True)
-    geometry: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    imported_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    imported_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
+
+
+class ReferenceVersionRow(GridVersionFields, TableBase, table=True):
+    """Bumped by every grid import, so each process knows when to rebuild its grid index."""
+
+    __tablename__ = "reference_version"
 
 
 class AlarmRow(TableBase, table=True):
@@ -103,7 +105,7 @@ class AlarmRow(TableBase, table=True):
     lat: float | None = None
     lon: float | None = None
     alarm_time: datetime = Field(sa_column=utc_column())
-    received_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    received_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
 
 
 class EvidenceRow(TableBase, table=True):
@@ -121,7 +123,7 @@ class EvidenceRow(TableBase, table=True):
     channel_ids: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     recordings_json: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
     unanswered_json: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
-    attached_at: datetime = Field(default_factory=utcnow, sa_column=utc_column())
+    attached_at: datetime = Field(default_factory=system_clock, sa_column=utc_column())
     requested_by: str | None = Field(default=None, max_length=200)
 
 

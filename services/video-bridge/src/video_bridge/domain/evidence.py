@@ -8,22 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from govmesh_kit.distances import EARTH_RADIUS_M
+
 T = TypeVar("T")
 
-EARTH_RADIUS_M = 6_371_000.0
 MAX_RADIUS_M = 5_000.0
 
 
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 def bounding_box(lat: float, lon: float, radius_m: float) -> tuple[float, float, float, float]:
-    """(min_lat, max_lat, min_lon, max_lon) around a point: a cheap prefilter before distance_m."""
+    """(min_lat, max_lat, min_lon, max_lon) around a point: a cheap prefilter before the distance."""
     dlat = math.degrees(radius_m / EARTH_RADIUS_M)
     dlon = math.degrees(radius_m / (EARTH_RADIUS_M * max(math.cos(math.radians(lat)), 1e-6)))
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon

@@ -28,6 +28,7 @@ async def record_alarm(
     """An alarm → VideoAlarmRaised with the channel and its grid; a repeated one (same
     dedupe key) is not raised twice. Returns None for a repeat."""
     now = now or utc_now()
+    await grids.get(uow.session)  # rebuilt first if another instance imported grids
     dedupe_key = f"{source}:{dedupe}"[:200]
     taken = await uow.session.exec(select(AlarmRow.alarm_id).where(col(AlarmRow.dedupe_key) == dedupe_key))
     if taken.first() is not None:

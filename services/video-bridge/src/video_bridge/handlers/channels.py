@@ -36,6 +36,7 @@ async def apply_catalog(
 ) -> int:
     """A whole catalog answer (or change notifications) into the channel registry."""
     now = now or utc_now()
+    await grids.get(uow.session)  # rebuilt first if another instance imported grids
     device = await uow.session.get(DeviceRow, device_id)
     device_online = bool(device and device.online)
     if device is not None and not any(i.event for i in items):

@@ -3,19 +3,19 @@ liveness change (with their events), and the fallback clock."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import col, select
 
 from govmesh_contracts import ChannelStatusChanged
+from govmesh_kit.clock import system_clock
 from govmesh_runtime.uow import UnitOfWork
 from video_bridge.adapters.tables import ChannelRow, DeviceRow
 from video_bridge.domain.device_id import parse_device_id
 from video_bridge.domain.liveness import channel_online
 
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+# the kit's one clock, under the name the handlers use
+utc_now = system_clock
 
 
 def status_event(

@@ -109,6 +109,7 @@ async def learn_case(
     if await uow.session.get(KnownCaseRow, event.case_id) is not None:
         return
     lat, lon = (event.location.lat, event.location.lon) if event.location else (None, None)
+    await grids.get(uow.session)  # rebuilt first if another instance imported grids
     grid = grids.locate(lat, lon) or (event.grid_code[:32] if event.grid_code else None)
     wanted = (
         wants_evidence(event.channel, event.matter_code, settings.evidence_matters, settings.evidence_excluded_matters)

@@ -108,7 +108,7 @@ async def import_geojson(
             await check_geometry(session, rows, dispatcher.geometry)
         except CityImportError as exc:
             raise bad_request("features", str(exc)) from None
-        count = await upsert(session, GridRow, "grid_code", rows)
+        count = await dispatcher.locator.upsert(session, rows)  # bumps the grids' version
         await session.commit()
     await dispatcher.locator.reload(runtime.db.sessions)
     return ImportResult(grids=count, indexed=len(dispatcher.locator))

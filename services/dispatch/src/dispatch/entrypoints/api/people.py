@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from dispatch.adapters.repository import community_worker_loads
 from dispatch.adapters.tables import CentreRow, GridRow, VisitPlanRow, VisitRecordRow, WorkerRow
 from dispatch.domain.codes import GridCode
-from dispatch.domain.elements import mask_name, mask_value
+from dispatch.domain.elements import mask_value
 from dispatch.entrypoints.api.deps import (
     PERSONAL_DATA,
     DispatcherDep,
@@ -28,6 +28,7 @@ from dispatch.entrypoints.api.deps import (
     refusals,
 )
 from govmesh_contracts import Level
+from govmesh_kit.masking import mask_name
 from govmesh_runtime import access, audit
 from govmesh_runtime.auth import Principal
 

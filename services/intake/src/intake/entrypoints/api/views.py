@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from govmesh_kit.masking import mask_id_number, mask_name, mask_phone
 from govmesh_runtime import access, audit
 from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
@@ -20,7 +21,6 @@ from intake.adapters.tables import CaseRow, ReporterRow, TimelineEntryRow
 from intake.domain.cases import CaseStatus, Channel
 from intake.domain.commands import AcceptCase, Reporter
 from intake.domain.messages import current_lang, stored_note
-from intake.domain.validation import mask_id_number, mask_name, mask_phone
 from intake.entrypoints.api.schemas import (
     CasePublic,
     CaseSummary,

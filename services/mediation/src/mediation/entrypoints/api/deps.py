@@ -9,6 +9,7 @@ from uuid import UUID
 
 from fastapi import Depends, HTTPException, Request, status
 
+from govmesh_kit.clock import Clock
 from govmesh_runtime import access
 from govmesh_runtime.app import Runtime, runtime_dependency
 from govmesh_runtime.auth import Principal
@@ -16,7 +17,6 @@ from govmesh_runtime.problems import refusals as refusals  # shared; the routers
 from govmesh_runtime.roles import Scope
 from govmesh_runtime.uow import UnitOfWork
 from mediation.adapters.tables import DisputeRow, SessionRow, StudioRow, WindowRequestRow
-from mediation.domain.clock import Clock
 from mediation.domain.disputes import DisputeRuleError
 from mediation.handlers.common import NotFound
 from mediation.handlers.sessions import SessionConflict

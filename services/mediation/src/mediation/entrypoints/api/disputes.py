@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, status
 
+from govmesh_kit.masking import mask_id_number, mask_name, mask_phone
 from govmesh_runtime import access, audit
 from govmesh_runtime.uow import UnitOfWork
 from mediation.adapters.repository import SqlMediationRepository
@@ -25,7 +26,6 @@ from mediation.domain.commands import (
     WithdrawDispute,
 )
 from mediation.domain.disputes import DisputeStatus, Term
-from mediation.domain.parties import mask_id_number, mask_name, mask_phone
 from mediation.entrypoints.api.deps import (
     CasesRead,
     ClockDep,
@@ -148,8 +148,8 @@ async def get_dispute(
                 party_id=p.id,
                 role=p.role,
                 name=mask_name(p.name),
-                phone=mask_phone(p.phone),
-                id_number=mask_id_number(p.id_number),
+                phone=mask_phone(p.phone) if p.phone else None,
+                id_number=mask_id_number(p.id_number) if p.id_number else None,
             )
             for p in parties
         ],

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from govmesh_kit.masking import mask_name
 from govmesh_runtime import access, audit
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.roles import Scope
 from policing.adapters.repository import SqlPolicingRepository, within
 from policing.adapters.tables import KeyPersonRow, KeyPlaceRow, PatrolRow, PoliceTaskRow, RoomRow, VisitRow
 from policing.domain.jurisdiction import OfficerRole, Shift
-from policing.domain.privacy import mask_name
 from policing.domain.tasks import OPEN_STATUSES, TaskRuleError, response_figures, seconds_between
 from policing.entrypoints.api.deps import POLICING, Policing, RuntimeDep, domain_errors, guard_room, refusals
 from policing.entrypoints.api.schemas import (

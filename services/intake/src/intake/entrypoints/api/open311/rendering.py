@@ -14,11 +14,11 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
+from govmesh_kit.masking import mask_personal_data
 from intake.adapters.tables import CaseRow, TimelineEntryRow
 from intake.domain.cases import CaseStatus, open311_status
 from intake.domain.messages import t as worded
 from intake.domain.taxonomy import Matter, matter
-from intake.domain.validation import mask_text
 from intake.entrypoints.api.views import step_note
 from intake.settings import IntakeSettings
 
@@ -144,7 +144,7 @@ def status_notes(timeline: Sequence[TimelineEntryRow], *, policing: bool) -> str
     lines = []
     for t in timeline:
         note = step_note(t, policing=policing)
-        lines.append(f"{iso(t.at)} {t.kind} — {t.actor}" + (f": {mask_text(note)}" if note else ""))
+        lines.append(f"{iso(t.at)} {t.kind} — {t.actor}" + (f": {mask_personal_data(note)}" if note else ""))
     return "\n".join(lines)
 
 
@@ -160,7 +160,7 @@ def request_view(
         "status_notes": status_notes(timeline, policing=policing),
         "service_name": m.name_zh if m else case.matter_code,
         "service_code": case.matter_code,
-        "description": mask_text(case.description),
+        "description": mask_personal_data(case.description),
         "agency_responsible": case.handled_by,
         "service_notice": _notice(case),
         "requested_datetime": case.received_at,

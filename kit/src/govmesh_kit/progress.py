@@ -5,7 +5,7 @@ CI) a plain line is printed every ``interval_s`` and at the end, so logs stay re
 
     elements: 1,250,000 / 9,200,000 rows (13.6 %), 41,300 rows/s, ETA 3 min 12 s
 
-A copy of govmesh_runtime.progress (citygen depends on the standard library only).
+Standard library only: the runtime's commands and ``bench/citygen`` (which depends on nothing else) share it.
 """
 
 from __future__ import annotations
@@ -81,3 +81,26 @@ class Progress:
         text = f"{self.what}: {done:,} {self.unit} in {duration(elapsed)} ({rate:,.0f} {self.unit}/s)"
         self.stream.write(("\r" + text + "\x1b[K\n") if self.tty else text + "\n")
         self.stream.flush()
+
+
+class Stages:
+    """Progress of an import made of stages (admin units, grids, workers; grids then channels):
+    call it with ``(what, done, total)`` as each stage goes on; a stage's meter starts on its
+    first call and prints its last line when ``done`` reaches ``total``."""
+
+    def __init__(
+        self, prefix: str, unit: str = "rows", stream: TextIO | None = None, interval_s: float | None = None
+    ) -> None:
+        self.prefix, self.unit, self.stream, self.interval_s = prefix, unit, stream, interval_s
+        self._meters: dict[str, Progress] = {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        meter = self._meters.get(what)
+        if meter is None:
+            meter = self._meters[what] = Progress(
+                f"{self.prefix} {what}", total=total, unit=self.unit, stream=self.stream, interval_s=self.interval_s
+            )
+        if done >= total:
+            meter.finish(done)
+        else:
+            meter.update(done)

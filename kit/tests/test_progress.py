@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from govmesh_runtime.progress import Progress
+from govmesh_kit.progress import Progress
 
 
 class Clock:
