@@ -7,13 +7,12 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import or_, true
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime.geo import GridIndex
+from govmesh_runtime.places import within
 from policing.adapters.tables import (
     DutyShiftRow,
     GridRow,
@@ -27,14 +26,6 @@ from policing.domain.jurisdiction import RoomSpec, Shift, on_duty
 from policing.domain.tasks import OPEN_STATUSES, OnDutyOfficer
 
 GRIDS_VERSION = "grids"
-
-
-def within(column: Any, places: Sequence[str] | None) -> Any:
-    """A filter: the grid code starts with one of the places (None: everywhere). A record
-    without a grid is in no place."""
-    if places is None:
-        return true()
-    return or_(*(col(column).startswith(place, autoescape=True) for place in places))
 
 
 class SqlPolicingRepository:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from govmesh_kit.errors import Conflict, Invalid
+
 
 class TaskStatus(StrEnum):
     UNROUTED = "unrouted"  # no room owns the grid (or the grid is unknown): the duty desk must route it
@@ -40,12 +42,12 @@ class MediationResult(StrEnum):
     NOT_SETTLED = "not_settled"  # no agreement: people's mediation continues
 
 
-class TaskRuleError(ValueError):
-    """A step that the task's state does not allow; the message says why."""
+class TaskRuleError(Invalid, ValueError):
+    """A step that the task's state does not allow; the message says why (a 422)."""
 
 
-class InvalidTransition(TaskRuleError):
-    pass
+class InvalidTransition(Conflict, TaskRuleError):
+    """A step the task's current state forbids (a 409)."""
 
 
 @dataclass(frozen=True)
