@@ -11,13 +11,12 @@ from fastapi import FastAPI
 from sqlmodel import func, select
 
 from dispatch.adapters import metrics
-from dispatch.adapters.background import Background
+from dispatch.adapters.background import Background, bind
 from dispatch.adapters.city import import_city_dir
 from dispatch.adapters.repository import replace_rules
 from dispatch.adapters.tables import GridRow, RoutingRuleRow
 from dispatch.domain.routing import parse_rules
 from dispatch.entrypoints.api import board, cases, elements, grids, people, return_visits, rules, stats, tasks, webhooks
-from dispatch.entrypoints.consumers import consumer_specs
 from dispatch.handlers import Clock, Dispatcher, system_clock
 from dispatch.settings import DispatchSettings, get_settings
 from govmesh_runtime.app import Runtime
@@ -48,6 +47,7 @@ async def seed_reference_data(runtime: Runtime, dispatcher: Dispatcher) -> None:
 def create_app(settings: DispatchSettings | None = None, *, clock: Clock = system_clock) -> FastAPI:
     settings = settings or get_settings()
     dispatcher = Dispatcher(settings=settings, clock=clock)
+    use_cases = bind(dispatcher)  # every use case: dispatch/registry.py
 
     async def on_ready(runtime: Runtime) -> None:
         # after migrations, before the consumers start: the index is there for the first case
@@ -56,7 +56,7 @@ def create_app(settings: DispatchSettings | None = None, *, clock: Clock = syste
     async def sla_timers_and_webhooks(runtime: Runtime) -> None:
         """The runtime cancels its jobs at shutdown; ours then stop gracefully (finish the scan in
         hand, close the HTTP client) before the runtime disposes the database."""
-        loops = Background(runtime, dispatcher)
+        loops = Background(runtime, dispatcher, use_cases)
         loops.start()
         try:
             await asyncio.Event().wait()
@@ -84,7 +84,7 @@ def create_app(settings: DispatchSettings | None = None, *, clock: Clock = syste
             webhooks.router,
             elements.router,
         ],
-        consumers=consumer_specs(dispatcher),
+        use_cases=use_cases,
         migrations=MIGRATIONS,
         on_ready=on_ready,
         background=[sla_timers_and_webhooks, metrics.case_gauges_job(clock)],

@@ -1,7 +1,8 @@
 """Dispatch's handlers: one async function per command or event.
 
 Handlers change state through ``uow.session`` and emit events with ``uow.emit``; they
-never commit (the consumer loop or the route that opened the unit of work does)."""
+never commit (runtime's runner for a command, the consumer loop for an event, does). Every use
+case is listed in ``dispatch.registry``; dependencies come by parameter name (``dispatcher``)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ from govmesh_contracts import (
     TaskResult,
     TaskTarget,
 )
+from govmesh_kit.errors import NotFound
 from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
@@ -91,10 +93,6 @@ class Dispatcher:
     @property
     def escalation_step(self) -> timedelta:
         return timedelta(seconds=self.settings.sla_override_s or self.settings.escalation_step_s)
-
-
-class NotFound(LookupError):
-    pass
 
 
 # ---------------------------------------------------------------- cases in
