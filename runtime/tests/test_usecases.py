@@ -65,7 +65,13 @@ async def test_a_handler_gets_the_message_and_what_it_names(db: Database) -> Non
 
     @registry.command
     async def write_note(
-        text: str, uow: UnitOfWork, session: AsyncSession, now: datetime, settings: str, actor: Principal, greeter: object
+        text: str,
+        uow: UnitOfWork,
+        session: AsyncSession,
+        now: datetime,
+        settings: str,
+        actor: Principal,
+        greeter: object,
     ) -> str:
         seen.update(uow=uow, session=session, now=now, settings=settings, actor=actor, greeter=greeter)
         return f"{text} by {actor.subject}"
@@ -127,7 +133,9 @@ async def test_each_run_is_counted_once_by_outcome(db: Database) -> None:
             raise RuntimeError("a bug")
 
     runner = runner_for(registry, db)
-    before = {o: count("govmesh_use_cases_total", use_case="counted_case", outcome=o) for o in ("ok", "refused", "error")}
+    before = {
+        o: count("govmesh_use_cases_total", use_case="counted_case", outcome=o) for o in ("ok", "refused", "error")
+    }
     await runner.run(counted_case, "ok")
     with pytest.raises(NotFound):
         await runner.run(counted_case, "refused")
@@ -197,9 +205,11 @@ def test_one_group_reacts_to_an_event_once() -> None:
     [
         (NotFound("task 1 not found"), 404, "task 1 not found"),
         (Conflict("the task is closed"), 409, "the task is closed"),
-        (Invalid("room PR-9 not found", field="room_code"), 422, [
-            {"loc": ["body", "room_code"], "msg": "room PR-9 not found", "type": "value_error"}
-        ]),
+        (
+            Invalid("room PR-9 not found", field="room_code"),
+            422,
+            [{"loc": ["body", "room_code"], "msg": "room PR-9 not found", "type": "value_error"}],
+        ),
         (Invalid("not on duty"), 422, "not on duty"),
         (Forbidden("not your task"), 403, "not your task"),
         (DomainError("no"), 400, "no"),
@@ -264,7 +274,6 @@ async def test_a_periodic_job_survives_a_failing_round_drains_a_backlog_and_stop
     await asyncio.wait_for(jobs.every(0.001, work, name="scripted", stopping=stopping), timeout=30)
     assert rounds == ["fail", "busy", "idle", "idle"]
     assert count("govmesh_job_runs_total", job="scripted", outcome="error") == failed_before + 1
-
 
 
 async def test_the_place_filter_keeps_a_bound_caller_to_their_places_and_hides_unplaced_rows(db: Database) -> None:

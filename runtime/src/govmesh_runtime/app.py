@@ -293,9 +293,7 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     detail: Any = getattr(exc, "detail", None)
     if detail is None:
-        detail = (
-            [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}] if exc.field else exc.message
-        )
+        detail = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}] if exc.field else exc.message
     http = StarletteHTTPException(exc.status, detail=detail)
     handler = request.app.exception_handlers[StarletteHTTPException]
     response: Response = await handler(request, http)

@@ -68,5 +68,5 @@ def periodic(
     async def run(runtime: Any) -> None:
         await every(interval_s, lambda: work(runtime), name=job, jitter=jitter)
 
-    run.__name__ = job
+    run.__name__ = str(job)
     return run

@@ -27,7 +27,9 @@ USE_CASES = Counter(
     ["use_case", "outcome"],
 )
 JOB_RUNS = Counter(
-    "govmesh_job_runs_total", "Rounds of a periodic job (govmesh_runtime.jobs), by outcome (ok, error).", ["job", "outcome"]
+    "govmesh_job_runs_total",
+    "Rounds of a periodic job (govmesh_runtime.jobs), by outcome (ok, error).",
+    ["job", "outcome"],
 )
 EVENTS_CONSUMED = Counter(
     "govmesh_events_consumed_total",
