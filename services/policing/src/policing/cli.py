@@ -22,11 +22,9 @@ import sqlalchemy as sa
 from govmesh_runtime.db import Database
 from govmesh_runtime.uow import UnitOfWork
 from policing.adapters.reference import geometry_rules
-from policing.adapters.repository import GridIndexCache
 from policing.bootstrap import MIGRATIONS
 from policing.domain.jurisdiction import ReferenceDataError
 from policing.handlers import ImportSummary, import_reference
-from policing.registry import registry
 from policing.settings import PolicingSettings, get_settings
 
 
@@ -65,11 +63,10 @@ async def import_city(directory: Path, settings: PolicingSettings) -> ImportSumm
     try:
         if settings.migrate_on_start:
             await db.migrate(MIGRATIONS)
-        use_cases = registry.bind(settings=settings, grids=GridIndexCache())
-        source = f"/govmesh/{settings.service_name}"
-        return await use_cases.run(
-            lambda: UnitOfWork(db.sessions, source=source), import_reference, grids=grids, rooms=rooms, rules=rules
-        )
+        async with UnitOfWork(db.sessions, source=f"/govmesh/{settings.service_name}") as uow:
+            summary = await import_reference(uow, grids=grids, rooms=rooms, rules=rules)
+            await uow.commit()
+        return summary
     finally:
         await db.dispose()
 
