@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -25,8 +25,10 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from govmesh_kit.errors import DomainError
 from govmesh_runtime import audit, metrics
 from govmesh_runtime.access import audit_router, authenticated, is_public
 from govmesh_runtime.auth import Verifier
@@ -45,6 +47,7 @@ from govmesh_runtime.retention import Pruner, inbox_pruner, outbox_pruner, prune
 from govmesh_runtime.settings import ServiceSettings
 from govmesh_runtime.tracing import current_traceparent, hop, setup_tracing, shutdown_tracing, trace_id
 from govmesh_runtime.uow import UnitOfWork
+from govmesh_runtime.usecases import Runner, UseCases
 
 log = get_logger(__name__)
 
@@ -165,6 +168,7 @@ def create_app(
     background: Sequence[Callable[[Runtime], Coroutine[Any, Any, None]]] = (),
     public_routers: Sequence[APIRouter] = (),
     pruners: Sequence[Pruner] = (),
+    use_cases: UseCases | None = None,
 ) -> FastAPI:
     """``background``: long-running jobs of the service (timer sweeps, a SIP server …),
     each an ``async def job(runtime)`` that runs until cancelled at shutdown.
@@ -172,7 +176,14 @@ def create_app(
     ``public_routers``: routes that answer without a credential (Open311's reads, as GeoReport
     v2 says); each of them must say so with an ``access.public(...)`` dependency.
 
+    ``use_cases``: the service's bound registry (``govmesh_runtime.usecases``); its reactions are
+    the consumers (``consumers`` must then be empty) and routes run its commands (``UseCasesDep``).
+
     In production (``GOVMESH_ENV=production``) a default secret stops it here, naming the setting."""
+    if use_cases is not None:
+        if consumers:
+            raise ValueError("consumers are derived from use_cases; give one or the other")
+        consumers = use_cases.consumer_specs()
     for router in public_routers:
         _check_public(router)
     settings.refuse_insecure_defaults()
@@ -236,6 +247,7 @@ def create_app(
     app.add_exception_handler(DBAPIError, _database_outage)
     app.add_exception_handler(RequestValidationError, validation_errors)
     app.add_exception_handler(EventTooLarge, _event_too_large)
+    app.add_exception_handler(DomainError, domain_error)
     # Pure ASGI middlewares: BaseHTTPMiddleware ran each request in an extra task with stream
     # plumbing, a measurable share of a request's CPU (bench/README.md).
     app.add_middleware(RefuseNonFinite)  # NaN, Infinity, 1e400 in a JSON body: a 422 naming the field
@@ -259,7 +271,33 @@ def create_app(
     # What this service subscribes to, readable without starting it (the test that every
     # (topic, event type, service) is exercised on the real broker reads it).
     app.state.consumer_specs = tuple(consumers)
+    app.state.use_cases = use_cases
     return app
+
+
+async def use_cases_dependency(request: Request) -> Runner:
+    """The service's use cases with this process's unit of work: what a route runs commands with."""
+    use_cases: UseCases | None = request.app.state.use_cases
+    if use_cases is None:
+        raise RuntimeError("create_app(use_cases=...) was not given a registry")
+    return Runner(use_cases, get_runtime(request).uow)
+
+
+UseCasesDep = Annotated[Runner, Depends(use_cases_dependency)]
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    """A handler's refusal (``govmesh_kit.errors``) answered once for every service: its status
+    (404, 409, 422, 403), a field error in FastAPI's ``[{loc, msg, type}]`` shape, else the
+    message; rendered by the app's own HTTPException handler, so it looks like every other error."""
+    assert isinstance(exc, DomainError)
+    detail: Any = getattr(exc, "detail", None)
+    if detail is None:
+        detail = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}] if exc.field else exc.message
+    http = StarletteHTTPException(exc.status, detail=detail)
+    handler = request.app.exception_handlers[StarletteHTTPException]
+    response: Response = await handler(request, http)
+    return response
 
 
 def _check_public(router: APIRouter) -> None:

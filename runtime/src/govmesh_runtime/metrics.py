@@ -21,6 +21,16 @@ HANDLER_DURATION = Histogram(
     ["handler", "outcome"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+USE_CASES = Counter(
+    "govmesh_use_cases_total",
+    "Commands run through the service's registry, by outcome (ok, refused: a domain error, error).",
+    ["use_case", "outcome"],
+)
+JOB_RUNS = Counter(
+    "govmesh_job_runs_total",
+    "Rounds of a periodic job (govmesh_runtime.jobs), by outcome (ok, error).",
+    ["job", "outcome"],
+)
 EVENTS_CONSUMED = Counter(
     "govmesh_events_consumed_total",
     "Kafka records taken by a consumer, by outcome (processed, duplicate, ignored, dead_lettered).",

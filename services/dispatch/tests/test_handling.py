@@ -21,7 +21,6 @@ from dispatch import sample_city
 from dispatch.adapters.background import backoff, sign
 from dispatch.adapters.tables import DispatchCaseRow
 from dispatch.bootstrap import create_app
-from dispatch.entrypoints.consumers import consumer_specs
 from dispatch.handlers import (
     Dispatcher,
     apply_task_result,
@@ -30,6 +29,7 @@ from dispatch.handlers import (
     escalate_overdue,
     resolve_case_on_cleared_at_source,
 )
+from dispatch.registry import registry
 from dispatch.settings import DispatchSettings
 from govmesh_contracts import (
     EVENT_TYPES,
@@ -422,7 +422,9 @@ async def test_an_erasure_at_intake_erases_dispatchs_copy_of_the_case(dispatch: 
         update={"description": "楼上漏水，联系人张三 13812345678", "address": "县府街12号3单元"}
     )
     await handle(dispatch, dispatch_case_on_received, event)
-    [cases_consumer] = [spec for spec in consumer_specs(dispatch.dispatcher) if "intake.cases.v1" in spec.topics]
+    [cases_consumer] = [
+        spec for spec in registry.bind(dispatcher=dispatch.dispatcher).consumer_specs() if spec.name == "dispatch-cases"
+    ]
     erase = cases_consumer.handlers[CasePersonalDataErased]  # what the consumer runs for the event
     async with dispatch.runtime.uow() as uow:
         await erase(CasePersonalDataErased(case_id=event.case_id, erased_at=dispatch.clock()), uow)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlmodel import func, select
 
 from dispatch.adapters import metrics
-from dispatch.adapters.background import Background
+from dispatch.adapters.background import Background, bind
 from dispatch.adapters.city import import_city_dir
 from dispatch.adapters.repository import add_rules, load_rules, replace_rules
 from dispatch.adapters.tables import GridRow, RoutingRuleRow
@@ -28,8 +28,8 @@ from dispatch.entrypoints.api import (
     tasks,
     webhooks,
 )
-from dispatch.entrypoints.consumers import consumer_specs
 from dispatch.handlers import Dispatcher
+from govmesh_kit.clock import Clock, system_clock
 from dispatch.settings import DispatchSettings, get_settings
 from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.app import Runtime
@@ -66,6 +66,7 @@ async def seed_reference_data(runtime: Runtime, dispatcher: Dispatcher) -> None:
 def create_app(settings: DispatchSettings | None = None, *, clock: Clock = system_clock) -> FastAPI:
     settings = settings or get_settings()
     dispatcher = Dispatcher(settings=settings, clock=clock)
+    use_cases = bind(dispatcher)  # every use case: dispatch/registry.py
 
     async def on_ready(runtime: Runtime) -> None:
         # after migrations, before the consumers start: the index is there for the first case
@@ -74,7 +75,7 @@ def create_app(settings: DispatchSettings | None = None, *, clock: Clock = syste
     async def sla_timers_and_webhooks(runtime: Runtime) -> None:
         """The runtime cancels its jobs at shutdown; ours then stop gracefully (finish the scan in
         hand, close the HTTP client) before the runtime disposes the database."""
-        loops = Background(runtime, dispatcher)
+        loops = Background(runtime, dispatcher, use_cases)
         loops.start()
         try:
             await asyncio.Event().wait()
@@ -103,7 +104,7 @@ def create_app(settings: DispatchSettings | None = None, *, clock: Clock = syste
             webhooks.router,
             elements.router,
         ],
-        consumers=consumer_specs(dispatcher),
+        use_cases=use_cases,
         migrations=MIGRATIONS,
         on_ready=on_ready,
         background=[sla_timers_and_webhooks, metrics.case_gauges_job(clock)],

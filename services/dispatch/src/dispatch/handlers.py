@@ -1,7 +1,8 @@
 """Dispatch's handlers: one async function per command or event.
 
 Handlers change state through ``uow.session`` and emit events with ``uow.emit``; they
-never commit (the consumer loop or the route that opened the unit of work does)."""
+never commit (runtime's runner for a command, the consumer loop for an event, does). Every use
+case is listed in ``dispatch.registry``; dependencies come by parameter name (``dispatcher``)."""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ from govmesh_contracts import (
     TaskTarget,
 )
 from govmesh_kit.clock import Clock, system_clock
+from govmesh_kit.errors import NotFound
 from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
@@ -87,10 +89,6 @@ class Dispatcher:
     @property
     def escalation_step(self) -> timedelta:
         return timedelta(seconds=self.settings.sla_override_s or self.settings.escalation_step_s)
-
-
-class NotFound(LookupError):
-    pass
 
 
 # ---------------------------------------------------------------- cases in

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from govmesh_runtime.app import create_app as create_service_app
 from policing.adapters.repository import GridIndexCache
 from policing.entrypoints.api import contact_card, reference, rooms, tasks
-from policing.entrypoints.consumers import consumer_specs
+from policing.registry import registry
 from policing.settings import PolicingSettings, get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,7 +29,7 @@ def create_app(settings: PolicingSettings | None = None) -> FastAPI:
         ),
         version=version("govmesh-policing"),
         routers=[contact_card.router, reference.router, rooms.router, tasks.router],
-        consumers=consumer_specs(settings, grids),
+        use_cases=registry.bind(settings=settings, grids=grids),
         migrations=MIGRATIONS,
     )
     app.state.grid_cache = grids

@@ -1,7 +1,8 @@
 """Policing's handlers: one async function per command or event.
 
 A handler changes state through ``uow.session`` and emits events with ``uow.emit``; the
-caller (an API route or the consumer loop) opens and commits the unit of work.
+caller (the registry's runner for a route, the consumer loop for an event) opens and commits
+the unit of work; every use case is listed in ``policing.registry``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from govmesh_contracts import (
 )
 from govmesh_kit.clock import system_clock as now
 from govmesh_kit.masking import mask_personal_data
+from govmesh_kit.errors import NotFound
+from govmesh_runtime.auth import Principal
 from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
 from govmesh_runtime.uow import UnitOfWork
@@ -50,8 +53,6 @@ from policing.domain.tasks import MediationResult, Outcome, TaskStatus
 log = get_logger(__name__)
 
 
-class NotFound(LookupError):
-    """The task, room or officer does not exist; the message names it."""
 
 
 # --- reference data ----------------------------------------------------------------------------
@@ -368,9 +369,10 @@ async def route_task(uow: UnitOfWork, task_id: uuid.UUID, room_code: str) -> Pol
     return task
 
 
-async def accept_task(uow: UnitOfWork, task_id: uuid.UUID, caller: str) -> PoliceTaskRow:
-    """``caller`` is the credential's subject: an officer of the room accepts as themselves;
-    anyone else (the duty desk) accepts for the officer the task was routed to."""
+async def accept_task(uow: UnitOfWork, task_id: uuid.UUID, actor: Principal) -> PoliceTaskRow:
+    """``actor`` is the credential: an officer of the room accepts as themselves; anyone else
+    (the duty desk) accepts for the officer the task was routed to."""
+    caller = actor.subject
     task = await _load(uow, task_id)
     repo = SqlPolicingRepository(uow.session)
     duty = await repo.duty(task.room_code, now()) if task.room_code else {}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import hmac
 import uuid
@@ -23,9 +22,11 @@ from sqlmodel import col, func, select
 from dispatch.adapters import metrics
 from dispatch.adapters.tables import WebhookDeliveryRow
 from dispatch.handlers import Dispatcher, close_without_feedback, escalate_overdue
-from govmesh_runtime import tracing
+from dispatch.registry import registry
+from govmesh_runtime import jobs, tracing
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.logging import get_logger
+from govmesh_runtime.usecases import UseCases
 
 log = get_logger(__name__)
 
@@ -69,10 +70,16 @@ def backoff(attempts: int, base_s: float, max_s: float) -> timedelta:
     return timedelta(seconds=min(base_s * (2 ** max(attempts - 1, 0)), max_s))
 
 
+def bind(dispatcher: Dispatcher) -> UseCases:
+    """Dispatch's registry with its dependencies (bootstrap's, and a test's Background)."""
+    return registry.bind(settings=dispatcher.settings, clock=dispatcher.clock, dispatcher=dispatcher)
+
+
 class Background:
-    def __init__(self, runtime: Runtime, dispatcher: Dispatcher) -> None:
+    def __init__(self, runtime: Runtime, dispatcher: Dispatcher, use_cases: UseCases | None = None) -> None:
         self.runtime = runtime
         self.dispatcher = dispatcher
+        self.use_cases = use_cases or bind(dispatcher)
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._http: httpx.AsyncClient | None = None
@@ -80,6 +87,7 @@ class Background:
     def start(self) -> None:
         settings = self.dispatcher.settings
         self._http = httpx.AsyncClient(timeout=settings.webhook_timeout_s)
+        # The first round after one interval: a test driving the work itself never races the loop.
         self._tasks = [
             asyncio.create_task(self._every(settings.timer_scan_interval_s, self.scan_timers), name="sla-timers"),
             asyncio.create_task(self._every(settings.webhook_scan_interval_s, self.deliver_webhooks), name="webhooks"),
@@ -88,6 +96,10 @@ class Background:
             ),
         ]
 
+    async def _every(self, interval_s: float, work: Callable[[], Awaitable[int]]) -> None:
+        """``work`` every ``interval_s``, at once again while it reports a full batch (runtime's loop)."""
+        await jobs.every(interval_s, work, name=work.__name__, stopping=self._stopping)
+
     async def stop(self) -> None:
         self._stopping.set()
         if self._tasks:
@@ -95,37 +107,14 @@ class Background:
         if self._http is not None:
             await self._http.aclose()
 
-    async def _every(self, interval_s: float, work: Callable[[], Awaitable[int]]) -> None:
-        """Run ``work`` every ``interval_s`` (at once again while it reports a full batch). The
-        first round is after one interval, not at start, so a test that drives the work itself
-        (with a long interval) never races the loop."""
-        busy = 0
-        while not self._stopping.is_set():
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=interval_s)
-                if self._stopping.is_set():
-                    return
-            try:
-                busy = await work()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a database hiccup: try again next round
-                log.warning("background_failed", work=getattr(work, "__name__", "work"), error=repr(exc))
-                busy = 0
-
     async def scan_timers(self) -> int:
-        async with self.runtime.uow() as uow:
-            count = await escalate_overdue(uow, dispatcher=self.dispatcher, limit=SCAN_LIMIT)
-            await uow.commit()
+        count = await self.use_cases.run(self.runtime.uow, escalate_overdue, limit=SCAN_LIMIT)
         if count:
             log.info("tasks_escalated", tasks=count)
         return count if count >= SCAN_LIMIT else 0  # a full batch: more may be late, scan again at once
 
     async def scan_feedback_window(self) -> int:
-        async with self.runtime.uow() as uow:
-            count = await close_without_feedback(uow, dispatcher=self.dispatcher, limit=SCAN_LIMIT)
-            await uow.commit()
+        count = await self.use_cases.run(self.runtime.uow, close_without_feedback, limit=SCAN_LIMIT)
         if count:
             log.info("cases_closed_without_feedback", cases=count)
         return count if count >= SCAN_LIMIT else 0

@@ -5,7 +5,6 @@ are counted from dispatch's own tables every few seconds (``refresh_case_gauges`
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from dispatch.adapters.tables import DispatchCaseRow
 from dispatch.domain.tasks import CaseState
 from govmesh_contracts import Level, TaskTarget
+from govmesh_runtime import jobs
 from govmesh_runtime.app import Runtime
 from govmesh_runtime.uow import after_commit as after_commit  # handlers call metrics.after_commit
 
@@ -93,9 +93,7 @@ def case_gauges_job(
     """A background job (``create_app(background=[...])``) recounting the gauges every ``interval_s``."""
 
     async def case_gauges(runtime: Runtime) -> None:
-        while True:
-            async with runtime.db.sessions() as session:
-                await refresh_case_gauges(session, clock())
-            await asyncio.sleep(interval_s)
+        async with runtime.db.sessions() as session:
+            await refresh_case_gauges(session, clock())
 
-    return case_gauges
+    return jobs.periodic(interval_s, case_gauges)

@@ -12,6 +12,7 @@ from uuid import UUID
 from dispatch.domain.codes import next_level
 from dispatch.domain.routing import DEPARTMENTS, Target
 from govmesh_contracts import Level, TaskOutcome, TaskTarget
+from govmesh_kit.errors import Conflict
 
 
 class TaskState(StrEnum):
@@ -38,8 +39,8 @@ class CaseState(StrEnum):
     CANCELLED = "cancelled"  # intake cancelled the whole case (CaseCancelled): every open task cancelled
 
 
-class TransitionError(ValueError):
-    """A task or case change that its state does not allow; the message says why."""
+class TransitionError(Conflict, ValueError):
+    """A task or case change that its state does not allow; the message says why (a 409)."""
 
 
 def accept(state: TaskState) -> TaskState:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, true
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime.grids import GridStore
+from govmesh_runtime.geo import GridIndex
+from govmesh_runtime.places import within
 from policing.adapters.tables import (
     DutyShiftRow,
     GridRow,
@@ -23,14 +24,6 @@ from policing.adapters.tables import (
 )
 from policing.domain.jurisdiction import RoomSpec, Shift, on_duty
 from policing.domain.tasks import OPEN_STATUSES, OnDutyOfficer
-
-
-def within(column: Any, places: Sequence[str] | None) -> Any:
-    """A filter: the grid code starts with one of the places (None: everywhere). A record
-    without a grid is in no place."""
-    if places is None:
-        return true()
-    return or_(*(col(column).startswith(place, autoescape=True) for place in places))
 
 
 class SqlPolicingRepository:

@@ -13,6 +13,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from govmesh_kit.errors import Invalid
+
 
 class OfficerRole(StrEnum):
     OFFICER = "officer"  # community police officer (社区民警)
@@ -36,12 +38,14 @@ class RoomSpec:
     officers: tuple[OfficerSpec, ...] = ()
 
 
-class ReferenceDataError(ValueError):
-    """Reference data that cannot be imported; ``problems`` names each field or grid and the reason."""
+class ReferenceDataError(Invalid, ValueError):
+    """Reference data that cannot be imported; ``problems`` names each field or grid and the reason
+    (the answer's detail: a 422 listing them)."""
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+        self.detail = self.problems
 
 
 @dataclass

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from govmesh_contracts.matters import registry
+from govmesh_kit.errors import Conflict, Invalid
 
 
 class TaskStatus(StrEnum):
@@ -42,12 +43,12 @@ class MediationResult(StrEnum):
     NOT_SETTLED = "not_settled"  # no agreement: people's mediation continues
 
 
-class TaskRuleError(ValueError):
-    """A step that the task's state does not allow; the message says why."""
+class TaskRuleError(Invalid, ValueError):
+    """A step that the task's state does not allow; the message says why (a 422)."""
 
 
-class InvalidTransition(TaskRuleError):
-    pass
+class InvalidTransition(Conflict, TaskRuleError):
+    """A step the task's current state forbids (a 409)."""
 
 
 @dataclass(frozen=True)

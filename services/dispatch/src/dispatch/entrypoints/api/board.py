@@ -12,8 +12,9 @@ from sqlmodel import col, func, select
 from dispatch.adapters.repository import OPEN
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow
 from dispatch.entrypoints.api.cases import DispatchCasePublic, TaskPublic, case_public, task_public
-from dispatch.entrypoints.api.deps import CaseReader, DispatcherDep, RuntimeDep, in_places, refusals
+from dispatch.entrypoints.api.deps import CaseReader, DispatcherDep, RuntimeDep, refusals
 from govmesh_contracts import Level
+from govmesh_runtime.places import in_places
 
 router = APIRouter(prefix="/v1/board", tags=["board"], responses=refusals(403))
 

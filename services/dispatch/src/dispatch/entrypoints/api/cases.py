@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from dispatch.adapters.repository import case_tasks
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow
-from dispatch.domain.tasks import TransitionError
-from dispatch.entrypoints.api.deps import CaseReader, DispatcherDep, RuntimeDep, refusals
-from dispatch.handlers import CloseCase, EscalateCase, NotFound, close_case, escalate_case
+from dispatch.entrypoints.api.deps import CaseReader, RuntimeDep, refusals
+from dispatch.handlers import CloseCase, EscalateCase, close_case, escalate_case
 from govmesh_runtime import access
-from govmesh_runtime.app import Runtime
+from govmesh_runtime.app import Runtime, UseCasesDep
 from govmesh_runtime.auth import Principal
+from govmesh_runtime.places import guard_row
 from govmesh_runtime.roles import Scope
-from govmesh_runtime.uow import UnitOfWork
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"], responses=refusals(403, 404))
 # Case-level decisions of a centre (roles.py: cancel, close, escalate, merge).
@@ -75,16 +73,11 @@ def case_public(row: DispatchCaseRow, tasks: list[TaskRow] | None = None) -> Dis
 
 async def _case_in_places(request: Request, caller: Principal, runtime: Runtime, case_id: UUID) -> None:
     """A case elsewhere and a missing one are the same 403 for a place-bound caller."""
-    async with runtime.db.sessions() as session:
-        row = await session.get(DispatchCaseRow, case_id)
-    await access.guard_place(
-        request,
-        caller,
-        resource="case",
-        resource_id=str(case_id),
-        place=row.grid_code if row else None,
-        found=row is not None,
-    )
+    await guard_row(request, caller, runtime.db.sessions, DispatchCaseRow, case_id, resource="case", place=grid_of)
+
+
+def grid_of(case: DispatchCaseRow) -> str | None:
+    return case.grid_code
 
 
 class Escalation(BaseModel):
@@ -95,17 +88,8 @@ class Closure(BaseModel):
     note: str = Field(min_length=1, max_length=2000, description="Why the centre closes it; no personal data")
 
 
-async def _decide(
-    runtime: Runtime, case_id: UUID, run: Callable[[UnitOfWork], Awaitable[object]]
-) -> DispatchCasePublic:
-    async with runtime.uow() as uow:
-        try:
-            await run(uow)
-        except NotFound as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=str(exc)) from None
-        except TransitionError as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
-        await uow.commit()
+async def _decided(runtime: Runtime, case_id: UUID) -> DispatchCasePublic:
+    """The case as the centre's decision left it."""
     async with runtime.db.sessions() as session:
         row = await session.get(DispatchCaseRow, case_id)
         tasks = await case_tasks(session, case_id)
@@ -124,12 +108,12 @@ async def escalate(
     request: Request,
     caller: CaseManager,
     runtime: RuntimeDep,
-    dispatcher: DispatcherDep,
+    use_cases: UseCasesDep,
 ) -> DispatchCasePublic:
     await _case_in_places(request, caller, runtime, case_id)
     # The actor is the credential's subject, never a body field.
-    cmd = EscalateCase(case_id, body.reason, caller.subject)
-    return await _decide(runtime, case_id, lambda uow: escalate_case(cmd, uow, dispatcher=dispatcher))
+    await use_cases.run(escalate_case, EscalateCase(case_id, body.reason, caller.subject))
+    return await _decided(runtime, case_id)
 
 
 @router.post(
@@ -143,11 +127,11 @@ async def close(
     request: Request,
     caller: CaseManager,
     runtime: RuntimeDep,
-    dispatcher: DispatcherDep,
+    use_cases: UseCasesDep,
 ) -> DispatchCasePublic:
     await _case_in_places(request, caller, runtime, case_id)
-    cmd = CloseCase(case_id, body.note, caller.subject)
-    return await _decide(runtime, case_id, lambda uow: close_case(cmd, uow, dispatcher=dispatcher))
+    await use_cases.run(close_case, CloseCase(case_id, body.note, caller.subject))
+    return await _decided(runtime, case_id)
 
 
 @router.get("/{case_id}", summary="Dispatch's view of a case, with its tasks")

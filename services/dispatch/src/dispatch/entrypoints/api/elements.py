@@ -11,12 +11,14 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
-from dispatch.adapters.elements import bulk_upsert
-from dispatch.adapters.tables import ElementRow, GridRow
-from dispatch.domain.elements import ElementCategory, changed_fields, mask_element, personal_values
-from dispatch.entrypoints.api.deps import PERSONAL_DATA, GridReader, GridWriter, RuntimeDep, bad_request, refusals
+from dispatch import elements
+from dispatch.adapters.tables import ElementRow
+from dispatch.domain.elements import ElementCategory, mask_element
+from dispatch.entrypoints.api.deps import PERSONAL_DATA, GridReader, GridWriter, RuntimeDep, refusals
 from govmesh_runtime import access, audit
+from govmesh_runtime.app import UseCasesDep
 from govmesh_runtime.auth import Principal
+from govmesh_runtime.tables import AuditRecord
 
 router = APIRouter(prefix="/v1/elements", tags=["elements"], responses=refusals(400, 403, 404, 422))
 
@@ -36,8 +38,7 @@ class ElementPublic(BaseModel):
     attributes: dict[str, Any] = Field(description="Personal fields (phone, id_number, …) masked without personal-data")
 
 
-def _personal(row: ElementRow) -> dict[str, str]:
-    return personal_values(ElementCategory(row.category), row.name, json.loads(row.attributes))
+_personal = elements.personal
 
 
 def _public(row: ElementRow, *, unmasked: bool = False) -> ElementPublic:
@@ -74,6 +75,7 @@ async def put_element(
     request: Request,
     caller: GridWriter,
     runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> ElementPublic:
     await access.require_place(request, caller, resource="element", place=body.grid_code)
     # Refusals are audited in their own transaction, so they are decided before the write one.
@@ -81,28 +83,21 @@ async def put_element(
         existing = await session.get(ElementRow, element_id)
     if existing is not None and not caller.may_act_in(existing.grid_code):  # moving it out of another grid
         raise await access.refuse(request, caller, "this element is not within your places", "element", element_id)
-    async with runtime.db.sessions() as session:
-        if await session.get(GridRow, body.grid_code) is None:
-            raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
-        old = await session.get(ElementRow, element_id)
-        before = _personal(old) if old else {}
-        row = ElementRow(
-            element_id=element_id,
-            grid_code=body.grid_code,
-            category=body.category.value,
-            name=body.name,
-            attributes=json.dumps(body.attributes, ensure_ascii=False),
+
+    def audit_entry(resource_id: str, fields: list[str]) -> AuditRecord:
+        return access.change_entry(
+            request, caller, resource="element", resource_id=resource_id, fields=fields, reason="element record"
         )
-        fields = changed_fields(before, _personal(row))
-        if fields:
-            audit.add(
-                session,
-                access.change_entry(
-                    request, caller, resource="element", resource_id=element_id, fields=fields, reason="element record"
-                ),
-            )
-        await session.merge(row)
-        await session.commit()
+
+    row = await use_cases.run(
+        elements.save_element,
+        element_id,
+        grid_code=body.grid_code,
+        category=body.category,
+        name=body.name,
+        attributes=body.attributes,
+        audit_entry=audit_entry,
+    )
     # the caller's own input echoed back: no read to audit, the change row covers it
     return _public(row, unmasked=caller.has(PERSONAL_DATA))
 
@@ -117,6 +112,7 @@ async def bulk(
     request: Request,
     caller: GridWriter,
     runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> dict[str, int]:
     for grid_code in sorted({e.grid_code for e in body}):
         await access.require_place(request, caller, resource="element", place=grid_code)
@@ -139,32 +135,13 @@ async def bulk(
         (e.element_id, e.grid_code, e.category.value, e.name, json.dumps(e.attributes, ensure_ascii=False))
         for e in body
     ]
-    async with runtime.db.sessions() as session:
-        grids = {
-            g
-            for g in (
-                await session.exec(select(GridRow.grid_code).where(col(GridRow.grid_code).in_({r[1] for r in rows})))
-            ).all()
-        }
-        for number, row in enumerate(rows):
-            if row[1] not in grids:
-                raise bad_request(f"{number}.grid_code", f"grid {row[1]} is not registered")
-        count = await bulk_upsert(session, rows)
-        for element in body:  # every record written with personal fields, in the load's transaction
-            fields = sorted(personal_values(element.category, element.name, element.attributes))
-            if fields:
-                audit.add(
-                    session,
-                    access.change_entry(
-                        request,
-                        caller,
-                        resource="element",
-                        resource_id=element.element_id,
-                        fields=fields,
-                        reason="element bulk load",
-                    ),
-                )
-        await session.commit()
+
+    def audit_entry(resource_id: str, fields: list[str]) -> AuditRecord:
+        return access.change_entry(
+            request, caller, resource="element", resource_id=resource_id, fields=fields, reason="element bulk load"
+        )
+
+    count = await use_cases.run(elements.load_elements, rows, audit_entry=audit_entry)
     return {"elements": count}
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlmodel import col, select
 
+from dispatch import people
 from dispatch.adapters.repository import community_worker_loads
 from dispatch.adapters.tables import CentreRow, GridRow, VisitPlanRow, VisitRecordRow, WorkerRow
 from dispatch.domain.codes import GridCode
@@ -23,14 +24,15 @@ from dispatch.entrypoints.api.deps import (
     RuntimeDep,
     TaskManager,
     TaskWorker,
-    bad_request,
     in_places,
     refusals,
 )
 from govmesh_contracts import Level
 from govmesh_kit.masking import mask_name
 from govmesh_runtime import access, audit
+from govmesh_runtime.app import UseCasesDep
 from govmesh_runtime.auth import Principal
+from govmesh_runtime.tables import AuditRecord
 
 workers_router = APIRouter(prefix="/v1/workers", tags=["workers"], responses=refusals(400, 403, 404, 422))
 centres_router = APIRouter(prefix="/v1/centres", tags=["centres"], responses=refusals(400, 403, 422))
@@ -54,8 +56,7 @@ class WorkerPublic(BaseModel):
     open_tasks: int = 0
 
 
-def _personal(row: WorkerRow) -> dict[str, str]:
-    return {"name": row.name} | ({"phone": row.phone} if row.phone else {})
+_personal = people.personal
 
 
 def _public(row: WorkerRow, open_tasks: int = 0, *, unmasked: bool = False) -> WorkerPublic:
@@ -92,6 +93,7 @@ async def put_worker(
     request: Request,
     caller: GridWriter,
     runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> WorkerPublic:
     await access.require_place(request, caller, resource="worker", place=body.grid_code)
     # Checks that may refuse run before the write transaction (a refusal is audited in its
@@ -101,25 +103,13 @@ async def put_worker(
     if existing is not None and not caller.may_act_in(existing.grid_code):
         # moving a worker out of someone else's grid is a change there
         raise await access.refuse(request, caller, "this worker is not within your places", "worker", worker_id)
-    async with runtime.db.sessions() as session:
-        if await session.get(GridRow, body.grid_code) is None:
-            raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
-        existing = await session.get(WorkerRow, worker_id)
-        before = _personal(existing) if existing else {}
-        row = existing or WorkerRow(worker_id=worker_id, grid_code=body.grid_code, community_code="", name=body.name)
-        row.grid_code, row.community_code = body.grid_code, GridCode(body.grid_code).community
-        row.name, row.phone, row.on_duty = body.name, body.phone, body.on_duty
-        session.add(row)
-        after = _personal(row)
-        changed = sorted(f for f in before.keys() | after.keys() if before.get(f) != after.get(f))
-        if changed:  # audited in the change's own transaction
-            audit.add(
-                session,
-                access.change_entry(
-                    request, caller, resource="worker", resource_id=worker_id, fields=changed, reason="worker record"
-                ),
-            )
-        await session.commit()
+
+    def audit_entry(changed: list[str]) -> AuditRecord:
+        return access.change_entry(
+            request, caller, resource="worker", resource_id=worker_id, fields=changed, reason="worker record"
+        )
+
+    row = await use_cases.run(people.save_worker, worker_id, **body.model_dump(), audit_entry=audit_entry)
     return _public(row, unmasked=caller.has(PERSONAL_DATA))
 
 
@@ -129,7 +119,7 @@ class Duty(BaseModel):
 
 @workers_router.put("/{worker_id}/duty", summary="A worker goes on or off duty")
 async def set_duty(
-    worker_id: str, body: Duty, request: Request, caller: GridWriter, runtime: RuntimeDep
+    worker_id: str, body: Duty, request: Request, caller: GridWriter, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> WorkerPublic:
     async with runtime.db.sessions() as session:
         found = await session.get(WorkerRow, worker_id)
@@ -141,13 +131,7 @@ async def set_duty(
         place=found.grid_code if found else None,
         found=found is not None,
     )
-    async with runtime.db.sessions() as session:
-        row = await session.get(WorkerRow, worker_id)
-        if row is None:  # deleted in between
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"worker {worker_id} not found")
-        row.on_duty = body.on_duty
-        session.add(row)
-        await session.commit()
+    row = await use_cases.run(people.set_worker_duty, worker_id, on_duty=body.on_duty)
     return _public(row)  # masked: the answer to a duty change needs no personal data
 
 
@@ -196,22 +180,14 @@ async def put_centre(
     request: Request,
     caller: GridWriter,
     runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> CentrePublic:
     await access.require_place(request, caller, resource="centre", place=body.admin_code)
     async with runtime.db.sessions() as session:
         existing = await session.get(CentreRow, centre_code)
     if existing is not None and not caller.may_act_in(existing.admin_code):
         raise await access.refuse(request, caller, "this centre is not within your places", "centre", centre_code)
-    async with runtime.db.sessions() as session:
-        row = CentreRow(
-            centre_code=centre_code,
-            name=body.name,
-            level=body.level.value,
-            admin_code=body.admin_code,
-            windows=json.dumps(body.windows, ensure_ascii=False),
-        )
-        await session.merge(row)
-        await session.commit()
+    await use_cases.run(people.save_centre, centre_code, **body.model_dump(mode="json"))
     return CentrePublic(centre_code=centre_code, **body.model_dump())
 
 
@@ -281,20 +257,15 @@ class VisitRecordPublic(VisitRecordIn):
 
 @visits_router.post("/visit-plans", status_code=status.HTTP_201_CREATED, summary="Plan a cadre's grid visits")
 async def create_plan(
-    body: VisitPlanIn, request: Request, caller: TaskManager, runtime: RuntimeDep, dispatcher: DispatcherDep
+    body: VisitPlanIn,
+    request: Request,
+    caller: TaskManager,
+    runtime: RuntimeDep,
+    use_cases: UseCasesDep,
+    dispatcher: DispatcherDep,
 ) -> VisitPlanPublic:
     await access.require_place(request, caller, resource="visit plan", place=body.grid_code)
-    async with runtime.db.sessions() as session:
-        if await session.get(GridRow, body.grid_code) is None:
-            raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
-        row = VisitPlanRow(
-            grid_code=body.grid_code,
-            cadre_ref=body.cadre_ref,
-            every_days=body.every_days,
-            next_visit_on=body.first_visit_on,
-        )
-        session.add(row)
-        await session.commit()
+    row = await use_cases.run(people.plan_visits, **body.model_dump())
     return VisitPlanPublic(**row.model_dump(), overdue=row.next_visit_on < dispatcher.clock())
 
 
@@ -322,7 +293,7 @@ async def list_plans(
 
 @visits_router.post("/visit-records", status_code=status.HTTP_201_CREATED, summary="Record a grid visit (走访)")
 async def record_visit(
-    body: VisitRecordIn, request: Request, caller: TaskWorker, runtime: RuntimeDep
+    body: VisitRecordIn, request: Request, caller: TaskWorker, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> VisitRecordPublic:
     await access.require_place(request, caller, resource="visit record", place=body.grid_code)
     # The visitor is the credential's subject; a centre (tasks:manage) may record for a cadre.
@@ -332,18 +303,13 @@ async def record_visit(
             request, caller, assignee=cadre, resource="visit record", resource_id=body.grid_code
         )
     body = body.model_copy(update={"cadre_ref": cadre})
-    async with runtime.db.sessions() as session:
-        if await session.get(GridRow, body.grid_code) is None:
-            raise bad_request("grid_code", f"grid {body.grid_code} is not registered")
-        if body.plan_id is not None:
-            plan = await session.get(VisitPlanRow, body.plan_id)
-            if plan is None or plan.grid_code != body.grid_code:
-                raise bad_request("plan_id", "no visit plan with this id for this grid")
-            plan.next_visit_on = max(plan.next_visit_on, body.visited_at) + timedelta(days=plan.every_days)
-            session.add(plan)
-        row = VisitRecordRow(**body.model_dump())
-        session.add(row)
-        await session.commit()
+    row = await use_cases.run(
+        people.record_visit,
+        grid_code=body.grid_code,
+        plan_id=body.plan_id,
+        visited_at=body.visited_at,
+        record=body.model_dump(),
+    )
     return VisitRecordPublic(id=row.id, **body.model_dump())
 
 

@@ -8,12 +8,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, model_validator
 
-from dispatch.domain.tasks import TransitionError
 from dispatch.entrypoints.api.cases import TaskPublic, task_public
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, refusals
-from dispatch.entrypoints.api.tasks import _http, _worked_by_caller
-from dispatch.handlers import NotFound, RecordReturnVisit, record_return_visit
+from dispatch.entrypoints.api.deps import RuntimeDep, refusals
+from dispatch.entrypoints.api.tasks import _worked_by_caller
+from dispatch.handlers import RecordReturnVisit, record_return_visit
 from govmesh_runtime import access
+from govmesh_runtime.app import UseCasesDep
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.roles import Scope
 
@@ -41,14 +41,8 @@ async def answer_return_visit(
     request: Request,
     caller: TaskWorker,
     runtime: RuntimeDep,
-    dispatcher: DispatcherDep,
+    use_cases: UseCasesDep,
 ) -> TaskPublic:
     await _worked_by_caller(request, caller, runtime, task_id)  # the assignee (or a centre), not any worker
     cmd = RecordReturnVisit(task_id, body.reached, body.satisfaction, body.comment, by=caller.subject)
-    async with runtime.uow() as uow:
-        try:
-            task = await record_return_visit(cmd, uow, dispatcher=dispatcher)
-        except (NotFound, PermissionError, TransitionError) as exc:
-            raise _http(exc) from None
-        await uow.commit()
-    return task_public(task)
+    return task_public(await use_cases.run(record_return_visit, cmd))

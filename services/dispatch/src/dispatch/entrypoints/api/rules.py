@@ -7,10 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from dispatch.adapters.repository import load_rules, replace_rules
+from dispatch.adapters.repository import load_rules
 from dispatch.domain.routing import RuleError, parse_rules
-from dispatch.entrypoints.api.deps import GridImporter, GridReader, RuntimeDep, bad_request, refusals
+from dispatch.entrypoints.api.deps import GridImporter, GridReader, RuntimeDep, refusals
+from dispatch.reference import replace_routing_rules
+from govmesh_kit.errors import Invalid
 from govmesh_runtime import access
+from govmesh_runtime.app import UseCasesDep
 
 router = APIRouter(prefix="/v1/routing-rules", tags=["routing"], responses=refusals(400, 403, 422))
 
@@ -36,7 +39,7 @@ async def put_rules(
     body: Annotated[list[RuleDoc], Field(max_length=10_000)],
     request: Request,
     caller: GridImporter,
-    runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> list[RuleDoc]:
     if caller.places:  # the rules route the whole city's cases: not a part of the tree
         raise await access.refuse(
@@ -45,8 +48,6 @@ async def put_rules(
     try:
         rules = parse_rules([doc.model_dump() for doc in body])
     except RuleError as exc:
-        raise bad_request("rules", str(exc)) from None
-    async with runtime.db.sessions() as session:
-        await replace_rules(session, rules)
-        await session.commit()
+        raise Invalid(str(exc), field="rules") from None
+    await use_cases.run(replace_routing_rules, rules)
     return body

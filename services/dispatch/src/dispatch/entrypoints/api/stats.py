@@ -20,8 +20,9 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from dispatch.adapters.tables import DispatchCaseRow, TaskRow
-from dispatch.entrypoints.api.deps import CaseReader, DispatcherDep, RuntimeDep, in_places, refusals
+from dispatch.entrypoints.api.deps import CaseReader, DispatcherDep, RuntimeDep, refusals
 from govmesh_contracts import Level
+from govmesh_runtime.places import in_places
 
 router = APIRouter(prefix="/v1/board", tags=["board"], responses=refusals(403, 422))
 MAX_DAYS = 366

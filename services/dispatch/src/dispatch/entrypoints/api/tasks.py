@@ -6,28 +6,23 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field, model_validator
 from sqlmodel import col, select
 
 from dispatch.adapters.tables import CentreRow, TaskRow
 from dispatch.domain.routing import RuleError, Target
-from dispatch.domain.tasks import TransitionError
 from dispatch.entrypoints.api.cases import TaskPublic, task_public
 from dispatch.entrypoints.api.deps import (
     CaseReader,
-    DispatcherDep,
     RuntimeDep,
     TaskManager,
     TaskWorker,
-    bad_request,
-    in_places,
     refusals,
 )
 from dispatch.handlers import (
     CancelTask,
     CompleteTask,
-    NotFound,
     ReassignTask,
     accept_task,
     cancel_task,
@@ -35,24 +30,13 @@ from dispatch.handlers import (
     reassign_task,
 )
 from govmesh_contracts import TaskOutcome
+from govmesh_kit.errors import Invalid
 from govmesh_runtime import access
-from govmesh_runtime.app import Runtime
+from govmesh_runtime.app import Runtime, UseCasesDep
 from govmesh_runtime.auth import Principal
+from govmesh_runtime.places import guard_row, in_places
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=refusals(400, 403, 404, 409, 422))
-
-ERRORS = {
-    NotFound: status.HTTP_404_NOT_FOUND,
-    PermissionError: status.HTTP_403_FORBIDDEN,
-    TransitionError: status.HTTP_409_CONFLICT,
-}
-
-
-def _http(exc: Exception) -> HTTPException:
-    for kind, code in ERRORS.items():
-        if isinstance(exc, kind):
-            return HTTPException(code, detail=str(exc))
-    raise exc
 
 
 @router.get("", summary="Tasks of an assignee (a grid worker's or a department's list)")
@@ -80,18 +64,11 @@ async def _task_in_places(request: Request, caller: Principal, runtime: Runtime,
     """The task, if it lies in the caller's places (its case's grid); a task elsewhere and a
     missing one are the same 403 for a place-bound caller. A task's grid never changes, so
     checking before the change's own transaction is enough."""
-    async with runtime.db.sessions() as session:
-        row = await session.get(TaskRow, task_id)
-    await access.guard_place(
-        request,
-        caller,
-        resource="task",
-        resource_id=str(task_id),
-        place=row.grid_code if row else None,
-        found=row is not None,
-    )
-    assert row is not None  # guard_place answered 404 otherwise
-    return row
+    return await guard_row(request, caller, runtime.db.sessions, TaskRow, task_id, resource="task", place=grid_of)
+
+
+def grid_of(task: TaskRow) -> str | None:
+    return task.grid_code
 
 
 @router.get("/{task_id}", summary="One task")
@@ -117,20 +94,16 @@ async def _deciding_centre_in_places(request: Request, caller: Principal, runtim
     async with runtime.db.sessions() as session:
         centre = await session.get(CentreRow, centre_code)
     if centre is None:
-        raise bad_request("centre_code", f"no such centre: {centre_code}")
+        raise Invalid(f"no such centre: {centre_code}", field="centre_code")
     await access.require_place(request, caller, resource="centre", place=centre.admin_code)
 
 
 @router.post("/{task_id}/accept", summary="The assignee accepts the task")
-async def accept(task_id: UUID, request: Request, caller: TaskWorker, runtime: RuntimeDep) -> TaskPublic:
+async def accept(
+    task_id: UUID, request: Request, caller: TaskWorker, runtime: RuntimeDep, use_cases: UseCasesDep
+) -> TaskPublic:
     await _worked_by_caller(request, caller, runtime, task_id)
-    async with runtime.uow() as uow:
-        try:
-            task = await accept_task(task_id, uow)
-        except (NotFound, PermissionError, TransitionError) as exc:
-            raise _http(exc) from None
-        await uow.commit()
-    return task_public(task)
+    return task_public(await use_cases.run(accept_task, task_id))
 
 
 class Completion(BaseModel):
@@ -152,17 +125,11 @@ async def complete(
     request: Request,
     caller: TaskWorker,
     runtime: RuntimeDep,
-    dispatcher: DispatcherDep,
+    use_cases: UseCasesDep,
 ) -> TaskPublic:
     await _worked_by_caller(request, caller, runtime, task_id)
     cmd = CompleteTask(task_id, body.outcome, body.summary, body.referral_to, completed_by=caller.subject)
-    async with runtime.uow() as uow:
-        try:
-            task = await complete_task(cmd, uow, dispatcher=dispatcher)
-        except (NotFound, PermissionError, TransitionError) as exc:
-            raise _http(exc) from None
-        await uow.commit()
-    return task_public(task)
+    return task_public(await use_cases.run(complete_task, cmd))
 
 
 class Reassignment(BaseModel):
@@ -179,22 +146,16 @@ async def reassign(
     request: Request,
     caller: TaskManager,
     runtime: RuntimeDep,
-    dispatcher: DispatcherDep,
+    use_cases: UseCasesDep,
 ) -> TaskPublic:
     await _task_in_places(request, caller, runtime, task_id)
     await _deciding_centre_in_places(request, caller, runtime, body.centre_code)
     try:
         target = Target.parse(body.target) if body.target else None
     except RuleError as exc:
-        raise bad_request("target", str(exc)) from None
+        raise Invalid(str(exc), field="target") from None
     cmd = ReassignTask(task_id, body.centre_code, body.reason, target, body.assignee)
-    async with runtime.uow() as uow:
-        try:
-            task = await reassign_task(cmd, uow, dispatcher=dispatcher)
-        except (NotFound, PermissionError, TransitionError) as exc:
-            raise _http(exc) from None
-        await uow.commit()
-    return task_public(task)
+    return task_public(await use_cases.run(reassign_task, cmd))
 
 
 class Cancellation(BaseModel):
@@ -208,15 +169,9 @@ async def cancel(
     request: Request,
     caller: TaskManager,
     runtime: RuntimeDep,
-    dispatcher: DispatcherDep,
+    use_cases: UseCasesDep,
 ) -> TaskPublic:
     await _task_in_places(request, caller, runtime, task_id)
     # The actor is the credential's subject, never a body field.
     cmd = CancelTask(task_id, body.reason, caller.subject)
-    async with runtime.uow() as uow:
-        try:
-            task = await cancel_task(cmd, uow, dispatcher=dispatcher)
-        except (NotFound, TransitionError) as exc:
-            raise _http(exc) from None
-        await uow.commit()
-    return task_public(task)
+    return task_public(await use_cases.run(cancel_task, cmd))

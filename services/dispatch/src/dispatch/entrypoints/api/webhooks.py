@@ -8,15 +8,18 @@ from enum import StrEnum
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import col, select
 
 from dispatch.adapters.tables import WebhookDeliveryRow
-from dispatch.entrypoints.api.deps import DispatcherDep, RuntimeDep, refusals
-from govmesh_runtime import access, audit
+from dispatch.entrypoints.api.deps import RuntimeDep, refusals
+from dispatch.reference import resend_webhook
+from govmesh_runtime import access
+from govmesh_runtime.app import UseCasesDep
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.roles import Scope
+from govmesh_runtime.tables import AuditRecord
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"], responses=refusals(403, 404, 409, 422))
 
@@ -87,33 +90,12 @@ async def list_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/resend", summary="Resend a parked delivery (its attempts start again); audited")
-async def resend(
-    delivery_id: UUID, request: Request, caller: TaskManager, runtime: RuntimeDep, dispatcher: DispatcherDep
-) -> DeliveryPublic:
-    async with runtime.db.sessions() as session:
-        row = await session.get(WebhookDeliveryRow, delivery_id, with_for_update=True)
-        if row is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no such delivery: {delivery_id}")
-        if row.parked_at is None:
-            state = "delivered" if row.delivered_at is not None else "still being retried"
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, detail=f"only a parked delivery is resent; this one is {state}"
-            )
-        parked_at = row.parked_at
-        row.parked_at = None
-        row.attempts = 0
-        row.next_attempt_at = dispatcher.clock()
-        session.add(row)
-        audit.add(
-            session,
-            access.change_entry(
-                request,
-                caller,
-                resource="webhook_delivery",
-                resource_id=str(delivery_id),
-                fields=("parked_at", "attempts"),
-                reason=f"resend to {row.department} (parked {parked_at.isoformat()}: {row.last_error})",
-            ),
+async def resend(delivery_id: UUID, request: Request, caller: TaskManager, use_cases: UseCasesDep) -> DeliveryPublic:
+
+    def audit_entry(reason: str) -> AuditRecord:
+        fields = ("parked_at", "attempts")
+        return access.change_entry(
+            request, caller, resource="webhook_delivery", resource_id=str(delivery_id), fields=fields, reason=reason
         )
-        await session.commit()
-        return _public(row)
+
+    return _public(await use_cases.run(resend_webhook, delivery_id, audit_entry=audit_entry))

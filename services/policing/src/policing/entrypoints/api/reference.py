@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from govmesh_runtime import access
+from govmesh_runtime.app import UseCasesDep
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.roles import Scope
 from policing.adapters.reference import geometry_rules
-from policing.entrypoints.api.deps import RuntimeDep, domain_errors, refusals
+from policing.entrypoints.api.deps import RuntimeDep, refusals
 from policing.entrypoints.api.schemas import ImportResult, ReferenceImport
 from policing.handlers import import_reference
 from policing.settings import PolicingSettings
@@ -33,6 +34,7 @@ async def put_reference(
     request: Request,
     caller: Annotated[Principal, Depends(access.require(Scope.POLICING, Scope.GRID_IMPORT))],
     runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> ImportResult:
     if caller.places:
         raise await access.refuse(
@@ -40,9 +42,6 @@ async def put_reference(
         )
     settings = runtime.settings
     assert isinstance(settings, PolicingSettings)
-    with domain_errors():
-        rules = geometry_rules(settings.grid_tolerance, settings.city_outline_file)
-        async with runtime.uow() as uow:
-            summary = await import_reference(uow, grids=body.grids, rooms=body.police_rooms, rules=rules)
-            await uow.commit()
+    rules = geometry_rules(settings.grid_tolerance, settings.city_outline_file)
+    summary = await use_cases.run(import_reference, grids=body.grids, rooms=body.police_rooms, rules=rules)
     return ImportResult(**summary.__dict__)

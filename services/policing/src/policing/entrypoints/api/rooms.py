@@ -16,13 +16,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_kit.masking import mask_name
 from govmesh_runtime import access, audit
+from govmesh_runtime.app import UseCasesDep
 from govmesh_runtime.auth import Principal
+from govmesh_runtime.places import within
 from govmesh_runtime.roles import Scope
-from policing.adapters.repository import SqlPolicingRepository, within
-from policing.adapters.tables import KeyPersonRow, KeyPlaceRow, PatrolRow, PoliceTaskRow, RoomRow, VisitRow
+from govmesh_runtime.tables import AuditRecord
+from policing import logbook
+from policing.adapters.repository import SqlPolicingRepository
+from policing.adapters.tables import KeyPersonRow, KeyPlaceRow, PatrolRow, PoliceTaskRow, VisitRow
 from policing.domain.jurisdiction import OfficerRole, Shift
-from policing.domain.tasks import OPEN_STATUSES, TaskRuleError, response_figures, seconds_between
-from policing.entrypoints.api.deps import POLICING, Policing, RuntimeDep, domain_errors, guard_room, refusals
+from govmesh_kit.masking import mask_name
+from policing.domain.tasks import OPEN_STATUSES, response_figures, seconds_between
+from policing.entrypoints.api.deps import POLICING, Policing, RuntimeDep, guard_room, refusals
 from policing.entrypoints.api.schemas import (
     KeyPersonCreate,
     KeyPersonPublic,
@@ -43,7 +48,7 @@ from policing.entrypoints.api.schemas import (
     VisitPublic,
 )
 from policing.entrypoints.api.tasks import public
-from policing.handlers import NotFound, add_shifts, remove_shift, set_roster
+from policing.handlers import add_shifts, remove_shift, set_roster
 
 router = APIRouter(
     prefix="/v1/rooms",
@@ -72,24 +77,7 @@ async def _logged_by(request: Request, caller: Principal, officer_id: str | None
     return officer_id
 
 
-async def _room(session: AsyncSession, room_code: str) -> RoomRow:
-    room = await SqlPolicingRepository(session).room(room_code)
-    with domain_errors():
-        if room is None:
-            raise NotFound(f"room {room_code} not found")
-    assert room is not None
-    return room
-
-
-async def _check_place(session: AsyncSession, room_code: str, grid_code: str, officer_id: str | None) -> None:
-    """A log entry names a grid of the room's jurisdiction and (if any) an officer of the room."""
-    repo = SqlPolicingRepository(session)
-    await _room(session, room_code)
-    with domain_errors():
-        if await repo.room_for_grid(grid_code) != room_code:
-            raise TaskRuleError(f"grid_code: {grid_code} is not in room {room_code}'s jurisdiction")
-        if officer_id is not None and officer_id not in {o.officer_id for o in await repo.officers(room_code)}:
-            raise TaskRuleError(f"officer_id: {officer_id} is not an officer of room {room_code}")
+_room = logbook.room_or_404
 
 
 async def _officers(session: AsyncSession, room_code: str) -> list[OfficerPublic]:
@@ -141,13 +129,10 @@ async def get_roster(room_code: str, request: Request, caller: Policing, runtime
     summary="The duty board: who is on duty now (everyone else off); officers with shifts follow their shifts",
 )
 async def put_roster(
-    room_code: str, body: RosterUpdate, request: Request, caller: Policing, runtime: RuntimeDep
+    room_code: str, body: RosterUpdate, request: Request, caller: Policing, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> Roster:
     await guard_room(request, caller, runtime, room_code)
-    with domain_errors():
-        async with runtime.uow() as uow:
-            await set_roster(uow, room_code, body.on_duty)
-            await uow.commit()
+    await use_cases.run(set_roster, room_code=room_code, on_duty=body.on_duty)
     async with runtime.db.sessions() as session:
         return Roster(room_code=room_code, officers=await _officers(session, room_code))
 
@@ -158,14 +143,11 @@ async def put_roster(
     summary="Add shifts to the duty roster (值班表); an officer with shifts is on duty only during them",
 )
 async def add_room_shifts(
-    room_code: str, body: ShiftsCreate, request: Request, caller: Policing, runtime: RuntimeDep
+    room_code: str, body: ShiftsCreate, request: Request, caller: Policing, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> list[ShiftPublic]:
     await guard_room(request, caller, runtime, room_code)
     shifts = [Shift(s.officer_id, s.starts_at, s.ends_at) for s in body.shifts]
-    with domain_errors():
-        async with runtime.uow() as uow:
-            rows = await add_shifts(uow, room_code, shifts)
-            await uow.commit()
+    rows = await use_cases.run(add_shifts, room_code=room_code, shifts=shifts)
     return [ShiftPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
@@ -190,13 +172,10 @@ async def list_shifts(
 
 @router.delete("/{room_code}/shifts/{shift_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Remove a shift")
 async def delete_shift(
-    room_code: str, shift_id: uuid.UUID, request: Request, caller: Policing, runtime: RuntimeDep
+    room_code: str, shift_id: uuid.UUID, request: Request, caller: Policing, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> None:
     await guard_room(request, caller, runtime, room_code)
-    with domain_errors():
-        async with runtime.uow() as uow:
-            await remove_shift(uow, room_code, shift_id)
-            await uow.commit()
+    await use_cases.run(remove_shift, room_code=room_code, shift_id=shift_id)
 
 
 @router.get("/{room_code}/tasks", summary="The room's tasks; by default the open ones (not closed)")
@@ -243,15 +222,11 @@ async def response_times(
 
 @router.post("/{room_code}/patrols", status_code=status.HTTP_201_CREATED, summary="Log a patrol of a grid")
 async def add_patrol(
-    room_code: str, body: PatrolCreate, request: Request, caller: Policing, runtime: RuntimeDep
+    room_code: str, body: PatrolCreate, request: Request, caller: Policing, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> PatrolPublic:
     await _guard_log(request, caller, runtime, room_code, body.grid_code)
     officer_id = await _logged_by(request, caller, body.officer_id)
-    async with runtime.db.sessions() as session:
-        await _check_place(session, room_code, body.grid_code, officer_id)
-        row = PatrolRow(room_code=room_code, **{**body.model_dump(), "officer_id": officer_id})
-        session.add(row)
-        await session.commit()
+    row = await use_cases.run(logbook.log_patrol, room_code=room_code, entry=body.model_dump(), officer_id=officer_id)
     return PatrolPublic.model_validate(row, from_attributes=True)
 
 
@@ -278,15 +253,11 @@ async def list_patrols(
 
 @router.post("/{room_code}/visits", status_code=status.HTTP_201_CREATED, summary="Log a visit in a grid")
 async def add_visit(
-    room_code: str, body: VisitCreate, request: Request, caller: Policing, runtime: RuntimeDep
+    room_code: str, body: VisitCreate, request: Request, caller: Policing, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> VisitPublic:
     await _guard_log(request, caller, runtime, room_code, body.grid_code)
     officer_id = await _logged_by(request, caller, body.officer_id)
-    async with runtime.db.sessions() as session:
-        await _check_place(session, room_code, body.grid_code, officer_id)
-        row = VisitRow(room_code=room_code, **{**body.model_dump(), "officer_id": officer_id})
-        session.add(row)
-        await session.commit()
+    row = await use_cases.run(logbook.log_visit, room_code=room_code, entry=body.model_dump(), officer_id=officer_id)
     return VisitPublic.model_validate(row, from_attributes=True)
 
 
@@ -313,19 +284,23 @@ async def list_visits(
 
 @router.post("/{room_code}/key-persons", status_code=status.HTTP_201_CREATED, summary="Add a key person (重点人员)")
 async def add_key_person(
-    room_code: str, body: KeyPersonCreate, request: Request, caller: Policing, runtime: RuntimeDep
+    room_code: str,
+    body: KeyPersonCreate,
+    request: Request,
+    caller: Policing,
+    runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> KeyPersonPublic:
     await _guard_log(request, caller, runtime, room_code, body.grid_code)
-    async with runtime.db.sessions() as session:
-        await _check_place(session, room_code, body.grid_code, None)
-        row = KeyPersonRow(room_code=room_code, **body.model_dump())
-        session.add(row)
-        await session.flush()
-        entry = access.change_entry(
-            request, caller, resource="key person", resource_id=str(row.id), fields=KEY_PERSON_FIELDS, reason="added"
+
+    def audit_entry(row_id: str) -> AuditRecord:
+        return access.change_entry(
+            request, caller, resource="key person", resource_id=row_id, fields=KEY_PERSON_FIELDS, reason="added"
         )
-        audit.add(session, entry)  # in the record's own transaction (the category stays out of the log)
-        await session.commit()
+
+    row = await use_cases.run(
+        logbook.add_key_person, room_code=room_code, entry=body.model_dump(), audit_entry=audit_entry
+    )
     return _key_person_shown(caller, KeyPersonPublic.model_validate(row, from_attributes=True))
 
 
@@ -379,14 +354,15 @@ def _key_person_shown(caller: Principal, person: KeyPersonPublic) -> KeyPersonPu
 
 @router.post("/{room_code}/key-places", status_code=status.HTTP_201_CREATED, summary="Add a key place (重点场所)")
 async def add_key_place(
-    room_code: str, body: KeyPlaceCreate, request: Request, caller: Policing, runtime: RuntimeDep
+    room_code: str,
+    body: KeyPlaceCreate,
+    request: Request,
+    caller: Policing,
+    runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> KeyPlacePublic:
     await _guard_log(request, caller, runtime, room_code, body.grid_code)
-    async with runtime.db.sessions() as session:
-        await _check_place(session, room_code, body.grid_code, None)
-        row = KeyPlaceRow(room_code=room_code, **body.model_dump())
-        session.add(row)
-        await session.commit()
+    row = await use_cases.run(logbook.add_key_place, room_code=room_code, entry=body.model_dump())
     return KeyPlacePublic.model_validate(row, from_attributes=True)
 
 

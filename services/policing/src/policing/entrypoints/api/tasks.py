@@ -7,7 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from govmesh_kit.errors import NotFound
 from govmesh_runtime import access
+from govmesh_runtime.app import UseCasesDep
 from policing.adapters import metrics
 from policing.adapters.repository import SqlPolicingRepository
 from policing.adapters.tables import PoliceTaskRow
@@ -16,13 +18,12 @@ from policing.entrypoints.api.deps import (
     POLICING,
     Policing,
     RuntimeDep,
-    domain_errors,
     guard_room,
     guard_task,
     refusals,
 )
 from policing.entrypoints.api.schemas import AcceptBody, CloseBody, MediationBody, PoliceTaskPublic, RouteBody
-from policing.handlers import NotFound, accept_task, arrive_on_scene, close_task, mediate, route_task
+from policing.handlers import accept_task, arrive_on_scene, close_task, mediate, route_task
 
 router = APIRouter(
     prefix="/v1/tasks",
@@ -55,46 +56,43 @@ async def get_task(task_id: uuid.UUID, request: Request, caller: Policing, runti
     await guard_task(request, caller, runtime, task_id)
     async with runtime.db.sessions() as session:
         task = await SqlPolicingRepository(session).task(task_id)
-    with domain_errors():
-        if task is None:
-            raise NotFound(f"police task {task_id} not found")
+    if task is None:
+        raise NotFound(f"police task {task_id} not found")
     return public(task)
 
 
 @router.post("/{task_id}/route", summary="Duty desk: route a task not yet accepted to a room (and its on-duty officer)")
 async def route(
-    task_id: uuid.UUID, body: RouteBody, request: Request, caller: Policing, runtime: RuntimeDep
+    task_id: uuid.UUID, body: RouteBody, request: Request, caller: Policing, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> PoliceTaskPublic:
     await guard_task(request, caller, runtime, task_id)
     await guard_room(request, caller, runtime, body.room_code)  # and only to a room of the caller's places
-    with domain_errors():
-        async with runtime.uow() as uow:
-            task = await route_task(uow, task_id, body.room_code)
-            await uow.commit()
+    task = await use_cases.run(route_task, task_id=task_id, room_code=body.room_code)
     return public(task)
 
 
 @router.post("/{task_id}/accept", summary="An on-duty officer of the room accepts the task (接警)")
 async def accept(
-    task_id: uuid.UUID, body: AcceptBody, request: Request, caller: Policing, runtime: RuntimeDep
+    task_id: uuid.UUID,
+    body: AcceptBody,
+    request: Request,
+    caller: Policing,
+    runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> PoliceTaskPublic:
     await guard_task(request, caller, runtime, task_id)
-    with domain_errors():
-        async with runtime.uow() as uow:
-            task = await accept_task(uow, task_id, caller.subject)
-            await uow.commit()
+    task = await use_cases.run(accept_task, task_id=task_id, actor=caller)
     if task.accepted_at is not None:
         metrics.RESPONSE.labels(task.source, task.priority).observe(seconds_between(task.reported_at, task.accepted_at))
     return public(task)
 
 
 @router.post("/{task_id}/on-scene", summary="The officer arrived on scene (到场)")
-async def on_scene(task_id: uuid.UUID, request: Request, caller: Policing, runtime: RuntimeDep) -> PoliceTaskPublic:
+async def on_scene(
+    task_id: uuid.UUID, request: Request, caller: Policing, runtime: RuntimeDep, use_cases: UseCasesDep
+) -> PoliceTaskPublic:
     await guard_task(request, caller, runtime, task_id)
-    with domain_errors():
-        async with runtime.uow() as uow:
-            task = await arrive_on_scene(uow, task_id)
-            await uow.commit()
+    task = await use_cases.run(arrive_on_scene, task_id=task_id)
     if task.on_scene_at is not None:
         metrics.ARRIVAL.labels(task.source, task.priority).observe(seconds_between(task.reported_at, task.on_scene_at))
     return public(task)
@@ -102,13 +100,12 @@ async def on_scene(task_id: uuid.UUID, request: Request, caller: Policing, runti
 
 @router.post("/{task_id}/close", summary="Close the task with an outcome; dispatch tasks report back to dispatch")
 async def close(
-    task_id: uuid.UUID, body: CloseBody, request: Request, caller: Policing, runtime: RuntimeDep
+    task_id: uuid.UUID, body: CloseBody, request: Request, caller: Policing, runtime: RuntimeDep, use_cases: UseCasesDep
 ) -> PoliceTaskPublic:
     await guard_task(request, caller, runtime, task_id)
-    with domain_errors():
-        async with runtime.uow() as uow:
-            task = await close_task(uow, task_id, body.outcome, body.summary, body.referral_to)
-            await uow.commit()
+    task = await use_cases.run(
+        close_task, task_id=task_id, outcome=body.outcome, summary=body.summary, referral_to=body.referral_to
+    )
     return public(task)
 
 
@@ -117,11 +114,13 @@ async def close(
     summary="Police mediation on scene: settled closes it; a civil dispute goes back to people's mediation",
 )
 async def police_mediation(
-    task_id: uuid.UUID, body: MediationBody, request: Request, caller: Policing, runtime: RuntimeDep
+    task_id: uuid.UUID,
+    body: MediationBody,
+    request: Request,
+    caller: Policing,
+    runtime: RuntimeDep,
+    use_cases: UseCasesDep,
 ) -> PoliceTaskPublic:
     await guard_task(request, caller, runtime, task_id)
-    with domain_errors():
-        async with runtime.uow() as uow:
-            task = await mediate(uow, task_id, body.result, body.summary)
-            await uow.commit()
+    task = await use_cases.run(mediate, task_id=task_id, result=body.result, summary=body.summary)
     return public(task)
