@@ -1,4 +1,5 @@
-"""HTTP conventions every service keeps (issue 17 item 5): stable operation ids — the endpoint
+"""HTTP conventions every service keeps (issue 17 item 5): refusals documented as RFC 9457
+problems (application/problem+json); stable operation ids — the endpoint
 function's name, unique within the service — and Swagger UI served from the service's own files
 (a government network has no internet, so no CDN)."""
 
@@ -64,3 +65,22 @@ def test_swagger_ui_is_served_without_a_cdn(service: str, tmp_path: Path) -> Non
         assert answer.status_code == 200 and len(answer.content) > 500, asset
     assert client.get("/docs/assets/../settings.py").status_code == 404
     assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN: not offered
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_refusal_is_documented_as_an_rfc_9457_problem(service: str, tmp_path: Path) -> None:
+    app = _app(service, tmp_path)
+    document = app.openapi()
+    problem = document["components"]["schemas"]["Problem"]
+    assert {"type", "title", "status", "detail", "instance", "errors"} <= set(problem["properties"])
+    assert "HTTPValidationError" not in document["components"]["schemas"]  # FastAPI's own 422 is gone
+    wrong = [
+        f"{method} {path} {code}"
+        for method, path, operation in _operations(app)
+        if not path.startswith("/open311/")  # GeoReport v2 keeps its own error format
+        for code, response in operation["responses"].items()
+        if code[0] in "45"
+        and response.get("content") != {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        and list(response.get("content", {})) != ["application/problem+json"]
+    ]
+    assert wrong == []

@@ -36,8 +36,8 @@ from govmesh_runtime.db import Database
 from govmesh_runtime.docs_ui import docs_router, operation_id
 from govmesh_runtime.errors import EventTooLarge, is_outage
 from govmesh_runtime.finite import RefuseNonFinite, validation_errors
-from govmesh_runtime.language import Reasons, ReaderLanguage
 from govmesh_runtime.kafka import ProducerHolder
+from govmesh_runtime.language import ReaderLanguage, Reasons
 from govmesh_runtime.limits import RequestLimits, TokenBuckets
 from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.nul_text import RefuseNulText

@@ -9,7 +9,8 @@ PostgreSQL's JSON refuses later). ``create_app`` installs, for every service:
 
 - :class:`RefuseNonFinite`, an ASGI middleware that reads a JSON body once and refuses a
   non-finite number anywhere in it (``{"loc": ["body", "attributes", "parties_count"], …}``);
-- :func:`validation_errors`, the 422 handler (a problem, :mod:`govmesh_runtime.problems`): a value pydantic refused that is a non-finite
+- :func:`validation_errors`, the 422 handler (a problem, :mod:`govmesh_runtime.problems`):
+  a value pydantic refused that is a non-finite
   number (query, path, body) is answered as "must be a finite number", never a 500.
 
 Forms and free-form values a service parses itself (Open311 attributes) use :func:`finite`.
@@ -23,7 +24,6 @@ import re
 from typing import Any
 
 from fastapi import Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response

@@ -58,7 +58,9 @@ class Problem(BaseModel):
                     "status": 422,
                     "detail": "lat：不能大于 90",
                     "instance": "/v1/cases",
-                    "errors": [{"loc": ["body", "lat"], "msg": "不能大于 90", "type": "less_than_equal", "pointer": "#/lat"}],
+                    "errors": [
+                        {"loc": ["body", "lat"], "msg": "不能大于 90", "type": "less_than_equal", "pointer": "#/lat"}
+                    ],
                 }
             ]
         },

@@ -145,5 +145,5 @@ async def request_evidence(
     body = {"case_id": found["id"]}
     answer = await core.call(request, session, "video", "POST", "/v1/evidence", json=body)
     if answer.status_code != 201:
-        return _evidence_page(request, found, case, None, answer.text[:300], answer.status_code)
+        return _evidence_page(request, found, case, None, core.problem_text(answer)[:300], answer.status_code)
     return _evidence_page(request, found, case, answer.json(), "")

@@ -3,8 +3,9 @@
 Timeline notes are kept as a message (a key and its values) beside the English text, and
 worded in the reader's language when read: the resident-facing case, Open311's
 ``status_notes`` and API error messages follow the request's ``Accept-Language``
-(``govmesh_kit.language``; zh-CN when it names neither; the runtime words refusals). Field names, codes and kinds in JSON are
-never translated; the values people wrote (reasons, summaries, comments) stay as written.
+(``govmesh_kit.language``; zh-CN when it names neither; the runtime words refusals).
+Field names, codes and kinds in JSON are never translated; the values people
+wrote (reasons, summaries, comments) stay as written.
 
 A value shown through a code table is written ``{name:table}`` in a template: ``channel``,
 ``target``, ``level``… turn a code into words (an unknown code shows itself); ``time`` shows an
