@@ -41,6 +41,25 @@ def channels_json(device_id: str, channels: list[str], points: list[tuple[float,
     ]
 
 
+async def test_lists_come_a_page_at_a_time_by_cursor_without_repeats_or_gaps(bridge: Bridge) -> None:
+    device_id, channels = new_ids(5)
+    imported = await bridge.http.post("/v1/channels/import", json=channels_json(device_id, channels, [INSIDE] * 5))
+    assert imported.status_code == 200, imported.text
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(5):
+        params = {"device_id": device_id, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        answer = (await bridge.http.get("/v1/channels", params=params)).json()
+        assert set(answer) == {"items", "next_cursor"} and len(answer["items"]) <= 2
+        seen += [c["channel_id"] for c in answer["items"]]
+        cursor = answer["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(channels)  # every channel once, in order; the last page says so with null
+    devices = (await bridge.http.get("/v1/devices", params={"limit": 1000})).json()
+    assert device_id in [d["device_id"] for d in devices["items"]] and devices["next_cursor"] is None
+
+
 async def test_import_maps_channels_to_grids_and_they_can_be_searched_and_mapped(bridge: Bridge) -> None:
     assert (await bridge.http.put("/v1/grids", json=GRIDS)).json()["grids"] == 1
     device_id, channels = new_ids(2)
@@ -143,7 +162,7 @@ async def test_a_bad_webhook_alarm_is_refused_naming_the_field(
     detail = response.json()["detail"]
     text = detail if isinstance(detail, str) else f"{detail[0]['loc'][-1]}: {detail[0]['msg']}"
     assert text.startswith(field) and reason in text
-    assert (await bridge.http.get("/v1/alarms", params={"channel_id": channels[0]})).json() == []
+    assert (await bridge.http.get("/v1/alarms", params={"channel_id": channels[0]})).json()["items"] == []
 
 
 async def learn_case(
@@ -317,7 +336,9 @@ async def test_a_grid_worker_sees_and_configures_their_grids_cameras_only(bridge
     assert [c["channel_id"] for c in listed["items"]] == [mine]
     assert (await bridge.http.get(f"/v1/channels/{mine}", headers=worker)).status_code == 200
     assert (await bridge.http.get(f"/v1/devices/{mine_device}", headers=worker)).status_code == 200
-    assert [d["device_id"] for d in (await bridge.http.get("/v1/devices", headers=worker)).json()] == [mine_device]
+    assert [d["device_id"] for d in (await bridge.http.get("/v1/devices", headers=worker)).json()["items"]] == [
+        mine_device
+    ]
     for channel in (theirs, "62070200001310999999"):  # another grid's, and one that does not exist
         refused = await bridge.http.get(f"/v1/channels/{channel}", headers=worker)
         assert (refused.status_code, refused.json()["detail"]) == (403, "this channel is not within your places")
@@ -341,8 +362,8 @@ async def test_a_county_centre_sees_its_own_county_and_alarms_follow_their_grid(
     county = auth_headers(["grid:read"], ["620702"])
     other = auth_headers(["grid:read"], ["620721"])
     assert [c["channel_id"] for c in (await bridge.http.get("/v1/channels", headers=county)).json()["items"]] == [mine]
-    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=county)).json()] == [mine]
-    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=other)).json()] == [theirs]
+    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=county)).json()["items"]] == [mine]
+    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=other)).json()["items"]] == [theirs]
     platform = auth_headers(["alarms:raise"], ["620702"], subject="analytics")
     alarm = {"event_id": str(uuid.uuid4()), "channel_id": theirs, "priority": 2, "alarm_type": "crowd"}
     alarm |= {"description": "crowd", "alarm_time": "2026-11-25T10:00:00Z"}
