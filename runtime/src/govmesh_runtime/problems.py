@@ -116,7 +116,8 @@ def problem_body(
     lang = current_lang.get()
     body: dict[str, Any] = {"type": type_ or "about:blank", "title": title(status, lang), "status": status}
     if isinstance(detail, list):
-        errors = [_field_error(e) for e in localized_errors([e for e in detail if isinstance(e, dict)], reasons)]
+        items = [e if isinstance(e, dict) else _from_text(str(e)) for e in detail]
+        errors = [_field_error(e) for e in localized_errors(items, reasons)]
         sep, colon = ("; ", ": ") if lang == "en" else ("；", "：")
         body["type"] = type_ or INVALID_FIELDS
         body["detail"] = sep.join(f"{field_name(e['loc'])}{colon}{e['msg']}" for e in errors) or title(status, lang)
@@ -127,6 +128,14 @@ def problem_body(
         body["detail"] = localized_detail(text, reasons)
         body["instance"] = instance
     return body
+
+
+def _from_text(text: str) -> dict[str, Any]:
+    """A field error a service wrote as text, ``"shifts[0]: overlaps …"``: the field, the reason."""
+    field, sep, reason = text.partition(": ")
+    if sep and field and " " not in field:
+        return {"loc": ["body", field], "msg": reason, "type": "value_error"}
+    return {"loc": ["body"], "msg": text, "type": "value_error"}
 
 
 def _field_error(error: dict[str, Any]) -> dict[str, Any]:

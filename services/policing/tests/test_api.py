@@ -358,14 +358,14 @@ async def test_steps_out_of_order_are_refused_and_change_nothing(client: httpx.A
     assert early.json()["detail"] == "a task must be on scene before it is closed as done; this one is open"
     # the officer who accepts is the credential's subject (PA-2 is off duty), never a body field
     named = await client.post(f"/v1/tasks/{task['id']}/accept", json={"officer_id": "PA-1"})
-    assert (named.status_code, named.json()["detail"][0]["loc"]) == (422, ["body", "officer_id"])
+    assert (named.status_code, named.json()["errors"][0]["loc"]) == (422, ["body", "officer_id"])
     pa2 = auth_headers(["policing"], subject="PA-2")
     off_duty = await client.post(f"/v1/tasks/{task['id']}/accept", json={}, headers=pa2)
     assert off_duty.status_code == 422
     assert off_duty.json()["detail"] == "officer_id: PA-2 is not on duty"
     bad = await client.post(f"/v1/tasks/{task['id']}/close", json={"outcome": "lost", "summary": "x"})
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["loc"][-1] == "outcome"
+    assert bad.json()["errors"][0]["loc"][-1] == "outcome"
     assert (await client.get(f"/v1/tasks/{task['id']}")).json()["status"] == "open"
     assert await outbox(client, "gov.policing.task.completed") == []
     missing = await client.post(f"/v1/tasks/{uuid.uuid4()}/accept", json={})
@@ -530,7 +530,8 @@ async def test_shifts_in_the_roster_decide_who_is_on_duty(client: httpx.AsyncCli
     assert [s["officer_id"] for s in listed] == ["PA-2", "PA-1"]
     clash = await client.post(f"/v1/rooms/{town.ROOM_A}/shifts", json={"shifts": [shifts["shifts"][1]]})
     assert clash.status_code == 422
-    assert clash.json()["detail"][0].startswith("shifts[0]: overlaps PA-2's shift")
+    assert clash.json()["detail"].startswith("shifts[0]: overlaps PA-2's shift")
+    assert clash.json()["errors"][0]["loc"] == ["body", "shifts[0]"]
     removed = await client.delete(f"/v1/rooms/{town.ROOM_A}/shifts/{listed[0]['id']}")
     assert removed.status_code == 204
     assert [s["officer_id"] for s in (await client.get(f"/v1/rooms/{town.ROOM_A}/shifts")).json()] == ["PA-1"]

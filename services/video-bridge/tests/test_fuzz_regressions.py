@@ -21,7 +21,7 @@ def documented(bridge: Bridge, method: str, path: str) -> dict[str, Any]:
 async def test_a_bbox_that_is_not_four_numbers_is_a_422_not_a_server_error(bridge: Bridge, bbox: str) -> None:
     response = await bridge.http.get("/v1/channels/map", params={"bbox": bbox})  # was 500 (ValueError)
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["query", "bbox"]
+    assert response.json()["errors"][0]["loc"] == ["query", "bbox"]
 
 
 async def test_a_query_to_a_device_that_is_not_registered_is_a_documented_404_not_a_gateway_timeout(

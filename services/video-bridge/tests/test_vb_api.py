@@ -105,7 +105,7 @@ async def test_a_bad_import_entry_is_a_422_naming_it_and_writes_nothing(
     good = channels_json(device_id, channels, [INSIDE])[0]
     response = await bridge.http.post("/v1/channels/import", json=[good, entry])
     assert response.status_code == 422
-    detail = response.json()["detail"][0]
+    detail = response.json()["errors"][0]
     assert detail["loc"][-1] == field and reason in detail["msg"]
     assert (await bridge.http.get(f"/v1/channels/{channels[0]}")).status_code == 404
 
@@ -251,7 +251,7 @@ async def test_evidence_names_only_the_case_and_only_a_case_the_bridge_knows(bri
     named_place = {"case_id": str(uuid.uuid4()), "lat": 38.9, "lon": 100.4, "start": "2026-11-25T10:00:00Z"}
     response = await bridge.http.post("/v1/evidence", json=named_place)
     assert response.status_code == 422  # the place and time are the case's, never the caller's
-    assert {tuple(e["loc"]) for e in response.json()["detail"]} == {("body", "lat"), ("body", "lon"), ("body", "start")}
+    assert {tuple(e["loc"]) for e in response.json()["errors"]} == {("body", "lat"), ("body", "lon"), ("body", "start")}
     unknown = str(uuid.uuid4())
     response = await bridge.http.post("/v1/evidence", json={"case_id": unknown})
     assert (response.status_code, response.json()["detail"]) == (404, f"no such case: {unknown}")
