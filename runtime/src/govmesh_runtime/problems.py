@@ -95,7 +95,7 @@ def refusals(*codes: int) -> dict[int | str, dict[str, Any]]:
 def _pointer(loc: list[Any]) -> str | None:
     if len(loc) < 1 or loc[0] != "body":
         return None
-    return "#/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in loc[1:])
+    return "#" + "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc[1:])
 
 
 def field_name(loc: list[Any]) -> str:
