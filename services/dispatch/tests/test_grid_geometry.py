@@ -89,7 +89,7 @@ async def test_a_grid_worker_cannot_reupload_their_grid_as_a_city_sized_polygon(
     # Not even the city administrator may: it covers the three other grids.
     overlapping = await http.post("/v1/grids/import", json=collection, headers=CITY_ADMIN)
     assert overlapping.status_code == 422
-    (problem,) = overlapping.json()["detail"]
+    (problem,) = overlapping.json()["errors"]
     assert problem["loc"] == ["body", "features"]
     assert problem["msg"].startswith("overlap: 3 pair(s) of grids overlap by more than 1% of the smaller grid: ")
     for other in ("620702001001002", "620702001002001", "620702001002002"):

@@ -173,7 +173,7 @@ async def test_a_bad_field_is_named_with_its_reason_and_nothing_is_written(
 ) -> None:
     response = await client.post("/v1/cases", json=body)
     assert response.status_code == 422
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert any(error["loc"][-1] == field and reason in error["msg"] for error in errors), errors
     async with runtime.db.sessions() as session:
         assert (await session.exec(select(OutboxMessage.id))).all() == []
@@ -213,7 +213,7 @@ async def test_a_number_that_is_not_a_number_is_a_422_naming_the_field_and_nothi
     body = json.dumps({k: v for k, v in CASE.items() if k != field[0]})[:-1] + ", " + text + "}"
     response = await client.post("/v1/cases", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert any(e["loc"] == ["body", *field] and "finite number" in e["msg"] for e in errors), errors
     async with runtime.db.sessions() as session:
         assert (await session.exec(select(CaseRow.id))).all() == []

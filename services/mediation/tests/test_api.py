@@ -276,7 +276,7 @@ async def test_session_conflicts_are_refused_with_a_clear_error(med: Mediation) 
         f"/v1/disputes/{second['dispute_id']}/sessions", json={"starts_at": at(3), "ends_at": at(5), "room": "room 1"}
     )
     assert clash.status_code == 409
-    [error] = clash.json()["detail"]
+    [error] = clash.json()["errors"]
     assert error["loc"] == ["body", "starts_at"]
     assert {c["kind"] for c in error["conflicts"]} == {"mediator", "room", "party"}
     assert "the mediator is already in session" in error["msg"]
@@ -316,7 +316,7 @@ async def test_a_bad_session_names_the_field_and_writes_nothing(
     before = len(await med.events())
     response = await med.http.post(f"/v1/disputes/{dispute['dispute_id']}/sessions", json=body)
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert any(e["loc"][-1] == field and reason in e["msg"] for e in errors), errors
     assert len(await med.events()) == before
     assert (await med.http.get(f"/v1/disputes/{dispute['dispute_id']}")).json()["sessions"] == []
