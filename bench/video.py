@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import harness
 import httpx
@@ -443,13 +444,20 @@ def video(seconds: int, alarms: int, rates: list[int], *, keepalive_only: bool =
     return rows
 
 
-def _registered_devices(http: httpx.Client) -> set[str]:
-    found: set[str] = set()
+def _every(http: httpx.Client, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of a video-bridge list, page by page (its cursor envelope)."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
     while True:
-        page = http.get("/v1/devices", params={"registered": "true", "limit": 1000, "offset": len(found)}).json()
-        found.update(d["device_id"] for d in page)
-        if len(page) < 1000:
-            return found
+        page = http.get(path, params={**params, "limit": "1000", **({"cursor": cursor} if cursor else {})}).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
+
+
+def _registered_devices(http: httpx.Client) -> set[str]:
+    return {d["device_id"] for d in _every(http, "/v1/devices", {"registered": "true"})}
 
 
 def _online_channels(http: httpx.Client, expected: int, timeout: float) -> int:
@@ -457,7 +465,7 @@ def _online_channels(http: httpx.Client, expected: int, timeout: float) -> int:
     deadline = time.monotonic() + timeout
     online = 0
     while time.monotonic() < deadline:
-        online = int(http.get("/v1/channels", params={"online": "true", "limit": 1}).json()["total"])
+        online = len(_every(http, "/v1/channels", {"online": "true"}))
         if online >= expected:
             break
         time.sleep(1)

@@ -85,7 +85,10 @@ async def running(settings: ServiceSettings) -> AsyncIterator[tuple[httpx.AsyncC
     async with app.router.lifespan_context(app):
         ring = Keyring.load(settings.keyring_path(), development=True)
         transport = httpx.ASGITransport(app=app, client=("10.0.0.7", 5000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        # the tests read the runtime's English words; Chinese is the default (tests/contract/test_problems.py)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", headers={"Accept-Language": "en"}
+        ) as client:
             yield client, ring, app.state.runtime
 
 
@@ -189,15 +192,19 @@ async def test_personal_data_reads_are_audited_with_purpose_and_the_log_cannot_b
     assert [r["subject"] for r in await _audit(client, ring, action="read")] == ["case-officer"]
 
 
-async def test_the_audit_log_pages_by_id(service: Any) -> None:
+async def test_the_audit_log_pages_by_cursor(service: Any) -> None:
     client, ring, _ = service
     for _ in range(5):  # five refusals, five rows
         await client.get("/v1/records/r-1", headers=bearer(ring, ["grid:read"]))
     auditor = bearer(ring, ["audit:read"])
     first = (await client.get("/v1/audit", params={"limit": 2}, headers=auditor)).json()
-    second = await client.get("/v1/audit", params={"limit": 2, "after_id": first["next_after_id"]}, headers=auditor)
+    second = await client.get("/v1/audit", params={"limit": 2, "cursor": first["next_cursor"]}, headers=auditor)
     ids = [r["id"] for r in first["items"] + second.json()["items"]]
     assert len(ids) == 4 and ids == sorted(ids) and len(set(ids)) == 4
+    last = (await client.get("/v1/audit", params={"cursor": second.json()["next_cursor"]}, headers=auditor)).json()
+    assert len(last["items"]) == 1 and last["next_cursor"] is None  # five rows: 2 + 2 + 1, the last says so
+    tampered = await client.get("/v1/audit", params={"cursor": first["next_cursor"][:-2] + "xx"}, headers=auditor)
+    assert tampered.status_code == 422 and tampered.json()["errors"][0]["loc"] == ["query", "cursor"]
     assert (await client.get("/v1/audit", params={"limit": 5000}, headers=auditor)).status_code == 422
 
 
@@ -440,7 +447,7 @@ async def test_a_client_that_trickles_its_body_gets_a_408(tmp_path: Path) -> Non
         token = ring.issue_token("slow-client", ["cases:read"], [])
         head = (
             "POST /v1/records HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-            f"Content-Length: 100000\r\nAuthorization: Bearer {token}\r\n\r\n"
+            f"Content-Length: 100000\r\nAuthorization: Bearer {token}\r\nAccept-Language: en\r\n\r\n"
         )
         writer.write(head.encode() + b'{"text": "')
         await writer.drain()

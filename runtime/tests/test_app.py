@@ -63,5 +63,7 @@ async def test_a_database_outage_is_a_503_to_retry_and_other_database_errors_sta
             bug_answer = await client.post("/bug")
     assert down_answer.status_code == 503
     assert down_answer.headers["retry-after"] == "2"
-    assert "nothing was written" in down_answer.json()["detail"]
+    problem = down_answer.json()  # an RFC 9457 problem, in Chinese by default
+    assert down_answer.headers["content-type"] == "application/problem+json"
+    assert problem["type"] == "urn:govmesh:problem:database-unavailable" and "未写入任何内容" in problem["detail"]
     assert bug_answer.status_code == 500

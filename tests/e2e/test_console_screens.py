@@ -337,7 +337,7 @@ def test_a_centre_pages_channels_sees_alarms_and_requests_evidence_on_a_case(mes
     assert raised.status_code == 202, raised.text
     page = sign_in(browser, mesh, "city-centre")
     page.click(".sidemenu a[href='/video']")
-    expect(page.locator("#channel-total")).to_have_text(str(len(mesh.channels)))
+    expect(page.locator("#channel-count")).to_have_text("5")  # a page of video-bridge's cursor envelope
     for channel_id in mesh.channels[:4]:
         expect(page.locator(f"#channel-table tr[data-channel='{channel_id}'] [data-online]")).to_have_attribute(
             "data-online", "false"
@@ -346,12 +346,12 @@ def test_a_centre_pages_channels_sees_alarms_and_requests_evidence_on_a_case(mes
     shot(page, "16-video-channels")
     expect(page.locator("#channel-table tbody tr[data-channel]")).to_have_count(5)
     page.locator(".pager a", has_text="下一页").first.click()
-    expect(page.locator("#page-no")).to_have_text("2 / 2")
+    expect(page.locator("#page-no")).to_have_text("2")
     expect(page.locator("#channel-table tbody tr[data-channel]")).to_have_count(3)
     expect(page.locator(f"#channel-table tr[data-channel='{mesh.channels[-1]}']")).to_be_visible()
     page.select_option("#f-online", "true")
     page.click("#filter")
-    expect(page.locator("#channel-total")).to_have_text("0")
+    expect(page.locator("#channel-count")).to_have_text("0")
     page.goto(mesh.console.url + "/video/alarms")
     expect(page.locator(f"#alarm-table tr[data-channel='{channel}']").first).to_contain_text("intrusion")
 

@@ -358,7 +358,7 @@ def test_a_centre_cancels_one_task_its_holder_closes_and_the_case_resolves_on_th
     assert refused.status_code == 403, refused.text
     assert "tasks:manage" in refused.json()["detail"]
     missing = httpx.post(url, json={}, headers=CLERK, timeout=10)
-    assert missing.status_code == 422 and missing.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert missing.status_code == 422 and missing.json()["errors"][0]["loc"] == ["body", "reason"]
     done = ok(httpx.post(url, json={"reason": "no police matter", "by": "someone-else"}, headers=CLERK, timeout=10))
     assert done["state"] == "cancelled"
 
@@ -395,18 +395,19 @@ def test_a_case_merged_into_another_names_it_and_the_other_case_shows_the_merge(
 
     no_target = httpx.post(url, json={"reason": "merged"}, headers=CLERK, timeout=10)
     assert no_target.status_code == 422, no_target.text
-    assert no_target.json()["detail"][0]["loc"] == ["body", "merged_into"]
+    assert no_target.json()["errors"][0]["loc"] == ["body", "merged_into"]
     itself = httpx.post(url, json={"reason": "merged", "merged_into": merged["id"]}, headers=CLERK, timeout=10)
     assert itself.status_code == 422, itself.text
-    assert itself.json()["detail"][0] == {
+    assert itself.json()["errors"][0] == {
         "loc": ["body", "merged_into"],
         "msg": "a case cannot be merged into itself",
         "type": "value_error",
+        "pointer": "#/merged_into",
     }
     unknown = httpx.post(url, json={"reason": "merged", "merged_into": str(uuid.uuid4())}, headers=CLERK, timeout=10)
     assert unknown.status_code == 404, unknown.text
     stray = httpx.post(url, json={"reason": "withdrawn", "merged_into": kept["id"]}, headers=CLERK, timeout=10)
-    assert stray.status_code == 422 and stray.json()["detail"][0]["loc"] == ["body", "merged_into"]
+    assert stray.status_code == 422 and stray.json()["errors"][0]["loc"] == ["body", "merged_into"]
     assert case(mesh, merged["id"])["status"] != "cancelled", "a refused cancellation writes nothing"
 
     done = ok(httpx.post(url, json={"reason": "merged", "merged_into": kept["id"]}, headers=CLERK, timeout=10))

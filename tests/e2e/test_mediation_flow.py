@@ -130,7 +130,7 @@ async def test_disputes_from_dispatch_tasks_to_their_results(mediation: Service,
         assert _ok(reassigned, 200) == {"mediator_id": "M-0001"}
         clash = await http.post(f"/v1/disputes/{b['dispute_id']}/sessions", json={**slot, "room": "room 2"})
         assert clash.status_code == 409
-        [error] = clash.json()["detail"]
+        [error] = clash.json()["errors"]
         assert error["loc"][-1] == "starts_at"
         assert "the mediator is already in session" in error["msg"]
         assert [(x["kind"], x["session_id"]) for x in error["conflicts"]] == [("mediator", session_id)]

@@ -118,7 +118,7 @@ def test_a_police_task_reaches_the_right_room_and_the_result_reaches_dispatch(
     gap["police_rooms"][1]["grid_codes"] = ["620702002002001"]
     refused = httpx.put(f"{url}/v1/reference", json=gap, headers=AUTH, timeout=30)
     assert refused.status_code == 422
-    assert refused.json()["detail"] == ["gap: 1 grid(s) covered by no room: 620702002002002"]
+    assert refused.json()["detail"] == "gap: 1 grid(s) covered by no room: 620702002002002"
 
     point = {"lat": 38.935, "lon": 100.455}
     assert httpx.get(f"{url}/v1/contact-card", params=point, timeout=5).status_code == 401

@@ -193,7 +193,7 @@ def _document_with(path: Path_, value: object) -> object:
 
 
 def _names(answer: Any, loc: list[str | int]) -> bool:
-    detail = answer.json().get("detail") if answer.status_code == 422 else None
+    detail = answer.json().get("errors") if answer.status_code == 422 else None
     return isinstance(detail, list) and any(
         e.get("loc") == loc and str(e.get("msg")) == MESSAGE for e in detail if isinstance(e, dict)
     )

@@ -32,6 +32,7 @@ from sqlmodel import col, select
 
 from govmesh_runtime import audit, metrics
 from govmesh_runtime.auth import AuthError, Principal
+from govmesh_runtime.pagination import CURSOR_QUERY, Page, after, decode_cursor, page
 from govmesh_runtime.problems import refusals
 from govmesh_runtime.roles import ALL_SCOPES, Scope
 from govmesh_runtime.tables import AuditRecord
@@ -295,15 +296,10 @@ class AuditView(BaseModel):
     trace_id: str | None
 
 
-class AuditPage(BaseModel):
-    items: list[AuditView]
-    next_after_id: int | None
-
-
 def audit_router() -> APIRouter:
     router = APIRouter(tags=["audit"], responses=refusals(401, 403, 422))
 
-    @router.get("/v1/audit", summary="The audit log, oldest first; page with after_id.")
+    @router.get("/v1/audit", summary="The audit log, oldest first; page with cursor.")
     async def audit_log(
         request: Request,
         _: Annotated[Principal, Depends(require(audit.AUDIT_SCOPE))],
@@ -313,10 +309,10 @@ def audit_router() -> APIRouter:
         resource_id: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,  # a 64-bit id (SQLite refuses more)
         limit: Annotated[int, Query(ge=1, le=1000, description="Page size (at most 1,000).")] = 100,
-    ) -> AuditPage:
-        query = select(AuditRecord).where(col(AuditRecord.id) > after_id)
+        cursor: Annotated[str | None, CURSOR_QUERY] = None,
+    ) -> Page[AuditView]:
+        query = select(AuditRecord).where(after([col(AuditRecord.id)], decode_cursor(cursor, 1)))
         filters: list[Any] = []
         if subject is not None:
             filters.append(col(AuditRecord.subject) == subject)
@@ -333,9 +329,7 @@ def audit_router() -> APIRouter:
         query = query.where(*filters).order_by(col(AuditRecord.id)).limit(limit + 1)
         async with _runtime(request).db.sessions() as session:
             rows = list(await session.exec(query))
-        more = len(rows) > limit
-        items = [AuditView.model_validate(row) for row in rows[:limit]]
-        return AuditPage(items=items, next_after_id=items[-1].id if more and items else None)
+        return page([AuditView.model_validate(row) for row in rows], rows, limit, lambda r: [r.id])
 
     return router
 

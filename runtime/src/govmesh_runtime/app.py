@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govmesh_kit.errors import DomainError
@@ -38,10 +38,19 @@ from govmesh_runtime.docs_ui import docs_router, operation_id
 from govmesh_runtime.errors import EventTooLarge, is_outage
 from govmesh_runtime.finite import RefuseNonFinite, validation_errors
 from govmesh_runtime.kafka import ProducerHolder
+from govmesh_runtime.language import ReaderLanguage, Reasons
 from govmesh_runtime.limits import RequestLimits, TokenBuckets
 from govmesh_runtime.logging import configure_logging, get_logger
 from govmesh_runtime.nul_text import RefuseNulText
 from govmesh_runtime.oidc import OidcVerifier
+from govmesh_runtime.problems import (
+    DATABASE_UNAVAILABLE,
+    EVENT_TOO_LARGE,
+    ErrorFormat,
+    document_problems,
+    http_errors,
+    problem_response,
+)
 from govmesh_runtime.relay import OutboxRelay
 from govmesh_runtime.retention import Pruner, inbox_pruner, outbox_pruner, prune_once
 from govmesh_runtime.settings import ServiceSettings
@@ -169,6 +178,8 @@ def create_app(
     public_routers: Sequence[APIRouter] = (),
     pruners: Sequence[Pruner] = (),
     use_cases: UseCases | None = None,
+    field_reasons: Reasons = (),
+    error_formats: dict[str, ErrorFormat] | None = None,
 ) -> FastAPI:
     """``background``: long-running jobs of the service (timer sweeps, a SIP server …),
     each an ``async def job(runtime)`` that runs until cancelled at shutdown.
@@ -178,6 +189,9 @@ def create_app(
 
     ``use_cases``: the service's bound registry (``govmesh_runtime.usecases``); its reactions are
     the consumers (``consumers`` must then be empty) and routes run its commands (``UseCasesDep``).
+    Refusals are RFC 9457 problems in the reader's language (:mod:`govmesh_runtime.problems`):
+    ``field_reasons`` words the service's own reasons in Chinese; ``error_formats`` maps a path
+    prefix to the handler of a protocol with its own error format (Open311).
 
     In production (``GOVMESH_ENV=production``) a default secret stops it here, naming the setting."""
     if use_cases is not None:
@@ -244,7 +258,10 @@ def create_app(
         docs_url=None,  # served below from the project's own files, not a CDN
         redoc_url=None,
     )
+    app.state.field_reasons = tuple(field_reasons)
+    app.state.error_formats = dict(error_formats or {})
     app.add_exception_handler(DBAPIError, _database_outage)
+    app.add_exception_handler(HTTPException, http_errors)
     app.add_exception_handler(RequestValidationError, validation_errors)
     app.add_exception_handler(EventTooLarge, _event_too_large)
     app.add_exception_handler(DomainError, domain_error)
@@ -261,6 +278,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         body_timeout_s=settings.http_body_timeout_s,
     )
+    app.add_middleware(ReaderLanguage)  # outermost: the words of every answer, refusals included
     app.include_router(_health_router())
     app.include_router(docs_router(app))
     # Every service endpoint needs a credential; health and metrics stay open for operators.
@@ -272,6 +290,7 @@ def create_app(
     # (topic, event type, service) is exercised on the real broker reads it).
     app.state.consumer_specs = tuple(consumers)
     app.state.use_cases = use_cases
+    document_problems(app)
     return app
 
 
@@ -294,8 +313,8 @@ async def domain_error(request: Request, exc: Exception) -> Response:
     detail: Any = getattr(exc, "detail", None)
     if detail is None:
         detail = [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}] if exc.field else exc.message
-    http = StarletteHTTPException(exc.status, detail=detail)
-    handler = request.app.exception_handlers[StarletteHTTPException]
+    http = HTTPException(exc.status, detail=detail)
+    handler = request.app.exception_handlers[HTTPException]
     response: Response = await handler(request, http)
     return response
 
@@ -314,10 +333,12 @@ async def _database_outage(request: Request, exc: Exception) -> Response:
     if not is_outage(exc):
         raise exc
     log.warning("database_unavailable", error=type(exc).__name__)
-    return JSONResponse(
-        {"detail": "the service's database is unavailable; nothing was written, retry"},
-        status_code=503,
+    return problem_response(
+        request,
+        503,
+        "the service's database is unavailable; nothing was written, retry",
         headers={"Retry-After": "2"},
+        type_=DATABASE_UNAVAILABLE,
     )
 
 
@@ -325,7 +346,7 @@ async def _event_too_large(request: Request, exc: Exception) -> Response:
     """The change would publish an event its topic cannot take: 413, nothing written (the unit of
     work rolled back), the reason named; not a 500 and not an outbox row stuck forever."""
     log.warning("event_too_large", error=str(exc))
-    return JSONResponse({"detail": str(exc)}, status_code=413)
+    return problem_response(request, 413, str(exc), type_=EVENT_TOO_LARGE)
 
 
 async def flush_failed_authentications(runtime: Runtime) -> None:

@@ -9,7 +9,8 @@ PostgreSQL's JSON refuses later). ``create_app`` installs, for every service:
 
 - :class:`RefuseNonFinite`, an ASGI middleware that reads a JSON body once and refuses a
   non-finite number anywhere in it (``{"loc": ["body", "attributes", "parties_count"], …}``);
-- :func:`validation_errors`, the 422 handler: a value pydantic refused that is a non-finite
+- :func:`validation_errors`, the 422 handler (a problem, :mod:`govmesh_runtime.problems`):
+  a value pydantic refused that is a non-finite
   number (query, path, body) is answered as "must be a finite number", never a 500.
 
 Forms and free-form values a service parses itself (Open311 attributes) use :func:`finite`.
@@ -23,12 +24,13 @@ import re
 from typing import Any
 
 from fastapi import Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from starlette.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from govmesh_runtime.nul_text import _read_body, _replay
+from govmesh_runtime.problems import field_name, own_error_format, problem_response, refuse_in_asgi
 
 MESSAGE = "must be a finite number (not NaN, Infinity or beyond ±1.8e308)"
 TYPE = "finite_number"
@@ -90,9 +92,8 @@ def non_finite_paths(body: bytes) -> list[tuple[str | int, ...]]:
     return sorted(found, key=lambda p: [str(part) for part in p])
 
 
-def refusal(paths: list[tuple[str | int, ...]]) -> Response:
-    detail = [{"loc": ["body", *path], "msg": MESSAGE, "type": TYPE} for path in paths]
-    return JSONResponse({"detail": detail}, status_code=422)
+def refusal_errors(paths: list[tuple[str | int, ...]]) -> list[dict[str, Any]]:
+    return [{"loc": ["body", *path], "msg": MESSAGE, "type": TYPE} for path in paths]
 
 
 class RefuseNonFinite:
@@ -115,15 +116,14 @@ class RefuseNonFinite:
             return
         paths = non_finite_paths(body)
         if paths:
-            await refusal(paths)(scope, receive, send)
+            await refuse_in_asgi(scope, receive, send, 422, refusal_errors(paths))
             return
         await self.app(scope, _replay(body, receive), send)
 
 
-async def validation_errors(request: Request, exc: Exception) -> Response:
-    """FastAPI's 422, except that a refused non-finite value is named as such and can be
-    written (Starlette's JSON answer refuses ``inf``; the default handler then failed with a 500)."""
-    assert isinstance(exc, RequestValidationError)
+def validation_error_list(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """FastAPI's field errors, except that a refused non-finite value is named as such and can
+    be written (Starlette's JSON answer refuses ``inf``; the default handler then failed with a 500)."""
     errors = []
     for error in exc.errors():
         error = dict(error)
@@ -131,8 +131,16 @@ async def validation_errors(request: Request, exc: Exception) -> Response:
             error.update(msg=MESSAGE, type=TYPE, input=str(error["input"]))
             error.pop("ctx", None)
         errors.append(error)
-    return JSONResponse({"detail": jsonable_encoder(errors, custom_encoder={float: _finite_or_text})}, 422)
+    return errors
 
 
-def _finite_or_text(value: float) -> float | str:
-    return value if math.isfinite(value) else str(value)
+async def validation_errors(request: Request, exc: Exception) -> Response:
+    """The 422 of every service: a problem (RFC 9457) naming each field and its reason in the
+    reader's language; a path with its own error format (Open311) keeps it."""
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_error_list(exc)
+    own = own_error_format(request)
+    if own is not None:
+        reasons = "; ".join(f"{field_name(list(e['loc']))}: {e['msg']}" for e in errors)
+        return await own(request, HTTPException(422, detail=reasons))
+    return problem_response(request, 422, errors)

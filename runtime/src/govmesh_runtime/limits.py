@@ -21,6 +21,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govmesh_runtime import metrics
+from govmesh_runtime.problems import PROBLEM_JSON, RATE_LIMITED, problem_body
 
 _UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _MAX_CLIENTS = 10_000  # buckets kept; the least recently seen client is forgotten first
@@ -82,11 +83,11 @@ class RequestLimits:
             wait = self.buckets.take(_client_key(scope))
             if wait > 0:
                 metrics.RATE_LIMITED.inc()
-                await _refuse(send, 429, "too many requests from this client; slow down", math.ceil(wait))
+                await _refuse(scope, send, 429, "too many requests from this client; slow down", math.ceil(wait))
                 return
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(send)
+            await self._too_large(scope, send)
             return
 
         received = 0
@@ -118,15 +119,15 @@ class RequestLimits:
             await self.app(scope, counted_receive, tracked_send)
         except* _BodyTooLarge:  # raised through the app's task groups, possibly grouped
             if not started:
-                await self._too_large(send)
+                await self._too_large(scope, send)
         except* _BodyTooSlow:
             metrics.BODY_TIMEOUTS.inc()
             if not started:
-                await _refuse(send, 408, f"the request body did not arrive within {self.body_timeout_s:g} s")
+                await _refuse(scope, send, 408, f"the request body did not arrive within {self.body_timeout_s:g} s")
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, scope: Scope, send: Send) -> None:
         metrics.BODY_TOO_LARGE.inc()
-        await _refuse(send, 413, f"the request body is larger than {self.max_body_bytes:,} bytes")
+        await _refuse(scope, send, 413, f"the request body is larger than {self.max_body_bytes:,} bytes")
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -137,7 +138,7 @@ def _header(scope: Scope, name: bytes) -> str:
 
 
 def _json_headers(length: int, extra: list[tuple[bytes, bytes]] | None = None) -> list[tuple[bytes, bytes]]:
-    return [(b"content-type", b"application/json"), (b"content-length", str(length).encode()), *(extra or [])]
+    return [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(length).encode()), *(extra or [])]
 
 
 def _client_key(scope: Scope) -> str:
@@ -146,8 +147,10 @@ def _client_key(scope: Scope) -> str:
     return client[0] if client else "unknown"
 
 
-async def _refuse(send: Send, status: int, detail: str, retry_after_s: int | None = None) -> None:
-    body = json.dumps({"detail": detail}).encode()
+async def _refuse(scope: Scope, send: Send, status: int, detail: str, retry_after_s: int | None = None) -> None:
+    """A problem (RFC 9457) written straight to ``send``: the app may have read part of the body."""
+    problem = problem_body(status, detail, str(scope.get("path", "")), type_=RATE_LIMITED if status == 429 else None)
+    body = json.dumps(problem, ensure_ascii=False).encode()
     extra = [(b"retry-after", str(retry_after_s).encode())] if retry_after_s is not None else []
     headers = _json_headers(len(body), extra)
     await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -6,7 +6,6 @@ inside the request-observing middleware so refusals are counted and logged."""
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MESSAGE = "NUL characters (U+0000) are not allowed in text"
@@ -46,8 +45,9 @@ class RefuseNulText:
         if where is None:
             await self.app(scope, receive, send)
             return
-        refusal = JSONResponse({"detail": [{"loc": [where], "msg": MESSAGE, "type": "value_error"}]}, status_code=422)
-        await refusal(scope, receive, send)
+        from govmesh_runtime.problems import refuse_in_asgi  # problems reads the body helpers here
+
+        await refuse_in_asgi(scope, receive, send, 422, [{"loc": [where], "msg": MESSAGE, "type": "nul_text"}])
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, bool]:

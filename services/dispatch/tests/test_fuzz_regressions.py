@@ -88,7 +88,7 @@ async def test_a_missing_query_gets_a_422_whose_body_matches_the_documented_mode
     response = await http.get(path)
     assert response.status_code == 422
     assert Problem.model_validate(response.json()).detail == reason
-    assert documented(http, "get", template)["422"]["content"]["application/json"]["schema"] == {
+    assert documented(http, "get", template)["422"]["content"]["application/problem+json"]["schema"] == {
         "$ref": "#/components/schemas/Problem"
     }
 
@@ -104,7 +104,7 @@ async def test_the_geojson_export_has_its_content_type_documented(http: httpx.As
 async def test_an_offset_past_the_cap_is_a_422_not_a_database_overflow(http: httpx.AsyncClient) -> None:
     response = await http.get("/v1/board/cases", params={"offset": 2**63})  # was 500 (int too large for SQLite)
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["query", "offset"]
+    assert response.json()["errors"][0]["loc"] == ["query", "offset"]
 
 
 async def test_a_grid_count_too_large_for_the_database_is_refused_naming_the_field(http: httpx.AsyncClient) -> None:
@@ -123,7 +123,7 @@ async def test_a_grid_count_too_large_for_the_database_is_refused_naming_the_fie
     before = (await http.get("/v1/grids/620702001001001")).json()
     response = await http.post("/v1/grids/import", json={"type": "FeatureCollection", "features": [feature]})
     assert response.status_code == 422, response.text  # was 500 (int too large for the database)
-    assert "properties.households" in response.json()["detail"][0]["msg"]
+    assert "properties.households" in response.json()["errors"][0]["msg"]
     assert (await http.get("/v1/grids/620702001001001")).json() == before
 
 
@@ -131,7 +131,7 @@ async def test_text_with_a_nul_character_is_refused(http: httpx.AsyncClient) -> 
     """PostgreSQL cannot store U+0000: on it this was a 500."""
     response = await http.put("/v1/workers/W001/duty", json={"on_duty": False, "note": "a\x00b"})
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["body"]
+    assert response.json()["errors"][0]["loc"] == ["body"]
     assert [w["on_duty"] for w in (await http.get("/v1/workers", params={"grid_code": "620702001001001"})).json()] == [
         True
     ]

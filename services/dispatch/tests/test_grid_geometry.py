@@ -89,7 +89,7 @@ async def test_a_grid_worker_cannot_reupload_their_grid_as_a_city_sized_polygon(
     # Not even the city administrator may: it covers the three other grids.
     overlapping = await http.post("/v1/grids/import", json=collection, headers=CITY_ADMIN)
     assert overlapping.status_code == 422
-    (problem,) = overlapping.json()["detail"]
+    (problem,) = overlapping.json()["errors"]
     assert problem["loc"] == ["body", "features"]
     assert problem["msg"].startswith("overlap: 3 pair(s) of grids overlap by more than 1% of the smaller grid: ")
     for other in ("620702001001002", "620702001002001", "620702001002002"):
@@ -113,7 +113,7 @@ async def test_a_sliver_within_the_tolerance_is_accepted_and_more_is_refused(htt
         "/v1/grids/import", json={"type": "FeatureCollection", "features": [pushed]}, headers=CITY_ADMIN
     )
     assert refused.status_code == 422
-    assert f"{GRID_A1} and {GRID_A2} (30%)" in refused.json()["detail"][0]["msg"]
+    assert f"{GRID_A1} and {GRID_A2} (30%)" in refused.json()["errors"][0]["msg"]
 
 
 async def test_grids_overlapping_each_other_in_one_import_are_named(http: httpx.AsyncClient) -> None:
@@ -124,7 +124,7 @@ async def test_grids_overlapping_each_other_in_one_import_are_named(http: httpx.
         "/v1/grids/import", json={"type": "FeatureCollection", "features": [new_a, new_b]}, headers=CITY_ADMIN
     )
     assert response.status_code == 422
-    assert f"{GRID_A1} and {GRID_A2} (100%)" in response.json()["detail"][0]["msg"]
+    assert f"{GRID_A1} and {GRID_A2} (100%)" in response.json()["errors"][0]["msg"]
 
 
 async def test_a_grid_leaving_the_citys_outline_is_refused_with_its_code(
@@ -138,7 +138,7 @@ async def test_a_grid_leaving_the_citys_outline_is_refused_with_its_code(
             "/v1/grids/import", json={"type": "FeatureCollection", "features": [outside]}, headers=CITY_ADMIN
         )
         assert response.status_code == 422
-        assert response.json()["detail"][0]["msg"] == (
+        assert response.json()["errors"][0]["msg"] == (
             "outline: 1 grid(s) lie outside the city's outline by more than 1% of their area: 620702001002003 (100%)"
         )
         inside = _feature(GRID_A1)  # the same square again: inside, overlapping nothing but itself

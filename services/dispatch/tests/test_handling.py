@@ -340,7 +340,7 @@ async def test_a_centre_escalates_a_case_in_handling_one_level_up_by_hand(dispat
     before = (await dispatch.http.get(f"/v1/cases/{event.case_id}")).json()
     url = f"/v1/cases/{event.case_id}/escalate"
     empty = await dispatch.http.post(url, json={"reason": ""})
-    assert empty.status_code == 422 and empty.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert empty.status_code == 422 and empty.json()["errors"][0]["loc"] == ["body", "reason"]
     centre = auth_headers(["cases:manage", "cases:read"], subject="centre-officer-7", places=["620702001001"])
     response = await dispatch.http.post(url, json={"reason": "涉及多个部门，社区无法协调"}, headers=centre)
     assert response.status_code == 200, response.text

@@ -173,7 +173,7 @@ async def test_a_bad_field_is_named_with_its_reason_and_nothing_is_written(
 ) -> None:
     response = await client.post("/v1/cases", json=body)
     assert response.status_code == 422
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert any(error["loc"][-1] == field and reason in error["msg"] for error in errors), errors
     async with runtime.db.sessions() as session:
         assert (await session.exec(select(OutboxMessage.id))).all() == []
@@ -190,7 +190,7 @@ async def test_several_bad_fields_are_all_named_at_once(client: httpx.AsyncClien
     }
     response = await client.post("/v1/cases", json=body)
     assert response.status_code == 422
-    fields = {tuple(e["loc"][1:]) for e in response.json()["detail"]}
+    fields = {tuple(e["loc"][1:]) for e in response.json()["errors"]}
     assert fields >= {("lat",), ("reporter", "phone"), ("reporter", "id_number"), ("attributes", "parties_count")}
 
 
@@ -213,7 +213,7 @@ async def test_a_number_that_is_not_a_number_is_a_422_naming_the_field_and_nothi
     body = json.dumps({k: v for k, v in CASE.items() if k != field[0]})[:-1] + ", " + text + "}"
     response = await client.post("/v1/cases", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert any(e["loc"] == ["body", *field] and "finite number" in e["msg"] for e in errors), errors
     async with runtime.db.sessions() as session:
         assert (await session.exec(select(CaseRow.id))).all() == []
@@ -223,7 +223,7 @@ async def test_a_bbox_of_numbers_that_are_not_numbers_is_named(client: httpx.Asy
     for bbox in ("nan,38,101,39", "100,38,inf,39", "100,38,1e400,39"):
         response = await client.get("/v1/cases", params={"bbox": bbox})
         assert response.status_code == 422, (bbox, response.text)
-        assert response.json()["detail"][0]["loc"] == ["query", "bbox"]
+        assert response.json()["errors"][0]["loc"] == ["query", "bbox"]
 
 
 async def test_unknown_case_is_404(client: httpx.AsyncClient) -> None:
@@ -286,7 +286,7 @@ async def test_list_pages_and_caps_the_page_size(client: httpx.AsyncClient) -> N
     second = (await client.get("/v1/cases", params={"limit": 2, "offset": 2})).json()
     assert (len(second["items"]), second["next_offset"]) == (1, None)
     too_big = await client.get("/v1/cases", params={"limit": 201})
-    assert too_big.status_code == 422 and too_big.json()["detail"][0]["loc"] == ["query", "limit"]
+    assert too_big.status_code == 422 and too_big.json()["errors"][0]["loc"] == ["query", "limit"]
 
 
 async def test_list_filters_by_grid_or_the_division_above_it(client: httpx.AsyncClient) -> None:
@@ -347,7 +347,7 @@ async def test_list_filters_open_cases_past_their_deadline(client: httpx.AsyncCl
 async def test_bad_list_filters_are_named(client: httpx.AsyncClient, params: dict[str, str], field: str) -> None:
     response = await client.get("/v1/cases", params=params)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["query", field]
+    assert response.json()["errors"][0]["loc"] == ["query", field]
 
 
 # --- duplicates ----------------------------------------------------------------------------------
@@ -500,7 +500,7 @@ async def test_bad_feedback_is_named(client: httpx.AsyncClient, body: dict[str, 
     case = (await client.post("/v1/cases", json=CASE)).json()
     response = await client.post(f"/v1/cases/{case['id']}/feedback", json=body)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][-1] == field
+    assert response.json()["errors"][0]["loc"][-1] == field
     assert (
         await client.post(f"/v1/cases/{uuid.uuid4()}/feedback", json={"satisfaction": 3, "solved": True})
     ).status_code == 404

@@ -29,7 +29,8 @@ async def test_a_body_that_is_not_json_text_gets_the_documented_400_and_writes_n
     before = (await client.get("/v1/cases")).json()
     response = await client.post(path, content=NOT_UTF8, headers={"content-type": "application/json"})
     assert response.status_code == 400
-    assert response.json() == {"detail": "There was an error parsing the body"}
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == "There was an error parsing the body"
     assert "400" in documented(client, "post", template)  # was undocumented
     assert (await client.get("/v1/cases")).json() == before
 
@@ -44,7 +45,8 @@ async def test_text_with_a_nul_character_is_refused_naming_where_and_nothing_is_
     searched = await client.get("/v1/cases", params={"q": "a\x00b"})
     for response, where in [(created, "body"), (searched, "query")]:
         assert response.status_code == 422, response.text
-        assert response.json()["detail"] == [
-            {"loc": [where], "msg": "NUL characters (U+0000) are not allowed in text", "type": "value_error"}
+        assert response.json()["errors"] == [
+            {"loc": [where], "msg": "NUL characters (U+0000) are not allowed in text", "type": "nul_text"}
+            | ({"pointer": "#"} if where == "body" else {})  # the whole body (RFC 6901)
         ]
     assert (await client.get("/v1/cases")).json() == before

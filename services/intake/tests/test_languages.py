@@ -126,7 +126,12 @@ async def test_error_messages_follow_accept_language_and_name_the_same_fields(cl
     async def reasons(headers: dict[str, str] | None = None) -> dict[tuple[str, ...], str]:
         answer = await client.post("/v1/cases", json=bad, headers=headers)
         assert answer.status_code == 422, answer.text
-        return {tuple(e["loc"]): e["msg"] for e in answer.json()["detail"]}
+        assert answer.headers["content-type"] == "application/problem+json"  # RFC 9457
+        problem = answer.json()
+        assert (problem["status"], problem["instance"]) == (422, "/v1/cases")
+        for e in problem["errors"]:  # each field named and its reason in the sentence for people
+            assert e["pointer"] == "#/" + "/".join(e["loc"][1:]) and e["msg"] in problem["detail"]
+        return {tuple(e["loc"]): e["msg"] for e in problem["errors"]}
 
     assert await reasons() == {("body", "description"): "此项为必填项"}
     assert await reasons(EN) == {("body", "description"): "Field required"}
@@ -135,7 +140,7 @@ async def test_error_messages_follow_accept_language_and_name_the_same_fields(cl
     assert await reasons(EN) == {("body", "reporter", "id_number"): "check digit does not match (GB 11643 checksum)"}
 
     listing = await client.get("/v1/cases", params={"status": "lost", "due_before": "2026-12-03T10:00:00"})
-    assert [(e["loc"], e["msg"]) for e in listing.json()["detail"]] == [
+    assert [(e["loc"], e["msg"]) for e in listing.json()["errors"]] == [
         (["query", "status"], "未知的状态 'lost'"),
         (["query", "due_before"], "须带时区"),
     ]

@@ -204,8 +204,8 @@ async def test_failure_and_referral_closes_with_a_referred_result(med: Mediation
     did = dispute["dispute_id"]
     police = await med.http.post(f"/v1/disputes/{did}/referral", json={"referral_to": "policing", "reason": "no deal"})
     assert police.status_code == 422
-    assert police.json()["detail"][0]["loc"][-1] == "referral_to"
-    assert "public-order" in police.json()["detail"][0]["msg"]
+    assert police.json()["errors"][0]["loc"][-1] == "referral_to"
+    assert "public-order" in police.json()["errors"][0]["msg"]
 
     court = await med.http.post(
         f"/v1/disputes/{did}/referral", json={"referral_to": "court", "reason": "boundary contested after two sessions"}
@@ -220,7 +220,7 @@ async def test_failure_and_referral_closes_with_a_referred_result(med: Mediation
 
     again = await med.http.post(f"/v1/disputes/{did}/withdrawal", json={"reason": "x"})
     assert again.status_code == 409
-    assert "closed" in again.json()["detail"][0]["msg"]
+    assert "closed" in again.json()["errors"][0]["msg"]
 
 
 async def test_a_withdrawn_dispute_reports_withdrawn(med: Mediation) -> None:
@@ -276,7 +276,7 @@ async def test_session_conflicts_are_refused_with_a_clear_error(med: Mediation) 
         f"/v1/disputes/{second['dispute_id']}/sessions", json={"starts_at": at(3), "ends_at": at(5), "room": "room 1"}
     )
     assert clash.status_code == 409
-    [error] = clash.json()["detail"]
+    [error] = clash.json()["errors"]
     assert error["loc"] == ["body", "starts_at"]
     assert {c["kind"] for c in error["conflicts"]} == {"mediator", "room", "party"}
     assert "the mediator is already in session" in error["msg"]
@@ -316,7 +316,7 @@ async def test_a_bad_session_names_the_field_and_writes_nothing(
     before = len(await med.events())
     response = await med.http.post(f"/v1/disputes/{dispute['dispute_id']}/sessions", json=body)
     assert response.status_code == 422, response.text
-    errors = response.json()["detail"]
+    errors = response.json()["errors"]
     assert any(e["loc"][-1] == field and reason in e["msg"] for e in errors), errors
     assert len(await med.events()) == before
     assert (await med.http.get(f"/v1/disputes/{dispute['dispute_id']}")).json()["sessions"] == []
@@ -338,7 +338,7 @@ async def test_a_conflict_of_interest_reassigns_and_keeps_the_mediator_out(med: 
     assert detail["conflicts_of_interest"][0]["mediator_id"] == "M-0001"
     back = await med.http.post(f"/v1/disputes/{did}/assignment", json={"mediator_id": "M-0001"})
     assert back.status_code == 422
-    assert "conflict of interest" in back.json()["detail"][0]["msg"]
+    assert "conflict of interest" in back.json()["errors"][0]["msg"]
     manual = await med.http.post(
         f"/v1/disputes/{did}/assignment", json={"mediator_id": "M-0003", "reason": "land expert"}
     )
@@ -383,7 +383,7 @@ async def test_late_disputes_and_lapsed_confirmation_windows_are_flagged_once(me
     ]
     too_late = await med.http.post(f"/v1/disputes/{agreed['dispute_id']}/judicial-confirmation")
     assert too_late.status_code == 409
-    assert "window closed" in too_late.json()["detail"][0]["msg"]
+    assert "window closed" in too_late.json()["errors"][0]["msg"]
 
 
 async def test_judicial_confirmation_within_the_window_is_recorded(med: Mediation) -> None:
@@ -405,7 +405,7 @@ async def test_an_agreement_term_for_a_missing_party_is_refused(med: Mediation) 
     terms = {"terms": [{"obligor": "respondent", "action": "pay", "due_on": "2026-12-01"}]}
     response = await med.http.post(f"/v1/disputes/{dispute['dispute_id']}/agreement", json=terms)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][-1] == "obligor"
+    assert response.json()["errors"][0]["loc"][-1] == "obligor"
 
 
 # --- protected contact data -------------------------------------------------------------------
@@ -451,7 +451,7 @@ async def test_a_legal_aid_task_is_a_window_service_with_its_own_outcome(med: Me
         f"/v1/window-requests/{request['request_id']}/completion", json={"outcome": "counselled"}
     )
     assert wrong.status_code == 422
-    assert "granted" in wrong.json()["detail"][0]["msg"]
+    assert "granted" in wrong.json()["errors"][0]["msg"]
     done = await med.http.post(f"/v1/window-requests/{request['request_id']}/completion", json={"outcome": "granted"})
     assert done.status_code == 204
     [result] = [p for t, p in await med.events(str(event.case_id)) if t == "gov.mediation.task.completed"]
@@ -476,7 +476,7 @@ async def test_a_residents_deliberation_records_decisions_and_whether_they_passe
     assert [d["passed"] for d in held["decisions"]] == [True, False]
     too_few = await med.http.post("/v1/deliberations", json={**body, "participants": ["a", "b"]})
     assert too_few.status_code == 422
-    assert too_few.json()["detail"][0]["loc"][-1] == "participants"
+    assert too_few.json()["errors"][0]["loc"][-1] == "participants"
 
 
 async def test_seed_rejects_a_mediator_of_an_unknown_studio_and_writes_nothing(med: Mediation) -> None:
@@ -486,14 +486,14 @@ async def test_seed_rejects_a_mediator_of_an_unknown_studio_and_writes_nothing(m
     }
     response = await med.http.post("/v1/seed", json=body)
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "mediators[0]", "studio_id"]
+    assert response.json()["errors"][0]["loc"] == ["body", "mediators[0]", "studio_id"]
     assert "ST-NEW" not in [s["studio_id"] for s in (await med.http.get("/v1/studios")).json()]
     bad_skill = await med.http.post(
         "/v1/seed",
         json={"mediators": [{"mediator_id": "M-Y", "studio_id": "ST-620702001", "name": "y", "skills": ["magic"]}]},
     )
     assert bad_skill.status_code == 422
-    assert bad_skill.json()["detail"][0]["loc"][-2:] == ["skills", 0]
+    assert bad_skill.json()["errors"][0]["loc"][-2:] == ["skills", 0]
 
 
 async def test_unknown_dispute_is_404(med: Mediation) -> None:
@@ -511,8 +511,8 @@ async def test_a_risk_summary_naming_a_party_is_refused_and_nothing_reaches_poli
         f"/v1/disputes/{did}/risk", json={"risk_level": "high", "summary": "吴九 has a knife"}
     )
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"][-1] == "summary"
-    assert "party's name" in response.json()["detail"][0]["msg"]
+    assert response.json()["errors"][0]["loc"][-1] == "summary"
+    assert "party's name" in response.json()["errors"][0]["msg"]
     assert "gov.mediation.dispute.violence-risk-flagged" not in [t for t, _ in await med.events(did)]
     assert (await med.http.get(f"/v1/disputes/{did}")).json()["risk_level"] == "low"
 
@@ -523,7 +523,7 @@ async def test_minutes_cannot_be_recorded_before_the_session_starts(med: Mediati
     sid = (await med.http.post(f"/v1/disputes/{dispute['dispute_id']}/sessions", json=body)).json()["id"]
     early = await med.http.post(f"/v1/sessions/{sid}/record", json={"minutes": "x"})
     assert early.status_code == 422
-    assert "not started" in early.json()["detail"][0]["msg"]
+    assert "not started" in early.json()["errors"][0]["msg"]
 
 
 async def test_a_task_cancelled_by_dispatch_closes_the_dispute_without_a_result(med: Mediation) -> None:

@@ -82,12 +82,12 @@ async def test_a_body_that_is_not_json_text_gets_the_documented_400_and_writes_n
 async def test_an_offset_past_the_cap_is_a_422_not_a_database_overflow(http: httpx.AsyncClient) -> None:
     response = await http.get("/v1/disputes", params={"offset": 2**63})  # was 500 (int too large for SQLite)
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["query", "offset"]
+    assert response.json()["errors"][0]["loc"] == ["query", "offset"]
 
 
 async def test_text_with_a_nul_character_is_refused_and_nothing_is_written(http: httpx.AsyncClient) -> None:
     """PostgreSQL cannot store U+0000: on it this was a 500."""
     response = await http.post("/v1/window-requests", json={"kind": "legal_aid", "topic": "工资\x00拖欠"})
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["body"]
+    assert response.json()["errors"][0]["loc"] == ["body"]
     assert (await http.get("/v1/window-requests")).json() == []

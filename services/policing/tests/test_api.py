@@ -101,7 +101,7 @@ async def test_a_gap_is_refused_with_the_grid_named_and_nothing_written(
     city["police_rooms"][1]["name"] = "renamed"
     response = await client.put("/v1/reference", json=city)
     assert response.status_code == 422
-    assert response.json()["detail"] == [f"gap: 1 grid(s) covered by no room: {town.G4}"]
+    assert response.json()["detail"] == f"gap: 1 grid(s) covered by no room: {town.G4}"
     assert (await client.get(f"/v1/rooms/{town.ROOM_B}")).json()["name"] == "西街社区警务室"
 
 
@@ -111,9 +111,9 @@ async def test_an_overlap_is_refused_with_the_grid_and_rooms_named(
     city["police_rooms"][0]["grid_codes"].append(town.G3)
     response = await client.put("/v1/reference", json={"police_rooms": city["police_rooms"]})
     assert response.status_code == 422
-    assert response.json()["detail"] == [
+    assert response.json()["detail"] == (
         f"overlap: 1 grid(s) covered by more than one room: {town.G3} ({town.ROOM_A}, {town.ROOM_B})"
-    ]
+    )
     assert (await client.get(f"/v1/rooms/{town.ROOM_A}")).json()["grid_codes"] == [town.G1, town.G2]
 
 
@@ -128,7 +128,7 @@ async def test_a_new_grid_set_that_leaves_rooms_with_gaps_is_refused(
     grids["features"].append(extra)
     response = await client.put("/v1/reference", json={"grids": grids})
     assert response.status_code == 422
-    assert response.json()["detail"] == ["gap: 1 grid(s) covered by no room: 620702001003001"]
+    assert response.json()["detail"] == "gap: 1 grid(s) covered by no room: 620702001003001"
 
 
 async def test_grids_that_overlap_are_refused_with_their_codes_and_nothing_written(
@@ -139,10 +139,10 @@ async def test_grids_that_overlap_are_refused_with_their_codes_and_nothing_writt
     first["geometry"] = json.loads(json.dumps(grids["features"][3]["geometry"]))  # G1 drawn over G4
     response = await client.put("/v1/reference", json={"grids": grids})
     assert response.status_code == 422
-    assert response.json()["detail"] == [
+    assert response.json()["detail"] == (
         "grids: overlap: 1 pair(s) of grids overlap by more than 1% of the smaller grid: "
         f"{first['properties']['grid_code']} and {grids['features'][3]['properties']['grid_code']} (100%)"
-    ]
+    )
     lat, lon = town.centre(town.G1)
     card = await client.get("/v1/contact-card", params={"lat": lat, "lon": lon})
     assert card.json()["grid_code"] == town.G1  # the old boundaries stand
@@ -358,14 +358,14 @@ async def test_steps_out_of_order_are_refused_and_change_nothing(client: httpx.A
     assert early.json()["detail"] == "a task must be on scene before it is closed as done; this one is open"
     # the officer who accepts is the credential's subject (PA-2 is off duty), never a body field
     named = await client.post(f"/v1/tasks/{task['id']}/accept", json={"officer_id": "PA-1"})
-    assert (named.status_code, named.json()["detail"][0]["loc"]) == (422, ["body", "officer_id"])
+    assert (named.status_code, named.json()["errors"][0]["loc"]) == (422, ["body", "officer_id"])
     pa2 = auth_headers(["policing"], subject="PA-2")
     off_duty = await client.post(f"/v1/tasks/{task['id']}/accept", json={}, headers=pa2)
     assert off_duty.status_code == 422
     assert off_duty.json()["detail"] == "officer_id: PA-2 is not on duty"
     bad = await client.post(f"/v1/tasks/{task['id']}/close", json={"outcome": "lost", "summary": "x"})
     assert bad.status_code == 422
-    assert bad.json()["detail"][0]["loc"][-1] == "outcome"
+    assert bad.json()["errors"][0]["loc"][-1] == "outcome"
     assert (await client.get(f"/v1/tasks/{task['id']}")).json()["status"] == "open"
     assert await outbox(client, "gov.policing.task.completed") == []
     missing = await client.post(f"/v1/tasks/{uuid.uuid4()}/accept", json={})
@@ -530,7 +530,8 @@ async def test_shifts_in_the_roster_decide_who_is_on_duty(client: httpx.AsyncCli
     assert [s["officer_id"] for s in listed] == ["PA-2", "PA-1"]
     clash = await client.post(f"/v1/rooms/{town.ROOM_A}/shifts", json={"shifts": [shifts["shifts"][1]]})
     assert clash.status_code == 422
-    assert clash.json()["detail"][0].startswith("shifts[0]: overlaps PA-2's shift")
+    assert clash.json()["detail"].startswith("shifts[0]: overlaps PA-2's shift")
+    assert clash.json()["errors"][0]["loc"] == ["body", "shifts[0]"]
     removed = await client.delete(f"/v1/rooms/{town.ROOM_A}/shifts/{listed[0]['id']}")
     assert removed.status_code == 204
     assert [s["officer_id"] for s in (await client.get(f"/v1/rooms/{town.ROOM_A}/shifts")).json()] == ["PA-1"]

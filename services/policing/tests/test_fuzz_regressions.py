@@ -64,5 +64,5 @@ async def test_text_with_a_nul_character_is_refused_and_nothing_is_written(clien
     place = {"name": "网吧\x00", "category": "internet_cafe", "grid_code": "620702001001001"}
     response = await client.post("/v1/rooms/PR-620702001-A/key-places", json=place)
     assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == ["body"]
+    assert response.json()["errors"][0]["loc"] == ["body"]
     assert (await client.get("/v1/rooms/PR-620702001-A/key-places")).json() == []

@@ -41,6 +41,25 @@ def channels_json(device_id: str, channels: list[str], points: list[tuple[float,
     ]
 
 
+async def test_lists_come_a_page_at_a_time_by_cursor_without_repeats_or_gaps(bridge: Bridge) -> None:
+    device_id, channels = new_ids(5)
+    imported = await bridge.http.post("/v1/channels/import", json=channels_json(device_id, channels, [INSIDE] * 5))
+    assert imported.status_code == 200, imported.text
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(5):
+        params = {"device_id": device_id, "limit": 2, **({"cursor": cursor} if cursor else {})}
+        answer = (await bridge.http.get("/v1/channels", params=params)).json()
+        assert set(answer) == {"items", "next_cursor"} and len(answer["items"]) <= 2
+        seen += [c["channel_id"] for c in answer["items"]]
+        cursor = answer["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == sorted(channels)  # every channel once, in order; the last page says so with null
+    devices = (await bridge.http.get("/v1/devices", params={"limit": 1000})).json()
+    assert device_id in [d["device_id"] for d in devices["items"]] and devices["next_cursor"] is None
+
+
 async def test_import_maps_channels_to_grids_and_they_can_be_searched_and_mapped(bridge: Bridge) -> None:
     assert (await bridge.http.put("/v1/grids", json=GRIDS)).json()["grids"] == 1
     device_id, channels = new_ids(2)
@@ -86,7 +105,7 @@ async def test_a_bad_import_entry_is_a_422_naming_it_and_writes_nothing(
     good = channels_json(device_id, channels, [INSIDE])[0]
     response = await bridge.http.post("/v1/channels/import", json=[good, entry])
     assert response.status_code == 422
-    detail = response.json()["detail"][0]
+    detail = response.json()["errors"][0]
     assert detail["loc"][-1] == field and reason in detail["msg"]
     assert (await bridge.http.get(f"/v1/channels/{channels[0]}")).status_code == 404
 
@@ -140,10 +159,9 @@ async def test_a_bad_webhook_alarm_is_refused_naming_the_field(
     alarm = {"event_id": "e1", "channel_id": channels[0], "priority": 2, "alarm_time": "2026-11-25T10:00:00Z"}
     response = await bridge.http.post("/v1/alarms/webhook", json={**alarm, **change})
     assert response.status_code == 422
-    detail = response.json()["detail"]
-    text = detail if isinstance(detail, str) else f"{detail[0]['loc'][-1]}: {detail[0]['msg']}"
+    text = response.json()["detail"]  # a problem's sentence names the field and the reason
     assert text.startswith(field) and reason in text
-    assert (await bridge.http.get("/v1/alarms", params={"channel_id": channels[0]})).json() == []
+    assert (await bridge.http.get("/v1/alarms", params={"channel_id": channels[0]})).json()["items"] == []
 
 
 async def learn_case(
@@ -232,7 +250,7 @@ async def test_evidence_names_only_the_case_and_only_a_case_the_bridge_knows(bri
     named_place = {"case_id": str(uuid.uuid4()), "lat": 38.9, "lon": 100.4, "start": "2026-11-25T10:00:00Z"}
     response = await bridge.http.post("/v1/evidence", json=named_place)
     assert response.status_code == 422  # the place and time are the case's, never the caller's
-    assert {tuple(e["loc"]) for e in response.json()["detail"]} == {("body", "lat"), ("body", "lon"), ("body", "start")}
+    assert {tuple(e["loc"]) for e in response.json()["errors"]} == {("body", "lat"), ("body", "lon"), ("body", "start")}
     unknown = str(uuid.uuid4())
     response = await bridge.http.post("/v1/evidence", json={"case_id": unknown})
     assert (response.status_code, response.json()["detail"]) == (404, f"no such case: {unknown}")
@@ -317,7 +335,9 @@ async def test_a_grid_worker_sees_and_configures_their_grids_cameras_only(bridge
     assert [c["channel_id"] for c in listed["items"]] == [mine]
     assert (await bridge.http.get(f"/v1/channels/{mine}", headers=worker)).status_code == 200
     assert (await bridge.http.get(f"/v1/devices/{mine_device}", headers=worker)).status_code == 200
-    assert [d["device_id"] for d in (await bridge.http.get("/v1/devices", headers=worker)).json()] == [mine_device]
+    assert [d["device_id"] for d in (await bridge.http.get("/v1/devices", headers=worker)).json()["items"]] == [
+        mine_device
+    ]
     for channel in (theirs, "62070200001310999999"):  # another grid's, and one that does not exist
         refused = await bridge.http.get(f"/v1/channels/{channel}", headers=worker)
         assert (refused.status_code, refused.json()["detail"]) == (403, "this channel is not within your places")
@@ -341,8 +361,8 @@ async def test_a_county_centre_sees_its_own_county_and_alarms_follow_their_grid(
     county = auth_headers(["grid:read"], ["620702"])
     other = auth_headers(["grid:read"], ["620721"])
     assert [c["channel_id"] for c in (await bridge.http.get("/v1/channels", headers=county)).json()["items"]] == [mine]
-    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=county)).json()] == [mine]
-    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=other)).json()] == [theirs]
+    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=county)).json()["items"]] == [mine]
+    assert [a["channel_id"] for a in (await bridge.http.get("/v1/alarms", headers=other)).json()["items"]] == [theirs]
     platform = auth_headers(["alarms:raise"], ["620702"], subject="analytics")
     alarm = {"event_id": str(uuid.uuid4()), "channel_id": theirs, "priority": 2, "alarm_type": "crowd"}
     alarm |= {"description": "crowd", "alarm_time": "2026-11-25T10:00:00Z"}

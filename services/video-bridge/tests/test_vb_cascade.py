@@ -215,7 +215,7 @@ async def test_the_upper_platform_lists_the_city_channels_gets_alarms_and_record
                     assert (await camera.request("MESSAGE", alarm)).status == 200
 
                     async def province_alarm() -> Any:
-                        return (await province.get("/v1/alarms", params={"channel_id": channels[0]})).json()
+                        return (await province.get("/v1/alarms", params={"channel_id": channels[0]})).json()["items"]
 
                     alarms = await eventually(province_alarm, "the alarm at the province")
                     assert [(a["priority"], a["grid_code"], a["device_id"]) for a in alarms] == [(1, GRID, LOWER_ID)]
@@ -231,7 +231,7 @@ async def test_the_upper_platform_lists_the_city_channels_gets_alarms_and_record
                     assert (await city.http.post("/v1/alarms/webhook", json=webhook)).status_code == 202
 
                     async def province_webhook_alarm() -> Any:
-                        return (await province.get("/v1/alarms", params={"channel_id": channels[1]})).json()
+                        return (await province.get("/v1/alarms", params={"channel_id": channels[1]})).json()["items"]
 
                     alarms = await eventually(province_webhook_alarm, "the webhook alarm at the province")
                     assert [(a["priority"], a["alarm_type"]) for a in alarms] == [(2, "crowd")]

@@ -47,7 +47,7 @@ def alarm_body(channel_id: str, sn: int = 7) -> bytes:
 async def alarms_of(bridge: Bridge, channel_id: str) -> list[dict[str, Any]]:
     response = await bridge.http.get("/v1/alarms", params={"channel_id": channel_id})
     assert response.status_code == 200, response.text
-    items: list[dict[str, Any]] = response.json()
+    items: list[dict[str, Any]] = response.json()["items"]
     return items
 
 

@@ -54,7 +54,7 @@ async def test_sipp_device_registers_reports_its_catalog_alarms_and_goes_offline
     async def silence_after_the_alarm() -> None:
         """sipp's pause after its alarm is the device's silence: the bridge's clock moves three
         and a half keepalive intervals on there, instead of the test waiting (or racing) them."""
-        while not (await bridge.http.get("/v1/alarms", params={"channel_id": channels[0]})).json():
+        while not (await bridge.http.get("/v1/alarms", params={"channel_id": channels[0]})).json()["items"]:
             await asyncio.sleep(0.05)
         assert await bridge.silence(3.5) == [device_id]
 

@@ -169,6 +169,17 @@ async def call(
     return answer
 
 
+def problem_text(answer: httpx.Response) -> str:
+    """A service's refusal for a person: the ``detail`` sentence of its RFC 9457 problem (in the
+    language the console asked for), else the answer's text."""
+    try:
+        problem = answer.json()
+    except ValueError:
+        return answer.text
+    detail = problem.get("detail") if isinstance(problem, dict) else None
+    return detail if isinstance(detail, str) else answer.text
+
+
 async def matters(request: Request, session: Session) -> list[dict[str, Any]]:
     """The one door's matter taxonomy (cached five minutes: it changes with releases only)."""
     console = _console(request)
@@ -477,10 +488,10 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         headers = {"Idempotency-Key": form.values["form_id"]} if form.values.get("form_id") else {}
         answer = await call(request, session, "intake", "POST", "/v1/cases", json=body, headers=headers)
         if answer.status_code == 422:
-            service_errors(form, answer.json().get("detail"), lang)
+            service_errors(form, answer.json(), lang)
             return await _accept_page(request, session, matter_code, form, 422)
         if answer.status_code not in (200, 201):
-            form.errors["form"] = f"{answer.status_code}: {answer.text[:300]}"
+            form.errors["form"] = f"{answer.status_code}: {problem_text(answer)[:300]}"
             return await _accept_page(request, session, matter_code, form, answer.status_code)
         created = answer.json()
         query = "?linked=1" if created.get("outcome") == "linked" else ""
@@ -553,7 +564,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         }
         answer = await call(request, session, "dispatch", "POST", f"/v1/tasks/{task_id}/reassign", json=body)
         if answer.status_code != 200:
-            return RedirectResponse(back + "?" + urlencode({"error": answer.text[:200]}), 303)
+            return RedirectResponse(back + "?" + urlencode({"error": problem_text(answer)[:200]}), 303)
         return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
 
     async def _board(
@@ -594,7 +605,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         if answer.status_code == 200:
             listing = answer.json()
         else:
-            error = answer.text[:300]
+            error = problem_text(answer)[:300]
         all_matters = await matters(request, session)
         return page(
             request,
@@ -785,7 +796,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     def _back_to_tasks(answer: httpx.Response) -> Response:
         if answer.status_code == 200:
             return RedirectResponse("/tasks", status.HTTP_303_SEE_OTHER)
-        return RedirectResponse("/tasks?" + urlencode({"error": answer.text[:200]}), status.HTTP_303_SEE_OTHER)
+        return RedirectResponse("/tasks?" + urlencode({"error": problem_text(answer)[:200]}), status.HTTP_303_SEE_OTHER)
 
     # The screens of mediation, policing, video and assessment live in their own modules.
     from console.screens import register

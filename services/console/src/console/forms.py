@@ -124,11 +124,14 @@ def field_of(loc: list[Any]) -> str:
     return parts[0]
 
 
-def service_errors(form: AcceptForm, detail: Any, lang: str) -> None:
-    """Intake's per-field reasons (422 ``detail`` list), translated, onto the form."""
-    if not isinstance(detail, list):
+def service_errors(form: AcceptForm, problem: Any, lang: str) -> None:
+    """Intake's refusal (an RFC 9457 problem): each field's reason (``errors``) onto its field,
+    else the problem's ``detail`` onto the form, in the reader's language."""
+    errors = problem.get("errors") if isinstance(problem, dict) else None
+    if not isinstance(errors, list):
+        detail = problem.get("detail") if isinstance(problem, dict) else problem
         form.errors["form"] = service_message(lang, str(detail))
         return
-    for item in detail:
+    for item in errors:
         name = field_of(list(item.get("loc", [])))
         form.errors.setdefault(name, service_message(lang, str(item.get("msg", ""))))

@@ -29,7 +29,6 @@ from dispatch.entrypoints.api import (
     webhooks,
 )
 from dispatch.handlers import Dispatcher
-from govmesh_kit.clock import Clock, system_clock
 from dispatch.settings import DispatchSettings, get_settings
 from govmesh_kit.clock import Clock, system_clock
 from govmesh_runtime.app import Runtime

@@ -31,8 +31,8 @@ from govmesh_contracts import (
     ViolenceRiskFlagged,
 )
 from govmesh_kit.clock import system_clock as now
-from govmesh_kit.masking import mask_personal_data
 from govmesh_kit.errors import NotFound
+from govmesh_kit.masking import mask_personal_data
 from govmesh_runtime.auth import Principal
 from govmesh_runtime.geo import GeometryRules
 from govmesh_runtime.logging import get_logger
@@ -51,8 +51,6 @@ from policing.domain.jurisdiction import (
 from policing.domain.tasks import MediationResult, Outcome, TaskStatus
 
 log = get_logger(__name__)
-
-
 
 
 # --- reference data ----------------------------------------------------------------------------

@@ -93,7 +93,9 @@ async def act(request: Request, dispute_id: str, action: str, session: core.Sess
     path = f"/v1/disputes/{dispute_id}/{action}"
     answer = await core.call(request, session, "mediation", "POST", path, json=body)
     if answer.status_code >= 400:
-        return RedirectResponse(back + "&" + urlencode({"error": answer.text[:300]}), status.HTTP_303_SEE_OTHER)
+        return RedirectResponse(
+            back + "&" + urlencode({"error": core.problem_text(answer)[:300]}), status.HTTP_303_SEE_OTHER
+        )
     return RedirectResponse(back + "&" + urlencode({"done": action}), status.HTTP_303_SEE_OTHER)
 
 
@@ -113,7 +115,9 @@ async def cancel_session(
     answer = await core.call(request, session, "mediation", "POST", f"/v1/sessions/{session_id}/cancel", json=body)
     sep = "&" if "?" in back else "?"
     if answer.status_code >= 400:
-        return RedirectResponse(back + sep + urlencode({"error": answer.text[:300]}), status.HTTP_303_SEE_OTHER)
+        return RedirectResponse(
+            back + sep + urlencode({"error": core.problem_text(answer)[:300]}), status.HTTP_303_SEE_OTHER
+        )
     return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
 
 

@@ -146,5 +146,7 @@ async def task_step(
         body = {"outcome": outcome, "summary": summary.strip()}
     answer = await core.call(request, session, "policing", "POST", f"/v1/tasks/{task_id}/{STEPS[step]}", json=body)
     if answer.status_code >= 400:
-        return RedirectResponse(back + "?" + urlencode({"error": answer.text[:300]}), status.HTTP_303_SEE_OTHER)
+        return RedirectResponse(
+            back + "?" + urlencode({"error": core.problem_text(answer)[:300]}), status.HTTP_303_SEE_OTHER
+        )
     return RedirectResponse(back, status.HTTP_303_SEE_OTHER)

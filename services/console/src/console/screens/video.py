@@ -29,13 +29,22 @@ def _require(session: Session) -> None:
 
 @router.get("/video")
 async def channels(
-    request: Request, session: core.SessionDep, online: str = "", q: str = "", page_no: int = 1, dev_page: int = 1
+    request: Request,
+    session: core.SessionDep,
+    online: str = "",
+    q: str = "",
+    cursor: str = "",
+    page_no: int = 1,
+    dev_cursor: str = "",
+    dev_page: int = 1,
 ) -> Response:
-    """Channels (paged, filter by online status or id/name), and the devices they belong to."""
+    """Channels (paged by video-bridge's cursor, filter by online status or id/name), and the
+    devices they belong to (paged the same way). A page links to the next one and to the first."""
     _require(session)
     size = core._console(request).settings.page_size
-    page_no = max(page_no, 1)
-    params: dict[str, str | int] = {"limit": size, "offset": (page_no - 1) * size}
+    params: dict[str, str | int] = {"limit": size}
+    if cursor:
+        params["cursor"] = cursor
     if online in ("true", "false"):
         params["online"] = online
     if q.strip():
@@ -43,25 +52,31 @@ async def channels(
     answer = await core.call(request, session, "video", "GET", "/v1/channels", params=params)
     answer.raise_for_status()
     listing = answer.json()
-    dev_page = max(dev_page, 1)
-    # The device list has no total: one more than a page tells whether a next page exists.
-    device_params = {"limit": size + 1, "offset": (dev_page - 1) * size}
+    device_params: dict[str, str | int] = {"limit": size}
+    if dev_cursor:
+        device_params["cursor"] = dev_cursor
     devices = await core.call(request, session, "video", "GET", "/v1/devices", params=device_params)
-    device_rows = devices.json() if devices.status_code == 200 else []
+    device_page = devices.json() if devices.status_code == 200 else {"items": [], "next_cursor": None}
     query = urlencode({k: v for k, v in {"online": online, "q": q}.items() if v})
+    here = urlencode({"cursor": cursor, "page_no": max(page_no, 1)} if cursor else {})
     return core.page(
         request,
         "screens/video.html",
         active="video",
         tab="channels",
         listing=listing,
-        devices=device_rows[:size],
-        dev_page=dev_page,
-        dev_next=len(device_rows) > size,
+        devices=device_page["items"],
+        dev_page=max(dev_page, 1),
+        dev_next=urlencode({"dev_cursor": device_page["next_cursor"], "dev_page": max(dev_page, 1) + 1})
+        if device_page["next_cursor"]
+        else "",
         filters={"online": online, "q": q},
         filter_query=query,
-        page_no=page_no,
-        pages=max(1, -(-listing["total"] // size)),
+        here=here,
+        page_no=max(page_no, 1) if cursor else 1,
+        next_page=urlencode({"cursor": listing["next_cursor"], "page_no": max(page_no, 1) + 1})
+        if listing["next_cursor"]
+        else "",
     )
 
 
@@ -72,7 +87,7 @@ async def alarms(request: Request, session: core.SessionDep, channel: str = "") 
     if channel:
         params["channel_id"] = channel
     answer = await core.call(request, session, "video", "GET", "/v1/alarms", params=params)
-    rows = answer.json() if answer.status_code == 200 else []
+    rows = answer.json()["items"] if answer.status_code == 200 else []
     return core.page(request, "screens/video_alarms.html", active="video", tab="alarms", alarms=rows, channel=channel)
 
 
@@ -145,5 +160,5 @@ async def request_evidence(
     body = {"case_id": found["id"]}
     answer = await core.call(request, session, "video", "POST", "/v1/evidence", json=body)
     if answer.status_code != 201:
-        return _evidence_page(request, found, case, None, answer.text[:300], answer.status_code)
+        return _evidence_page(request, found, case, None, core.problem_text(answer)[:300], answer.status_code)
     return _evidence_page(request, found, case, answer.json(), "")

@@ -3,8 +3,9 @@
 Timeline notes are kept as a message (a key and its values) beside the English text, and
 worded in the reader's language when read: the resident-facing case, Open311's
 ``status_notes`` and API error messages follow the request's ``Accept-Language``
-(:func:`negotiate`; zh-CN when it names neither). Field names, codes and kinds in JSON are
-never translated; the values people wrote (reasons, summaries, comments) stay as written.
+(``govmesh_kit.language``; zh-CN when it names neither; the runtime words refusals).
+Field names, codes and kinds in JSON are never translated; the values people
+wrote (reasons, summaries, comments) stay as written.
 
 A value shown through a code table is written ``{name:table}`` in a template: ``channel``,
 ``target``, ``level``… turn a code into words (an unknown code shows itself); ``time`` shows an
@@ -15,18 +16,15 @@ from __future__ import annotations
 import json
 import re
 import string
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
 
-LANGS = ("zh", "en")
-DEFAULT_LANG = "zh"
-CONTENT_LANGUAGE = {"zh": "zh-CN", "en": "en"}
-BEIJING = timezone(timedelta(hours=8))
+from govmesh_kit.language import CONTENT_LANGUAGE, DEFAULT_LANG, LANGS, current_lang, negotiate
 
-# The language of the request being answered (set once per request by intake's middleware).
-current_lang: ContextVar[str] = ContextVar("intake_lang", default=DEFAULT_LANG)
+__all__ = ["CONTENT_LANGUAGE", "DEFAULT_LANG", "LANGS", "current_lang", "negotiate"]
+
+BEIJING = timezone(timedelta(hours=8))
 
 MESSAGES: dict[str, dict[str, str]] = {
     "zh": {
@@ -310,66 +308,9 @@ def stored_note(note: str | None, key: str | None, args: str | None, lang: str) 
         return note
 
 
-_TAG = re.compile(r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*$")
-
-
-def negotiate(accept_language: str | None) -> str:
-    """The language of an ``Accept-Language`` header (RFC 9110 weights): zh or en; zh by default."""
-    best, best_q = DEFAULT_LANG, -1.0
-    for part in (accept_language or "").split(",")[:20]:
-        found = _TAG.match(part)
-        if not found:
-            continue
-        tag = found[1].lower()
-        try:
-            q = float(found[2]) if found[2] else 1.0
-        except ValueError:
-            continue
-        if tag in LANGS and q > best_q and q > 0:
-            best, best_q = tag, q
-    return best
-
-
-# A field's reason in a 422 answer, in Chinese: by the validator's error type (pydantic's, with
-# its context values), else by intake's own reasons (the domain's checks, written in English).
-FIELD_TYPES_ZH: dict[str, str] = {
-    "missing": "此项为必填项",
-    "string_too_long": "最多 {max_length} 个字符",
-    "string_too_short": "至少 {min_length} 个字符",
-    "too_long": "最多 {max_length} 项",
-    "too_short": "至少 {min_length} 项",
-    "greater_than_equal": "不能小于 {ge}",
-    "greater_than": "须大于 {gt}",
-    "less_than_equal": "不能大于 {le}",
-    "less_than": "须小于 {lt}",
-    "int_parsing": "须为整数",
-    "int_type": "须为整数",
-    "int_from_float": "须为整数",
-    "float_parsing": "须为数字",
-    "float_type": "须为数字",
-    "string_type": "须为文本",
-    "bool_parsing": "须为 true 或 false",
-    "bool_type": "须为 true 或 false",
-    "enum": "须为以下之一：{expected}",
-    "literal_error": "须为以下之一：{expected}",
-    "uuid_parsing": "须为 UUID",
-    "uuid_type": "须为 UUID",
-    "datetime_parsing": "须为 ISO 8601 日期时间",
-    "datetime_from_date_parsing": "须为 ISO 8601 日期时间",
-    "datetime_type": "须为 ISO 8601 日期时间",
-    "timezone_aware": "须带时区",
-    "json_invalid": "不是合法的 JSON",
-    "json_type": "不是合法的 JSON",
-    "extra_forbidden": "不允许此字段",
-    "string_pattern_mismatch": "格式不正确",
-    "url_parsing": "须为网址（URL）",
-    "url_scheme": "须为 http 或 https 网址",
-    "list_type": "须为列表",
-    "dict_type": "须为对象",
-    "model_attributes_type": "须为对象",
-    "finite_number": "须为有限数字（不能是 NaN、Infinity 或超出 ±1.8e308）",
-}
-
+# A field's reason in Chinese for intake's own checks (the domain's, written in English); the
+# runtime words pydantic's reasons and its own refusals (govmesh_runtime.language), and is given
+# these with create_app(field_reasons=...).
 FIELD_REASONS_ZH: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"outside the jurisdiction \(latitude (\S+)–(\S+)\)"), "超出本市辖区范围（纬度 {0}–{1}）"),
     (re.compile(r"outside the jurisdiction \(longitude (\S+)–(\S+)\)"), "超出本市辖区范围（经度 {0}–{1}）"),
@@ -382,55 +323,10 @@ FIELD_REASONS_ZH: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^at most (\d+) attachments$"), "附件最多 {0} 个"),
     (re.compile(r"^must be an http\(s\) URL"), "须为 http(s) 网址，最长 2000 个字符"),
     (re.compile(r"^unknown attribute for matter (\S+) \(known: (.*)\)$"), "事项 {0} 没有此要素（可用：{1}）"),
-    (re.compile(r"^must be a finite number"), "须为有限数字（不能是 NaN、Infinity 或超出 ±1.8e308）"),
-    (re.compile(r"^must be a number$"), "须为数字"),
-    (re.compile(r"^must be an ISO 8601 date-time$"), "须为 ISO 8601 日期时间"),
-    (re.compile(r"^must be text$"), "须为文本"),
-    (re.compile(r"^at most (\d+) characters$"), "最多 {0} 个字符"),
-    (re.compile(r"^each value must be one of: (.*)$"), "每项须为以下之一：{0}"),
-    (re.compile(r"^must be one of: (.*)$"), "须为以下之一：{0}"),
     (re.compile(r"^a case cannot be merged into itself$"), "案件不能合并到自身"),
     (re.compile(r"^no such case: (.*)$"), "没有这个案件：{0}"),
+    (re.compile(r"^this case is not within your places$"), "此案件不在您的辖区内"),
     (re.compile(r"^case (.*) is cancelled itself$"), "案件 {0} 本身已撤销"),
     (re.compile(r"^lat and lon must be given together"), "经度和纬度须同时填写"),
     (re.compile(r"^required with reason=merged, and only then"), "仅在撤销原因为“合并”时填写，且此时必填"),
-    (re.compile(r"(?i)^field required$"), "此项为必填项"),
-    # the shared runtime's refusals (access): what was refused, and why
-    (re.compile(r"^scope '(.*)' is required$"), "无此权限：需要 {0} 权限"),
-    (re.compile(r"^this case is not within your places$"), "此案件不在您的辖区内"),
-    (re.compile(r"^(.*) is not within your places$"), "{0} 不在您的辖区内"),
-    (re.compile(r"^too many requests from this client; slow down$"), "请求过于频繁，请稍后再试"),
 ]
-
-
-def field_message(message: str, error_type: str = "value_error", ctx: dict[str, Any] | None = None) -> str:
-    """A field's reason in the request's language; English (as written) when no entry fits."""
-    if current_lang.get() == "en":
-        return message
-    template = FIELD_TYPES_ZH.get(error_type)
-    if template is not None:
-        try:
-            return template.format(**(ctx or {}))
-        except (KeyError, IndexError):
-            pass
-    reason = message.removeprefix("Value error, ")
-    for pattern, words in FIELD_REASONS_ZH:
-        found = pattern.search(reason)
-        if found:
-            return words.format(*found.groups())
-    return message
-
-
-def localized_detail(detail: str) -> str:
-    """A refusal's text (404, 403, 409…) in the request's language; as written when no entry fits."""
-    return field_message(detail, "")
-
-
-def localized_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """422 ``detail`` items with each ``msg`` in the request's language (``loc`` and ``type`` kept)."""
-    return [
-        {**e, "msg": field_message(str(e.get("msg", "")), str(e.get("type", "")), e.get("ctx"))}
-        if isinstance(e, dict)
-        else e
-        for e in errors
-    ]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
 from sqlmodel import col, delete, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from govmesh_runtime.grids import GridStore
-from govmesh_runtime.geo import GridIndex
 from govmesh_runtime.places import within
 from policing.adapters.tables import (
     DutyShiftRow,

@@ -13,8 +13,7 @@ from sqlmodel import col, select
 
 from dispatch import people
 from dispatch.adapters.repository import community_worker_loads
-from dispatch.adapters.tables import CentreRow, GridRow, VisitPlanRow, VisitRecordRow, WorkerRow
-from dispatch.domain.codes import GridCode
+from dispatch.adapters.tables import CentreRow, VisitPlanRow, VisitRecordRow, WorkerRow
 from dispatch.domain.elements import mask_value
 from dispatch.entrypoints.api.deps import (
     PERSONAL_DATA,

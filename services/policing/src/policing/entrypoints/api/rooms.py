@@ -25,7 +25,6 @@ from policing import logbook
 from policing.adapters.repository import SqlPolicingRepository
 from policing.adapters.tables import KeyPersonRow, KeyPlaceRow, PatrolRow, PoliceTaskRow, VisitRow
 from policing.domain.jurisdiction import OfficerRole, Shift
-from govmesh_kit.masking import mask_name
 from policing.domain.tasks import OPEN_STATUSES, response_figures, seconds_between
 from policing.entrypoints.api.deps import POLICING, Policing, RuntimeDep, guard_room, refusals
 from policing.entrypoints.api.schemas import (

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from sqlmodel import col, select
 
 from govmesh_runtime import access
+from govmesh_runtime.pagination import CURSOR_QUERY, Page, after, decode_cursor, page
 from video_bridge import handlers
 from video_bridge.adapters.tables import AlarmRow, ChannelRow
 from video_bridge.domain.manscdp import AlarmNotice
@@ -77,10 +78,16 @@ async def list_alarms(
     runtime: RuntimeDep,
     channel_id: Annotated[str | None, Query(pattern=r"^\d{20}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> list[AlarmPublic]:
-    query = select(AlarmRow).where(within(AlarmRow.grid_code, access.place_filter(caller)))
+    cursor: Annotated[str | None, CURSOR_QUERY] = None,
+) -> Page[AlarmPublic]:
+    order = [col(AlarmRow.received_at), col(AlarmRow.alarm_id)]  # newest first; the id breaks ties
+    query = select(AlarmRow).where(
+        within(AlarmRow.grid_code, access.place_filter(caller)),
+        after(order, decode_cursor(cursor, 2), descending=True),
+    )
     if channel_id:
         query = query.where(col(AlarmRow.channel_id) == channel_id)
     async with runtime.db.sessions() as session:
-        rows = (await session.exec(query.order_by(col(AlarmRow.received_at).desc()).limit(limit))).all()
-    return [AlarmPublic.model_validate(r, from_attributes=True) for r in rows]
+        rows = (await session.exec(query.order_by(*(c.desc() for c in order)).limit(limit + 1))).all()
+    items = [AlarmPublic.model_validate(r, from_attributes=True) for r in rows]
+    return page(items, rows, limit, lambda r: [r.received_at, r.alarm_id])

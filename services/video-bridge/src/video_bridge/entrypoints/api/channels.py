@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, status
-from sqlalchemy import func, or_
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from govmesh_runtime import access
+from govmesh_runtime.pagination import CURSOR_QUERY, Page, after, decode_cursor, page
 from video_bridge.adapters.importer import ChannelRecord
 from video_bridge.adapters.tables import ChannelRow
 from video_bridge.entrypoints.api.deps import (
@@ -27,7 +28,6 @@ from video_bridge.entrypoints.api.deps import (
 )
 from video_bridge.entrypoints.api.schemas import (
     ChannelImport,
-    ChannelPage,
     ChannelPublic,
     GridAssignment,
     ImportSummary,
@@ -54,9 +54,12 @@ async def list_channels(
         str | None, Query(min_length=1, max_length=100, description="Id prefix, or part of name/address.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> ChannelPage:
-    filters: list[Any] = [within(ChannelRow.grid_code, access.place_filter(caller))]
+    cursor: Annotated[str | None, CURSOR_QUERY] = None,
+) -> Page[ChannelPublic]:
+    filters: list[Any] = [
+        within(ChannelRow.grid_code, access.place_filter(caller)),
+        after([col(ChannelRow.channel_id)], decode_cursor(cursor, 1)),
+    ]
     if device_id:
         filters.append(col(ChannelRow.device_id) == device_id)
     if grid_code:
@@ -76,13 +79,10 @@ async def list_channels(
             )
         )
     async with runtime.db.sessions() as session:
-        total = (await session.exec(select(func.count()).select_from(ChannelRow).where(*filters))).one()
         rows = (
-            await session.exec(
-                select(ChannelRow).where(*filters).order_by(col(ChannelRow.channel_id)).offset(offset).limit(limit)
-            )
+            await session.exec(select(ChannelRow).where(*filters).order_by(col(ChannelRow.channel_id)).limit(limit + 1))
         ).all()
-    return ChannelPage(total=int(total), items=[public(r) for r in rows])
+    return page([public(r) for r in rows], rows, limit, lambda r: [r.channel_id])
 
 
 @router.get("/map", summary="Channels with coordinates as GeoJSON points (status, grid) in a bounding box")

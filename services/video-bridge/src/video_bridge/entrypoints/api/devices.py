@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from govmesh_runtime import access
+from govmesh_runtime.pagination import CURSOR_QUERY, Page, after, decode_cursor, page
 from video_bridge.adapters.tables import ChannelRow, DeviceRow
 from video_bridge.domain.device_id import TYPE_NAMES, InvalidDeviceId, parse_device_id
 from video_bridge.domain.digest import ha1
@@ -53,9 +54,9 @@ async def list_devices(
     online: bool | None = None,
     registered: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[DevicePublic]:
-    filters: list[Any] = []
+    cursor: Annotated[str | None, CURSOR_QUERY] = None,
+) -> Page[DevicePublic]:
+    filters: list[Any] = [after([col(DeviceRow.device_id)], decode_cursor(cursor, 1))]
     if online is not None:
         filters.append(col(DeviceRow.online).is_(online))
     if registered is not None:
@@ -66,9 +67,7 @@ async def list_devices(
         filters.append(col(DeviceRow.device_id).in_(placed))
     async with runtime.db.sessions() as session:
         rows = (
-            await session.exec(
-                select(DeviceRow).where(*filters).order_by(col(DeviceRow.device_id)).offset(offset).limit(limit)
-            )
+            await session.exec(select(DeviceRow).where(*filters).order_by(col(DeviceRow.device_id)).limit(limit + 1))
         ).all()
         counts = dict(
             (
@@ -79,7 +78,8 @@ async def list_devices(
                 )
             ).all()
         )
-    return [_public(r, int(counts.get(r.device_id, 0))) for r in rows]
+    items = [_public(r, int(counts.get(r.device_id, 0))) for r in rows]
+    return page(items, rows, limit, lambda r: [r.device_id])
 
 
 @router.get("/{device_id}", summary="One device: registration, liveness, last answers")

@@ -39,11 +39,6 @@ class ChannelPublic(BaseModel):
     updated_at: datetime
 
 
-class ChannelPage(BaseModel):
-    total: int
-    items: list[ChannelPublic]
-
-
 class ChannelImport(BaseModel):
     """One entry of channels.json (extra fields are ignored)."""
 
