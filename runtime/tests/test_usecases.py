@@ -208,7 +208,7 @@ def test_one_group_reacts_to_an_event_once() -> None:
         (
             Invalid("room PR-9 not found", field="room_code"),
             422,
-            [{"loc": ["body", "room_code"], "msg": "room PR-9 not found", "type": "value_error"}],
+            [{"loc": ["body", "room_code"], "msg": "room PR-9 not found", "type": "value_error"}],  # errors[]
         ),
         (Invalid("not on duty"), 422, "not on duty"),
         (Forbidden("not your task"), 403, "not your task"),
@@ -242,7 +242,13 @@ async def test_each_domain_error_is_answered_with_its_status_through_the_apps_ht
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             response = await client.post("/refuse", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == status
-    assert response.json()["detail"] == detail
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    if isinstance(detail, list):  # a field error: RFC 9457's errors[] names the field and the reason
+        assert [{k: e[k] for k in ("loc", "msg", "type")} for e in problem["errors"]] == detail
+        assert "room_code" in problem["detail"]
+    else:
+        assert problem["detail"] == detail
 
 
 def test_create_app_subscribes_to_what_the_registry_reacts_to(tmp_path: Path) -> None:

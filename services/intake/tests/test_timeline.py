@@ -683,4 +683,5 @@ def test_each_timeline_event_keeps_its_handler_name_for_the_consumer_metrics() -
         "PoliceTaskOnScene": "record_police_on_scene",
         "PoliceTaskClosed": "record_police_task_closed",
         "EvidenceAttached": "record_evidence",
+        "TaskCompleted": "record_task_completed",
     }

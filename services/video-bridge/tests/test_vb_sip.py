@@ -134,10 +134,10 @@ async def test_catalog_split_over_messages_is_assembled_into_the_registry_with_g
         )
         assert (await device.request("MESSAGE", part1)).status == 200
         listed = (await bridge.http.get("/v1/channels", params={"device_id": device_id})).json()
-        assert listed["total"] == 0  # not applied until all SumNum items arrived
+        assert len(listed["items"]) == 0  # not applied until all SumNum items arrived
         assert (await device.request("MESSAGE", part2)).status == 200
         listed = (await bridge.http.get("/v1/channels", params={"device_id": device_id})).json()
-        assert listed["total"] == 3
+        assert len(listed["items"]) == 3
         by_id = {c["channel_id"]: c for c in listed["items"]}
         assert by_id[channels[0]]["grid_code"] == GRID and by_id[channels[0]]["online"] is True
         assert by_id[channels[0]]["name"].startswith("东街口")  # GB2312 decoded
@@ -312,6 +312,6 @@ async def test_a_catalog_that_never_reaches_its_sumnum_is_applied_with_what_arri
 
         async def applied() -> bool:
             listed = (await bridge.http.get("/v1/channels", params={"device_id": device_id})).json()
-            return bool(listed["total"] == 2)
+            return bool(len(listed["items"]) == 2)
 
         await eventually(applied, timeout=30)

@@ -99,7 +99,7 @@ async def http_errors(request: Request, exc: Exception) -> Response:
     """HTTP errors raised before or around an Open311 endpoint (a refused credential, a
     refused place) in the spec's error format, XML for ``.xml`` and JSON for ``.json``."""
     assert isinstance(exc, HTTPException)
-    fmt = "json" if request.url.path.endswith(".json") else "xml"
+    fmt = "xml" if request.url.path.endswith(".xml") else "json"  # JSON unless XML is asked for
     answer = render_errors(fmt, Open311Error(exc.status_code, str(exc.detail)))
     answer.headers.update(exc.headers or {})
     return answer
