@@ -35,6 +35,23 @@ log = get_logger(__name__)
 # --- reactions to dispatch --------------------------------------------------------------------
 
 
+def _emit_opened(uow: UnitOfWork, dispute: DisputeRow, now: datetime) -> None:
+    """A dispute opened, or opened again when the task comes back: the same event either way."""
+    uow.emit(
+        DisputeOpened(
+            dispute_id=dispute.id,
+            case_id=dispute.case_id,
+            task_id=dispute.task_id,
+            case_number=dispute.case_number,
+            category=dispute.category,
+            grid_code=dispute.grid_code,
+            risk_level=dispute.risk_level,
+            opened_at=now,
+            target_close_at=dispute.target_close_at,
+        )
+    )
+
+
 async def open_dispute_on_task_assigned(event: TaskAssigned, uow: UnitOfWork, *, now: datetime) -> None:
     """A mediation task opens a dispute file (or a window service for legal/counselling matters)."""
     if event.target is not TaskTarget.MEDIATION:
@@ -75,19 +92,7 @@ async def open_dispute_on_task_assigned(event: TaskAssigned, uow: UnitOfWork, *,
     uow.session.add(dispute)
     await uow.session.flush()
     add_log(uow, dispute.id, "opened", now, f"from task {event.task_id} of case {event.case_number}")
-    uow.emit(
-        DisputeOpened(
-            dispute_id=dispute.id,
-            case_id=dispute.case_id,
-            task_id=dispute.task_id,
-            case_number=dispute.case_number,
-            category=dispute.category,
-            grid_code=dispute.grid_code,
-            risk_level=dispute.risk_level,
-            opened_at=now,
-            target_close_at=dispute.target_close_at,
-        )
-    )
+    _emit_opened(uow, dispute, now)
     await auto_assign(repo, uow, dispute, now)
 
 
@@ -173,19 +178,7 @@ async def _reopen(
     dispute.opened_at, dispute.target_close_at, dispute.updated_at = now, rules.target_close_at(now), now
     uow.session.add(dispute)
     add_log(uow, dispute.id, "reopened", now, f"task reassigned to mediation again: {reason}"[:2000])
-    uow.emit(
-        DisputeOpened(
-            dispute_id=dispute.id,
-            case_id=dispute.case_id,
-            task_id=dispute.task_id,
-            case_number=dispute.case_number,
-            category=dispute.category,
-            grid_code=dispute.grid_code,
-            risk_level=dispute.risk_level,
-            opened_at=now,
-            target_close_at=dispute.target_close_at,
-        )
-    )
+    _emit_opened(uow, dispute, now)
     await auto_assign(repo, uow, dispute, now)
 
 
